@@ -1,0 +1,55 @@
+"""Thin endpoints of the catalogue: validate, call domain, return a schema."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from catalog_service import domain
+from catalog_service.schemas import DocumentPublicRead, OrganCreate, OrganRead, VocabularyRead
+from catalog_service.vocab import ALL_ENUMS
+from services.auth import Principal, require_roles
+from services.db import SessionDep
+from services.errors import problem_responses
+from services.vocab import vocabulary
+
+PREFIX = "/api/v1/catalog"
+router = APIRouter(prefix=PREFIX)
+
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+@router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
+            response_model=VocabularyRead)
+async def list_vocabularies() -> VocabularyRead:
+    return VocabularyRead(vocabularies=vocabulary(*ALL_ENUMS))
+
+
+@router.post("/organs", tags=["organs"], summary="Register an organ (机关名录)", status_code=status.HTTP_201_CREATED,
+             response_model=OrganRead, responses=problem_responses(401, 403, 404, 409, 422))
+async def create_organ(body: OrganCreate, session: SessionDep, _: AdminDep) -> OrganRead:
+    return OrganRead.model_validate(await domain.create_organ(session, body))
+
+
+@router.get("/organs", tags=["organs"], summary="Organ directory, optionally one organ and its subordinates",
+            response_model=list[OrganRead], responses=problem_responses(404, 422))
+async def list_organs(
+    session: SessionDep,
+    under: Annotated[str | None, Query(max_length=18, description="Code of an organ: it and all its subordinates")]
+    = None,
+) -> list[OrganRead]:
+    return [OrganRead.model_validate(o) for o in await domain.list_organs(session, under=under)]
+
+
+@router.get("/organs/{code}", tags=["organs"], summary="One organ with its 公开指南 contact facts",
+            response_model=OrganRead, responses=problem_responses(404))
+async def get_organ(code: str, session: SessionDep) -> OrganRead:
+    return OrganRead.model_validate(await domain.get_organ_by_code(session, code))
+
+
+@router.get("/documents/{document_id}", tags=["documents"], summary="A published document",
+            response_model=DocumentPublicRead, responses=problem_responses(404))
+async def get_document(document_id: str, session: SessionDep) -> DocumentPublicRead:
+    doc, organ = await domain.get_published_document(session, document_id)
+    return DocumentPublicRead.model_validate(
+        {**{c: getattr(doc, c) for c in DocumentPublicRead.model_fields if hasattr(doc, c)},
+         "organ_code": organ.code, "organ_name": organ.name})

@@ -1,0 +1,72 @@
+"""Gateway settings (env prefix GATEWAY_, e.g. GATEWAY_CATALOG_URL, GATEWAY_READ_TIMEOUT)."""
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.settings import AuthSettings
+
+__all__ = ["GatewaySettings"]
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    # Upstreams: each service serves its own /api/v1/<prefix>, so paths are forwarded unchanged.
+    catalog_url: str = "http://127.0.0.1:8101"
+    request_url: str = "http://127.0.0.1:8102"
+    stats_url: str = "http://127.0.0.1:8103"
+
+    # Timeouts in seconds. connect: TCP connect to an upstream (a down service answers 502 within it);
+    # read: longest silence while waiting for response bytes; total: whole exchange, None = unbounded
+    # (large exports stream for long, guarded by the read timeout).
+    connect_timeout: float = Field(2.0, gt=0)
+    read_timeout: float = Field(30.0, gt=0)
+    total_timeout: float | None = Field(None, gt=0)
+    readiness_timeout: float = Field(2.0, gt=0)
+
+    # Upstream pool: connections per upstream. The idle keep-alive must stay below the upstream server's
+    # own (uvicorn closes idle connections after 5 s) so the gateway rarely picks a connection being closed.
+    pool_limit: int = Field(100, ge=1)
+    upstream_keepalive_timeout: float = Field(4.0, gt=0)
+
+    # CORS: exact origins ("https://portal.example.gov.cn") or "*". Empty = no CORS headers at all.
+    # Env: GATEWAY_CORS_ORIGINS='["https://a", "https://b"]' or comma-separated.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_max_age: int = 600
+
+    # Per-client token bucket: client = token `sub` when a valid token is presented, else the peer IP.
+    # rate_limit_per_second <= 0 disables the limiter.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = Field(100, ge=1)
+
+    # Forwarded request bodies larger than this are refused with 413 (attachments are the large case).
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+
+    # Verified tokens are remembered until they expire so the hop stays cheap; bounded.
+    token_cache_size: int = Field(10_000, ge=0)
+
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("catalog_url", "request_url", "stats_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def upstream_urls(self) -> dict[str, str]:
+        return {"catalog": self.catalog_url, "request": self.request_url, "stats": self.stats_url}

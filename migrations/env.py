@@ -1,0 +1,76 @@
+"""Shared Alembic environment: the ini section name (-n catalog|request|stats) picks the service.
+
+The URL comes from the service's own Settings (env <SERVICE>_DATABASE_URL, SQLite file by default), or from
+`-x url=...` (used by the test suite). Runs async, like the services.
+"""
+
+import asyncio
+import importlib
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from services.db import make_engine
+
+config = context.config
+service = config.config_ini_section
+if service not in {"catalog", "request", "stats"}:
+    raise SystemExit("run alembic with -n catalog, -n request or -n stats")
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+models = importlib.import_module(f"{service}_service.models")
+target_metadata = models.Base.metadata
+
+
+def database_url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")
+    if url:
+        return url
+    settings = importlib.import_module(f"{service}_service.config").Settings()
+    return settings.database_url
+
+
+def process_revision_directives(context_, revision, directives) -> None:
+    # Autogenerate: do not write an empty revision when nothing changed (Dispatch's habit).
+    if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+        directives[:] = []
+
+
+def do_run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER TABLE goes through batch mode
+        compare_type=True,
+        process_revision_directives=process_revision_directives,
+        user_module_prefix="services.db.",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async_migrations() -> None:
+    engine = make_engine(database_url(), null_pool=True)
+    async with engine.connect() as connection:
+        await connection.run_sync(do_run_migrations)
+        await connection.commit()
+    await engine.dispose()
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True,
+                      dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    connection = config.attributes.get("connection")
+    if connection is not None:  # called from code that already holds a connection
+        do_run_migrations(connection)
+    else:
+        asyncio.run(run_async_migrations())

@@ -1,0 +1,1 @@
+"""Applications for disclosure (依申请公开): intake, the statutory clock, replies, fees, appeals, consultations."""

@@ -1,0 +1,18 @@
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from request_service.vocab import ApplicantType, Channel, Outcome
+from services.vocab import Term, vocabulary
+
+PREFIX = "/api/v1/requests"
+router = APIRouter(prefix=PREFIX)
+
+
+class VocabularyRead(BaseModel):
+    vocabularies: dict[str, list[Term]]
+
+
+@router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
+            response_model=VocabularyRead)
+async def list_vocabularies() -> VocabularyRead:
+    return VocabularyRead(vocabularies=vocabulary(Channel, ApplicantType, Outcome))

@@ -1,0 +1,94 @@
+"""The wiring every service shares: lifespan (engine, token verifier), errors, request ids, health.
+
+A service's create_app() calls create_service_app() with its own routers; that keeps each app.py short
+and makes every service behave the same at the edges.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from services.auth import TokenVerifier
+from services.db import Database, make_engine
+from services.errors import install_error_handlers
+from services.health import make_health_router
+from services.observability import RequestContextMiddleware, configure_logging
+from services.settings import ServiceSettings
+
+__all__ = ["LifespanHook", "create_service_app"]
+
+# A hook runs inside the lifespan with the shared state dict; it may add to it and yield while serving.
+LifespanHook = Callable[[FastAPI, dict[str, Any]], Any]
+ReadinessProbe = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    database: Database | None = None,
+    hooks: Sequence[LifespanHook] = (),
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """`database` is given by tests (bound to one connection); otherwise the lifespan makes the engine."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        if database is None:
+            configure_logging(name, settings.log_level)
+        db = database or Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
+        state: dict[str, Any] = {
+            "database": db,
+            "token_verifier": TokenVerifier(settings.auth),
+            "settings": settings,
+            "readiness_probes": {},
+        }
+        try:
+            async with _run_hooks(app, state, list(hooks)):
+                yield state
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+        generate_unique_id_function=lambda route: f"{name}-{route.name}",
+        docs_url=None,  # docs are served (offline) by the gateway for the merged surface
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, log_access=settings.access_log,
+                       max_body_bytes=settings.max_body_bytes)
+    app.include_router(make_health_router(name))
+    for router in routers:
+        app.include_router(router)
+    _check_operation_ids(app)
+    return app
+
+
+@asynccontextmanager
+async def _run_hooks(app: FastAPI, state: dict[str, Any], hooks: list[LifespanHook]) -> AsyncIterator[None]:
+    if not hooks:
+        yield
+        return
+    async with hooks[0](app, state), _run_hooks(app, state, hooks[1:]):
+        yield
+
+
+def _check_operation_ids(app: FastAPI) -> None:
+    seen: set[str] = set()
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            op_id = route.unique_id
+            if op_id in seen:
+                raise RuntimeError(f"duplicate operation id {op_id}: name endpoints uniquely (verb_noun)")
+            seen.add(op_id)

@@ -1,0 +1,230 @@
+"""RFC 9457 problem details: one error envelope for every service and the gateway.
+
+Only install_error_handlers() turns exceptions into HTTP; domain code raises AppError subclasses.
+"""
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.observability import current_request_id
+
+__all__ = [
+    "PROBLEM_JSON",
+    "AppError",
+    "BadRequest",
+    "Conflict",
+    "ErrorBody",
+    "FieldError",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "PreconditionRequired",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnprocessableEntity",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "install_error_handlers",
+    "problem_body",
+    "problem_response",
+    "problem_responses",
+]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("gongkai.errors")
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where the problem is, e.g. ['body', 'title']")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """RFC 9457 problem details with a stable machine-readable `code`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "type": "urn:gongkai:problem:not_found", "title": "Not Found", "title_zh": "资源不存在", "status": 404,
+        "detail": "Document 42 does not exist.", "code": "not_found", "request_id": "7f3c0e0c2a1b4c5d"}]})
+
+    type: str = Field(description="URI identifying the problem type: urn:gongkai:problem:<code>")
+    title: str
+    title_zh: str = Field(description="Chinese title · 中文标题")
+    status: int
+    detail: str
+    code: str = Field(description="Stable snake_case error code; clients switch on this")
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal Server Error"
+    title_zh: ClassVar[str] = "服务器内部错误"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class BadRequest(AppError):
+    status_code, code, title, title_zh = 400, "bad_request", "Bad Request", "请求无效"
+
+
+class Unauthorized(AppError):
+    status_code, code, title, title_zh = 401, "unauthorized", "Unauthorized", "未认证或令牌无效"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if code:
+            self.code = code  # type: ignore[misc]
+
+
+class Forbidden(AppError):
+    status_code, code, title, title_zh = 403, "forbidden", "Forbidden", "无权执行此操作"
+
+
+class NotFound(AppError):
+    status_code, code, title, title_zh = 404, "not_found", "Not Found", "资源不存在"
+
+
+class Conflict(AppError):
+    status_code, code, title, title_zh = 409, "conflict", "Conflict", "与当前状态冲突"
+
+
+class PreconditionFailed(AppError):
+    status_code, code, title, title_zh = 412, "precondition_failed", "Precondition Failed", "版本已变化，请刷新后重试"
+
+
+class PayloadTooLarge(AppError):
+    status_code, code, title, title_zh = 413, "payload_too_large", "Payload Too Large", "请求体过大"
+
+
+class UnprocessableEntity(AppError):
+    status_code, code, title, title_zh = 422, "validation_error", "Unprocessable Entity", "请求内容校验未通过"
+
+
+class PreconditionRequired(AppError):
+    status_code, code, title, title_zh = 428, "precondition_required", "Precondition Required", "缺少 If-Match 版本条件"
+
+
+class TooManyRequests(AppError):
+    status_code, code, title, title_zh = 429, "too_many_requests", "Too Many Requests", "请求过于频繁"
+
+
+class UpstreamUnavailable(AppError):
+    status_code, code, title, title_zh = 502, "upstream_unavailable", "Bad Gateway", "上游服务不可用"
+
+
+class ServiceUnavailable(AppError):
+    status_code, code, title, title_zh = 503, "service_unavailable", "Service Unavailable", "服务暂不可用"
+
+
+class UpstreamTimeout(AppError):
+    status_code, code, title, title_zh = 504, "upstream_timeout", "Gateway Timeout", "上游服务超时"
+
+
+_STATUS_TITLES: dict[int, tuple[str, str, str]] = {
+    cls.status_code: (cls.code, cls.title, cls.title_zh)
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge,
+                UnprocessableEntity, PreconditionRequired, TooManyRequests, UpstreamUnavailable,
+                ServiceUnavailable, UpstreamTimeout, AppError)
+}
+_STATUS_TITLES[405] = ("method_not_allowed", "Method Not Allowed", "不支持该请求方法")
+_STATUS_TITLES[406] = ("not_acceptable", "Not Acceptable", "无法提供所请求的格式")
+_STATUS_TITLES[415] = ("unsupported_media_type", "Unsupported Media Type", "不支持的请求内容类型")
+
+
+def problem_body(status: int, detail: str, *, code: str | None = None, title: str | None = None,
+                 title_zh: str | None = None, instance: str | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    default_code, default_title, default_zh = _STATUS_TITLES.get(status, ("error", "Error", "错误"))
+    code = code or default_code
+    body: dict[str, Any] = {
+        "type": f"urn:gongkai:problem:{code}",
+        "title": title or default_title,
+        "title_zh": title_zh or default_zh,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(status: int, detail: str, *, headers: dict[str, str] | None = None,
+                     **kwargs: Any) -> JSONResponse:
+    return JSONResponse(problem_body(status, detail, **kwargs), status_code=status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries for route decorators, so the OpenAPI documents every error a route returns."""
+    return {s: {"model": ErrorBody, "content": {PROBLEM_JSON: {}}} for s in statuses}
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Never echo the submitted input back: it may carry personal data (reliability.md §2.2).
+    return [{"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+             "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc.status_code, exc.detail, code=exc.code, title=exc.title,
+                                title_zh=exc.title_zh, instance=request.url.path, errors=exc.errors,
+                                headers=exc.headers)
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(422, "The request did not pass validation; see `errors`.",
+                                code="validation_error", instance=request.url.path, errors=_field_errors(exc))
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "route_not_found" if exc.status_code == 404 else None
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route matches {request.method} {request.url.path}."
+        return problem_response(exc.status_code, detail, code=code, instance=request.url.path,
+                                headers=getattr(exc, "headers", None))
+
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
+            return problem_response(503, "The database is unavailable; retry shortly.", code="database_unavailable",
+                                    instance=request.url.path, headers={"Retry-After": "2"})
+        log.exception("database error")
+        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, OSError) and "connect" in str(exc).lower():
+            log.warning("database unreachable: %s", exc)
+            return problem_response(503, "The database is unavailable; retry shortly.", code="database_unavailable",
+                                    instance=request.url.path, headers={"Retry-After": "2"})
+        log.exception("unhandled error")
+        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+
+    app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)

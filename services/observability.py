@@ -1,0 +1,149 @@
+"""Request ids and structured JSON logs.
+
+RequestContextMiddleware is plain ASGI (no BaseHTTPMiddleware): it sits on every request's hot path.
+"""
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "configure_logging", "current_request_id"]
+
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+access_log = logging.getLogger("gongkai.access")
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        request_id = _request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        extra = getattr(record, "fields", None)
+        if extra:
+            entry.update(extra)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True  # our access line carries the request id
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Takes X-Request-ID from the caller (or makes one), echoes it, logs one access line per request,
+    and refuses request bodies larger than `max_body_bytes` with 413 problem+json."""
+
+    def __init__(self, app: Any, *, log_access: bool = True, max_body_bytes: int | None = None) -> None:
+        self.app = app
+        self.log_access = log_access
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        content_length = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID_OK.match(candidate):
+                    request_id = candidate
+            elif key == b"content-length":
+                content_length = value
+        request_id = request_id or _new_request_id()
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        status_holder = [0]
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
+            await send(message)
+
+        try:
+            if self.max_body_bytes is not None:
+                too_large = content_length is not None and content_length.isdigit() and \
+                    int(content_length) > self.max_body_bytes
+                if too_large:
+                    await _send_413(send_with_id, self.max_body_bytes)
+                    return
+                receive = _limited_receive(receive, self.max_body_bytes)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except _BodyTooLarge:
+                if status_holder[0] == 0:
+                    await _send_413(send_with_id, self.max_body_bytes or 0)
+        finally:
+            if self.log_access:
+                access_log.info(
+                    "%s %s %s", scope["method"], scope["path"], status_holder[0],
+                    extra={"fields": {"method": scope["method"], "path": scope["path"], "status": status_holder[0],
+                                      "duration_ms": round((time.perf_counter() - started) * 1000, 2)}},
+                )
+            _request_id.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _limited_receive(receive: Any, limit: int) -> Any:
+    seen = 0
+
+    async def wrapped() -> dict:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+        return message
+
+    return wrapped
+
+
+async def _send_413(send: Any, limit: int) -> None:
+    from services.errors import PROBLEM_JSON, problem_body  # local: errors imports this module
+
+    body = json.dumps(problem_body(413, f"The request body exceeds {limit} bytes."), ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

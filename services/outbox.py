@@ -1,0 +1,228 @@
+"""Transactional outbox, the event feed, and the consumer helper.
+
+Writing: `record_event(session, outbox, ...)` stages an event on the session; a `before_commit` hook inserts
+the staged rows in the same transaction as the change, so there is no change without its event and no
+event without its change.
+
+Ordering ("commit order ≠ sequence order", architecture.md): with concurrent writers a reader that has
+seen id 42 could later find a freshly committed 41 and skip it forever. We close the gap by serialising
+the *insertion of event rows up to commit*: on PostgreSQL the hook takes a transaction-scoped advisory lock
+before inserting, so ids are allocated in commit order and every id a reader sees has all smaller ids
+already committed (or rolled back for good). The lock is held only for the insert and the commit itself,
+because events are inserted at commit time, not when the domain code records them. SQLite has a single
+writer (write transactions BEGIN IMMEDIATE), which gives the same guarantee.
+
+Reading: `GET /internal/v1/events?after=<id>&limit=<n>` returns events with id > after in id order.
+Consuming: FeedConsumer applies a batch and stores its cursor in the same transaction.
+"""
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from services.auth import Principal, require_roles
+from services.db import Database, SessionDep, UtcDateTime
+from services.errors import problem_responses
+
+__all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event"]
+
+log = logging.getLogger("gongkai.outbox")
+_PENDING_KEY = "gongkai_outbox_pending"
+
+
+class Outbox:
+    """The event table (and the consumer-cursor table) of one service's database."""
+
+    def __init__(self, metadata: MetaData) -> None:
+        self.events = Table(
+            "outbox_event", metadata,
+            Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+            Column("type", String(80), nullable=False),
+            Column("entity_type", String(40), nullable=False),
+            Column("entity_id", String(64), nullable=False),
+            Column("version", Integer, nullable=False),
+            Column("payload", JSON, nullable=False),
+            Column("occurred_at", UtcDateTime(), nullable=False),
+        )
+        self.cursors = Table(
+            "consumer_cursor", metadata,
+            Column("consumer", String(80), primary_key=True),
+            Column("position", BigInteger, nullable=False),
+            Column("updated_at", UtcDateTime(), nullable=False),
+        )
+        # Advisory-lock key: one per event table name, stable across processes.
+        self.lock_key = zlib.crc32(f"gongkai.outbox.{metadata.schema or ''}".encode())
+
+
+def record_event(session: AsyncSession, outbox: Outbox, type: str, *, entity_type: str, entity_id: str,
+                 version: int, payload: dict[str, Any], occurred_at: datetime | None = None) -> None:
+    """Stage an event; it is written when (and only if) the session's transaction commits."""
+    pending: list[tuple[Outbox, dict[str, Any]]] = session.info.setdefault(_PENDING_KEY, [])
+    pending.append((outbox, {
+        "type": type, "entity_type": entity_type, "entity_id": str(entity_id), "version": version,
+        "payload": payload, "occurred_at": occurred_at or datetime.now(UTC),
+    }))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_staged_events(session: Session) -> None:
+    pending: list[tuple[Outbox, dict[str, Any]]] | None = session.info.pop(_PENDING_KEY, None)
+    if not pending:
+        return
+    connection = session.connection()
+    outbox = pending[0][0]
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": outbox.lock_key})
+    connection.execute(outbox.events.insert(), [row for _, row in pending])
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_staged_events(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+class EventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="Cursor position; strictly increasing in commit order")
+    type: str = Field(examples=["organ.created"])
+    entity_type: str
+    entity_id: str
+    version: int
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+class FeedPage(BaseModel):
+    items: list[EventRead]
+    next_cursor: int = Field(description="Pass as `after` to continue; equals `after` when nothing new")
+
+
+def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
+    router = APIRouter(tags=[tag])
+    reader = require_roles("service", "admin")
+
+    @router.get(
+        "/internal/v1/events", summary="Event feed for other services (内部事件流)", response_model=FeedPage,
+        responses=problem_responses(401, 403, 422),
+        description="Events in strict cursor order. Store `next_cursor` together with what you applied.",
+    )
+    async def list_events(
+        session: SessionDep, response: Response, _principal: Annotated[Principal, Depends(reader)],
+        after: Annotated[int, Query(ge=0, description="Return events with id greater than this")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> FeedPage:
+        rows = (await session.execute(
+            select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id).limit(limit)
+        )).mappings().all()
+        items = [EventRead.model_validate(dict(r)) for r in rows]
+        response.headers["Cache-Control"] = "no-store"
+        return FeedPage(items=items, next_cursor=items[-1].id if items else after)
+
+    return router
+
+
+FetchEvents = Callable[[int, int], Awaitable[list[EventRead]]]
+ApplyEvent = Callable[[AsyncSession, EventRead], Awaitable[None]]
+
+
+class FeedConsumer:
+    """Applies another service's events exactly once: effects and cursor commit in one transaction.
+
+    `fetch(after, limit)` reads the producer's feed (HTTP in production); `apply(session, event)` writes the
+    effect. A crash between fetch and commit loses nothing (the cursor did not move) and a replayed batch
+    is skipped event by event (ids at or below the stored cursor are ignored).
+    """
+
+    def __init__(self, name: str, database: Database, outbox: Outbox, fetch: FetchEvents, apply: ApplyEvent,
+                 *, batch_size: int = 500) -> None:
+        self.name = name
+        self.database = database
+        self.cursors = outbox.cursors
+        self.fetch = fetch
+        self.apply = apply
+        self.batch_size = batch_size
+        self.last_success: datetime | None = None
+        self.head_seen: int = 0
+
+    async def position(self, session: AsyncSession | None = None) -> int:
+        if session is None:
+            async with self.database.session(write=False) as s:
+                return await self.position(s)
+        value = (await session.execute(
+            select(self.cursors.c.position).where(self.cursors.c.consumer == self.name)
+        )).scalar_one_or_none()
+        return int(value or 0)
+
+    async def poll_once(self) -> int:
+        """Fetch and apply one batch; returns how many events were applied."""
+        after = await self.position()
+        events = await self.fetch(after, self.batch_size)
+        if not events:
+            self.last_success = datetime.now(UTC)
+            return 0
+        applied = 0
+        async with self.database.transaction() as session:
+            stmt = select(self.cursors.c.position).where(self.cursors.c.consumer == self.name)
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            current = (await session.execute(stmt)).scalar_one_or_none()
+            position = int(current or 0)
+            for item in events:
+                if item.id <= position:
+                    continue  # already applied by an earlier (or concurrent) run
+                await self.apply(session, item)
+                position = item.id
+                applied += 1
+            now = datetime.now(UTC)
+            if current is None:
+                await session.execute(self.cursors.insert().values(consumer=self.name, position=position,
+                                                                   updated_at=now))
+            else:
+                await session.execute(self.cursors.update().where(self.cursors.c.consumer == self.name)
+                                      .values(position=position, updated_at=now))
+        self.head_seen = max(self.head_seen, events[-1].id)
+        self.last_success = datetime.now(UTC)
+        return applied
+
+    async def drain(self) -> int:
+        """Poll until the feed has nothing new; returns the total applied."""
+        total = 0
+        while True:
+            n = await self.poll_once()
+            total += n
+            if n == 0:
+                return total
+
+    async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+        while not stop.is_set():
+            try:
+                applied = await self.poll_once()
+            except Exception:  # the producer or our DB is down: log, back off, keep going
+                log.warning("consumer %s: poll failed", self.name, exc_info=True)
+                applied = 0
+            if applied == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                except TimeoutError:
+                    pass

@@ -1,0 +1,55 @@
+"""Enums with Chinese and English labels, so front-ends never hard-code 予以公开 and friends.
+
+    class Outcome(LabeledEnum):
+        GRANTED = ("granted", "予以公开", "Granted")
+
+The labels appear in the OpenAPI schema (`x-enum-labels` and the description) and in each service's
+`GET <prefix>/vocabularies`.
+"""
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["LabeledEnum", "Term", "vocabulary"]
+
+
+class LabeledEnum(StrEnum):
+    zh: str
+    en: str
+
+    def __new__(cls, value: str, zh: str, en: str) -> "LabeledEnum":
+        obj = str.__new__(cls, value)
+        obj._value_ = value
+        obj.zh = zh
+        obj.en = en
+        return obj
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema = handler.resolve_ref_schema(schema)
+        doc = (cls.__doc__ or "").strip()
+        lines = "\n".join(f"* `{m.value}` — {m.zh} ({m.en})" for m in cls)
+        schema["description"] = f"{doc}\n\n{lines}" if doc else lines
+        schema["x-enum-labels"] = {m.value: {"zh": m.zh, "en": m.en} for m in cls}
+        return schema
+
+
+class Term(BaseModel):
+    code: str
+    zh: str = Field(description="Chinese label · 中文名称")
+    en: str = Field(description="English label")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def vocabulary(*enums: type[LabeledEnum]) -> dict[str, list[Term]]:
+    return {_snake(e.__name__): [Term(code=m.value, zh=m.zh, en=m.en) for m in e] for e in enums}

@@ -1,0 +1,18 @@
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from services.vocab import Term, vocabulary
+from stats_service.vocab import AppealOutcome, ReportStatus
+
+PREFIX = "/api/v1/stats"
+router = APIRouter(prefix=PREFIX)
+
+
+class VocabularyRead(BaseModel):
+    vocabularies: dict[str, list[Term]]
+
+
+@router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
+            response_model=VocabularyRead)
+async def list_vocabularies() -> VocabularyRead:
+    return VocabularyRead(vocabularies=vocabulary(ReportStatus, AppealOutcome))

@@ -1,0 +1,23 @@
+from fastapi import FastAPI
+
+from services.app import create_service_app
+from services.db import Database
+from services.outbox import make_event_feed_router
+from stats_service.api import router
+from stats_service.config import Settings
+from stats_service.models import outbox
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_service_app(
+        name="stats",
+        title="Gongkai statistics service · 统计与年度报告",
+        description="Annual reports in the official 2021 format and live dashboards, from the event feeds.",
+        settings=settings,
+        database=database,
+        routers=[router, make_event_feed_router(outbox, tag="internal")],
+    )
+
+
+app = create_app()

@@ -1,0 +1,16 @@
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+
+from services.settings import ServiceSettings, default_sqlite_url
+
+
+class Settings(ServiceSettings):
+    """Settings of the stats service (env prefix STATS_)."""
+
+    model_config = SettingsConfigDict(env_prefix="STATS_", extra="ignore")
+
+    @model_validator(mode="after")
+    def _default_database(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = default_sqlite_url("stats")
+        return self

@@ -1,0 +1,89 @@
+"""Test databases: one per service, migrated once per session with the real Alembic histories; each test
+runs inside a transaction that is rolled back (SQLAlchemy's "join an external transaction" recipe), so the
+app's own commit path runs on savepoints. TEST_DATABASE=sqlite (default) or postgres (TEST_POSTGRES_URL)."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.db import Database, make_engine
+from tests.support import SERVICES, backend, create_database, drop_database, migrate, serve
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"gongkai test database backend: {backend()}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if backend() != "postgres":
+        skip = pytest.mark.skip(reason="needs PostgreSQL: run with TEST_DATABASE=postgres (make test does)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    tmp: Path = tmp_path_factory.mktemp("db")
+    urls = {service: create_database(service, tmp) for service in SERVICES}
+    for service, url in urls.items():
+        migrate(service, url)
+    yield urls
+    for url in urls.values():
+        drop_database(url)
+
+
+async def _connection(url: str) -> AsyncIterator[AsyncConnection]:
+    engine = make_engine(url, null_pool=True)
+    async with engine.connect() as conn:
+        await conn.begin()
+        try:
+            yield conn
+        finally:
+            await conn.rollback()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def catalog_db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
+    async for conn in _connection(database_urls["catalog"]):
+        yield Database(conn)
+
+
+@pytest.fixture
+async def request_db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
+    async for conn in _connection(database_urls["request"]):
+        yield Database(conn)
+
+
+@pytest.fixture
+async def stats_db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
+    async for conn in _connection(database_urls["stats"]):
+        yield Database(conn)
+
+
+@pytest.fixture
+async def catalog(catalog_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    from catalog_service.app import create_app
+
+    async with serve(create_app(database=catalog_db)) as client:
+        yield client
+
+
+@pytest.fixture
+async def requests_client(request_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    from request_service.app import create_app
+
+    async with serve(create_app(database=request_db)) as client:
+        yield client
+
+
+@pytest.fixture
+async def stats(stats_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    from stats_service.app import create_app
+
+    async with serve(create_app(database=stats_db)) as client:
+        yield client

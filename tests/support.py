@@ -1,0 +1,111 @@
+"""Helpers shared by the tests: databases per backend, app clients, tokens."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.auth import mint_token
+from services.db import make_engine
+from services.settings import AuthSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("catalog", "request", "stats")
+
+
+def backend() -> str:
+    return os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        raise RuntimeError("TEST_DATABASE=postgres needs TEST_POSTGRES_URL (postgresql+asyncpg://user@host:port/db)")
+    return url if "+asyncpg" in url else url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+def _replace_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
+    engine = make_engine(postgres_admin_url(), null_pool=True)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(sql))
+    await engine.dispose()
+
+
+def create_database(service: str, tmp_dir: Path) -> str:
+    """A fresh, empty database for `service` on the selected backend; returns its URL."""
+    if backend() == "postgres":
+        name = f"gk_test_{service}_{uuid.uuid4().hex[:10]}"
+        # C.UTF-8 ctype: pg_trgm/tsvector only see CJK characters under a UTF-8 LC_CTYPE (performance.md §3.1).
+        asyncio.run(_admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+                           f"LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"))
+        return _replace_database(postgres_admin_url(), name)
+    return f"sqlite+aiosqlite:///{tmp_dir / f'{service}.db'}"
+
+
+def drop_database(url: str) -> None:
+    if backend() == "postgres":
+        name = url.rsplit("/", 1)[1]
+        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+def alembic_config(service: str, url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"), ini_section=service)
+    cfg.attributes["url"] = url
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def migrate(service: str, url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def token(*roles: str, organ: str | None = None, sub: str | None = None, **kwargs: Any) -> str:
+    return mint_token(AuthSettings(), sub=sub or f"user-{uuid.uuid4().hex[:8]}", roles=roles, organ=organ,
+                      name=kwargs.pop("name", "测试用户"), **kwargs)
+
+
+def auth(*roles: str, organ: str | None = None, **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(*roles, organ=organ, **kwargs)}"}
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and give an httpx client on it. ASGITransport sends no lifespan events, so the
+    lifespan state is put into each request's scope here, as uvicorn would."""
+    async with app.router.lifespan_context(app) as state:
+        async def with_state(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                scope = {**scope, "state": dict(state or {})}
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state, raise_app_exceptions=False)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status
+    for key in ("type", "title", "title_zh", "detail", "code"):
+        assert isinstance(body[key], str) and body[key], (key, body)
+    assert body["type"] == f"urn:gongkai:problem:{body['code']}"
+    if code is not None:
+        assert body["code"] == code, body
+    return body
