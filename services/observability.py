@@ -91,26 +91,40 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = [0]
         raw_id = request_id.encode()
+        answered_413 = False
 
         async def send_with_id(message: dict) -> None:
+            if answered_413:
+                return  # we already answered 413; whatever the app says after the disconnect is dropped
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
+        limit = self.max_body_bytes
+        inner_receive = receive
+        if limit is not None:
+            seen = 0
+
+            async def receive() -> dict:  # noqa: F811 - wraps the server's receive with the body limit
+                nonlocal seen, answered_413
+                message = await inner_receive()
+                if message["type"] == "http.request":
+                    seen += len(message.get("body", b""))
+                    if seen > limit and not answered_413:
+                        if status_holder[0] == 0:
+                            await _send_413(send_with_id, limit)
+                        answered_413 = True
+                        return {"type": "http.disconnect"}
+                return message
+
         try:
-            if self.max_body_bytes is not None:
-                too_large = content_length is not None and content_length.isdigit() and \
-                    int(content_length) > self.max_body_bytes
-                if too_large:
-                    await _send_413(send_with_id, self.max_body_bytes)
-                    return
-                receive = _limited_receive(receive, self.max_body_bytes)
-            try:
-                await self.app(scope, receive, send_with_id)
-            except _BodyTooLarge:
-                if status_holder[0] == 0:
-                    await _send_413(send_with_id, self.max_body_bytes or 0)
+            too_large = (limit is not None and content_length is not None and content_length.isdigit()
+                         and int(content_length) > limit)
+            if too_large:
+                await _send_413(send_with_id, limit or 0)
+                return
+            await self.app(scope, receive, send_with_id)
         finally:
             if self.log_access:
                 access_log.info(
@@ -119,25 +133,6 @@ class RequestContextMiddleware:
                                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)}},
                 )
             _request_id.reset(token)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _limited_receive(receive: Any, limit: int) -> Any:
-    seen = 0
-
-    async def wrapped() -> dict:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _BodyTooLarge
-        return message
-
-    return wrapped
 
 
 async def _send_413(send: Any, limit: int) -> None:

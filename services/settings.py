@@ -21,7 +21,7 @@ def default_sqlite_url(name: str) -> str:
 class AuthSettings(BaseSettings):
     """Token verification, shared by the gateway and every service (env prefix GONGKAI_AUTH_)."""
 
-    model_config = SettingsConfigDict(env_prefix="GONGKAI_AUTH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GONGKAI_AUTH_", extra="ignore", populate_by_name=True)
 
     environment: Environment = Field("development", validation_alias="GONGKAI_ENVIRONMENT")
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -48,7 +48,7 @@ class AuthSettings(BaseSettings):
 class ServiceSettings(BaseSettings):
     """Fields every service has. Subclasses set env_prefix, e.g. CATALOG_ → CATALOG_DATABASE_URL."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     environment: Environment = Field("development", validation_alias="GONGKAI_ENVIRONMENT")
     database_url: str = ""

@@ -46,21 +46,27 @@ async def _admin(sql: str) -> None:
     await engine.dispose()
 
 
-def create_database(service: str, tmp_dir: Path) -> str:
+async def acreate_database(service: str, tmp_dir: Path) -> str:
     """A fresh, empty database for `service` on the selected backend; returns its URL."""
     if backend() == "postgres":
         name = f"gk_test_{service}_{uuid.uuid4().hex[:10]}"
         # C.UTF-8 ctype: pg_trgm/tsvector only see CJK characters under a UTF-8 LC_CTYPE (performance.md §3.1).
-        asyncio.run(_admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
-                           f"LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"))
+        await _admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'")
         return _replace_database(postgres_admin_url(), name)
     return f"sqlite+aiosqlite:///{tmp_dir / f'{service}.db'}"
 
 
-def drop_database(url: str) -> None:
+async def adrop_database(url: str) -> None:
     if backend() == "postgres":
-        name = url.rsplit("/", 1)[1]
-        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await _admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def create_database(service: str, tmp_dir: Path) -> str:
+    return asyncio.run(acreate_database(service, tmp_dir))
+
+
+def drop_database(url: str) -> None:
+    asyncio.run(adrop_database(url))
 
 
 def alembic_config(service: str, url: str) -> Config:
