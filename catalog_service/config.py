@@ -7,7 +7,7 @@ from services.settings import ServiceSettings, default_sqlite_url
 class Settings(ServiceSettings):
     """Catalogue settings (env prefix CATALOG_)."""
 
-    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", populate_by_name=True)
 
     index_no_template: str = "{organ_code}/{year}-{serial:05d}"
     attachment_dir: str = "data/attachments"

@@ -54,3 +54,16 @@ async def get_published_document(session: AsyncSession, document_id: str) -> tup
     if row is None:
         raise DocumentNotFound(f"Document {document_id} does not exist.")
     return row[0], row[1]
+
+
+async def next_index_no(session: AsyncSession, organ: Organ, year: int, template: str) -> str:
+    """索引号 per organ and year from the configured template; serials are never reused."""
+    from catalog_service.models import IndexSerial
+
+    serial = await session.get(IndexSerial, (organ.id, year), with_for_update=True)
+    if serial is None:
+        serial = IndexSerial(organ_id=organ.id, year=year, last_serial=0)
+        session.add(serial)
+    serial.last_serial += 1
+    await session.flush()
+    return template.format(organ_code=organ.code, year=year, serial=serial.last_serial)

@@ -1,0 +1,98 @@
+"""Demo data for `make run`: demo organs and the 18 seed documents (Simplified and Traditional) published.
+
+Idempotent: running it again changes nothing. `python -m catalog_service.seed`
+"""
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from catalog_service import domain
+from catalog_service.codes import uscc_check_char
+from catalog_service.config import Settings
+from catalog_service.models import Document, Organ, outbox
+from catalog_service.schemas import OrganCreate
+from services.db import Database, make_engine
+from services.outbox import record_event
+
+SEED_FILE = Path(__file__).parent / "demo_data" / "seed_documents.jsonl"
+GENRES = {"通知": "notice", "方案": "plan", "报告": "report", "意见": "opinion", "公告": "announcement"}
+
+
+def demo_code(base17: str) -> str:
+    return base17 + uscc_check_char(base17)
+
+
+# (code base, name, short name, kind, parent index)
+DEMO_ORGANS = [
+    ("11440100MB0000001", "示范市人民政府", "示范市政府", "peoples_government", None),
+    ("11440100MB0000002", "示范市人民政府办公厅", "市政府办公厅", "department", 0),
+    ("11440100MB0000003", "示范市财政局", "市财政局", "department", 0),
+    ("11440101MB0000004", "示范市东湖区人民政府", "东湖区政府", "peoples_government", 0),
+    ("11440101MB0000005", "示范市东湖区城南街道办事处", "城南街道", "township_street", 3),
+]
+DEMO_ORGAN_CODES = [demo_code(base) for base, *_ in DEMO_ORGANS]
+
+
+async def seed(database: Database, settings: Settings) -> dict[str, int]:
+    created = {"organs": 0, "documents": 0}
+    async with database.transaction() as session:
+        for base, name, short, kind, parent in DEMO_ORGANS:
+            code = demo_code(base)
+            if (await session.execute(select(Organ.id).where(Organ.code == code))).first():
+                continue
+            await domain.create_organ(session, OrganCreate(
+                code=code, name=name, short_name=short, kind=kind,
+                parent_code=DEMO_ORGAN_CODES[parent] if parent is not None else None,
+                office_address="示范市人民路1号", office_hours="工作日 9:00-12:00, 14:00-17:30",
+                phone="020-12345678", fax="020-12345679", email="gongkai@example.gov.cn"))
+            created["organs"] += 1
+    async with database.transaction() as session:
+        organs = [await domain.get_organ_by_code(session, c) for c in DEMO_ORGAN_CODES]
+        for n, line in enumerate(SEED_FILE.read_text(encoding="utf-8").splitlines()):
+            record = json.loads(line)
+            external_id = hashlib.sha256(f"{record['source']}|{record['title']}".encode()).hexdigest()[:32]
+            exists = (await session.execute(select(Document.id).where(
+                Document.source_system == "demo", Document.external_id == external_id))).first()
+            if exists:
+                continue
+            organ = organs[1 + n % (len(organs) - 1)] if n else organs[1]
+            published = date.fromisoformat(record["published_date"] or record["written_date"] or "2022-01-01")
+            written = date.fromisoformat(record["written_date"]) if record["written_date"] else None
+            doc = Document(
+                organ_id=organ.id, title=record["title"], doc_number=record["doc_number"], body=record["body"],
+                summary=record["body"][:120], genre=GENRES.get(record["genre"], "other"),
+                subject_category="general_affairs", article20_item="1", key_areas=[], keywords=["政务公开"],
+                written_date=written, formed_on=written or published, validity="in_force", attribute="proactive",
+                status="published", published_at=datetime(published.year, published.month, published.day,
+                                                           1, 0, tzinfo=UTC),
+                source_system="demo", external_id=external_id,
+                extra={"issuing_organ": record["issuing_organ"], "script": record["script"]},
+                index_no=await domain.next_index_no(session, organ, published.year, settings.index_no_template),
+            )
+            session.add(doc)
+            await session.flush()
+            record_event(session, outbox, "document.published", entity_type="document", entity_id=doc.id,
+                         version=doc.version, payload={"organ_code": organ.code, "genre": doc.genre,
+                                                       "written_date": str(written) if written else None})
+            created["documents"] += 1
+    return created
+
+
+async def main() -> None:
+    settings = Settings()
+    database = Database(make_engine(settings.database_url))
+    try:
+        created = await seed(database, settings)
+    finally:
+        await database.dispose()
+    print(f"demo data: {created['organs']} organs and {created['documents']} documents added "
+          f"(organs: {', '.join(DEMO_ORGAN_CODES)})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,98 @@
+"""Start the four processes of Gongkai (catalog, request, stats, gateway), wait until they are ready, print
+where the docs are, and stop them all cleanly on Ctrl-C. Used by `make run`.
+
+If one process dies the others keep running (the gateway answers 502 problem+json for the dead one's paths),
+as in production where services fail independently; the death is reported here."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = os.environ.get("GONGKAI_HOST", "127.0.0.1")
+PROCESSES = [
+    ("catalog", "catalog_service.app:app", int(os.environ.get("CATALOG_PORT", 8101))),
+    ("request", "request_service.app:app", int(os.environ.get("REQUEST_PORT", 8102))),
+    ("stats", "stats_service.app:app", int(os.environ.get("STATS_PORT", 8103))),
+    ("gateway", "gateway.app:app", int(os.environ.get("GATEWAY_PORT", 8000))),
+]
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main() -> int:
+    env = {**os.environ}
+    env.setdefault("GATEWAY_CATALOG_URL", f"http://127.0.0.1:{PROCESSES[0][2]}")
+    env.setdefault("GATEWAY_REQUEST_URL", f"http://127.0.0.1:{PROCESSES[1][2]}")
+    env.setdefault("GATEWAY_STATS_URL", f"http://127.0.0.1:{PROCESSES[2][2]}")
+    env.setdefault("STATS_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
+    env.setdefault("STATS_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
+    env.setdefault("REQUEST_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
+    env.setdefault("CATALOG_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
+    children: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for name, target, port in PROCESSES:
+        if ready(port):
+            print(f"port {port} already answers: stop what runs there first", file=sys.stderr)
+            return 2
+        cmd = [sys.executable, "-m", "uvicorn", target, "--host", HOST, "--port", str(port),
+               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        children.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)))
+    deadline = time.monotonic() + 60
+    pending = {name: port for name, _, port in PROCESSES}
+    while pending and not stopping and time.monotonic() < deadline:
+        pending = {n: p for n, p in pending.items() if not ready(p)}
+        time.sleep(0.3)
+    if pending:
+        print(f"not ready: {', '.join(pending)}", file=sys.stderr)
+        stopping = True
+    else:
+        gw = PROCESSES[3][2]
+        print(f"\nGongkai is running.\n  API docs (Swagger UI):  http://{HOST}:{gw}/docs\n"
+              f"  API docs (ReDoc):       http://{HOST}:{gw}/redoc\n  OpenAPI:                http://{HOST}:{gw}/openapi.json\n"
+              f"  Readiness:              http://{HOST}:{gw}/readyz\n  Demo tokens:            data/demo-tokens.txt\n"
+              "Press Ctrl-C to stop.\n", flush=True)
+    code = 0
+    reported: set[str] = set()
+    while not stopping:
+        for name, proc in children:
+            if proc.poll() is not None and name not in reported:
+                reported.add(name)
+                code = 1
+                print(f"{name} exited with {proc.returncode}; the others keep running (Ctrl-C, then make run, "
+                      "to start it again)", file=sys.stderr, flush=True)
+        if len(reported) == len(children):
+            break
+        time.sleep(0.5)
+    for _, proc in children:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for name, proc in children:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", file=sys.stderr)
+            proc.kill()
+    print("stopped.")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
