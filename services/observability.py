@@ -106,7 +106,7 @@ class RequestContextMiddleware:
         if limit is not None:
             seen = 0
 
-            async def receive() -> dict:  # noqa: F811 - wraps the server's receive with the body limit
+            async def receive() -> dict:  # wraps the server's receive with the body limit
                 nonlocal seen, answered_413
                 message = await inner_receive()
                 if message["type"] == "http.request":

@@ -169,9 +169,9 @@ class TestUpstreamFailures:
         await env.start_upstreams()
         gw = await env.gateway(read_timeout=0.3)
         started = time.monotonic()
-        r = await gw.get("/api/v1/request/slow", params={"delay": 2})  # not a route: proves routing first
+        r = await gw.get("/api/v1/request/slow", params={"delay": 1})  # not a route: proves routing first
         assert_problem(r, 404, "route_not_found")
-        r = await gw.get("/api/v1/requests/slow", params={"delay": 2})
+        r = await gw.get("/api/v1/requests/slow", params={"delay": 1})
         assert time.monotonic() - started < 1.5
         body = assert_problem(r, 504, "upstream_timeout")
         assert "request_service" in body["detail"]

@@ -82,7 +82,7 @@ def jwks_server():
     ]}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = json.dumps(jwks).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.outbox import EventRead, FeedConsumer, record_event
-from tests.services.outbox_fixtures import lib_db, mirror, outbox, thing  # noqa: F401 - fixture
+from tests.services.outbox_fixtures import mirror, outbox, thing
 from tests.support import assert_problem, auth
 
 ORGANS = "/api/v1/catalog/organs"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from services.outbox import record_event
-from tests.services.outbox_fixtures import lib_db, outbox, thing  # noqa: F401 - fixture
+from tests.services.outbox_fixtures import outbox, thing
 from tests.services.test_outbox import fetch_direct
 
 pytestmark = pytest.mark.postgres_only
