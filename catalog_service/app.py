@@ -1,11 +1,50 @@
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
 from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
+from catalog_service.domain.calendar import ChineseCalendarSource
+from catalog_service.domain.workflow import publish_due
 from catalog_service.models import outbox
 from services.app import create_service_app
 from services.db import Database
 from services.outbox import make_event_feed_router
+
+log = logging.getLogger("gongkai.catalog")
+
+
+def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
+    @asynccontextmanager
+    async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+        state["calendar"] = ChineseCalendarSource()
+        task = asyncio.create_task(_publish_scheduled(state["database"], settings)) if run_jobs else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    return hook
+
+
+async def _publish_scheduled(database: Database, settings: Settings) -> None:
+    """定时发布: publish records whose scheduled time has come (at-least-once, idempotent per record)."""
+    while True:
+        try:
+            async with database.transaction() as session:
+                published = await publish_due(session)
+            if published:
+                log.info("published %d scheduled records", published)
+        except Exception:  # the database may be briefly away; try again next round
+            log.warning("scheduled publication failed", exc_info=True)
+        await asyncio.sleep(settings.scheduler_interval_seconds)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -17,6 +56,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings=settings,
         database=database,
         routers=[router, make_event_feed_router(outbox, tag="internal")],
+        hooks=[make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0)],
     )
 
 

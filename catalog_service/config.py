@@ -12,6 +12,7 @@ class Settings(ServiceSettings):
     index_no_template: str = "{organ_code}/{year}-{serial:05d}"
     attachment_dir: str = "data/attachments"
     max_attachment_bytes: int = 20 * 1024 * 1024
+    scheduler_interval_seconds: float = 30.0  # 定时发布 check; 0 disables the job
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

@@ -57,37 +57,135 @@ class IndexSerial(Base):
 
 
 class Document(Base):
-    """政府信息 · one catalogue record and its metadata."""
+    """政府信息 · one catalogue record, its metadata, review state and publication."""
 
     __tablename__ = "document"
     __table_args__ = (
         UniqueConstraint("source_system", "external_id", name="uq_document_external"),
         Index("ix_document_status_published", "status", "published_at"),
+        Index("ix_document_organ_status", "organ_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), index=True)
-    index_no: Mapped[str | None] = mapped_column(String(64), unique=True)
+    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), index=True)  # lead organ (牵头/发布机关)
+    index_no: Mapped[str | None] = mapped_column(String(64), unique=True)  # 索引号, never changed once set
     title: Mapped[str] = mapped_column(String(500))
-    summary: Mapped[str | None] = mapped_column(Text)
-    doc_number: Mapped[str | None] = mapped_column(String(100), index=True)
-    subject_category: Mapped[str | None] = mapped_column(String(40))
-    genre: Mapped[str | None] = mapped_column(String(40))
-    article20_item: Mapped[str | None] = mapped_column(String(4))
-    key_areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    summary: Mapped[str | None] = mapped_column(Text)  # 内容概述
+    doc_number: Mapped[str | None] = mapped_column(String(100), index=True)  # 文号, stored exactly
+    subject_category: Mapped[str | None] = mapped_column(String(40))  # 主题分类
+    genre: Mapped[str | None] = mapped_column(String(40), index=True)  # 体裁分类
+    article20_item: Mapped[str | None] = mapped_column(String(4))  # 条例第二十条 item
+    key_areas: Mapped[list[str]] = mapped_column(JSON, default=list)  # 重点领域
     keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
-    written_date: Mapped[date | None] = mapped_column(Date)
-    formed_on: Mapped[date | None] = mapped_column(Date)
+    written_date: Mapped[date | None] = mapped_column(Date)  # 成文日期
+    formed_on: Mapped[date | None] = mapped_column(Date)  # 形成或者变更之日 (条例第二十六条)
     effective_date: Mapped[date | None] = mapped_column(Date)
     repeal_date: Mapped[date | None] = mapped_column(Date)
-    validity: Mapped[str] = mapped_column(String(16), default="in_force")
-    body: Mapped[str] = mapped_column(Text, default="")
+    validity: Mapped[str] = mapped_column(String(16), default="in_force")  # 有效性
+    body: Mapped[str] = mapped_column(Text, default="")  # the original; the public never receives it redacted
+    interpretation_of_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"))  # 解读 → the policy
+    # Review: the drafter's proposal and the decided attribute (公开属性) with grounds when withholding.
+    proposed_attribute: Mapped[str | None] = mapped_column(String(16))
     attribute: Mapped[str | None] = mapped_column(String(16))
+    withholding_grounds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attribute_reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # 涉密: classified records can never be published and never appear in any public read, search, feed or count.
+    classified: Mapped[bool] = mapped_column(default=False)
+    classification_level: Mapped[str | None] = mapped_column(String(16))
+    secrecy_period_years: Mapped[int | None] = mapped_column(Integer)
+    declassify_on: Mapped[date | None] = mapped_column(Date)
+    classification_responsible: Mapped[str | None] = mapped_column(String(100))  # 定密责任人
+    # Publication and its statutory clock.
+    scheduled_publish_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    publication_due_on: Mapped[date | None] = mapped_column(Date, index=True)  # 20 working days from formed_on
+    publication_due_provisional: Mapped[bool] = mapped_column(default=False)
+    reevaluation_due_on: Mapped[date | None] = mapped_column(Date, index=True)  # 条例第十八条 动态调整
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    # The public projection, derived from the redactions at every change (区分处理); search indexes it.
+    public_title: Mapped[str] = mapped_column(String(500), default="")
+    public_summary: Mapped[str | None] = mapped_column(Text)
+    public_body: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")  # folded (NFKC, 繁→简, lower) public text
     source_system: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(128))
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # bulk upsert: unchanged retries change nothing
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DocumentIssuer(Base):
+    """联合发文: the organs that issued a document together; one of them leads (牵头)."""
+
+    __tablename__ = "document_issuer"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), primary_key=True)
+    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), primary_key=True)
+    is_lead: Mapped[bool] = mapped_column(default=False)
+
+
+class DocumentLink(Base):
+    """A document amends (修订) or repeals (废止) another."""
+
+    __tablename__ = "document_link"
+
+    from_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), primary_key=True)
+    to_id: Mapped[str] = mapped_column(ForeignKey("document.id"), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # amends | repeals
+
+
+class Redaction(Base):
+    """区分处理: one withheld segment of title, summary or body, with its legal ground (条例第三十七条)."""
+
+    __tablename__ = "redaction"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(16))  # title | summary | body
+    start: Mapped[int] = mapped_column(Integer)  # character offsets, end exclusive
+    end: Mapped[int] = mapped_column(Integer)
+    ground: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ReviewStep(Base):
+    """One transition of the review workflow; immutable (the service never updates or deletes these rows)."""
+
+    __tablename__ = "review_step"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_sub: Mapped[str] = mapped_column(String(100))
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    status_before: Mapped[str | None] = mapped_column(String(20))
+    status_after: Mapped[str] = mapped_column(String(20))
+    attribute_before: Mapped[str | None] = mapped_column(String(16))
+    attribute_after: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Attachment(Base):
+    """附件: a real file stored by its SHA-256; public only if its document is public and it is not withheld."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    withheld: Mapped[bool] = mapped_column(default=False)  # 不予公开 part of a partially disclosed record
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -11,13 +11,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from catalog_service import domain
 from catalog_service.codes import uscc_check_char
 from catalog_service.config import Settings
-from catalog_service.models import Document, Organ, outbox
+from catalog_service.domain import organs as domain
+from catalog_service.domain.calendar import ChineseCalendarSource
+from catalog_service.domain.documents import publication_due
+from catalog_service.domain.events import emit_document_event
+from catalog_service.domain.projection import refresh_projection
+from catalog_service.models import Document, DocumentIssuer, Organ, ReviewStep
 from catalog_service.schemas import OrganCreate
 from services.db import Database, make_engine
-from services.outbox import record_event
 
 SEED_FILE = Path(__file__).parent / "demo_data" / "seed_documents.jsonl"
 GENRES = {"通知": "notice", "方案": "plan", "报告": "report", "意见": "opinion", "公告": "announcement"}
@@ -51,6 +54,7 @@ async def seed(database: Database, settings: Settings) -> dict[str, int]:
                 office_address="示范市人民路1号", office_hours="工作日 9:00-12:00, 14:00-17:30",
                 phone="020-12345678", fax="020-12345679", email="gongkai@example.gov.cn"))
             created["organs"] += 1
+    calendar = ChineseCalendarSource()
     async with database.transaction() as session:
         organs = [await domain.get_organ_by_code(session, c) for c in DEMO_ORGAN_CODES]
         for n, line in enumerate(SEED_FILE.read_text(encoding="utf-8").splitlines()):
@@ -68,17 +72,23 @@ async def seed(database: Database, settings: Settings) -> dict[str, int]:
                 summary=record["body"][:120], genre=GENRES.get(record["genre"], "other"),
                 subject_category="general_affairs", article20_item="1", key_areas=[], keywords=["政务公开"],
                 written_date=written, formed_on=written or published, validity="in_force", attribute="proactive",
+                proposed_attribute="proactive",
                 status="published", published_at=datetime(published.year, published.month, published.day,
                                                            1, 0, tzinfo=UTC),
                 source_system="demo", external_id=external_id,
                 extra={"issuing_organ": record["issuing_organ"], "script": record["script"]},
                 index_no=await domain.next_index_no(session, organ, published.year, settings.index_no_template),
             )
+            publication_due(calendar, doc)
+            refresh_projection(doc, [])
             session.add(doc)
             await session.flush()
-            record_event(session, outbox, "document.published", entity_type="document", entity_id=doc.id,
-                         version=doc.version, payload={"organ_code": organ.code, "genre": doc.genre,
-                                                       "written_date": str(written) if written else None})
+            session.add(DocumentIssuer(document_id=doc.id, organ_id=organ.id, is_lead=True))
+            session.add(ReviewStep(document_id=doc.id, seq=1, action="import_review", actor_sub="demo-seed",
+                                   actor_name="演示数据", role="integration", comment="demo data: published as is",
+                                   status_before=None, status_after="published", attribute_before=None,
+                                   attribute_after="proactive", at=doc.published_at))
+            emit_document_event(session, doc, organ, "document.published")
             created["documents"] += 1
     return created
 

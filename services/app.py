@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
 
 from services.auth import TokenVerifier
 from services.db import Database, make_engine
@@ -85,10 +84,11 @@ async def _run_hooks(app: FastAPI, state: dict[str, Any], hooks: list[LifespanHo
 
 
 def _check_operation_ids(app: FastAPI) -> None:
+    # Routers are included lazily (FastAPI ≥ 0.16x), so the generated document is the reliable list.
     seen: set[str] = set()
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            op_id = route.unique_id
+    for path_item in app.openapi().get("paths", {}).values():
+        for operation in path_item.values():
+            op_id = operation.get("operationId")
             if op_id in seen:
                 raise RuntimeError(f"duplicate operation id {op_id}: name endpoints uniquely (verb_noun)")
             seen.add(op_id)

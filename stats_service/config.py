@@ -7,7 +7,7 @@ from services.settings import ServiceSettings, default_sqlite_url
 class Settings(ServiceSettings):
     """Settings of the stats service (env prefix STATS_)."""
 
-    model_config = SettingsConfigDict(env_prefix="STATS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STATS_", extra="ignore", populate_by_name=True)
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

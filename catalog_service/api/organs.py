@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from catalog_service import domain
-from catalog_service.schemas import DocumentPublicRead, OrganCreate, OrganRead, VocabularyRead
+from catalog_service.domain import organs as domain
+from catalog_service.schemas import OrganCreate, OrganRead, VocabularyRead
 from catalog_service.vocab import ALL_ENUMS
 from services.auth import Principal, require_roles
 from services.db import SessionDep
@@ -44,12 +44,3 @@ async def list_organs(
             response_model=OrganRead, responses=problem_responses(404))
 async def get_organ(code: str, session: SessionDep) -> OrganRead:
     return OrganRead.model_validate(await domain.get_organ_by_code(session, code))
-
-
-@router.get("/documents/{document_id}", tags=["documents"], summary="A published document",
-            response_model=DocumentPublicRead, responses=problem_responses(404))
-async def get_document(document_id: str, session: SessionDep) -> DocumentPublicRead:
-    doc, organ = await domain.get_published_document(session, document_id)
-    return DocumentPublicRead.model_validate(
-        {**{c: getattr(doc, c) for c in DocumentPublicRead.model_fields if hasattr(doc, c)},
-         "organ_code": organ.code, "organ_name": organ.name})

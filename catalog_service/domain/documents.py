@@ -1,0 +1,221 @@
+"""Documents (政府信息): drafting, reading, redaction, and the read models."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_service.config import Settings
+from catalog_service.domain.calendar import WorkingCalendar, add_working_days
+from catalog_service.domain.events import emit_document_event
+from catalog_service.domain.organs import next_index_no
+from catalog_service.domain.projection import refresh_projection
+from catalog_service.domain.visibility import is_catalog_staff, visible_documents
+from catalog_service.errors import DocumentNotFound, InvalidReference, NotEditable, OrganNotFound, OutsideOrgan
+from catalog_service.models import Attachment, Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep
+from catalog_service.schemas import (
+    AttachmentRead,
+    DocumentCreate,
+    DocumentPublicRead,
+    DocumentStaffRead,
+    DocumentUpdate,
+    RedactionCreate,
+    RedactionRead,
+)
+from services.auth import Principal
+from services.concurrency import bump_version, require_if_match
+from services.db import utcnow
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+EDITABLE = {"draft"}
+REDACTABLE = {"draft", "division_review", "unit_review", "referred"}
+PUBLICATION_DAYS = 20  # 条例第二十六条
+
+
+def today_shanghai() -> "datetime.date":
+    return datetime.now(SHANGHAI).date()
+
+
+async def organ_of(session: AsyncSession, principal: Principal) -> Organ:
+    organ = (await session.execute(select(Organ).where(Organ.code == principal.organ))).scalar_one_or_none()
+    if organ is None:
+        raise OrganNotFound(f"Your organ {principal.organ} is not in the organ directory.")
+    return organ
+
+
+async def load_document(session: AsyncSession, principal: Principal, document_id: str, *,
+                        for_update: bool = False) -> Document:
+    """The record if the principal may see it; otherwise 404, exactly as if it did not exist (no oracle)."""
+    stmt = visible_documents(principal).where(Document.id == document_id)
+    if for_update and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    doc = (await session.execute(stmt)).scalar_one_or_none()
+    if doc is None:
+        raise DocumentNotFound(f"Document {document_id} does not exist.")
+    return doc
+
+
+async def require_own(session: AsyncSession, principal: Principal, doc: Document) -> Organ:
+    """Staff act only on their own organ's records (visible public records of others included)."""
+    organ = await session.get(Organ, doc.organ_id)
+    assert organ is not None
+    if not is_catalog_staff(principal) or organ.code != principal.organ:
+        raise OutsideOrgan("Only staff of the organ that owns this record may act on it.")
+    return organ
+
+
+def publication_due(calendar: WorkingCalendar, doc: Document) -> None:
+    if doc.formed_on:
+        due = add_working_days(calendar, doc.formed_on, PUBLICATION_DAYS)
+        doc.publication_due_on, doc.publication_due_provisional = due.date, due.provisional
+    else:
+        doc.publication_due_on, doc.publication_due_provisional = None, False
+
+
+async def _check_references(session: AsyncSession, principal: Principal, data: DocumentCreate) -> list[Organ]:
+    co_issuers = []
+    for code in data.co_issuer_codes:
+        organ = (await session.execute(select(Organ).where(Organ.code == code))).scalar_one_or_none()
+        if organ is None:
+            raise InvalidReference(f"Co-issuing organ {code} does not exist.", errors=[
+                {"loc": ["body", "co_issuer_codes"], "msg": f"unknown organ {code}", "type": "invalid_reference"}])
+        co_issuers.append(organ)
+    for name, ids in (("interpretation_of", [data.interpretation_of] if data.interpretation_of else []),
+                      ("amends", data.amends), ("repeals", data.repeals)):
+        for target in ids:
+            exists = (await session.execute(visible_documents(principal).where(Document.id == target))).first()
+            if not exists:
+                raise InvalidReference(f"Document {target} ({name}) does not exist.", errors=[
+                    {"loc": ["body", name], "msg": f"unknown document {target}", "type": "invalid_reference"}])
+    return co_issuers
+
+
+async def add_review_step(session: AsyncSession, doc: Document, principal: Principal, *, action: str, role: str,
+                          status_before: str | None, attribute_before: str | None,
+                          comment: str | None = None) -> ReviewStep:
+    seq = len((await session.execute(select(ReviewStep.id).where(ReviewStep.document_id == doc.id))).all()) + 1
+    step = ReviewStep(document_id=doc.id, seq=seq, action=action, actor_sub=principal.sub,
+                      actor_name=principal.name, role=role, comment=comment, status_before=status_before,
+                      status_after=doc.status, attribute_before=attribute_before, attribute_after=doc.attribute,
+                      at=utcnow())
+    session.add(step)
+    return step
+
+
+async def create_document(session: AsyncSession, principal: Principal, data: DocumentCreate, settings: Settings,
+                          calendar: WorkingCalendar) -> Document:
+    organ = await organ_of(session, principal)
+    co_issuers = await _check_references(session, principal, data)
+    fields = data.model_dump(exclude={"co_issuer_codes", "interpretation_of", "amends", "repeals"})
+    doc = Document(organ_id=organ.id, interpretation_of_id=data.interpretation_of, status="draft",
+                   created_by=principal.sub, **fields)
+    doc.index_no = await next_index_no(session, organ, today_shanghai().year, settings.index_no_template)
+    publication_due(calendar, doc)
+    refresh_projection(doc, [])
+    session.add(doc)
+    await session.flush()
+    session.add(DocumentIssuer(document_id=doc.id, organ_id=organ.id, is_lead=True))
+    for other in co_issuers:
+        if other.id != organ.id:
+            session.add(DocumentIssuer(document_id=doc.id, organ_id=other.id, is_lead=False))
+    for kind, targets in (("amends", data.amends), ("repeals", data.repeals)):
+        for target in dict.fromkeys(targets):
+            session.add(DocumentLink(from_id=doc.id, to_id=target, kind=kind))
+    await add_review_step(session, doc, principal, action="create", role="drafter", status_before=None,
+                          attribute_before=None)
+    emit_document_event(session, doc, organ, "document.created")
+    await session.flush()
+    return doc
+
+
+async def update_document(session: AsyncSession, principal: Principal, doc: Document, data: DocumentUpdate,
+                          if_match: str | None, calendar: WorkingCalendar) -> Document:
+    organ = await require_own(session, principal, doc)
+    require_if_match(if_match, doc.version)
+    if doc.status not in EDITABLE:
+        raise NotEditable(f"Only drafts can be edited; this record is {doc.status}. Return it to draft first.")
+    changes = data.model_dump(exclude_unset=True)
+    if "title" in changes and changes["title"] is None:
+        raise InvalidReference("title cannot be removed", errors=[
+            {"loc": ["body", "title"], "msg": "title is required", "type": "missing"}])
+    await bump_version(session, doc, doc.version)
+    for key, value in changes.items():
+        setattr(doc, key, value)
+    if "formed_on" in changes:
+        publication_due(calendar, doc)
+    refresh_projection(doc, await redactions_of(session, doc.id))
+    emit_document_event(session, doc, organ, "document.updated")
+    await session.flush()
+    return doc
+
+
+async def redactions_of(session: AsyncSession, document_id: str) -> list[Redaction]:
+    return list((await session.execute(select(Redaction).where(Redaction.document_id == document_id)
+                                       .order_by(Redaction.field, Redaction.start))).scalars())
+
+
+async def add_redaction(session: AsyncSession, principal: Principal, doc: Document, data: RedactionCreate,
+                        if_match: str | None) -> Redaction:
+    organ = await require_own(session, principal, doc)
+    require_if_match(if_match, doc.version)
+    if doc.status not in REDACTABLE:
+        raise NotEditable("Redactions are set during drafting and review, before publication.")
+    text = {"title": doc.title, "summary": doc.summary or "", "body": doc.body or ""}[data.field]
+    if data.end > len(text):
+        raise InvalidReference(f"The segment ends after the {data.field} ({len(text)} characters).", errors=[
+            {"loc": ["body", "end"], "msg": f"at most {len(text)}", "type": "out_of_range"}])
+    await bump_version(session, doc, doc.version)
+    redaction = Redaction(document_id=doc.id, created_by=principal.sub, **data.model_dump())
+    session.add(redaction)
+    await session.flush()
+    refresh_projection(doc, await redactions_of(session, doc.id))
+    emit_document_event(session, doc, organ, "document.updated")
+    return redaction
+
+
+async def remove_redaction(session: AsyncSession, principal: Principal, doc: Document, redaction_id: str,
+                           if_match: str | None) -> None:
+    organ = await require_own(session, principal, doc)
+    require_if_match(if_match, doc.version)
+    if doc.status not in REDACTABLE:
+        raise NotEditable("Redactions are set during drafting and review, before publication.")
+    result = await session.execute(delete(Redaction).where(Redaction.id == redaction_id,
+                                                           Redaction.document_id == doc.id))
+    if result.rowcount != 1:
+        raise DocumentNotFound(f"Redaction {redaction_id} does not exist on this document.")
+    await bump_version(session, doc, doc.version)
+    refresh_projection(doc, await redactions_of(session, doc.id))
+    emit_document_event(session, doc, organ, "document.updated")
+
+
+async def staff_read(session: AsyncSession, doc: Document) -> DocumentStaffRead:
+    organ = await session.get(Organ, doc.organ_id)
+    assert organ is not None
+    co = (await session.execute(select(Organ.code).join(DocumentIssuer, DocumentIssuer.organ_id == Organ.id)
+                                .where(DocumentIssuer.document_id == doc.id, DocumentIssuer.is_lead.is_(False))
+                                .order_by(Organ.code))).scalars().all()
+    attachments = (await session.execute(select(Attachment).where(Attachment.document_id == doc.id)
+                                         .order_by(Attachment.created_at))).scalars().all()
+    data = {c: getattr(doc, c) for c in DocumentStaffRead.model_fields if hasattr(doc, c)}
+    data.update(organ_code=organ.code, organ_name=organ.name, co_issuer_codes=list(co),
+                interpretation_of=doc.interpretation_of_id,
+                redactions=[RedactionRead.model_validate(r) for r in await redactions_of(session, doc.id)],
+                attachments=[AttachmentRead.model_validate(a) for a in attachments])
+    return DocumentStaffRead.model_validate(data)
+
+
+async def public_read(session: AsyncSession, doc: Document) -> DocumentPublicRead:
+    organ = await session.get(Organ, doc.organ_id)
+    assert organ is not None
+    attachments = (await session.execute(select(Attachment).where(
+        Attachment.document_id == doc.id, Attachment.withheld.is_(False)).order_by(Attachment.created_at)
+    )).scalars().all()
+    return DocumentPublicRead(
+        id=doc.id, index_no=doc.index_no, title=doc.public_title, summary=doc.public_summary,
+        doc_number=doc.doc_number, organ_code=organ.code, organ_name=organ.name,
+        subject_category=doc.subject_category, genre=doc.genre, key_areas=doc.key_areas or [],
+        keywords=doc.keywords or [], written_date=doc.written_date, effective_date=doc.effective_date,
+        repeal_date=doc.repeal_date, validity=doc.validity, published_at=doc.published_at, body=doc.public_body,
+        interpretation_of=doc.interpretation_of_id,
+        attachments=[AttachmentRead.model_validate(a) for a in attachments])

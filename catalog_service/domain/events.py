@@ -1,0 +1,33 @@
+"""Catalogue events on the outbox. Payloads carry the *publishable projection* only: a record that is not public
+is announced with its id and `public: false`, nothing else, so no consumer (statistics, sync) can leak or count it.
+
+Public change feed (`GET /api/v1/catalog/changes`) = the outbox events of PUBLIC_CHANGE_TYPES, each served with the
+record's current public state (or a tombstone)."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_service.models import Document, Organ, outbox
+from services.outbox import record_event
+
+__all__ = ["PUBLIC_CHANGE_TYPES", "emit_document_event", "is_public"]
+
+PUBLIC_CHANGE_TYPES = ("document.published", "document.updated", "document.withdrawn", "document.repealed")
+
+
+def is_public(doc: Document) -> bool:
+    return doc.status == "published" and not doc.classified
+
+
+def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type_: str) -> None:
+    if is_public(doc) or type_ == "document.withdrawn":
+        payload = {
+            "public": is_public(doc), "organ_code": organ.code, "index_no": doc.index_no, "genre": doc.genre,
+            "validity": doc.validity, "written_date": doc.written_date.isoformat() if doc.written_date else None,
+            "repeal_date": doc.repeal_date.isoformat() if doc.repeal_date else None,
+            "published_at": doc.published_at.isoformat() if doc.published_at else None,
+            "key_areas": list(doc.key_areas or []),
+        }
+    else:
+        payload = {"public": False}
+    record_event(session, outbox, type_, entity_type="document", entity_id=doc.id, version=doc.version,
+                 payload=payload)

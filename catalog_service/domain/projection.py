@@ -1,0 +1,37 @@
+"""The public projection of a record (区分处理, 条例第三十七条): redacted segments are replaced by a fixed-width
+mask naming the ground, never a length-preserving one (froide#437: lengths leak names). The original is kept;
+only the projection is ever served to the public or indexed for search."""
+
+from catalog_service.models import Document, Redaction
+from catalog_service.textfold import fold
+from catalog_service.vocab import WithholdingGround
+
+__all__ = ["MASK", "apply_redactions", "refresh_projection"]
+
+MASK = "［已删除：{label}］"
+_LABELS = {g.value: g.zh for g in WithholdingGround}
+
+
+def apply_redactions(text: str, segments: list[Redaction]) -> str:
+    out, cursor = [], 0
+    for seg in sorted(segments, key=lambda s: s.start):
+        start, end = max(seg.start, cursor), min(seg.end, len(text))
+        if end <= start:
+            continue
+        out.append(text[cursor:start])
+        out.append(MASK.format(label=_LABELS.get(seg.ground, seg.ground)))
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def refresh_projection(doc: Document, redactions: list[Redaction]) -> None:
+    by_field: dict[str, list[Redaction]] = {"title": [], "summary": [], "body": []}
+    for seg in redactions:
+        by_field.setdefault(seg.field, []).append(seg)
+    doc.public_title = apply_redactions(doc.title, by_field["title"])
+    doc.public_summary = apply_redactions(doc.summary, by_field["summary"]) if doc.summary else doc.summary
+    doc.public_body = apply_redactions(doc.body or "", by_field["body"])
+    doc.search_text = fold("\n".join(filter(None, [
+        doc.public_title, doc.doc_number or "", doc.index_no or "", doc.public_summary or "",
+        " ".join(doc.keywords or []), doc.public_body])))

@@ -1,0 +1,47 @@
+"""Optimistic concurrency with ETag / If-Match (RFC 9110 §13.1.1, RFC 6585 §3).
+
+Resources carry an integer `version`; the ETag is `"<version>"`. Updates and workflow transitions must send
+If-Match: none → 428, stale → 412. The version check is repeated in the UPDATE itself (compare-and-set), so two
+racing writers holding the same ETag cannot both win.
+"""
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.errors import PreconditionFailed, PreconditionRequired
+
+__all__ = ["bump_version", "etag", "matches", "require_if_match"]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def matches(if_none_match: str | None, version: int) -> bool:
+    """If-None-Match for conditional GETs (304)."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag(version) in tags
+
+
+def require_if_match(if_match: str | None, version: int) -> None:
+    if not if_match:
+        raise PreconditionRequired("Send If-Match with the ETag you last read; unconditional changes are refused.")
+    tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
+    if etag(version) not in tags and "*" not in tags:
+        raise PreconditionFailed(f"The resource changed (now version {version}); read it again and retry.")
+
+
+async def bump_version(session: AsyncSession, entity: Any, expected: int) -> None:
+    """Compare-and-set the version in the database: a concurrent writer that committed first makes this a 412."""
+    model = type(entity)
+    result = await session.execute(
+        update(model).where(model.id == entity.id, model.version == expected).values(version=expected + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise PreconditionFailed("The resource was changed by someone else; read it again and retry.")
+    entity.version = expected + 1
