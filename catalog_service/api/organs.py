@@ -2,13 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from catalog_service.domain import organs as domain
-from catalog_service.schemas import OrganCreate, OrganRead, VocabularyRead
+from catalog_service.deps import IfMatch
+from catalog_service.schemas import OrganCreate, OrganRead, OrganUpdate, VocabularyRead
 from catalog_service.vocab import ALL_ENUMS
 from services.auth import Principal, require_roles
 from services.db import SessionDep
+from services.concurrency import etag
 from services.errors import problem_responses
 from services.vocab import vocabulary
 
@@ -42,5 +44,16 @@ async def list_organs(
 
 @router.get("/organs/{code}", tags=["organs"], summary="One organ with its 公开指南 contact facts",
             response_model=OrganRead, responses=problem_responses(404))
-async def get_organ(code: str, session: SessionDep) -> OrganRead:
-    return OrganRead.model_validate(await domain.get_organ_by_code(session, code))
+async def get_organ(code: str, session: SessionDep, response: Response) -> OrganRead:
+    organ = await domain.get_organ_by_code(session, code)
+    response.headers["ETag"] = etag(organ.version)
+    return OrganRead.model_validate(organ)
+
+
+@router.patch("/organs/{code}", tags=["organs"], summary="Update an organ's directory entry and 公开指南 facts",
+              response_model=OrganRead, responses=problem_responses(401, 403, 404, 412, 422, 428))
+async def update_organ(code: str, body: OrganUpdate, session: SessionDep, _: AdminDep, response: Response,
+                       if_match: IfMatch = None) -> OrganRead:
+    organ = await domain.update_organ(session, code, body, if_match)
+    response.headers["ETag"] = etag(organ.version)
+    return OrganRead.model_validate(organ)

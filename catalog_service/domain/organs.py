@@ -5,7 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.errors import DocumentNotFound, OrganCodeTaken, OrganNotFound
 from catalog_service.models import Document, Organ, new_id, outbox
-from catalog_service.schemas import OrganCreate, OrganRead
+from catalog_service.schemas import OrganCreate, OrganRead, OrganUpdate
+from services.concurrency import bump_version, require_if_match
 from services.outbox import record_event
 
 
@@ -67,3 +68,20 @@ async def next_index_no(session: AsyncSession, organ: Organ, year: int, template
     serial.last_serial += 1
     await session.flush()
     return template.format(organ_code=organ.code, year=year, serial=serial.last_serial)
+
+
+async def update_organ(session: AsyncSession, code: str, data: OrganUpdate, if_match: str | None) -> Organ:
+    organ = await get_organ_by_code(session, code)
+    require_if_match(if_match, organ.version)
+    changes = data.model_dump(exclude_unset=True)
+    for field in ("name", "kind"):
+        if field in changes and changes[field] is None:
+            changes.pop(field)
+    await bump_version(session, organ, organ.version)
+    for key, value in changes.items():
+        setattr(organ, key, value)
+    await session.flush()
+    parent = await session.get(Organ, organ.parent_id) if organ.parent_id else None
+    record_event(session, outbox, "organ.updated", entity_type="organ", entity_id=organ.id, version=organ.version,
+                 payload=organ_event_payload(organ, parent.code if parent else None))
+    return organ

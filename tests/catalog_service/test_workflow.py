@@ -322,3 +322,22 @@ async def test_anonymous_cannot_read_records(catalog):
     assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record"), 401)
     assert_problem(await catalog.get(f"{API}/documents/{doc_id}/review-log", headers=auth("handler", organ="x")),
                    404)
+
+
+async def test_organ_directory_hierarchy_and_updates(catalog):
+    city = await make_organ(catalog, "示例市人民政府", kind="peoples_government")
+    dept = await make_organ(catalog, "示例市教育局", parent=city)
+    street = await make_organ(catalog, "示例街道", parent=dept, kind="township_street")
+    other = await make_organ(catalog, "无关机关")
+    under = [o["code"] for o in (await catalog.get(f"{API}/organs", params={"under": city})).json()]
+    assert under == [city, dept, street] and other not in under
+    r = await catalog.get(f"{API}/organs/{dept}")
+    r = await catalog.patch(f"{API}/organs/{dept}", headers=with_etag(auth("admin"), r.headers["etag"]),
+                            json={"office_hours": "工作日 9:00-17:00", "phone": "020-88886666"})
+    assert r.status_code == 200 and r.json()["office_hours"] == "工作日 9:00-17:00" and r.json()["version"] == 2
+    assert_problem(await catalog.patch(f"{API}/organs/{dept}", headers=auth("admin"), json={"phone": "020-1234"}), 428)
+    assert_problem(await catalog.patch(f"{API}/organs/{dept}", headers=with_etag(auth("drafter", organ=dept), '"2"'),
+                                       json={"phone": "020-1234"}), 403)
+    events = (await catalog.get("/internal/v1/events", headers=auth("service"), params={"limit": 1000})).json()
+    updated = [e for e in events["items"] if e["type"] == "organ.updated" and e["payload"]["code"] == dept]
+    assert updated and updated[-1]["payload"]["parent_code"] == city
