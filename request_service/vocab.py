@@ -65,3 +65,111 @@ class Outcome(LabeledEnum):
                            "Other: not supplemented in time")
     OTHER_FEE_UNPAID = ("other.fee_unpaid", "其他处理：申请人逾期未缴纳信息处理费", "Other: fee not paid")
     OTHER_OTHER = ("other.other", "其他处理：其他", "Other: other")
+
+
+class ApplicationStatus(LabeledEnum):
+    """办理状态 · status of an application"""
+
+    RECEIVED = ("received", "已收到，待确认", "Received, awaiting confirmation")
+    ACCEPTED = ("accepted", "已受理，计时中", "Accepted, clock running")
+    SUPPLEMENT_REQUESTED = ("supplement_requested", "补正中", "Waiting for the applicant's supplement")
+    CONSULTING = ("consulting", "征求意见中", "Consulting a third party or co-author organ")
+    AWAITING_FEE = ("awaiting_fee", "待缴费", "Waiting for the processing fee")
+    REPLY_DRAFTED = ("reply_drafted", "答复待签发", "Reply drafted, awaiting sign-off")
+    REPLIED = ("replied", "已答复", "Replied")
+    CLOSED = ("closed", "已终止", "Closed without a reply (deemed abandoned)")
+
+
+class IdType(LabeledEnum):
+    """身份证明类型 · kind of identity document"""
+
+    RESIDENT_ID = ("resident_id", "居民身份证", "Resident identity card")
+    PASSPORT = ("passport", "护照", "Passport")
+    HK_MACAO_PERMIT = ("hk_macao_permit", "港澳居民来往内地通行证", "Mainland travel permit (HK/Macao)")
+    TAIWAN_PERMIT = ("taiwan_permit", "台湾居民来往大陆通行证", "Mainland travel permit (Taiwan)")
+    USCC = ("uscc", "统一社会信用代码", "Unified social credit code (organisations)")
+    OTHER = ("other", "其他", "Other")
+
+
+class InfoForm(LabeledEnum):
+    """获取信息的形式 · form in which the information is wanted"""
+
+    PAPER = ("paper", "纸质", "Paper")
+    ELECTRONIC = ("electronic", "电子数据", "Electronic data")
+    INSPECTION = ("inspection", "当场阅读、抄录", "Reading and copying on site")
+
+
+class Delivery(LabeledEnum):
+    """获取方式 · how the reply is delivered"""
+
+    MAIL = ("mail", "邮寄", "Post")
+    EMAIL = ("email", "电子邮件", "E-mail")
+    PICKUP = ("pickup", "当面领取", "Collection in person")
+    ONLINE = ("online", "网上获取", "Online")
+    FAX = ("fax", "传真", "Fax")
+
+
+class ConsultationChannel(LabeledEnum):
+    """咨询渠道 · channel of a consultation"""
+
+    IN_PERSON = ("in_person", "现场咨询", "In person")
+    PHONE = ("phone", "电话咨询", "Telephone")
+    ONLINE = ("online", "网上咨询", "Online")
+    EMAIL = ("email", "电子邮件", "E-mail")
+    LETTER = ("letter", "信函", "Letter")
+    OTHER = ("other", "其他", "Other")
+
+
+class AppealKind(LabeledEnum):
+    """救济程序 · kind of proceeding (annual report table 四)"""
+
+    RECONSIDERATION = ("reconsideration", "行政复议", "Administrative reconsideration")
+    LITIGATION_DIRECT = ("litigation_direct", "未经复议直接起诉", "Litigation without reconsideration")
+    LITIGATION_AFTER_RECONSIDERATION = ("litigation_after_reconsideration", "复议后起诉",
+                                        "Litigation after reconsideration")
+
+
+class AppealOutcome(LabeledEnum):
+    """复议、诉讼结果 · outcome"""
+
+    UPHELD = ("upheld", "结果维持", "Upheld")
+    CORRECTED = ("corrected", "结果纠正", "Corrected")
+    OTHER = ("other", "其他结果", "Other outcome")
+    PENDING = ("pending", "尚未审结", "Pending")
+
+
+class FeeMethod(LabeledEnum):
+    """信息处理费计收方式 · fee method (国办函〔2020〕109号 第三条)"""
+
+    PER_APPLICATION = ("per_application", "按件计收", "Per application")
+    PER_VOLUME = ("per_volume", "按量计收", "Per volume (pages)")
+
+
+class PartyKind(LabeledEnum):
+    """被征求意见方 · party consulted"""
+
+    THIRD_PARTY = ("third_party", "第三方（第三十二条）", "Third party (Art. 32)")
+    CO_AUTHOR_ORGAN = ("co_author_organ", "共同制作机关（第三十四条）", "Co-author organ (Art. 34)")
+
+
+class Opinion(LabeledEnum):
+    """第三方意见 · the consulted party's answer"""
+
+    CONSENT = ("consent", "同意公开", "Consents")
+    OBJECT = ("object", "不同意公开", "Objects")
+    NO_REPLY = ("no_reply", "逾期未答复", "No reply in time")
+
+
+class LetterKind(LabeledEnum):
+    """文书 · generated letters"""
+
+    REPLY = ("reply", "政府信息公开申请答复书", "Reply letter")
+    SUPPLEMENT_NOTICE = ("supplement_notice", "补正告知书", "Notice to supplement")
+    EXTENSION_NOTICE = ("extension_notice", "延期答复告知书", "Notice of extension")
+    CONSULTATION_LETTER = ("consultation_letter", "第三方意见征询函", "Consultation letter")
+    FEE_NOTICE = ("fee_notice", "收费通知", "Fee notice")
+    RECEIPT = ("receipt", "受理回执", "Acknowledgement of receipt")
+
+
+ALL_ENUMS = (Channel, ApplicantType, Outcome, ApplicationStatus, IdType, InfoForm, Delivery, ConsultationChannel,
+             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind)

@@ -15,4 +15,4 @@ class VocabularyRead(BaseModel):
 @router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
             response_model=VocabularyRead)
 async def list_vocabularies() -> VocabularyRead:
-    return VocabularyRead(vocabularies=vocabulary(Channel, ApplicantType, Outcome))
+    return VocabularyRead(vocabularies=vocabulary(*ALL_ENUMS))
