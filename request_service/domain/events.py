@@ -1,0 +1,34 @@
+"""Application events on the outbox, carrying what the statistics need (and nothing personal): organ, applicant
+type, channel, receipt and closing dates, outcome, fees, appeals. Each event carries the whole statistical
+projection of the application, so a consumer upserts it by id and version (order and replays cannot skew it)."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from request_service.models import Appeal, Application, outbox
+from services.outbox import record_event
+
+__all__ = ["emit_application_event", "stats_projection"]
+
+
+async def stats_projection(session: AsyncSession, app: Application) -> dict:
+    appeals = (await session.execute(select(Appeal).where(Appeal.application_id == app.id)
+                                     .order_by(Appeal.filed_on, Appeal.id))).scalars().all()
+    return {
+        "organ_code": app.organ_code, "applicant_type": app.applicant_type, "channel": app.channel,
+        "status": app.status, "receipt_date": app.receipt_date.isoformat() if app.receipt_date else None,
+        "submitted_on": app.submitted_at.date().isoformat() if app.submitted_at else None,
+        "closed_on": app.closed_on.isoformat() if app.closed_on else None, "outcome": app.outcome,
+        "due_on": app.due_on.isoformat() if app.due_on else None,
+        "fee_method": app.fee_method, "fee_amount": str(app.fee_amount) if app.fee_amount is not None else None,
+        "fee_noticed_on": app.fee_noticed_on.isoformat() if app.fee_noticed_on else None,
+        "fee_paid_amount": str(app.fee_paid_amount) if app.fee_paid_amount is not None else None,
+        "fee_paid_on": app.fee_paid_on.isoformat() if app.fee_paid_on else None, "fee_waived": app.fee_waived,
+        "appeals": [{"id": a.id, "kind": a.kind, "outcome": a.outcome, "filed_on": a.filed_on.isoformat(),
+                     "decided_on": a.decided_on.isoformat() if a.decided_on else None} for a in appeals],
+    }
+
+
+async def emit_application_event(session: AsyncSession, app: Application, type_: str) -> None:
+    record_event(session, outbox, type_, entity_type="application", entity_id=app.id, version=app.version,
+                 payload=await stats_projection(session, app))
