@@ -2,6 +2,7 @@ from fastapi import FastAPI
 
 from request_service.api import router
 from request_service.config import Settings
+from request_service.jobs import expiry_hook
 from request_service.models import outbox
 from services.app import create_service_app
 from services.db import Database
@@ -17,6 +18,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings=settings,
         database=database,
         routers=[router, make_event_feed_router(outbox, tag="internal")],
+        hooks=[
+            expiry_hook(settings, run=database is None and settings.job_interval_seconds > 0),
+        ],
     )
 
 

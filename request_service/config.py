@@ -9,6 +9,13 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="REQUEST_", extra="ignore", populate_by_name=True)
 
+    catalog_url: str = "http://127.0.0.1:8101"
+    supplement_days: int = 15  # 合理的补正期限 (条例第三十条 leaves it to the organ), working days
+    fee_pauses_clock: bool = True  # 109号: notice → payment not counted (legal-rules §2, unverified: configurable)
+    fee_payment_days: int = 20  # 收到收费通知次日起20个工作日内缴纳
+    consultation_days: int = 15  # 第三十二条/第三十四条: the consulted party answers within 15 working days
+    job_interval_seconds: float = 60.0  # expiry sweep (补正/缴费 overdue, consultations without reply); 0 = off
+
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
         if not self.database_url:

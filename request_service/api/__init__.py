@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from request_service.api import vocabularies
+from request_service.api import applications, vocabularies
 
 PREFIX = "/api/v1/requests"
 router = APIRouter()
 router.include_router(vocabularies.router)
+router.include_router(applications.router)

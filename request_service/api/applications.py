@@ -1,0 +1,187 @@
+"""Staff endpoints for applications: work-lists, the record, its clock explained, and every handling action.
+Every action needs If-Match (the ETag of the application) and the right role of the application's organ."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy import select
+
+from request_service.domain import clock, handling, worklists
+from request_service.domain.applications import load_application, today
+from request_service.domain.calendar import current_calendar
+from request_service.domain.pii import applicant_fields
+from request_service.models import Application, HandlingStep, ThirdPartyConsultation
+from request_service.schemas import (
+    ApplicationStaffRead,
+    ApplicationSummary,
+    ApproveReplyBody,
+    AssignBody,
+    ClockDayRead,
+    ClockSegmentRead,
+    CommentBody,
+    ConfirmBody,
+    ConsultationRecordRead,
+    ConsultBody,
+    DatedBody,
+    DeadlineRead,
+    DeferBody,
+    DraftReplyBody,
+    ExtendBody,
+    FeeNoticeBody,
+    HandlingStepRead,
+    OpinionBody,
+    PaymentBody,
+    SupplementRequestBody,
+)
+from services.auth import Principal, PrincipalDep
+from services.concurrency import etag
+from services.db import SessionDep
+from services.errors import Unauthorized, problem_responses
+from services.pagination import CursorPage, Limit, set_next_link
+
+PREFIX = "/api/v1/requests"
+router = APIRouter(prefix=PREFIX, tags=["applications"])
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+WEEKDAYS = "一二三四五六日"
+
+
+async def staff(principal: PrincipalDep) -> Principal:
+    if principal.is_anonymous:
+        raise Unauthorized("This operation needs a bearer token.", code="authentication_required")
+    return principal
+
+
+StaffDep = Annotated[Principal, Depends(staff)]
+IfMatch = Annotated[str | None, Header(description="ETag of the version you read (428 without it)")]
+
+
+def get_settings(request: Request) -> Any:
+    return request.state.settings
+
+
+SettingsDep = Annotated[Any, Depends(get_settings)]
+
+
+def summary(app: Application) -> dict[str, Any]:
+    data = {c: getattr(app, c) for c in ApplicationSummary.model_fields if hasattr(app, c)}
+    data["overdue"] = app.status in ("accepted", "reply_drafted") and app.due_on is not None and app.due_on < today()
+    return data
+
+
+def staff_read(app: Application, principal: Principal) -> ApplicationStaffRead:
+    data = summary(app)
+    data.update({c: getattr(app, c) for c in ApplicationStaffRead.model_fields if hasattr(app, c) and c not in data})
+    data["applicant"] = applicant_fields(app, principal, unmask=False, reason=None)
+    return ApplicationStaffRead.model_validate(data)
+
+
+@router.get("/applications", summary="Work-lists of the organ's applications (待办)",
+            response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422))
+async def list_applications(
+    request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$",
+                               description="all · due_soon · overdue · waiting_applicant · waiting_third_party · "
+                                           "awaiting_confirmation · awaiting_sign_off")] = "all",
+    within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
+    limit: Limit = 50, cursor: str | None = None,
+) -> CursorPage[ApplicationSummary]:
+    if not handling.is_staff(principal):
+        raise handling.WrongRole("Work-lists are for the organ's intake clerks, handlers and reply approvers.")
+    rows, next_cursor = await worklists.worklist(session, principal, view, within, cursor, limit)
+    set_next_link(request, response, next_cursor)
+    return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
+                                          next_cursor=next_cursor)
+
+
+@router.get("/applications/{application_id}", summary="One application (personal data masked)",
+            response_model=ApplicationStaffRead, responses=problem_responses(401, 404))
+async def get_application(application_id: str, session: SessionDep, principal: StaffDep,
+                          response: Response) -> ApplicationStaffRead:
+    app = await load_application(session, principal, application_id)
+    response.headers["ETag"] = etag(app.version)
+    return staff_read(app, principal)
+
+
+@router.get("/applications/{application_id}/deadline", summary="The statutory deadline explained day by day",
+            response_model=DeadlineRead, responses=problem_responses(401, 404))
+async def get_application_deadline(application_id: str, session: SessionDep, principal: StaffDep) -> DeadlineRead:
+    app = await load_application(session, principal, application_id)
+    segments = await clock.segments_of(session, app.id)
+    state = clock.compute(segments, await current_calendar(session), clock.allowed_days(app), today(), explain=True)
+    return DeadlineRead(
+        application_id=app.id, receipt_date=app.receipt_date,
+        due_on=app.deferred_due_on or state.due_on, provisional=state.provisional, allowed=state.allowed,
+        used=state.used, left=state.left, state=state.state, extension_days=app.extension_days,
+        deferred_due_on=app.deferred_due_on, supplement_notice_due_on=app.supplement_notice_due_on,
+        supplement_due_on=app.supplement_due_on, fee_due_on=app.fee_due_on,
+        segments=[ClockSegmentRead.model_validate(s) for s in segments],
+        days=[ClockDayRead(date=d.day, weekday="周" + WEEKDAYS[d.day.weekday()], counted=d.counted, note=d.note)
+              for d in state.days])
+
+
+@router.get("/applications/{application_id}/history", summary="The audited handling log (办理记录)",
+            response_model=list[HandlingStepRead], responses=problem_responses(401, 404))
+async def list_application_history(application_id: str, session: SessionDep,
+                                   principal: StaffDep) -> list[HandlingStepRead]:
+    app = await load_application(session, principal, application_id)
+    steps = (await session.execute(select(HandlingStep).where(HandlingStep.application_id == app.id)
+                                   .order_by(HandlingStep.seq))).scalars()
+    return [HandlingStepRead.model_validate(s) for s in steps]
+
+
+@router.get("/applications/{application_id}/third-party-consultations",
+            summary="Consultations of third parties and co-author organs (征求意见)",
+            response_model=list[ConsultationRecordRead], responses=problem_responses(401, 404))
+async def list_third_party_consultations(application_id: str, session: SessionDep,
+                                         principal: StaffDep) -> list[ConsultationRecordRead]:
+    app = await load_application(session, principal, application_id)
+    rows = (await session.execute(select(ThirdPartyConsultation).where(
+        ThirdPartyConsultation.application_id == app.id).order_by(ThirdPartyConsultation.sent_on))).scalars()
+    return [ConsultationRecordRead.model_validate(r) for r in rows]
+
+
+def _action(name: str, body_model: type, summary_text: str, to_action: Any) -> None:
+    async def endpoint(application_id: str, body: body_model, session: SessionDep,  # type: ignore[valid-type]
+                       principal: StaffDep, settings: SettingsDep, response: Response,
+                       if_match: IfMatch = None) -> ApplicationStaffRead:
+        app = await load_application(session, principal, application_id, for_update=True)
+        await handling.transition(session, principal, app, name, to_action(body), if_match, settings)
+        response.headers["ETag"] = etag(app.version)
+        return staff_read(app, principal)
+
+    endpoint.__name__ = f"{name}_application"
+    router.post(f"/applications/{{application_id}}/{name.replace('_', '-')}", summary=summary_text,
+                response_model=ApplicationStaffRead, responses=WRITE_ERRORS)(endpoint)
+
+
+A = handling.Action
+_action("confirm", ConfirmBody, "Confirm receipt (双方确认, 第三十一条): the clock starts",
+        lambda b: A(on=b.on, method=b.method, comment=b.comment))
+_action("assign", AssignBody, "Assign the handler (分办)", lambda b: A(handler_sub=b.handler_sub, comment=b.comment))
+_action("request_supplement", SupplementRequestBody, "Ask the applicant to supplement (补正, 第三十条): clock stops",
+        lambda b: A(on=b.on, items=b.items, days=b.days, comment=b.comment))
+_action("receive_supplement", DatedBody, "Supplement received: the 20 working days start again",
+        lambda b: A(on=b.on, comment=b.comment))
+_action("close_unsupplemented", DatedBody, "Close: not supplemented in time (视为放弃)",
+        lambda b: A(on=b.on, comment=b.comment))
+_action("consult", ConsultBody, "Consult a third party or co-author organ (征求意见): clock pauses",
+        lambda b: A(on=b.on, party_kind=b.party_kind.value, party_name=b.party_name,
+                    received_by_party_on=b.received_by_party_on, comment=b.comment))
+_action("record_opinion", OpinionBody, "Record the consulted party's answer; the clock resumes when none is open",
+        lambda b: A(on=b.on, consultation_id=b.consultation_id, opinion=b.opinion.value, comment=b.comment))
+_action("extend", ExtendBody, "Extend the reply period once, ≤ 20 working days (延期答复)",
+        lambda b: A(days=b.days, comment=b.comment))
+_action("defer", DeferBody, "Set a deferred deadline (第三十五条)", lambda b: A(due_on=b.due_on, comment=b.comment))
+_action("notify_fee", FeeNoticeBody, "Send a fee notice (收费通知, 国办函〔2020〕109号)",
+        lambda b: A(on=b.on, fee_method=b.fee_method.value, pages=b.pages, comment=b.comment))
+_action("record_payment", PaymentBody, "Record the fee payment; the clock resumes",
+        lambda b: A(on=b.on, amount=b.amount, comment=b.comment))
+_action("waive_fee", CommentBody, "Waive the fee (减免)", lambda b: A(comment=b.comment))
+_action("close_unpaid", DatedBody, "Close: fee not paid in time (视为放弃)", lambda b: A(on=b.on, comment=b.comment))
+_action("draft_reply", DraftReplyBody, "Draft the reply with its outcome (拟定答复)",
+        lambda b: A(outcome=b.outcome.value, articles=b.articles, comment=b.comment,
+                    withheld_parts=[p.model_dump() for p in b.withheld_parts],
+                    published_document_id=b.published_document_id))
+_action("return_reply", CommentBody, "Return the draft reply to the handler", lambda b: A(comment=b.comment))
+_action("approve_reply", ApproveReplyBody, "Sign off and send the reply (签发): the application closes",
+        lambda b: A(comment=b.comment, context=b.context))

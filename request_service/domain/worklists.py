@@ -1,0 +1,38 @@
+"""Staff work-lists (待办): due within N working days, overdue, waiting on the applicant, waiting on a third
+party, awaiting confirmation — all scoped to the caller's organ and keyset-paginated."""
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from request_service.domain.applications import today
+from request_service.domain.calendar import current_calendar
+from request_service.models import Application
+from services.auth import Principal
+from services.pagination import keyset_page
+
+__all__ = ["VIEWS", "worklist"]
+
+VIEWS = ("all", "due_soon", "overdue", "waiting_applicant", "waiting_third_party", "awaiting_confirmation",
+         "awaiting_sign_off")
+RUNNING = ("accepted", "reply_drafted")
+
+
+async def worklist(session: AsyncSession, principal: Principal, view: str, within: int, cursor: str | None,
+                   limit: int) -> tuple[list[Application], str | None]:
+    base = select(Application).where(Application.organ_code == principal.organ)
+    now = today()
+    stmt: Select
+    if view in ("due_soon", "overdue"):
+        if view == "overdue":
+            stmt = base.where(Application.status.in_(RUNNING), Application.due_on < now)
+        else:
+            horizon = (await current_calendar(session)).add_working_days(now, within)[0]
+            stmt = base.where(Application.status.in_(RUNNING), Application.due_on >= now,
+                              Application.due_on <= horizon)
+        return await keyset_page(session, stmt, [(Application.due_on, False), (Application.id, False)], cursor,
+                                 limit, key=lambda a: [a.due_on.isoformat(), a.id])
+    statuses = {"waiting_applicant": ("supplement_requested", "awaiting_fee"), "waiting_third_party": ("consulting",),
+                "awaiting_confirmation": ("received",), "awaiting_sign_off": ("reply_drafted",)}.get(view)
+    stmt = base.where(Application.status.in_(statuses)) if statuses else base
+    return await keyset_page(session, stmt, [(Application.submitted_at, True), (Application.id, True)], cursor,
+                             limit, key=lambda a: [a.submitted_at.isoformat(), a.id])
