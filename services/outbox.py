@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     event,
+    func,
     select,
     text,
 )
@@ -116,6 +117,7 @@ class EventRead(BaseModel):
 class FeedPage(BaseModel):
     items: list[EventRead]
     next_cursor: int = Field(description="Pass as `after` to continue; equals `after` when nothing new")
+    head: int = Field(0, description="The newest event id now: consumers report their lag as head − cursor")
 
 
 def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
@@ -136,25 +138,27 @@ def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
             select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id).limit(limit)
         )).mappings().all()
         items = [EventRead.model_validate(dict(r)) for r in rows]
+        head = (await session.execute(select(func.max(outbox.events.c.id)))).scalar_one_or_none() or 0
         response.headers["Cache-Control"] = "no-store"
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after)
+        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
 
     return router
 
 
-FetchEvents = Callable[[int, int], Awaitable[list[EventRead]]]
-ApplyEvent = Callable[[AsyncSession, EventRead], Awaitable[None]]
+FetchEvents = Callable[[int, int], Awaitable["list[EventRead] | FeedPage"]]
+ApplyBatch = Callable[[AsyncSession, list[EventRead]], Awaitable[None]]
 
 
 class FeedConsumer:
     """Applies another service's events exactly once: effects and cursor commit in one transaction.
 
-    `fetch(after, limit)` reads the producer's feed (HTTP in production); `apply(session, event)` writes the
-    effect. A crash between fetch and commit loses nothing (the cursor did not move) and a replayed batch
-    is skipped event by event (ids at or below the stored cursor are ignored).
+    `fetch(after, limit)` reads the producer's feed (HTTP in production); `apply(session, events)` writes the
+    effect of a batch (a consumer that aggregates can do it in a few statements). A crash between fetch and
+    commit loses nothing (the cursor did not move) and a replayed batch is skipped event by event (ids at or
+    below the stored cursor are ignored).
     """
 
-    def __init__(self, name: str, database: Database, outbox: Outbox, fetch: FetchEvents, apply: ApplyEvent,
+    def __init__(self, name: str, database: Database, outbox: Outbox, fetch: FetchEvents, apply: ApplyBatch,
                  *, batch_size: int = 500) -> None:
         self.name = name
         self.database = database
@@ -164,6 +168,8 @@ class FeedConsumer:
         self.batch_size = batch_size
         self.last_success: datetime | None = None
         self.head_seen: int = 0
+        self.position_seen: int = 0
+        self.oldest_pending_at: datetime | None = None  # occurred_at of the oldest fetched, unapplied event
 
     async def position(self, session: AsyncSession | None = None) -> int:
         if session is None:
@@ -177,10 +183,16 @@ class FeedConsumer:
     async def poll_once(self) -> int:
         """Fetch and apply one batch; returns how many events were applied."""
         after = await self.position()
-        events = await self.fetch(after, self.batch_size)
+        fetched = await self.fetch(after, self.batch_size)
+        events = fetched.items if isinstance(fetched, FeedPage) else fetched
+        if isinstance(fetched, FeedPage):
+            self.head_seen = max(self.head_seen, fetched.head)
+        self.position_seen = after
         if not events:
             self.last_success = datetime.now(UTC)
+            self.oldest_pending_at = None
             return 0
+        self.oldest_pending_at = events[0].occurred_at
         applied = 0
         async with self.database.transaction() as session:
             stmt = select(self.cursors.c.position).where(self.cursors.c.consumer == self.name)
@@ -188,12 +200,10 @@ class FeedConsumer:
                 stmt = stmt.with_for_update()
             current = (await session.execute(stmt)).scalar_one_or_none()
             position = int(current or 0)
-            for item in events:
-                if item.id <= position:
-                    continue  # already applied by an earlier (or concurrent) run
-                await self.apply(session, item)
-                position = item.id
-                applied += 1
+            fresh = [item for item in events if item.id > position]  # skip what an earlier run applied
+            if fresh:
+                await self.apply(session, fresh)
+                position, applied = fresh[-1].id, len(fresh)
             now = datetime.now(UTC)
             if current is None:
                 await session.execute(self.cursors.insert().values(consumer=self.name, position=position,
@@ -202,8 +212,16 @@ class FeedConsumer:
                 await session.execute(self.cursors.update().where(self.cursors.c.consumer == self.name)
                                       .values(position=position, updated_at=now))
         self.head_seen = max(self.head_seen, events[-1].id)
+        self.position_seen = position
+        self.oldest_pending_at = None if position >= self.head_seen else self.oldest_pending_at
         self.last_success = datetime.now(UTC)
         return applied
+
+    def lag(self) -> dict[str, float | int | None]:
+        """How far behind the producer: events (head − cursor) and seconds (age of the oldest unapplied event)."""
+        seconds = (datetime.now(UTC) - self.oldest_pending_at).total_seconds() if self.oldest_pending_at else 0.0
+        return {"events": max(self.head_seen - self.position_seen, 0), "seconds": round(seconds, 3),
+                "last_success": self.last_success.isoformat() if self.last_success else None}
 
     async def drain(self) -> int:
         """Poll until the feed has nothing new; returns the total applied."""

@@ -9,6 +9,12 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="STATS_", extra="ignore", populate_by_name=True)
 
+    catalog_url: str = "http://127.0.0.1:8101"
+    request_url: str = "http://127.0.0.1:8102"
+    consume: bool = True  # follow the catalogue's and the request service's event feeds
+    consumer_batch_size: int = 1000
+    consumer_idle_seconds: float = 1.0
+
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
         if not self.database_url:

@@ -1,6 +1,14 @@
-from sqlalchemy.orm import DeclarativeBase
+"""ORM of the statistics service: snapshots of what the other services published on their feeds, counters kept
+incrementally for the annual report, and what staff enter. Nothing here is read from another service's tables."""
 
-from services.db import make_metadata
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.db import UtcDateTime, make_metadata, utcnow
 from services.outbox import Outbox
 
 
@@ -9,3 +17,127 @@ class Base(DeclarativeBase):
 
 
 outbox = Outbox(Base.metadata)
+
+
+class OrganFact(Base):
+    """The organ directory as the catalogue announces it; `path` of codes gives subtree roll-ups."""
+
+    __tablename__ = "organ_fact"
+
+    code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    parent_code: Mapped[str | None] = mapped_column(String(18))
+    path: Mapped[str] = mapped_column(String(2000), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ApplicationFact(Base):
+    """The statistical projection of one application (no personal data), as of its latest version."""
+
+    __tablename__ = "application_fact"
+    __table_args__ = (
+        Index("ix_application_fact_organ_received", "organ_code", "received_on"),
+        Index("ix_application_fact_organ_closed", "organ_code", "closed_on"),
+    )
+
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    organ_code: Mapped[str] = mapped_column(String(18))
+    applicant_type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(24))
+    received_on: Mapped[date | None] = mapped_column(Date)  # 收到申请之日 (or the submission date before it)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(48))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    fee_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    fee_noticed_on: Mapped[date | None] = mapped_column(Date)
+    fee_paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    fee_paid_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AppealFact(Base):
+    """行政复议 / 行政诉讼 cases (annual report table 四)."""
+
+    __tablename__ = "appeal_fact"
+
+    appeal_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), index=True)
+    organ_code: Mapped[str] = mapped_column(String(18), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(16))
+    filed_on: Mapped[date] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+
+
+class DocumentFact(Base):
+    """A public catalogue record (only what the public may see; withdrawn or classified → public False)."""
+
+    __tablename__ = "document_fact"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    public: Mapped[bool] = mapped_column(default=False)
+    organ_code: Mapped[str | None] = mapped_column(String(18), index=True)
+    genre: Mapped[str | None] = mapped_column(String(40))
+    validity: Mapped[str | None] = mapped_column(String(16))
+    written_date: Mapped[date | None] = mapped_column(Date)
+    repeal_date: Mapped[date | None] = mapped_column(Date)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ConsultationFact(Base):
+    """咨询 recorded by the request service."""
+
+    __tablename__ = "consultation_fact"
+
+    consultation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organ_code: Mapped[str] = mapped_column(String(18), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    received_on: Mapped[date] = mapped_column(Date)
+
+
+class ReportCounter(Base):
+    """Incrementally maintained counts of table 三: applications received / closed per organ, year, row, column.
+    Carry-overs are derived (open at 1 January of Y = Σ received before Y − Σ closed before Y)."""
+
+    __tablename__ = "report_counter"
+
+    organ_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    row: Mapped[str] = mapped_column(String(48), primary_key=True)  # new_received | <outcome row>
+    column: Mapped[str] = mapped_column(String(32), primary_key=True)  # applicant type
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EnteredFigure(Base):
+    """Figures staff enter or agency systems push: licensing / penalty / coercion decisions, fee amount (万元),
+    and the narrative sections."""
+
+    __tablename__ = "entered_figure"
+
+    organ_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AnnualReport(Base):
+    """Sign-off of one organ-year report: draft → submitted → published; the published figures are frozen."""
+
+    __tablename__ = "annual_report"
+
+    organ_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    include_subordinates: Mapped[bool] = mapped_column(primary_key=True, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -67,7 +67,7 @@ async def test_feed_through_the_api(catalog):
     first = (await catalog.get(FEED, headers=service, params={"after": before["next_cursor"], "limit": 1})).json()
     assert [e["id"] for e in first["items"]] == ids[:1] and first["next_cursor"] == ids[0]
     empty = (await catalog.get(FEED, headers=service, params={"after": ids[-1]})).json()
-    assert empty == {"items": [], "next_cursor": ids[-1]}
+    assert empty == {"items": [], "next_cursor": ids[-1], "head": ids[-1]}
 
 
 async def test_feed_is_internal(catalog):
@@ -81,10 +81,11 @@ async def test_consumer_applies_each_event_once_and_survives_a_crash(lib_db):
         await write_thing(lib_db, n)
     crash_on = {"n": 4}
 
-    async def apply(session, event):
-        if event.payload["n"] == crash_on["n"]:
-            raise ConnectionError("consumer dies mid-batch")
-        await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+    async def apply(session, events):
+        for event in events:
+            if event.payload["n"] == crash_on["n"]:
+                raise ConnectionError("consumer dies mid-batch")
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
 
     consumer = FeedConsumer("mirror", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), apply, batch_size=3)
     assert await consumer.poll_once() == 3

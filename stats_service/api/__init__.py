@@ -1,0 +1,10 @@
+"""HTTP surface of the statistics service."""
+
+from fastapi import APIRouter
+
+from stats_service.api import reports, vocabularies
+
+PREFIX = "/api/v1/stats"
+router = APIRouter()
+router.include_router(vocabularies.router)
+router.include_router(reports.router)

@@ -1,0 +1,88 @@
+"""The two feed consumers of the statistics service, run from the lifespan. Each reads a producer's
+`/internal/v1/events` over HTTP with a service token and applies batches with its cursor in one transaction."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from services.auth import mint_token
+from services.db import Database
+from services.outbox import FeedConsumer, FeedPage
+from stats_service.config import Settings
+from stats_service.domain.ingest import apply_catalog_events, apply_request_events
+from stats_service.models import outbox
+
+__all__ = ["HttpFeed", "consumers_hook", "make_consumers"]
+
+
+class HttpFeed:
+    """Reads one producer's event feed; the service token is re-minted before it expires."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._token, self._expires = "", 0.0
+
+    def _auth(self) -> dict[str, str]:
+        if time.monotonic() > self._expires:
+            self._token = mint_token(self.settings.auth, sub="stats-service", roles=["service"], ttl_seconds=3600)
+            self._expires = time.monotonic() + 3000
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def __call__(self, after: int, limit: int) -> FeedPage:
+        response = await self.client.get("/internal/v1/events", params={"after": after, "limit": limit},
+                                         headers=self._auth())
+        response.raise_for_status()
+        return FeedPage.model_validate(response.json())
+
+
+def make_consumers(database: Database, settings: Settings, catalog: Any, requests: Any) -> list[FeedConsumer]:
+    return [
+        FeedConsumer("catalog", database, outbox, catalog, apply_catalog_events,
+                     batch_size=settings.consumer_batch_size),
+        FeedConsumer("request", database, outbox, requests, apply_request_events,
+                     batch_size=settings.consumer_batch_size),
+    ]
+
+
+def consumers_hook(settings: Settings, *, run: bool):
+    @asynccontextmanager
+    async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+        if not run:
+            state["consumers"] = []
+            yield
+            return
+        timeout = httpx.Timeout(10.0, connect=2.0)
+        async with httpx.AsyncClient(base_url=settings.catalog_url, timeout=timeout) as catalog, \
+                httpx.AsyncClient(base_url=settings.request_url, timeout=timeout) as requests:
+            consumers = make_consumers(state["database"], settings, HttpFeed(catalog, settings),
+                                       HttpFeed(requests, settings))
+            state["consumers"] = consumers
+            for consumer in consumers:
+                state["readiness_probes"][f"consumer_{consumer.name}"] = _probe(consumer)
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(c.run(stop, idle_seconds=settings.consumer_idle_seconds))
+                     for c in consumers]
+            try:
+                yield
+            finally:
+                stop.set()
+                for task in tasks:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    return hook
+
+
+def _probe(consumer: FeedConsumer):
+    async def probe() -> dict[str, Any]:
+        # Lag is reported, not judged: a consumer catching up is still ready to serve reports.
+        return {"ok": True, "lag": consumer.lag()}
+
+    return probe

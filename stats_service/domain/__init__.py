@@ -1,0 +1,1 @@
+"""Use cases of the statistics service. Never imports fastapi; never commits."""

@@ -1,0 +1,168 @@
+"""Applying the catalogue's and the request service's events (exactly once, via services.outbox.FeedConsumer).
+
+Each application event carries the whole statistical projection of the application, so applying it is an
+upsert of the snapshot *if its version is newer* — and the report counters change by the difference between the
+old and the new snapshot's contribution. A batch is folded in memory first and written in a handful of
+statements, so ingest keeps up with bursts (performance target: ≥ 2,000 events/s on 2 cores).
+
+Contribution of an application to table 三 (annual-report-contract.md counting rules):
+- `new_received` in the year of its receipt (the submission date until receipt is confirmed),
+- its outcome row in the year it was closed.
+Carry-overs are derived when a report is built: open on 1 January of Y = Σ received before Y − Σ closed before Y.
+"""
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.outbox import EventRead
+from stats_service.models import (
+    AppealFact,
+    ApplicationFact,
+    ConsultationFact,
+    DocumentFact,
+    OrganFact,
+    ReportCounter,
+)
+
+__all__ = ["apply_catalog_events", "apply_request_events", "contribution"]
+
+Key = tuple[str, int, str, str]  # organ, year, row, column
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def contribution(fact: dict[str, Any] | None) -> dict[Key, int]:
+    if not fact:
+        return {}
+    cells: dict[Key, int] = {}
+    received = fact.get("received_on")
+    if received:
+        cells[(fact["organ_code"], received.year, "new_received", fact["applicant_type"])] = 1
+    closed, outcome = fact.get("closed_on"), fact.get("outcome")
+    if closed and outcome and fact.get("status") in ("replied", "closed"):
+        cells[(fact["organ_code"], closed.year, outcome, fact["applicant_type"])] = 1
+    return cells
+
+
+def _fact_from_payload(event: EventRead) -> dict[str, Any]:
+    p = event.payload
+    return {
+        "application_id": event.entity_id, "version": event.version, "organ_code": p["organ_code"],
+        "applicant_type": p["applicant_type"], "channel": p["channel"], "status": p["status"],
+        "received_on": _date(p.get("receipt_date")) or _date(p.get("submitted_on")),
+        "closed_on": _date(p.get("closed_on")), "outcome": p.get("outcome"), "due_on": _date(p.get("due_on")),
+        "fee_amount": Decimal(p["fee_amount"]) if p.get("fee_amount") else None,
+        "fee_noticed_on": _date(p.get("fee_noticed_on")),
+        "fee_paid_amount": Decimal(p["fee_paid_amount"]) if p.get("fee_paid_amount") else None,
+        "fee_paid_on": _date(p.get("fee_paid_on")),
+    }
+
+
+def _insert(session: AsyncSession, model: Any) -> Any:
+    return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+async def _upsert(session: AsyncSession, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    stmt = _insert(session, model)
+    columns = {c: getattr(stmt.excluded, c) for c in rows[0] if c not in keys}
+    await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_=columns), rows)
+
+
+async def _add_counts(session: AsyncSession, deltas: dict[Key, int]) -> None:
+    rows = [{"organ_code": o, "year": y, "row": r, "column": c, "count": n}
+            for (o, y, r, c), n in deltas.items() if n]
+    if not rows:
+        return
+    stmt = _insert(session, ReportCounter)
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=["organ_code", "year", "row", "column"],
+        set_={"count": ReportCounter.count + stmt.excluded.count}), rows)
+
+
+async def apply_request_events(session: AsyncSession, events: list[EventRead]) -> None:
+    latest: dict[str, EventRead] = {}
+    consultations: list[dict[str, Any]] = []
+    for event in events:
+        if event.entity_type == "application":
+            held = latest.get(event.entity_id)
+            if held is None or event.version >= held.version:
+                latest[event.entity_id] = event
+        elif event.type == "consultation.recorded":
+            p = event.payload
+            consultations.append({"consultation_id": event.entity_id, "organ_code": p["organ_code"],
+                                  "channel": p["channel"], "received_on": _date(p["received_on"])})
+    await _upsert(session, ConsultationFact, consultations, ["consultation_id"])
+    if not latest:
+        return
+    stored = {f.application_id: f for f in (await session.execute(
+        select(ApplicationFact).where(ApplicationFact.application_id.in_(list(latest))))).scalars()}
+    deltas: dict[Key, int] = defaultdict(int)
+    facts, appeals = [], []
+    now = datetime.now().astimezone()
+    for app_id, event in latest.items():
+        old = stored.get(app_id)
+        if old is not None and old.version >= event.version:
+            continue  # a newer (or the same) version is already applied
+        new = _fact_from_payload(event)
+        old_dict = {c: getattr(old, c) for c in ("organ_code", "applicant_type", "status", "received_on",
+                                                 "closed_on", "outcome")} if old else None
+        for key, n in contribution(old_dict).items():
+            deltas[key] -= n
+        for key, n in contribution(new).items():
+            deltas[key] += n
+        facts.append({**new, "updated_at": now})
+        for a in event.payload.get("appeals", []):
+            appeals.append({"appeal_id": a["id"], "application_id": app_id, "organ_code": new["organ_code"],
+                            "kind": a["kind"], "outcome": a["outcome"], "filed_on": _date(a["filed_on"]),
+                            "decided_on": _date(a.get("decided_on"))})
+    await _upsert(session, ApplicationFact, facts, ["application_id"])
+    await _upsert(session, AppealFact, appeals, ["appeal_id"])
+    await _add_counts(session, deltas)
+
+
+async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -> None:
+    organs: dict[str, dict[str, Any]] = {}
+    documents: dict[str, EventRead] = {}
+    for event in events:
+        if event.entity_type == "organ":
+            p = event.payload
+            organs[p["code"]] = {"code": p["code"], "name": p["name"], "kind": p["kind"],
+                                 "parent_code": p.get("parent_code"), "version": event.version}
+        elif event.entity_type == "document":
+            held = documents.get(event.entity_id)
+            if held is None or event.version >= held.version:
+                documents[event.entity_id] = event
+    if organs:
+        paths = dict((await session.execute(select(OrganFact.code, OrganFact.path))).all())
+        for code, row in organs.items():  # the catalogue announces a parent before its children
+            parent_path = paths.get(row["parent_code"] or "", "/")
+            row["path"] = paths[code] = f"{parent_path}{code}/"
+        await _upsert(session, OrganFact, list(organs.values()), ["code"])
+    if documents:
+        stored = {d.document_id: d.version for d in (await session.execute(
+            select(DocumentFact).where(DocumentFact.document_id.in_(list(documents))))).scalars()}
+        rows = []
+        for doc_id, event in documents.items():
+            if stored.get(doc_id, -1) > event.version:
+                continue
+            p = event.payload
+            public = bool(p.get("public"))
+            rows.append({
+                "document_id": doc_id, "version": event.version, "public": public,
+                "organ_code": p.get("organ_code") if public else None, "genre": p.get("genre") if public else None,
+                "validity": p.get("validity") if public else None,
+                "written_date": _date(p.get("written_date")) if public else None,
+                "repeal_date": _date(p.get("repeal_date")) if public else None,
+                "published_at": datetime.fromisoformat(p["published_at"]) if public and p.get("published_at")
+                else None})
+        await _upsert(session, DocumentFact, rows, ["document_id"])
