@@ -1,7 +1,16 @@
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
 
 from request_service.api import router
+from request_service.api.public import mine_router
 from request_service.config import Settings
+from request_service.domain.calendar_admin import seed_calendar, seed_calendar_until_done
+from request_service.feeds import catalog_hook
 from request_service.jobs import expiry_hook
 from request_service.models import outbox
 from services.app import create_service_app
@@ -9,7 +18,28 @@ from services.db import Database
 from services.outbox import make_event_feed_router
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+@asynccontextmanager
+async def calendar_seed_hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+    """Seed the official calendar years shipped in chinese-calendar that the database lacks (never overwrites an
+    admin's year). If the database is not reachable yet, serve anyway and keep retrying in the background."""
+    database = state["database"]
+    task = None
+    try:
+        await seed_calendar(database)
+    except Exception:
+        task = asyncio.create_task(seed_calendar_until_done(database))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None,
+               catalog_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`database` and `catalog_transport` (an httpx.MockTransport standing in for the catalogue) are for tests."""
     settings = settings or Settings()
     return create_service_app(
         name="request",
@@ -17,9 +47,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Applications for disclosure, the statutory clock, replies, fees, appeals and consultations.",
         settings=settings,
         database=database,
-        routers=[router, make_event_feed_router(outbox, tag="internal")],
+        # mine_router first: GET /applications/mine must not be taken for GET /applications/{application_id}.
+        routers=[mine_router, router, make_event_feed_router(outbox, tag="internal")],
         hooks=[
+            calendar_seed_hook,  # first: the expiry sweep's first round already counts working days
             expiry_hook(settings, run=database is None and settings.job_interval_seconds > 0),
+            # The catalogue client, and the organ-directory consumer outside tests (they feed KnownOrgan directly).
+            catalog_hook(settings, run_feed=database is None and settings.organ_feed_enabled,
+                         transport=catalog_transport),
         ],
     )
 

@@ -9,7 +9,19 @@ class Settings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="REQUEST_", extra="ignore", populate_by_name=True)
 
+    # The catalogue (another service, reached over HTTP only): suggestions at intake and the organ directory feed.
+    # Timeouts are short because intake must not wait on the catalogue: a slow catalogue means no suggestions.
     catalog_url: str = "http://127.0.0.1:8101"
+    catalog_connect_timeout_seconds: float = 0.5
+    catalog_timeout_seconds: float = 2.0
+    organ_feed_enabled: bool = True  # the "catalog-organs" consumer (KnownOrgan from organ.created/updated)
+    organ_feed_interval_seconds: float = 5.0
+    # 查询码 brute-force limit (reliability.md API2/API6): failures per tracking number within a window.
+    lookup_max_failures: int = 5
+    lookup_window_seconds: int = 900
+    # Idempotency-Key records are kept at least this long (reliability.md §2.1: ≥ 24 h).
+    idempotency_ttl_hours: int = 24
+
     supplement_days: int = 15  # 合理的补正期限 (条例第三十条 leaves it to the organ), working days
     fee_pauses_clock: bool = True  # 109号: notice → payment not counted (legal-rules §2, unverified: configurable)
     fee_payment_days: int = 20  # 收到收费通知次日起20个工作日内缴纳

@@ -180,7 +180,7 @@ class Appeal(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(40))  # reconsideration | litigation_direct | litigation_after_reconsideration
+    kind: Mapped[str] = mapped_column(String(40))  # AppealKind
     case_no: Mapped[str | None] = mapped_column(String(100))
     filed_on: Mapped[date] = mapped_column(Date)
     outcome: Mapped[str] = mapped_column(String(16), default="pending")  # upheld | corrected | other | pending
@@ -259,3 +259,18 @@ class PiiAccess(Base):
     reason: Mapped[str] = mapped_column(String(200))
     fields: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """A create request seen with an Idempotency-Key (reliability.md §2.1): a retry with the same key and body
+    gets the first response again; the same key with another body is refused. The key itself is not stored
+    (only a hash), and the response is encrypted with a key derived from it: a receipt carries the 查询码, which
+    must not sit in the database in clear."""
+
+    __tablename__ = "idempotency_record"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(scope, key)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical request body
+    status_code: Mapped[int | None] = mapped_column(Integer)  # null while the first request is in flight
+    response: Mapped[str | None] = mapped_column(Text)  # AES-GCM(nonce ‖ ciphertext), base64
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

@@ -1,22 +1,29 @@
 """Pydantic I/O of the request service. Input models forbid unknown fields (no mass assignment)."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from request_service.codes import POSTAL_CODE, normalize_id_number, normalize_phone
 from request_service.vocab import (
     ApplicantType,
     ApplicationStatus,
     Channel,
+    ConsultationChannel,
     Delivery,
     FeeMethod,
+    IdType,
     InfoForm,
+    LetterKind,
     Opinion,
     Outcome,
     PartyKind,
 )
+from services.vocab import LabeledEnum, Term
 
 
 class Schema(BaseModel):
@@ -218,3 +225,291 @@ class DeadlineRead(BaseModel):
     fee_due_on: date | None
     segments: list[ClockSegmentRead]
     days: list[ClockDayRead]
+
+
+# === Intake and the applicant side (domain/intake.py, pii.py, consultations.py, repeats.py) ==================
+# Read models here are closed (extra="forbid" → additionalProperties: false, reliability.md API3), one per
+# audience: the applicant's view never has staff fields.
+
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+TRACKING_NO_PATTERN = r"^GK\d{4}-[A-Z2-7]{8}$"
+ORGANISATION_ID_TYPES = frozenset({IdType.USCC, IdType.OTHER})
+PERSON_ID_TYPES = frozenset({IdType.RESIDENT_ID, IdType.PASSPORT, IdType.HK_MACAO_PERMIT, IdType.TAIWAN_PERMIT,
+                             IdType.OTHER})
+
+
+def _today() -> date:
+    return datetime.now(_SHANGHAI).date()
+
+
+def not_in_future(value: date | None) -> date | None:
+    if value is not None and value > _today():
+        raise ValueError("the date is in the future (Asia/Shanghai)")
+    return value
+
+
+def term(member: LabeledEnum | None) -> Term | None:
+    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
+
+
+class ReadSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+# --- Intake (依申请公开: 条例第二十九条 content of an application) ------------------------------------------------
+
+
+class ApplicantIn(InputSchema):
+    """申请人: name, identity document (身份证明) and contact details (联系方式)."""
+
+    type: ApplicantType = Field(description="申请人类型, as the annual report's columns")
+    name: str = Field(min_length=1, max_length=200, description="姓名或者名称")
+    id_type: IdType | None = Field(None, description="身份证明类型")
+    id_number: str | None = Field(None, max_length=64,
+                                  description="证件号码: resident IDs are checked (GB 11643), USCCs too (GB 32100)")
+    phone: str | None = Field(None, max_length=32, description="mainland mobile or landline with area code")
+    email: EmailStr | None = None
+    address: str | None = Field(None, max_length=300, description="通信地址")
+    postal_code: str | None = Field(None, description="邮政编码 (6 digits)")
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalize_phone(value) if value else None
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str | None) -> str | None:
+        if value and not POSTAL_CODE.match(value):
+            raise ValueError("a postal code is 6 digits")
+        return value or None
+
+    @model_validator(mode="after")
+    def _identity_and_contact(self) -> "ApplicantIn":
+        if (self.id_type is None) != (not self.id_number):
+            raise ValueError("id_type and id_number go together")
+        if self.id_type is not None and self.id_number:
+            allowed = PERSON_ID_TYPES if self.type == ApplicantType.NATURAL_PERSON else ORGANISATION_ID_TYPES
+            if self.id_type not in allowed:
+                raise ValueError(f"id_type {self.id_type.value} does not fit applicant type {self.type.value}")
+            self.id_number = normalize_id_number(self.id_type.value, self.id_number)
+        if not (self.phone or self.email or self.address):
+            raise ValueError("give at least one way to reach the applicant: phone, email or address")
+        return self
+
+
+class ApplicationFields(InputSchema):
+    applicant: ApplicantIn
+    info_title: str = Field(min_length=1, max_length=500, description="申请公开的政府信息名称")
+    info_doc_number: str | None = Field(None, max_length=100, description="文号, if known")
+    info_description: str = Field("", max_length=5000, description="便于查询的其他特征性描述")
+    preferred_form: InfoForm = Field(InfoForm.ELECTRONIC, description="获取信息的形式")
+    delivery: Delivery = Field(Delivery.ONLINE, description="获取方式")
+
+
+class ApplicationSubmit(ApplicationFields):
+    """The public online form (在线申请). Channel, status, dates and outcome are the organ's to set, never the
+    applicant's: unknown fields are a 422."""
+
+    organ_code: str = Field(min_length=9, max_length=18, pattern=r"^[0-9A-Za-z]+$",
+                            description="The organ applied to (统一社会信用代码); see the catalogue's organ list")
+
+    @field_validator("organ_code")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+REGISTER_CHANNELS = (Channel.IN_PERSON, Channel.MAIL_SIGNED, Channel.MAIL_ORDINARY, Channel.EMAIL, Channel.FAX,
+                     Channel.OTHER)
+
+
+class ApplicationRegister(ApplicationFields):
+    """An application received by the organ (当面、邮寄、电子邮件、传真), registered by its intake clerk. The organ is
+    the clerk's; the receipt date follows 条例第三十一条 from the channel's facts."""
+
+    channel: Channel = Field(description="in_person | mail_signed | mail_ordinary | email | fax | other")
+    submitted_on: Annotated[date | None, Field(description="in_person: the day it was handed in (default today)")] = (
+        None)
+    signed_for_on: Annotated[date | None, Field(description="mail_signed: the day the organ signed for it")] = None
+
+    _past = field_validator("submitted_on", "signed_for_on")(not_in_future)
+
+    @model_validator(mode="after")
+    def _channel_facts(self) -> "ApplicationRegister":
+        if self.channel not in REGISTER_CHANNELS:
+            raise ValueError("online applications come through the public form, not registration")
+        if self.channel == Channel.MAIL_SIGNED and self.signed_for_on is None:
+            raise ValueError("signed_for_on is required for post needing a signature (邮寄需签收)")
+        if self.channel != Channel.MAIL_SIGNED and self.signed_for_on is not None:
+            raise ValueError("signed_for_on applies only to channel mail_signed")
+        if self.channel != Channel.IN_PERSON and self.submitted_on is not None:
+            raise ValueError("submitted_on applies only to channel in_person; other channels are confirmed later")
+        return self
+
+
+class SuggestionRead(ReadSchema):
+    """A published catalogue record that may already answer the request (条例第三十六条第一项)."""
+
+    id: str
+    index_no: str | None = Field(None, description="索引号")
+    title: str
+    doc_number: str | None = Field(None, description="文号")
+    organ_code: str | None = None
+
+
+class ApplicantRead(ReadSchema):
+    """申请人 as shown: identity number, phone, e-mail and address masked unless `masked` is false (audited)."""
+
+    type: ApplicantType
+    type_label: Term
+    name: str
+    id_type: IdType | None
+    id_number: str | None = Field(description="masked: first 3 + last 4, e.g. 110***********123X")
+    phone: str | None = Field(description="masked: 138****5678")
+    email: str | None
+    address: str | None
+    postal_code: str | None
+    masked: bool
+
+
+class ApplicationReceipt(ReadSchema):
+    """What the applicant gets on submission. `query_code` (查询码) is shown this once and stored only as a hash."""
+
+    id: str
+    tracking_no: str = Field(description="申请编号")
+    query_code: str = Field(description="查询码: keep it; with the tracking number it shows the application's progress")
+    status: ApplicationStatus
+    status_label: Term
+    channel: Channel
+    organ_code: str
+    organ_name: str
+    info_title: str
+    submitted_at: datetime
+    receipt_date: date | None = Field(description="收到申请之日 (条例第三十一条); null until confirmed")
+    due_on: date | None = Field(description="答复期限 (条例第三十三条), once the clock runs")
+    suggestions: list[SuggestionRead]
+
+
+class RegisterReceipt(ApplicationReceipt):
+    """The intake clerk's receipt (受理回执): as the applicant's, plus the repeat flag and the masked applicant."""
+
+    repeat_of: str | None = Field(description="a likely repeat of this answered application (same applicant)")
+    applicant: ApplicantRead
+
+
+# --- The applicant's own view -------------------------------------------------------------------------------------
+
+
+class TrackQuery(InputSchema):
+    tracking_no: str = Field(min_length=1, max_length=32, description="申请编号, e.g. GK2026-ABCD2345")
+    query_code: str = Field(min_length=1, max_length=64, description="查询码")
+
+    @field_validator("tracking_no", "query_code")
+    @classmethod
+    def _fold(cls, value: str) -> str:
+        # People copy codes with spaces or lower case; neither is significant.
+        return "".join(value.split()).upper()
+
+    @field_validator("tracking_no")
+    @classmethod
+    def _shape(cls, value: str) -> str:
+        # Only numbers this service could have issued are looked up (and counted in LookupAttempt): a malformed
+        # one cannot exist, so refusing it reveals nothing.
+        if not re.fullmatch(TRACKING_NO_PATTERN, value):
+            raise ValueError("a tracking number looks like GK2026-ABCD2345")
+        return value
+
+
+class LetterSummary(ReadSchema):
+    kind: LetterKind
+    kind_label: Term
+    issued_on: date
+
+
+class ApplicantApplicationRead(ReadSchema):
+    """An application as its applicant sees it: progress and letters, never staff notes or other people's data."""
+
+    id: str
+    tracking_no: str
+    status: ApplicationStatus
+    status_label: Term
+    channel: Channel
+    organ_code: str
+    organ_name: str
+    info_title: str
+    submitted_at: datetime
+    receipt_date: date | None
+    due_on: date | None
+    due_provisional: bool = Field(description="the due date rests on a provisional working-day calendar")
+    outcome: Outcome | None
+    outcome_label: Term | None
+    closed_on: date | None
+    letters: list[LetterSummary]
+    applicant: ApplicantRead
+
+
+# --- Personal data -------------------------------------------------------------------------------------------------
+
+
+class ApplicantAccessRead(ReadSchema):
+    application_id: str
+    applicant: ApplicantRead
+
+
+# --- Catalogue suggestions -----------------------------------------------------------------------------------------
+
+
+class SuggestionsRead(ReadSchema):
+    items: list[SuggestionRead]
+    fresh: bool = Field(description="false: the catalogue did not answer; these are the ones stored at intake")
+
+
+# --- Monthly counts (第三十五条, 109号 按件计收) -----------------------------------------------------------
+
+
+class ApplicantMonthCount(ReadSchema):
+    applicant_key: str = Field(description="opaque key of the applicant's identity (a hash)")
+    applicant_name: str
+    applicant_type: ApplicantType
+    count: int = Field(description="applications to this organ in the month (by receipt date, else submission)")
+
+
+# --- Consultations (咨询) -------------------------------------------------------------------------------------------
+
+
+class ConsultationCreate(InputSchema):
+    channel: ConsultationChannel
+    received_on: date
+    topic: str = Field(min_length=1, max_length=500)
+    answer: str | None = Field(None, max_length=10000)
+
+    _past = field_validator("received_on")(not_in_future)
+
+
+class ConsultationRead(ReadSchema):
+    id: str
+    organ_code: str
+    channel: ConsultationChannel
+    channel_label: Term
+    received_on: date
+    topic: str
+    answer: str | None
+    recorded_by: str
+    created_at: datetime
+
+
+class ConsultationSummary(ReadSchema):
+    organ_code: str
+    year: int
+    total: int
+    by_channel: dict[str, int] = Field(description="every channel of the vocabulary, zeros included")
+
+
+def labelled(data: dict[str, Any], **enums: type[LabeledEnum]) -> dict[str, Any]:
+    """Add `<field>_label` terms for enum-valued fields of a dict about to become a read model."""
+    out = dict(data)
+    for name, enum in enums.items():
+        value = data.get(name)
+        out[f"{name}_label"] = term(enum(value)) if value is not None else None
+    return out

@@ -66,11 +66,10 @@ def create_service_app(
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, log_access=settings.access_log,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes, body_limits=settings.body_limits)
     app.include_router(make_health_router(name))
     for router in routers:
         app.include_router(router)
-    _check_operation_ids(app)
     return app
 
 
@@ -81,14 +80,3 @@ async def _run_hooks(app: FastAPI, state: dict[str, Any], hooks: list[LifespanHo
         return
     async with hooks[0](app, state), _run_hooks(app, state, hooks[1:]):
         yield
-
-
-def _check_operation_ids(app: FastAPI) -> None:
-    # Routers are included lazily (FastAPI ≥ 0.16x), so the generated document is the reliable list.
-    seen: set[str] = set()
-    for path_item in app.openapi().get("paths", {}).values():
-        for operation in path_item.values():
-            op_id = operation.get("operationId")
-            if op_id in seen:
-                raise RuntimeError(f"duplicate operation id {op_id}: name endpoints uniquely (verb_noun)")
-            seen.add(op_id)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 
 from services.errors import UnprocessableEntity
 
-__all__ = ["CursorPage", "Limit", "decode_cursor", "encode_cursor", "keyset_page", "set_next_link"]
+__all__ = ["CursorPage", "Limit", "decode_cursor", "encode_cursor", "invalid_cursor", "keyset_page", "set_next_link"]
 
 T = TypeVar("T")
 
@@ -27,16 +28,19 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def invalid_cursor() -> UnprocessableEntity:
+    return UnprocessableEntity("The cursor is not valid.", errors=[
+        {"loc": ["query", "cursor"], "msg": "not a cursor issued by this API", "type": "invalid_cursor"}])
+
+
 def decode_cursor(cursor: str, arity: int) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UnprocessableEntity("The cursor is not valid.", errors=[
-            {"loc": ["query", "cursor"], "msg": "not a cursor issued by this API", "type": "invalid_cursor"}]) from exc
+        raise invalid_cursor() from exc
     if not isinstance(values, list) or len(values) != arity:
-        raise UnprocessableEntity("The cursor is not valid.", errors=[
-            {"loc": ["query", "cursor"], "msg": "not a cursor issued by this API", "type": "invalid_cursor"}])
+        raise invalid_cursor()
     return values
 
 
@@ -51,12 +55,34 @@ def _after(columns: list[tuple[ColumnElement[Any], bool]], values: list[Any]) ->
     return or_(*clauses)
 
 
+def _typed(column: ColumnElement[Any], value: Any) -> Any:
+    """Cursor values travel as JSON strings; give dates and timestamps back their type (asyncpg will not compare a
+    date column with a string). A value that does not parse is an invalid cursor, not a 500."""
+    type_ = getattr(column.type, "impl_instance", column.type)  # a TypeDecorator: the type it stores as
+    try:
+        python_type = type_.python_type
+    except NotImplementedError:
+        return value
+    try:
+        if issubclass(python_type, datetime):
+            return datetime.fromisoformat(value)
+        if issubclass(python_type, date):
+            return date.fromisoformat(value)
+        if not isinstance(value, python_type):
+            raise TypeError
+    except (TypeError, ValueError) as exc:
+        raise invalid_cursor() from exc
+    return value
+
+
 async def keyset_page(session: Any, stmt: Select[Any], columns: list[tuple[ColumnElement[Any], bool]],
                       cursor: str | None, limit: int, key: Any) -> tuple[list[Any], str | None]:
     """Run `stmt` ordered by `columns` after `cursor`; `key(row)` gives the row's values of those columns.
     The last column must be unique (an id) so the order is total."""
     if cursor:
-        stmt = stmt.where(_after(columns, decode_cursor(cursor, len(columns))))
+        values = [_typed(col, value) for (col, _), value in zip(columns, decode_cursor(cursor, len(columns)),
+                                                                strict=True)]
+        stmt = stmt.where(_after(columns, values))
     stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in columns]).limit(limit + 1)
     rows = list((await session.execute(stmt)).scalars().all())
     next_cursor = encode_cursor(key(rows[limit - 1])) if len(rows) > limit else None

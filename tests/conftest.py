@@ -2,6 +2,7 @@
 runs inside a transaction that is rolled back (SQLAlchemy's "join an external transaction" recipe), so the
 app's own commit path runs on savepoints. TEST_DATABASE=sqlite (default) or postgres (TEST_POSTGRES_URL)."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -31,9 +32,22 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     urls = {service: create_database(service, tmp) for service in SERVICES}
     for service, url in urls.items():
         migrate(service, url)
+    asyncio.run(_seed_request_calendar(urls["request"]))
     yield urls
     for url in urls.values():
         drop_database(url)
+
+
+async def _seed_request_calendar(url: str) -> None:
+    """The official calendar years (chinese-calendar), as the request service's startup hook seeds them; tests
+    then start from the same calendar as a deployed service, and each test's own changes are rolled back."""
+    from request_service.domain.calendar_admin import seed_calendar
+
+    database = Database(make_engine(url, null_pool=True))
+    try:
+        await seed_calendar(database)
+    finally:
+        await database.dispose()
 
 
 async def _connection(url: str) -> AsyncIterator[AsyncConnection]:

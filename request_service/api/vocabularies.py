@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from request_service.vocab import ApplicantType, Channel, Outcome
+from request_service.vocab import ALL_ENUMS
 from services.vocab import Term, vocabulary
 
 PREFIX = "/api/v1/requests"

@@ -145,20 +145,24 @@ _cache: Calendar | None = None
 
 
 async def current_calendar(session: AsyncSession) -> Calendar:
-    """The calendar as stored now. Reloaded only when a year row changed (compares (year, version) pairs)."""
+    """The calendar as stored now. Reloaded only when a year row changed (compares (year, version, status,
+    loaded_at) rows: loaded_at tells apart two loads that reached the same version, e.g. after a rollback)."""
     global _cache
-    signature = tuple((await session.execute(
-        select(CalendarYear.year, CalendarYear.version, CalendarYear.status).order_by(CalendarYear.year)
+    signature = tuple(tuple(row) for row in (await session.execute(
+        select(CalendarYear.year, CalendarYear.version, CalendarYear.status, CalendarYear.loaded_at)
+        .order_by(CalendarYear.year)
     )).all())
     if _cache is not None and _cache.signature == signature:
         return _cache
     years: dict[int, YearData] = {}
-    rows = (await session.execute(select(CalendarDay))).scalars().all()
+    # Plain columns, not entities: no stale objects from the session's identity map after a year is replaced.
+    rows = (await session.execute(select(CalendarDay.day, CalendarDay.year, CalendarDay.kind, CalendarDay.name)
+                                  )).all()
     by_year: dict[int, tuple[dict[date, str], dict[date, str]]] = {}
-    for row in rows:
-        holidays, makeups = by_year.setdefault(row.year, ({}, {}))
-        (holidays if row.kind == "holiday" else makeups)[row.day] = row.name
-    for year, _version, status in signature:
+    for day, year, kind, name in rows:
+        holidays, makeups = by_year.setdefault(year, ({}, {}))
+        (holidays if kind == "holiday" else makeups)[day] = name
+    for year, _version, status, _loaded_at in signature:
         holidays, makeups = by_year.get(year, ({}, {}))
         years[year] = YearData(status, holidays, makeups) if status == "official" else _provisional(year)
     _cache = Calendar(years, signature)

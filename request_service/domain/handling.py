@@ -230,7 +230,8 @@ async def _consult(c: _Ctx) -> None:
         await clock.switch(c.session, c.app, "paused", c.day, basis)
     c.app.status = "consulting"
     await letters.issue_letter(c.session, c.app, "consultation_letter", c.principal.sub,
-                               {"party_name": c.data.party_name, "party_due_on": due})
+                               {"party_name": c.data.party_name, "party_kind": c.data.party_kind,
+                                "party_due_on": due})
 
 
 async def open_consultations(session: AsyncSession, application_id: str) -> list[ThirdPartyConsultation]:

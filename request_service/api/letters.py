@@ -1,0 +1,76 @@
+"""Letters (文书) of an application: list, HTML, PDF. Staff of the application's organ only; the applicant reads
+their letters through the tracking endpoint."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from request_service.domain import letters as domain
+from request_service.domain.applications import load_application
+from request_service.models import Letter
+from request_service.vocab import LetterKind
+from services.auth import Principal, PrincipalDep, require_staff
+from services.db import SessionDep
+from services.errors import problem_responses
+
+PREFIX = "/api/v1/requests"
+router = APIRouter(prefix=PREFIX, tags=["letters"])
+# A letter is a static page: no scripts, no external resources (its values are escaped anyway).
+LETTER_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+async def _staff(principal: PrincipalDep) -> Principal:
+    return require_staff(principal)
+
+
+StaffDep = Annotated[Principal, Depends(_staff)]
+
+
+class LetterRead(BaseModel):
+    id: str
+    application_id: str
+    kind: LetterKind
+    title: str = Field(description="文书名称, e.g. 政府信息公开申请答复书")
+    issued_on: date
+    sha256: str = Field(description="SHA-256 of the stored HTML: the letter as issued")
+    created_by: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, letter: Letter) -> "LetterRead":
+        return cls(id=letter.id, application_id=letter.application_id, kind=LetterKind(letter.kind),
+                   title=LetterKind(letter.kind).zh, issued_on=letter.issued_on, sha256=letter.sha256,
+                   created_by=letter.created_by, created_at=letter.created_at)
+
+
+@router.get("/applications/{application_id}/letters", summary="Letters issued on an application (文书列表)",
+            response_model=list[LetterRead], responses=problem_responses(401, 404))
+async def list_letters(application_id: str, session: SessionDep, principal: StaffDep) -> list[LetterRead]:
+    app = await load_application(session, principal, application_id)
+    return [LetterRead.of(letter) for letter in await domain.letters_of(session, app.id)]
+
+
+# Registered before the HTML route: "{letter_id}" alone would also match "<id>.pdf".
+@router.get("/applications/{application_id}/letters/{letter_id}.pdf", summary="A letter as PDF",
+            response_class=Response, responses={200: {"content": {"application/pdf": {}}},
+                                                **problem_responses(401, 404)})
+async def get_letter_pdf(application_id: str, letter_id: str, session: SessionDep, principal: StaffDep) -> Response:
+    app = await load_application(session, principal, application_id)
+    letter = await domain.get_letter(session, app.id, letter_id)
+    stem = "".join(c for c in app.tracking_no if c.isascii() and (c.isalnum() or c in "-_")) or letter.id
+    return Response(domain.render_pdf(letter), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{stem}-{letter.kind}.pdf"',
+                             "X-Letter-SHA256": letter.sha256})
+
+
+@router.get("/applications/{application_id}/letters/{letter_id}", summary="A letter as issued (HTML)",
+            response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}},
+                                                    **problem_responses(401, 404)})
+async def get_letter_html(application_id: str, letter_id: str, session: SessionDep,
+                          principal: StaffDep) -> HTMLResponse:
+    app = await load_application(session, principal, application_id)
+    letter = await domain.get_letter(session, app.id, letter_id)
+    return HTMLResponse(letter.html, headers={"X-Letter-SHA256": letter.sha256, "Content-Security-Policy": LETTER_CSP})

@@ -1,0 +1,54 @@
+"""The applicant's side (申请人自助): follow an application with tracking number + 查询码, or list one's own.
+
+`mine_router` holds GET /applications/mine. It must be matched before the staff route
+GET /applications/{application_id} (routes match in order, and "mine" would be taken for an id), so app.py
+includes it ahead of the service's main router.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from request_service.domain import tracking
+from request_service.schemas import ApplicantApplicationRead, TrackQuery
+from services.auth import PrincipalDep
+from services.db import SessionDep
+from services.errors import problem_response, problem_responses
+from services.pagination import CursorPage, Limit, set_next_link
+
+PREFIX = "/api/v1/requests"
+router = APIRouter(prefix=PREFIX, tags=["applicant"])
+mine_router = APIRouter(prefix=PREFIX, tags=["applicant"])
+
+
+def get_settings(request: Request) -> Any:
+    return request.state.settings
+
+
+SettingsDep = Annotated[Any, Depends(get_settings)]
+
+
+@router.post("/track", summary="Follow an application (申请进度查询) with its tracking number and 查询码",
+             response_model=ApplicantApplicationRead, responses=problem_responses(404, 422, 429),
+             description="A wrong tracking number and a wrong query code give the same 404. After "
+                         "5 failures in 15 minutes the tracking number is locked for 15 minutes (429, Retry-After).")
+async def track_application(body: TrackQuery, request: Request, session: SessionDep, principal: PrincipalDep,
+                            settings: SettingsDep) -> ApplicantApplicationRead | JSONResponse:
+    app = await tracking.track(session, body.tracking_no, body.query_code, max_failures=settings.lookup_max_failures,
+                               window_seconds=settings.lookup_window_seconds)
+    if app is None:
+        # Answered, not raised: the failure just counted must commit with this request (a raise rolls back).
+        err = tracking.lookup_failed()
+        return problem_response(err.status_code, err.detail, code=err.code, title=err.title, title_zh=err.title_zh,
+                                instance=request.url.path)
+    return await tracking.applicant_view(session, app, principal)
+
+
+@mine_router.get("/applications/mine", summary="My applications (我的申请), newest first",
+                 response_model=CursorPage[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
+async def list_my_applications(request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
+                               limit: Limit = 20, cursor: str | None = None) -> CursorPage[ApplicantApplicationRead]:
+    items, next_cursor = await tracking.list_mine(session, principal, cursor, limit)
+    set_next_link(request, response, next_cursor)
+    return CursorPage[ApplicantApplicationRead](items=items, next_cursor=next_cursor)

@@ -1,0 +1,81 @@
+"""The organ directory (KnownOrgan), learnt from the catalogue's event feed: organ.created / organ.updated.
+
+The request service never reads the catalogue's tables (architecture.md); the "catalog-organs" FeedConsumer
+(request_service/feeds.py) applies the events here, in the same transaction as its cursor. `path` holds the codes
+from the root down ("/<root>/…/<self>/"), so a subtree is `path LIKE '/…/<code>/%'`.
+"""
+
+from typing import Any
+
+from sqlalchemy import String, func, literal, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from request_service.errors import UnknownOrgan
+from request_service.models import KnownOrgan
+from services.outbox import EventRead
+
+__all__ = ["ORGAN_EVENTS", "apply_organ_event", "apply_organ_events", "get_known_organ", "subtree_codes"]
+
+ORGAN_EVENTS = frozenset({"organ.created", "organ.updated"})
+
+
+async def get_known_organ(session: AsyncSession, code: str) -> KnownOrgan:
+    organ = await session.get(KnownOrgan, code.upper())
+    if organ is None:
+        raise UnknownOrgan(f"No organ with code {code} is known to the request service.",
+                           errors=[{"loc": ["body", "organ_code"], "msg": "unknown organ", "type": "unknown_organ"}])
+    return organ
+
+
+async def subtree_codes(session: AsyncSession, code: str) -> list[str]:
+    """The organ and all its subordinates (下级机关)."""
+    organ = await get_known_organ(session, code)
+    return list((await session.execute(
+        select(KnownOrgan.code).where(KnownOrgan.path.startswith(organ.path)).order_by(KnownOrgan.path))).scalars())
+
+
+async def apply_organ_event(session: AsyncSession, event: EventRead | dict[str, Any]) -> None:
+    """Upsert the organ of an organ.* event; other event types are ignored (the feed carries documents too).
+    Idempotent and safe against replays: an event older than the stored version changes nothing."""
+    if isinstance(event, dict):
+        event = EventRead.model_validate(event)
+    if event.type not in ORGAN_EVENTS:
+        return
+    payload = event.payload
+    organ_id = str(payload.get("id") or event.entity_id)
+    code = str(payload["code"]).upper()
+    version = int(payload.get("version") or event.version)
+    parent_code = (str(payload["parent_code"]).upper() if payload.get("parent_code") else None)
+
+    organ = (await session.execute(select(KnownOrgan).where(KnownOrgan.id == organ_id))).scalar_one_or_none()
+    if organ is not None and organ.version >= version:
+        return
+    parent = await session.get(KnownOrgan, parent_code) if parent_code else None
+    # A parent not seen yet (only if the feed was cut mid-tree) roots the organ for now; its next event fixes it.
+    path = f"{parent.path if parent else '/'}{code}/"
+    if organ is None:
+        session.add(KnownOrgan(code=code, id=organ_id, name=payload.get("name") or code, parent_code=parent_code,
+                               path=path, version=version))
+        await session.flush()
+        return
+    old_path = organ.path
+    if organ.code != code:  # the code is the key: rename it (rare: a corrected 统一社会信用代码)
+        await session.execute(update(KnownOrgan).where(KnownOrgan.parent_code == organ.code)
+                              .values(parent_code=code))
+        organ.code = code  # the ORM updates a primary key in place
+    organ.name = payload.get("name") or organ.name
+    organ.parent_code = parent_code
+    organ.path = path
+    organ.version = version
+    if old_path != path:  # moved under another parent (or re-coded): carry the whole subtree along
+        await session.execute(
+            update(KnownOrgan).where(KnownOrgan.path.startswith(old_path), KnownOrgan.id != organ_id)
+            .values(path=literal(path) + type_coerce(func.substr(KnownOrgan.path, len(old_path) + 1), String))
+            .execution_options(synchronize_session=False))
+    await session.flush()
+
+
+async def apply_organ_events(session: AsyncSession, events: list[EventRead]) -> None:
+    """A batch of the feed, in order (the FeedConsumer's `apply`)."""
+    for event in events:
+        await apply_organ_event(session, event)

@@ -1,0 +1,73 @@
+"""Lifespan wiring of the catalogue: the CatalogClient (state["catalog_client"]) and the "catalog-organs" consumer
+that keeps KnownOrgan in step with the catalogue's organ.created / organ.updated events (architecture.md: the
+request service learns the organ directory from the catalogue's event feed).
+
+The consumer runs as a background task and stops with the app. Its readiness entry reports how far it is
+(cursor, lag, time since the last good poll) but never makes the service unready: a catalogue outage must not
+stop applicants from tracking their applications; intake only refuses organs it has not learnt yet.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+
+from request_service.clients import CatalogClient, make_catalog_client
+from request_service.config import Settings
+from request_service.domain.organs import apply_organ_events
+from request_service.models import outbox
+from services.outbox import FeedConsumer
+
+__all__ = ["ORGAN_FEED", "catalog_hook", "get_catalog_client"]
+
+log = logging.getLogger("gongkai.request.feeds")
+ORGAN_FEED = "catalog-organs"
+STALE_AFTER_SECONDS = 300
+
+
+def get_catalog_client(request: Request) -> CatalogClient:
+    return request.state.catalog_client
+
+
+def catalog_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBaseTransport | None = None):
+    @asynccontextmanager
+    async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+        client = make_catalog_client(settings, transport)
+        state["catalog_client"] = client
+        consumer = FeedConsumer(ORGAN_FEED, state["database"], outbox, client.fetch_events, apply_organ_events,
+                                batch_size=200)
+        state["organ_feed"] = consumer
+        stop = asyncio.Event()
+        task: asyncio.Task[None] | None = None
+        if run_feed:
+            task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.organ_feed_interval_seconds))
+            state["readiness_probes"][ORGAN_FEED] = _probe(consumer)
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, timeout=5)
+                except TimeoutError:  # a poll stuck on the network: the task was cancelled by wait_for
+                    log.warning("consumer %s did not stop in time", ORGAN_FEED)
+                with suppress(asyncio.CancelledError):
+                    await asyncio.gather(task, return_exceptions=True)
+            await client.aclose()
+
+    return hook
+
+
+def _probe(consumer: FeedConsumer):
+    async def probe() -> dict[str, Any]:
+        age = ((datetime.now(UTC) - consumer.last_success).total_seconds()
+               if consumer.last_success is not None else None)
+        return {"ok": True, "lag": consumer.lag(), "head_seen": consumer.head_seen,
+                "stale": age is None or age > STALE_AFTER_SECONDS}
+
+    return probe
