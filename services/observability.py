@@ -66,12 +66,23 @@ def _new_request_id() -> str:
 
 class RequestContextMiddleware:
     """Takes X-Request-ID from the caller (or makes one), echoes it, logs one access line per request,
-    and refuses request bodies larger than `max_body_bytes` with 413 problem+json."""
+    and refuses request bodies larger than `max_body_bytes` with 413 problem+json.
 
-    def __init__(self, app: Any, *, log_access: bool = True, max_body_bytes: int | None = None) -> None:
+    `body_limits` maps path regexes to their own limit (first match wins) for the few routes that take large
+    bodies (bulk imports, file uploads), so every other route keeps the small default."""
+
+    def __init__(self, app: Any, *, log_access: bool = True, max_body_bytes: int | None = None,
+                 body_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.log_access = log_access
         self.max_body_bytes = max_body_bytes
+        self.body_limits = [(re.compile(pattern), limit) for pattern, limit in (body_limits or {}).items()]
+
+    def _limit_for(self, path: str) -> int | None:
+        for pattern, limit in self.body_limits:
+            if pattern.match(path):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -101,7 +112,7 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", raw_id)]
             await send(message)
 
-        limit = self.max_body_bytes
+        limit = self._limit_for(scope["path"])
         inner_receive = receive
         if limit is not None:
             seen = 0

@@ -56,4 +56,5 @@ class ServiceSettings(BaseSettings):
     access_log: bool = True
     db_pool_size: int = 10
     max_body_bytes: int = 1_048_576
+    body_limits: dict[str, int] = Field(default_factory=dict, description="path regex → body limit in bytes")
     auth: AuthSettings = Field(default_factory=AuthSettings)
