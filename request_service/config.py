@@ -1,7 +1,9 @@
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import ServiceSettings, default_sqlite_url
+
+DEV_QUERY_CODE_KEY = "gongkai-development-query-code-key"
 
 
 class Settings(ServiceSettings):
@@ -17,6 +19,8 @@ class Settings(ServiceSettings):
     organ_feed_enabled: bool = True  # the "catalog-organs" consumer (KnownOrgan from organ.created/updated)
     organ_feed_interval_seconds: float = 5.0
     # 查询码 brute-force limit (reliability.md API2/API6): failures per tracking number within a window.
+    # Key of the 查询码 HMAC; kept outside the database so a stolen table cannot be used to test codes.
+    query_code_key: SecretStr = SecretStr(DEV_QUERY_CODE_KEY)
     lookup_max_failures: int = 5
     lookup_window_seconds: int = 900
     # Idempotency-Key records are kept at least this long (reliability.md §2.1: ≥ 24 h).
@@ -27,6 +31,12 @@ class Settings(ServiceSettings):
     fee_payment_days: int = 20  # 收到收费通知次日起20个工作日内缴纳
     consultation_days: int = 15  # 第三十二条/第三十四条: the consulted party answers within 15 working days
     job_interval_seconds: float = 60.0  # expiry sweep (补正/缴费 overdue, consultations without reply); 0 = off
+
+    @model_validator(mode="after")
+    def _refuse_development_key_in_production(self) -> "Settings":
+        if self.environment == "production" and self.query_code_key.get_secret_value() == DEV_QUERY_CODE_KEY:
+            raise ValueError("REQUEST_QUERY_CODE_KEY must be set in production")
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

@@ -60,7 +60,7 @@ async def test_online_application_waits_for_confirmation(client, request_db, org
     assert re.fullmatch(r"GK\d{4}-[A-Z2-7]{8}", body["tracking_no"])
     assert len(body["query_code"]) >= 8 and body["organ_name"] == "测试市财政局"
     stored = await row(request_db, body["id"])
-    assert stored.query_code_hash.startswith("pbkdf2_sha256$") and body["query_code"] not in stored.query_code_hash
+    assert stored.query_code_hash.startswith("hmac_sha256$") and body["query_code"] not in stored.query_code_hash
     assert stored.applicant_sub is None and stored.receipt_date is None
     events = [e for e in await events_of(request_db, "application.received") if e["entity_id"] == body["id"]]
     assert len(events) == 1 and events[0]["payload"]["channel"] == "online"
