@@ -13,9 +13,21 @@ class Settings(ServiceSettings):
     attachment_dir: str = "data/attachments"
     max_attachment_bytes: int = 20 * 1024 * 1024
     scheduler_interval_seconds: float = 30.0  # 定时发布 check; 0 disables the job
+    max_bulk_body_bytes: int = 10 * 1024 * 1024  # one bulk-import call (≤ 1,000 records), as the gateway; → 413
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
         if not self.database_url:
             self.database_url = default_sqlite_url("catalog")
+        return self
+
+    @model_validator(mode="after")
+    def _large_body_routes(self) -> "Settings":
+        # Only the bulk import and attachment uploads take bodies above max_body_bytes (multipart framing
+        # gets 64 KiB on top of the file limit); the attachment endpoint enforces the exact file size itself.
+        defaults = {
+            r"^/api/v1/catalog/documents/bulk$": self.max_bulk_body_bytes,
+            r"^/api/v1/catalog/documents/[^/]+/attachments$": self.max_attachment_bytes + 64 * 1024,
+        }
+        self.body_limits = {**defaults, **self.body_limits}
         return self

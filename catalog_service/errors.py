@@ -39,3 +39,32 @@ class InvalidReference(UnprocessableEntity):
 
 class NotEditable(Conflict):
     code = "not_editable"
+
+
+# ---- sync surface and attachments ----
+from services.errors import AppError, PayloadTooLarge  # noqa: E402
+
+
+class IntegrationScopeMissing(Forbidden):
+    code = "integration_scope_missing"
+
+
+class IdempotencyKeyReused(UnprocessableEntity):
+    code = "idempotency_key_reused"
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    code = "attachment_too_large"
+
+
+class UnsupportedAttachmentType(AppError):
+    status_code, code = 415, "unsupported_attachment_type"
+    title, title_zh = "Unsupported Media Type", "不支持的附件类型"
+
+
+class AttachmentContentMismatch(UnprocessableEntity):
+    code = "attachment_content_mismatch"
+
+
+class StaffOnlyFilter(UnprocessableEntity):
+    code = "staff_only_filter"

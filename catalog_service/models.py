@@ -189,3 +189,19 @@ class Attachment(Base):
     withheld: Mapped[bool] = mapped_column(default=False)  # 不予公开 part of a partially disclosed record
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """Idempotency-Key of a system client's call (reliability.md §2.1): the first response, replayed verbatim.
+
+    Keyed by (token sub, key); `request_hash` covers the route and the canonical body, so the same key with
+    another body is refused. Rows are kept at least 24 h (prune by created_at)."""
+
+    __tablename__ = "idempotency_key"
+
+    principal_sub: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)

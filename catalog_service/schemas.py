@@ -345,3 +345,240 @@ class DocumentPublicRead(Schema):
 
 class VocabularyRead(BaseModel):
     vocabularies: dict[str, list[Term]]
+
+
+# ---- 全文检索 · catalogue search (catalog_service/domain/search.py) --------------------------------------------------
+from typing import Literal  # noqa: E402  (appended section: the head of this module is edited concurrently)
+
+SEARCH_MAX_QUERY_CHARS = 100
+SEARCH_MAX_OFFSET = 10_000
+SEARCH_COUNT_CAP = 1_000  # exact counts and facets up to this many matches (performance.md §6 T3)
+
+
+class DocumentSearchParams(BaseModel):
+    """Query parameters of the catalogue search (目录检索). Unknown parameters are ignored."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    q: str | None = Field(None, max_length=SEARCH_MAX_QUERY_CHARS, description=(
+        "检索词 · search text. Whitespace-separated terms must all occur (AND); each term matches as a substring "
+        "of the public title, 文号, 索引号, summary, keywords and body. Traditional and Simplified characters "
+        "match each other, full-width and half-width forms are folded, Latin letters ignore case. At most "
+        f"{SEARCH_MAX_QUERY_CHARS} characters."), examples=["政务公开"])
+    organ: str | None = Field(None, description="机关: code of the issuing (lead) organ",
+                              examples=["11440100MB2C92715X"])
+    include_subordinates: bool = Field(False, description="With `organ`: also its subordinate organs (下级机关)")
+    subject_category: SubjectCategory | None = Field(None, description="主题分类")
+    genre: Genre | None = Field(None, description="体裁分类")
+    key_area: KeyArea | None = Field(None, description="重点领域")
+    year: int | None = Field(None, ge=1949, le=2100, description=(
+        "年度: the year (Beijing time) of publication; with scope=organ the year of 成文日期 "
+        "(or of creation when there is none)"))
+    validity: Validity | None = Field(None, description="有效性")
+    attribute: DisclosureAttribute | None = Field(None, description="公开属性 — only with scope=organ (staff)")
+    status: DocumentStatus | None = Field(None, description="状态 — only with scope=organ (staff)")
+    index_no: str | None = Field(None, max_length=64, description="索引号, exact match")
+    doc_number: str | None = Field(None, max_length=100, description="文号, exact match, e.g. 穗府办〔2011〕8号")
+    scope: Literal["public", "organ"] = Field("public", description=(
+        "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
+        "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
+    sort: Literal["relevance", "date"] = Field("relevance", description=(
+        "`relevance`: among the 1,000 newest matches, records whose title contains every term come first, then "
+        "newest first; past the first 1,000 matches, newest first. `date`: newest first (publication date; with "
+        "scope=organ, publication or else creation date)."))
+    limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
+    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
+
+    @field_validator("organ")
+    @classmethod
+    def _organ_code(cls, value: str | None) -> str | None:
+        return normalize_organ_code(value) if value else None
+
+    @field_validator("q", "index_no", "doc_number")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class DocumentSearchHit(BaseModel):
+    id: str
+    index_no: str | None = Field(description="索引号")
+    title: str = Field(description="名称: the public title (withheld parts masked)")
+    doc_number: str | None = Field(description="文号")
+    organ_code: str
+    organ_name: str
+    genre: Genre | None
+    subject_category: SubjectCategory | None
+    published_at: datetime | None
+    validity: Validity
+    snippet: str = Field(description=(
+        "摘要片段 · an HTML fragment: up to ~120 characters of the public summary or body around the first match, "
+        "HTML-escaped, every occurrence of a search term wrapped in `<em>…</em>`; `…` marks a cut. Without a "
+        "match in summary or body (e.g. a title or 文号 match), the start of the summary or body."))
+    status: DocumentStatus | None = Field(None, description="状态 — scope=organ only")
+    attribute: DisclosureAttribute | None = Field(None, description="公开属性 — scope=organ only")
+
+
+class FacetCount(BaseModel):
+    value: str = Field(description="The filter value to pass back (organ code, vocabulary code, year)")
+    label: str = Field(description="Chinese label · 中文名称")
+    count: int
+
+
+class DocumentSearchResult(BaseModel):
+    items: list[DocumentSearchHit]
+    total: int = Field(description=f"Matches, counted exactly up to {SEARCH_COUNT_CAP:,}")
+    total_is_estimate: bool = Field(description=(
+        f"true when there are more than {SEARCH_COUNT_CAP:,} matches: `total` is then {SEARCH_COUNT_CAP:,} "
+        f"(show \"{SEARCH_COUNT_CAP:,}+\") and the facet counts cover the {SEARCH_COUNT_CAP:,} newest matches only"))
+    limit: int
+    offset: int
+    facets: dict[str, list[FacetCount]] = Field(description=(
+        "Counts per value over the same visible, filtered matches as `items`, most frequent first: organ, "
+        "subject_category, genre, key_area, year, validity, and with scope=organ also attribute and status. "
+        "While `total_is_estimate` is false, a value's count is exactly the number of items the search returns "
+        "with that filter added."))
+
+
+# ---- Sync surface for integrating agencies: change feed, bulk import (批量导入), attachments (附件) ----------------
+# Imports here, not at the head: this module is appended to by several people at once.
+from dataclasses import dataclass  # noqa: E402
+from typing import Annotated, Any, Literal  # noqa: E402
+
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator  # noqa: E402
+
+# Text a record may not carry: NUL and unpaired surrogates cannot be stored (PostgreSQL text, UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+MAX_BULK_RECORDS = 1000
+
+
+def _storable(value: object) -> object:
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and _UNSTORABLE.search(item):
+            raise ValueError("NUL characters and unpaired surrogates cannot be stored")
+    return value
+
+
+class ChangeItem(BaseModel):
+    """One change of a published record. `record` is its *current* public view, or null for a tombstone."""
+
+    cursor: int = Field(description="Position of this change; pass the last one you applied as `after`")
+    change: Literal["upsert", "tombstone"] = Field(
+        description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
+    document_id: str
+    occurred_at: datetime
+    record: DocumentPublicRead | None = Field(description="The record as the public sees it now; null on tombstones")
+
+
+class ChangesPage(BaseModel):
+    items: list[ChangeItem]
+    next_cursor: int = Field(description="Pass as `after` next time; equals `after` when nothing new has happened")
+    has_more: bool = Field(description="More changes are waiting: ask again at once")
+
+
+class ImportReview(InputSchema):
+    """保密审查 the organ's own system has already done for this record (who, when, conclusion, basis)."""
+
+    reviewer: str = Field(min_length=2, max_length=100, description="审查人")
+    reviewed_on: date = Field(description="审查日期")
+    conclusion: DisclosureAttribute = Field(description="审查结论: proactive records are published on import")
+    grounds: list[WithholdingGround] = Field(default_factory=list, max_length=8,
+                                             description="不予公开/依申请公开 的依据")
+    basis: str | None = Field(None, max_length=2000, description="审查依据或说明")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return _storable(value)
+
+    @model_validator(mode="after")
+    def _grounds_when_withholding(self) -> "ImportReview":
+        if self.conclusion != DisclosureAttribute.PROACTIVE and not (self.grounds or self.basis):
+            raise ValueError("a review concluding 不予公开 or 依申请公开 needs its grounds or basis")
+        return self
+
+
+class BulkRecord(DocumentFields):
+    """One record of an organ's document system. The token's `sub` is the source system and its `organ` the
+    owner: a record cannot name another organ. Links (interpretation_of, amends, repeals) may point only at the
+    organ's own records (a 解读 also at any published record)."""
+
+    external_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+                             description="The caller's own id of the record (printable ASCII); the upsert key")
+    review: ImportReview | None = Field(None, description="Review already done upstream; proactive → published")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return _storable(value)
+
+    @model_validator(mode="after")
+    def _one_attribute(self) -> "BulkRecord":
+        if self.review and self.proposed_attribute and self.review.conclusion != self.proposed_attribute:
+            raise ValueError("proposed_attribute contradicts the review's conclusion")
+        return self
+
+
+@dataclass(frozen=True)
+class InvalidRecord:
+    """A bulk record that failed validation: kept in its place so the others still apply."""
+
+    external_id: str | None
+    errors: list[dict[str, Any]]
+
+
+def _keep_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        external_id = value.get("external_id") if isinstance(value, dict) else None
+        if not (isinstance(external_id, str) and 0 < len(external_id) <= 128):
+            external_id = None  # echo only a plausible id, never arbitrary input
+        # No `input` in the errors: never echo submitted content back (reliability.md §2.2).
+        return InvalidRecord(external_id, [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                                           for e in exc.errors(include_url=False, include_input=False)])
+
+
+class BulkImportRequest(InputSchema):
+    records: list[Annotated[BulkRecord, WrapValidator(_keep_invalid)]] = Field(
+        min_length=1, max_length=MAX_BULK_RECORDS,
+        description=f"At most {MAX_BULK_RECORDS} records; each is validated on its own")
+
+
+class BulkRecordError(BaseModel):
+    loc: list[str | int] = Field(description="Where in the record, e.g. ['doc_number']")
+    msg: str
+    type: str
+
+
+class BulkRecordResult(BaseModel):
+    index: int = Field(description="Position of the record in the request")
+    external_id: str | None
+    status: Literal["created", "updated", "unchanged", "rejected"]
+    published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
+    document_id: str | None = None
+    reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "in_workflow", "other_organ",
+                    "write_failed"] | None = Field(None, description="Why a record was rejected")
+    errors: list[BulkRecordError] | None = None
+
+
+class BulkImportSummary(BaseModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    published: int
+
+
+class BulkImportResult(BaseModel):
+    results: list[BulkRecordResult]
+    summary: BulkImportSummary
+
+
+class AttachmentStaffRead(AttachmentRead):
+    """An attachment as the organ's staff see it: with the 区分处理 flag."""
+
+    withheld: bool = Field(description="不予公开: never served to the public, whatever the record's state")
+    created_by: str
+    created_at: datetime

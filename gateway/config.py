@@ -43,7 +43,7 @@ class GatewaySettings(BaseSettings):
     rate_limit_burst: int = Field(100, ge=1)
 
     # Forwarded request bodies larger than this are refused with 413 (attachments are the large case).
-    max_body_bytes: int = Field(10 * 1024 * 1024, ge=0)
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=0)  # attachments: 20 MiB plus multipart overhead
 
     # Verified tokens are remembered until they expire so the hop stays cheap; bounded.
     token_cache_size: int = Field(10_000, ge=0)

@@ -10,6 +10,8 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
 
@@ -38,6 +40,16 @@ def process_revision_directives(context_, revision, directives) -> None:
         directives[:] = []
 
 
+# Objects a migration creates with raw DDL, outside the ORM metadata: the catalogue's search indexes
+# (catalog_0002: ix_document_search_*) and SQLite's FTS5 table with its shadow tables (document_fts*).
+# Without this filter autogenerate (and the drift test) would propose dropping them.
+UNMANAGED_PREFIXES = ("document_fts", "ix_document_search_")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    return not (reflected and compare_to is None and (name or "").startswith(UNMANAGED_PREFIXES))
+
+
 def do_run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -45,6 +57,7 @@ def do_run_migrations(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER TABLE goes through batch mode
         compare_type=True,
         process_revision_directives=process_revision_directives,
+        include_object=include_object,
         user_module_prefix="services.db.",
     )
     with context.begin_transaction():
@@ -52,7 +65,12 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = make_engine(database_url(), null_pool=True)
+    url = database_url()
+    if url.startswith("postgresql"):
+        # No client-side statement timeout (make_engine's 30 s): building an index on a large table takes minutes.
+        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 5})
+    else:
+        engine = make_engine(url, null_pool=True)
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
         await connection.commit()

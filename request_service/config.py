@@ -16,6 +16,9 @@ class Settings(ServiceSettings):
     catalog_url: str = "http://127.0.0.1:8101"
     catalog_connect_timeout_seconds: float = 0.5
     catalog_timeout_seconds: float = 2.0
+    # After this many failed calls in a row the catalogue is left alone for the cooldown (clients.CircuitBreaker).
+    catalog_breaker_failures: int = 3
+    catalog_breaker_cooldown_seconds: float = 5.0
     organ_feed_enabled: bool = True  # the "catalog-organs" consumer (KnownOrgan from organ.created/updated)
     organ_feed_interval_seconds: float = 5.0
     # 查询码 brute-force limit (reliability.md API2/API6): failures per tracking number within a window.

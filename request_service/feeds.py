@@ -30,7 +30,7 @@ ORGAN_FEED = "catalog-organs"
 STALE_AFTER_SECONDS = 300
 
 
-def get_catalog_client(request: Request) -> CatalogClient:
+async def get_catalog_client(request: Request) -> CatalogClient:  # async: no thread-pool hop (services/db.py)
     return request.state.catalog_client
 
 

@@ -134,7 +134,9 @@ class Database:
             await self.bind.dispose()
 
 
-def get_database(request: Request) -> Database:
+# The dependencies that only read request.state are `async def`: FastAPI runs a plain `def` dependency in the thread
+# pool, a thread hop (and a wait for a free worker thread) on every request for a dictionary look-up.
+async def get_database(request: Request) -> Database:
     return request.state.database
 
 

@@ -49,6 +49,7 @@ __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_r
 
 log = logging.getLogger("gongkai.outbox")
 _PENDING_KEY = "gongkai_outbox_pending"
+_RELEASED_KEY = "gongkai_outbox_released_savepoints"
 
 
 class Outbox:
@@ -77,29 +78,57 @@ class Outbox:
 
 def record_event(session: AsyncSession, outbox: Outbox, type: str, *, entity_type: str, entity_id: str,
                  version: int, payload: dict[str, Any], occurred_at: datetime | None = None) -> None:
-    """Stage an event; it is written when (and only if) the session's transaction commits."""
-    pending: list[tuple[Outbox, dict[str, Any]]] = session.info.setdefault(_PENDING_KEY, [])
-    pending.append((outbox, {
+    """Stage an event; it is written when (and only if) the session's outermost transaction commits — and, when it
+    was staged inside savepoints, only if each of them was released rather than rolled back."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    pending: list[_Staged] = sync.info.setdefault(_PENDING_KEY, [])
+    pending.append(_Staged(outbox, _savepoints(sync), {
         "type": type, "entity_type": entity_type, "entity_id": str(entity_id), "version": version,
         "payload": payload, "occurred_at": occurred_at or datetime.now(UTC),
     }))
 
 
+class _Staged:
+    __slots__ = ("outbox", "row", "savepoints")
+
+    def __init__(self, outbox: Outbox, savepoints: tuple[Any, ...], row: dict[str, Any]) -> None:
+        self.outbox, self.savepoints, self.row = outbox, savepoints, row
+
+
+def _savepoints(session: Session) -> tuple[Any, ...]:
+    chain, transaction = [], session.get_nested_transaction()
+    while transaction is not None:
+        if transaction.nested:
+            chain.append(transaction)
+        transaction = transaction.parent
+    return tuple(chain)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_staged_events(session: Session) -> None:
-    pending: list[tuple[Outbox, dict[str, Any]]] | None = session.info.pop(_PENDING_KEY, None)
-    if not pending:
+    # before_commit also fires when a savepoint is released: note the release; the events wait for the outermost
+    # commit, so the ordering lock below is held only for the insert and that commit.
+    if session.in_nested_transaction():
+        session.info.setdefault(_RELEASED_KEY, []).append(session.get_nested_transaction())
+        return
+    released = session.info.pop(_RELEASED_KEY, [])
+    pending: list[_Staged] | None = session.info.pop(_PENDING_KEY, None)
+    rows = [s for s in pending or [] if all(any(sp is r for r in released) for sp in s.savepoints)]
+    if not rows:
         return
     connection = session.connection()
-    outbox = pending[0][0]
+    outbox = rows[0].outbox
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": outbox.lock_key})
-    connection.execute(outbox.events.insert(), [row for _, row in pending])
+    connection.execute(outbox.events.insert(), [s.row for s in rows])
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_staged_events(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget_staged_events(session: Session, transaction: Any) -> None:
+    # The outermost transaction is over (committed above, or rolled back): nothing staged may outlive it.
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+        session.info.pop(_RELEASED_KEY, None)
 
 
 class EventRead(BaseModel):

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Date, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.db import UtcDateTime, make_metadata, utcnow
@@ -39,6 +39,12 @@ class ApplicationFact(Base):
     __table_args__ = (
         Index("ix_application_fact_organ_received", "organ_code", "received_on"),
         Index("ix_application_fact_organ_closed", "organ_code", "closed_on"),
+        # The report's fee figures and the dashboards' fees per day (migration stats_0002). Partial: few
+        # applications carry a fee, and ingest then maintains these indexes only for those.
+        Index("ix_application_fact_organ_fee_noticed", "organ_code", "fee_noticed_on",
+              postgresql_where=text("fee_noticed_on IS NOT NULL"), sqlite_where=text("fee_noticed_on IS NOT NULL")),
+        Index("ix_application_fact_organ_fee_paid", "organ_code", "fee_paid_on",
+              postgresql_where=text("fee_paid_on IS NOT NULL"), sqlite_where=text("fee_paid_on IS NOT NULL")),
     )
 
     application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -76,6 +82,7 @@ class DocumentFact(Base):
     """A public catalogue record (only what the public may see; withdrawn or classified → public False)."""
 
     __tablename__ = "document_fact"
+    __table_args__ = (Index("ix_document_fact_organ_published", "organ_code", "published_at"),)  # dashboards
 
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)

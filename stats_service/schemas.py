@@ -142,3 +142,82 @@ class Reminder(BaseModel):
     status: str
     overdue: bool
     days_left: int
+
+
+# --- dashboards (stats_service.domain.dashboards) -----------------------------------------------------------------
+
+class WorkingDaysSource(BaseModel):
+    source: str = Field(description="Where working days come from (chinese_calendar: official holidays and 调休)")
+    note: str
+    provisional_years: list[int] = Field(description="Years without official data: weekends and fixed holidays only")
+
+
+class ReplyFigures(BaseModel):
+    received: int = Field(description="Applications received (收到申请之日) in the period")
+    closed: int = Field(description="Applications replied or closed (deemed abandoned) in the period")
+    replied: int
+    closed_with_due: int = Field(description="Closed applications that had a due date")
+    closed_on_time: int = Field(description="… of which closed on or before the due date")
+    on_time_rate: float | None = Field(description="closed_on_time / closed_with_due; null when there is none")
+    avg_working_days: float | None = Field(description="Mean working days from receipt to reply (replied only)")
+    median_working_days: float | None
+
+
+class PeriodFigures(ReplyFigures):
+    outcomes: dict[str, int] = Field(description="Closed per outcome (rows of table 三); zero outcomes omitted")
+    fees_noticed: int = Field(description="Fee notices (收费通知) issued")
+    fees_noticed_yuan: str
+    fees_collected_yuan: str
+    documents_published: int = Field(description="Public catalogue records first published")
+
+
+class SeriesPoint(PeriodFigures):
+    period: str = Field(examples=["2026-03", "2026-Q1", "2026"])
+    start: date
+    end: date
+
+
+class DashboardMeta(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    organ_code: str
+    include_subordinates: bool
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+    working_days: WorkingDaysSource
+
+
+class TimeseriesRead(DashboardMeta):
+    granularity: str
+    series: list[SeriesPoint]
+    totals: PeriodFigures
+
+
+class BreakdownItem(ReplyFigures):
+    key: str
+    label: str
+    parent_code: str | None = Field(None, description="by=organ: the organ's parent")
+    depth: int | None = Field(None, description="by=organ: 0 for a root organ")
+    overdue_now: int = Field(description="Open applications past their due date today")
+
+
+class BreakdownRead(DashboardMeta):
+    by: str
+    as_of: date
+    items: list[BreakdownItem]
+
+
+class OverdueOrgan(BaseModel):
+    organ_code: str
+    organ_name: str
+    overdue: int
+    oldest_due_on: date
+    max_days_overdue: int
+
+
+class OverdueRead(BaseModel):
+    organ_code: str
+    include_subordinates: bool
+    as_of: date
+    total: int
+    items: list[OverdueOrgan]

@@ -8,3 +8,12 @@ PREFIX = "/api/v1/catalog"
 router = APIRouter()
 router.include_router(organs.router)
 router.include_router(documents.router)
+from catalog_service.api import sync  # noqa: E402
+
+router.include_router(sync.router)
+from catalog_service.api import attachments  # noqa: E402
+
+router.include_router(attachments.router)
+from catalog_service.api import search  # noqa: E402
+
+router.include_router(search.router)

@@ -73,7 +73,7 @@ async def get_document(document_id: str, session: SessionDep, response: Response
     if matches(if_none_match, doc.version):
         return Response(status_code=304, headers={"ETag": etag(doc.version)})
     response.headers["ETag"] = etag(doc.version)
-    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Cache-Control"] = "no-cache"  # revalidate (ETag → 304): a withdrawn record must stop at once
     return await docs.public_read(session, doc)
 
 

@@ -219,3 +219,18 @@ async def public_read(session: AsyncSession, doc: Document) -> DocumentPublicRea
         repeal_date=doc.repeal_date, validity=doc.validity, published_at=doc.published_at, body=doc.public_body,
         interpretation_of=doc.interpretation_of_id,
         attachments=[AttachmentRead.model_validate(a) for a in attachments])
+
+
+async def next_index_nos(session: AsyncSession, organ: Organ, year: int, template: str, count: int) -> list[str]:
+    """`count` consecutive 索引号 from one locked read-modify-write: a bulk import takes its serials in one round
+    trip, not one per record. Serials are never reused."""
+    from catalog_service.models import IndexSerial
+
+    serial = await session.get(IndexSerial, (organ.id, year), with_for_update=True)
+    if serial is None:
+        serial = IndexSerial(organ_id=organ.id, year=year, last_serial=0)
+        session.add(serial)
+    first = serial.last_serial + 1
+    serial.last_serial += count
+    await session.flush()
+    return [template.format(organ_code=organ.code, year=year, serial=n) for n in range(first, first + count)]

@@ -55,7 +55,7 @@ StaffDep = Annotated[Principal, Depends(staff)]
 IfMatch = Annotated[str | None, Header(description="ETag of the version you read (428 without it)")]
 
 
-def get_settings(request: Request) -> Any:
+async def get_settings(request: Request) -> Any:  # async: no thread-pool hop (services/db.py)
     return request.state.settings
 
 

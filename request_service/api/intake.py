@@ -42,7 +42,7 @@ IdempotencyKey = Annotated[str | None, Header(
 CatalogDep = Annotated[CatalogClient, Depends(get_catalog_client)]
 
 
-def get_settings(request: Request) -> Any:
+async def get_settings(request: Request) -> Any:  # async: no thread-pool hop (services/db.py)
     return request.state.settings
 
 
@@ -62,8 +62,8 @@ Created = tuple[dict[str, Any], dict[str, str]]
 async def _idempotent(session: Any, settings: Any, key: str | None, scope: str, body: BaseModel,
                       create: Callable[[], Awaitable[Created]]) -> JSONResponse:
     """Create once per Idempotency-Key (domain/idempotency.py); without a key, just create."""
-    fp = idempotency.fingerprint(body.model_dump(mode="json"))
     if key:
+        fp = idempotency.fingerprint(body.model_dump(mode="json"))
         replay = await idempotency.claim(session, scope, key, fp, ttl_hours=settings.idempotency_ttl_hours)
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code,

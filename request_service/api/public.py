@@ -22,7 +22,7 @@ router = APIRouter(prefix=PREFIX, tags=["applicant"])
 mine_router = APIRouter(prefix=PREFIX, tags=["applicant"])
 
 
-def get_settings(request: Request) -> Any:
+async def get_settings(request: Request) -> Any:  # async: no thread-pool hop (services/db.py)
     return request.state.settings
 
 

@@ -1,9 +1,10 @@
 """Loading applications with organ scope, and the audited handling log."""
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.errors import ApplicationNotFound
@@ -11,7 +12,8 @@ from request_service.models import Application, HandlingStep
 from services.auth import Principal
 from services.db import utcnow
 
-__all__ = ["HANDLING_ROLES", "SHANGHAI", "add_step", "is_handling_staff", "load_application", "today"]
+__all__ = ["HANDLING_ROLES", "SHANGHAI", "add_step", "is_handling_staff", "is_unsaved", "load_application", "staged",
+           "today"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HANDLING_ROLES = frozenset({"intake_clerk", "handler", "reply_approver"})
@@ -40,10 +42,25 @@ async def load_application(session: AsyncSession, principal: Principal, applicat
     return app
 
 
+def is_unsaved(app: Application) -> bool:
+    """True while `app` was added in this session and not flushed yet (intake builds the whole application, its
+    steps, clock and events before a single flush). None of its rows can be in the database then, so the look-ups
+    of its steps, clock segments or appeals are answered from the session instead of costing a round trip each."""
+    return inspect(app).pending
+
+
+def staged(session: AsyncSession, model: type, app: Application) -> list[Any]:
+    """The `model` rows of `app` added in this session and not flushed yet."""
+    return [obj for obj in session.new if isinstance(obj, model) and obj.application_id == app.id]
+
+
 async def add_step(session: AsyncSession, app: Application, principal: Principal, *, action: str, role: str,
                    status_before: str | None, comment: str | None = None) -> None:
-    seq = len((await session.execute(select(HandlingStep.id).where(HandlingStep.application_id == app.id)
-                                     )).all()) + 1
+    if is_unsaved(app):
+        seq = len(staged(session, HandlingStep, app)) + 1
+    else:
+        seq = len((await session.execute(select(HandlingStep.id).where(HandlingStep.application_id == app.id)
+                                         )).all()) + 1
     session.add(HandlingStep(application_id=app.id, seq=seq, action=action, actor_sub=principal.sub or "applicant",
                              role=role, status_before=status_before, status_after=app.status, comment=comment,
                              at=utcnow()))

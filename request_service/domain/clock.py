@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from request_service.domain.applications import is_unsaved, staged
 from request_service.domain.calendar import Calendar
 from request_service.models import Application, ClockSegment
 
@@ -70,7 +71,8 @@ def open_segment(segments: list[ClockSegment]) -> ClockSegment | None:
 async def start(session: AsyncSession, app: Application, receipt_date: date) -> None:
     session.add(ClockSegment(application_id=app.id, seq=1, state="running", restart=True, start_on=receipt_date,
                              basis=BASIS["receipt"]))
-    await session.flush()
+    if not is_unsaved(app):  # recompute reads a stored application's ledger back from the database (no autoflush)
+        await session.flush()
 
 
 async def switch(session: AsyncSession, app: Application, state: str, on: date, basis: str, *,
@@ -148,7 +150,10 @@ def allowed_days(app: Application) -> int:
 
 async def recompute(session: AsyncSession, app: Application, calendar: Calendar, today: date) -> ClockState:
     """Refresh the stored due date (work-lists read it) from the ledger and the calendar."""
-    segments = await segments_of(session, app.id)
+    if is_unsaved(app):  # a new application's ledger is all in the session
+        segments = sorted(staged(session, ClockSegment, app), key=lambda seg: seg.seq)
+    else:
+        segments = await segments_of(session, app.id)
     state = compute(segments, calendar, allowed_days(app), today)
     if app.deferred_due_on is not None:  # 条例第三十五条: a reasonable deferred deadline set by the organ
         app.due_on, app.due_provisional = app.deferred_due_on, False

@@ -5,6 +5,7 @@ projection of the application, so a consumer upserts it by id and version (order
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from request_service.domain.applications import is_unsaved
 from request_service.models import Appeal, Application, outbox
 from services.outbox import record_event
 
@@ -12,8 +13,8 @@ __all__ = ["emit_application_event", "stats_projection"]
 
 
 async def stats_projection(session: AsyncSession, app: Application) -> dict:
-    appeals = (await session.execute(select(Appeal).where(Appeal.application_id == app.id)
-                                     .order_by(Appeal.filed_on, Appeal.id))).scalars().all()
+    appeals = [] if is_unsaved(app) else (await session.execute(  # a new application has no appeals
+        select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.filed_on, Appeal.id))).scalars().all()
     return {
         "organ_code": app.organ_code, "applicant_type": app.applicant_type, "channel": app.channel,
         "status": app.status, "receipt_date": app.receipt_date.isoformat() if app.receipt_date else None,

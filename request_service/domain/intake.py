@@ -25,13 +25,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from request_service.clients import CatalogAway
 from request_service.domain.applications import SHANGHAI, add_step, today
 from request_service.domain.events import emit_application_event
 from request_service.domain.handling import accept
 from request_service.domain.organs import get_known_organ
 from request_service.domain.repeats import find_repeat
 from request_service.errors import ApplicantRoleRequired, WrongRole
-from request_service.models import Application, KnownOrgan
+from request_service.models import Application, KnownOrgan, new_id
 from request_service.schemas import ApplicantIn, ApplicationFields, ApplicationRegister, ApplicationSubmit, term
 from request_service.vocab import ApplicationStatus, Channel
 from services.auth import Principal
@@ -154,6 +155,8 @@ async def fetch_suggestions(catalog: Any, title: str, doc_number: str | None = N
         return []
     try:
         return await search_catalogue(catalog, title, doc_number)
+    except CatalogAway:  # known to be down (the breaker logged it once): not a warning per submission
+        return []
     except Exception as exc:  # timeouts, refused connections, 5xx, odd payloads: all the same to intake
         log.warning("catalogue suggestions unavailable: %s", type(exc).__name__)
         return []
@@ -176,8 +179,11 @@ async def _create(session: AsyncSession, data: ApplicationFields, *, organ: Know
     key = applicant_key(a)
     query_code = new_query_code()
     now = utcnow()
+    # Nothing is flushed until the commit: the application, its steps, its clock and its events go to the database
+    # together (one INSERT per table). So the id is drawn here, not at flush, and so are the column defaults that
+    # the receipt and the events read (fee_waived, extension_days).
     app = Application(
-        tracking_no=await _new_tracking_no(session, now.astimezone(SHANGHAI).year),
+        id=new_id(), tracking_no=await _new_tracking_no(session, now.astimezone(SHANGHAI).year),
         query_code_hash=hash_query_code(query_code), organ_code=organ.code, channel=channel.value,
         submitted_at=now, status="received", applicant_type=a.type.value, applicant_name=a.name,
         applicant_sub=applicant_sub, applicant_key=key, id_type=a.id_type.value if a.id_type else None,
@@ -186,10 +192,9 @@ async def _create(session: AsyncSession, data: ApplicationFields, *, organ: Know
         info_description=data.info_description, preferred_form=data.preferred_form.value,
         delivery=data.delivery.value, suggestions=suggestions,
         repeat_of=await find_repeat(session, key, organ.code, data.info_title, data.info_description),
-        version=1, created_at=now, updated_at=now,
+        fee_waived=False, extension_days=0, version=1, created_at=now, updated_at=now,
     )
     session.add(app)
-    await session.flush()
     await add_step(session, app, principal, action=action, role=role, status_before=None,
                    comment=f"{channel.zh}（{channel.en}）")
     await emit_application_event(session, app, "application.received")

@@ -8,3 +8,9 @@ PREFIX = "/api/v1/stats"
 router = APIRouter()
 router.include_router(vocabularies.router)
 router.include_router(reports.router)
+from stats_service.api import exports  # noqa: E402
+
+router.include_router(exports.router)
+from stats_service.api import dashboards  # noqa: E402
+
+router.include_router(dashboards.router)

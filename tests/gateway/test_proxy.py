@@ -1,5 +1,7 @@
 """Forwarding through the gateway over real HTTP: routing, headers, request ids, bodies, upstream failures."""
 
+import logging
+import socket
 import time
 
 import httpx
@@ -177,6 +179,23 @@ class TestUpstreamFailures:
         assert "request_service" in body["detail"]
         assert (await gw.get("/api/v1/requests/slow", params={"delay": 0.05})).status_code == 200
 
+    async def test_unanswered_connect_is_504_within_the_connect_timeout(self, env: Env):
+        # A listening socket whose accept queue (backlog 0) is full: further SYNs are dropped, as for a host
+        # that has vanished from the network.
+        with socket.socket() as blackhole, socket.socket() as filler:
+            blackhole.bind(("127.0.0.1", 0))
+            blackhole.listen(0)
+            filler.connect(blackhole.getsockname())
+            await env.start_upstreams()
+            env.urls["catalog"] = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
+            gw = await env.gateway(connect_timeout=0.3)
+            started = time.monotonic()
+            r = await gw.get("/api/v1/catalog/documents/1")
+            assert time.monotonic() - started < 1.5
+            body = assert_problem(r, 504, "upstream_timeout")
+            assert "connect to catalog_service" in body["detail"]
+            assert (await gw.get("/api/v1/stats/annual")).status_code == 200
+
     async def test_failures_are_counted(self, env: Env):
         await env.start_upstreams("stats")
         gw = await env.gateway()
@@ -184,3 +203,18 @@ class TestUpstreamFailures:
         metrics = (await gw.get("/metrics")).text
         assert 'gateway_upstream_errors_total{kind="connect_error",upstream="stats"} 1.0' in metrics
         assert 'gateway_requests_total{method="GET",status_class="5xx",upstream="stats"} 1.0' in metrics
+
+
+async def test_access_log_line_per_request(env: Env, caplog: pytest.LogCaptureFixture):
+    await env.start_upstreams()
+    gw = await env.gateway(access_log=True)
+    caplog.set_level(logging.INFO, logger="gongkai.access")
+    r = await gw.get("/api/v1/catalog/documents/1", headers={"X-Request-ID": "log-me"})
+    await gw.get("/healthz", headers={"X-Request-ID": "log-me-too"})
+    fields = [rec.fields for rec in caplog.records if rec.name == "gongkai.access"]  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    proxied = next(f for f in fields if f["request_id"] == "log-me")
+    assert proxied["status"] == 200 and proxied["upstream"] == "catalog" and proxied["duration_ms"] >= 0
+    assert proxied["method"] == "GET" and proxied["path"] == "/api/v1/catalog/documents/1"
+    local = next(f for f in fields if f["request_id"] == "log-me-too")
+    assert local["status"] == 200 and local["upstream"] == "gateway"

@@ -106,3 +106,21 @@ async def test_consumer_applies_each_event_once_and_survives_a_crash(lib_db):
 
 async def _return(value):
     return value
+
+
+async def test_savepoints_keep_the_events_staged_around_them(lib_db):
+    """A savepoint that rolls back drops only its own events; one that is released keeps them for the commit."""
+    async with lib_db.transaction() as session:
+        record_event(session, outbox, "before", entity_type="t", entity_id="1", version=1, payload={"n": 1})
+        try:
+            async with session.begin_nested():
+                record_event(session, outbox, "inside-failed", entity_type="t", entity_id="2", version=1,
+                             payload={"n": 2})
+                raise RuntimeError("one record fails")
+        except RuntimeError:
+            pass
+        async with session.begin_nested():
+            record_event(session, outbox, "inside-kept", entity_type="t", entity_id="3", version=1,
+                         payload={"n": 3})
+        record_event(session, outbox, "after", entity_type="t", entity_id="4", version=1, payload={"n": 4})
+    assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["before", "inside-kept", "after"]

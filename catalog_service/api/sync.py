@@ -1,0 +1,112 @@
+"""Sync surface for integrating agencies and followers: the change feed, the Atom feed and the bulk import."""
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from catalog_service.deps import CalendarDep, SettingsDep
+from catalog_service.domain import bulk, idempotency, sync
+from catalog_service.schemas import MAX_BULK_RECORDS, BulkImportRequest, BulkImportResult, ChangesPage
+from catalog_service.vocab import KeyArea
+from services.auth import Principal, require_roles
+from services.db import SessionDep
+from services.errors import problem_responses
+
+PREFIX = "/api/v1/catalog"
+router = APIRouter(prefix=PREFIX, tags=["sync"])
+IntegrationDep = Annotated[Principal, Depends(require_roles("integration"))]
+ATOM = "application/atom+xml; charset=utf-8"
+
+CHANGES_DESCRIPTION = """\
+Incremental sync of the **published** catalogue (增量同步), for integrating agencies' replicas.
+
+* Items are publications, updates, repeals and withdrawals of published records, in commit order. Each item
+  carries the record as the public sees it **now** (`change: upsert`), or a tombstone with no record data at
+  all (`change: tombstone`) when the record is no longer public (withdrawn, classified). Records that were never
+  published never appear.
+* Store `next_cursor` with what you applied and pass it as `after` next time; `has_more` (and the `Link:
+  rel="next"` header) say whether to ask again at once.
+* Delivery is **at least once**: after a retry or a crash you may see an item again, and several items of one
+  record each carry its current state. Apply items by **upserting (or deleting) by `document_id`**; that makes
+  replays harmless and leaves your copy equal to the public catalogue.
+"""
+
+BULK_DESCRIPTION = f"""\
+Bulk upsert (批量导入) from an organ's own document system; role `integration`, records always belong to the
+token's `organ`, and the token's `sub` is the source system.
+
+* Up to {MAX_BULK_RECORDS} records per call (more → 422), keyed by your `external_id`. Each record is validated
+  on its own: a bad one is `rejected` with its `errors`, the others are applied; nothing of a rejected record is
+  written.
+* `created` / `updated` (a draft whose content changed) / `unchanged` (same content: nothing is written, so a
+  retried call changes nothing) / `rejected`. A record that has left drafting (in review, decided, published,
+  withdrawn) is rejected with reason `in_workflow`: change it through the review workflow.
+* `review` records the 保密审查 your system already did: `conclusion: proactive` publishes the record at once;
+  other conclusions leave a draft with that proposed attribute for the unit head (单位主要负责人审定).
+* `Idempotency-Key` (optional, ≤ 255 printable ASCII characters): a repeat with the same key and the identical
+  body returns the first response verbatim (header `Idempotent-Replayed: true`); the same key with another body
+  is a 422 `idempotency_key_reused`. A concurrent repeat waits for the first and replays it.
+"""
+
+
+@router.get("/changes", summary="Change feed of published records (增量同步)", response_model=ChangesPage,
+            responses=problem_responses(422), description=CHANGES_DESCRIPTION)
+async def list_changes(
+    request: Request, response: Response, session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="Cursor of the last item you applied (0: from the start)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500; larger is a 422)")] = 100,
+) -> ChangesPage:
+    page = await sync.list_changes(session, after, limit)
+    response.headers["Link"] = f'<{request.url.path}?after={page.next_cursor}&limit={limit}>; rel="next"'
+    response.headers["Cache-Control"] = "no-store"  # a withdrawal must end what any cache would serve
+    return page
+
+
+def _public_base(request: Request) -> str:
+    # Behind the gateway the public host is in X-Forwarded-*; the gateway sets both and drops callers' own.
+    proto = request.headers.get("x-forwarded-proto") or request.url.scheme
+    host = request.headers.get("x-forwarded-host") or request.url.netloc
+    return f"{proto}://{host}"
+
+
+@router.get("/feeds/atom.xml", summary="Atom feed of newly published documents (订阅)", response_class=Response,
+            responses={200: {"description": "Atom 1.0 feed (RFC 4287) of the 50 newest public records",
+                             "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
+                       304: {"description": "Not modified"}, **problem_responses(404, 422)})
+async def get_atom_feed(
+    request: Request, session: SessionDep,
+    organ: Annotated[str | None, Query(max_length=18, description="Only this organ's records (its code)")] = None,
+    key_area: Annotated[KeyArea | None, Query(description="Only records of this key area (重点领域)")] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    base = _public_base(request)
+    self_url = f"{base}{request.url.path}" + (f"?{request.url.query}" if request.url.query else "")
+    content = await sync.atom_feed(session, base_url=base, self_url=self_url, organ_code=organ, key_area=key_area)
+    tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
+    # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if if_none_match and tag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(content, media_type=ATOM, headers=headers)
+
+
+@router.post("/documents/bulk", summary="Bulk import from an organ's document system (批量导入)",
+             response_model=BulkImportResult, description=BULK_DESCRIPTION,
+             responses=problem_responses(401, 403, 404, 413, 422))
+async def import_documents(
+    request: Request, body: BulkImportRequest, session: SessionDep, principal: IntegrationDep,
+    settings: SettingsDep, calendar: CalendarDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255,
+                                                  pattern=r"^[\x21-\x7e]+$")] = None,
+) -> Response:
+    if idempotency_key:
+        fingerprint = idempotency.fingerprint(request.url.path, hashlib.sha256(await request.body()).hexdigest())
+        replay = await idempotency.claim(session, principal.sub, idempotency_key, fingerprint)
+        if replay is not None:
+            return Response(replay, media_type="application/json", headers={"Idempotent-Replayed": "true"})
+    result = await bulk.bulk_import(session, principal, body.records, settings, calendar)
+    content = result.model_dump_json()
+    if idempotency_key:
+        await idempotency.remember(session, principal.sub, idempotency_key, 200, content)
+    return Response(content, media_type="application/json")

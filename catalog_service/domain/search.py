@@ -1,0 +1,483 @@
+"""全文检索 · search of the disclosure catalogue, on PostgreSQL and SQLite with the same results.
+
+Matching. The query is folded like the indexed text (textfold.fold_query: NFKC, 繁→简, lower case) and split on
+whitespace into terms. A record matches when its `search_text` (the folded public projection: title, 文号, 索引号,
+summary, keywords, body after redaction) contains every term as a substring: exact substring recall, no word
+segmentation (performance.md §3.2, finding 6). The original title and body are never searched.
+
+Each term takes the index that can answer it (performance.md §5.1–5.2; migration catalog_0002):
+
+  PostgreSQL  a run of 3+ letters/digits/CJK  →  `search_text LIKE '%t%'`, pg_trgm GIN;
+              otherwise (1–2 characters)      →  `gongkai_bigrams(search_text) @> keys(t)` AND the LIKE recheck,
+                                                 the unigram+bigram GIN. When the planner's statistics put such
+                                                 a term in more than BROAD_TERM_ROWS rows, the LIKE alone: the
+                                                 newest matches are then reached by walking the publication-date
+                                                 index, and the gram condition would cost ~0.05 ms per row there.
+  SQLite      3+ characters                   →  FTS5 trigram `MATCH '"t"'`;
+              1–2 characters                  →  LIKE on the base table (never on the FTS table: 3.40.1 returns
+                                                 no rows).
+
+Visibility. Every statement starts from visibility.visible_condition (the one rule): `public` scope is published,
+unclassified records; `organ` scope (catalogue staff only) is the caller's own organ in every state.
+
+Bounded work (performance.md §6 T3). The *window* is the COUNT_CAP + 1 newest matches; one statement (the summary)
+reads it and returns, computed in the database, the total (exact up to COUNT_CAP, else "1,000+"), the facet counts
+and the ids of the page — about a hundred small rows, whatever the number of matches. A second statement loads the
+page. Only paging past the window (offset + limit > COUNT_CAP) runs a third, date-ordered one. On PostgreSQL a
+`SET LOCAL plan_cache_mode` and one EXPLAIN per 1–2 character term come first.
+
+Relevance is simple and documented: within the window, records whose (folded, public) title contains every term
+come first; ties and everything past the window are newest first.
+"""
+
+import bisect
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    cast,
+    column,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from catalog_service.domain.visibility import is_catalog_staff, visible_condition
+from catalog_service.errors import StaffOnlyFilter
+from catalog_service.models import Document, Organ
+from catalog_service.schemas import (
+    SEARCH_COUNT_CAP,
+    DocumentSearchHit,
+    DocumentSearchParams,
+    DocumentSearchResult,
+    FacetCount,
+)
+from catalog_service.textfold import fold, fold_query
+from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
+from services.auth import Principal
+
+__all__ = ["BROAD_PROBE", "BROAD_TERM_ROWS", "COUNT_CAP", "SearchPlan", "check_search_support", "gram_keys",
+           "plan_search", "search_documents", "search_terms", "snippet", "uses_trigram_index"]
+
+COUNT_CAP = SEARCH_COUNT_CAP
+# Above this many estimated matches a 1–2 character term is searched by LIKE alone. Break-even of "walk the date
+# index until COUNT_CAP + 1 matches" (~COUNT_CAP / share of rows) against "fetch every match from the gram index and
+# sort" (~matches): sqrt(COUNT_CAP × rows) ≈ 32,000 at 1 M rows. Measured with scripts/bench_search.py.
+BROAD_TERM_ROWS = 30_000
+SNIPPET_CHARS = 120  # window of public text shown around the first match
+SNIPPET_LEAD = 30  # characters shown before the match
+SNIPPET_SCAN = 10_000  # only this much of summary and body is loaded to look for the match
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
+
+_TRIGRAM_WORD = re.compile(r"[^\W_]{3}")  # pg_trgm indexes runs of letters/digits (CJK included under C.UTF-8)
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+
+# ---------------------------------------------------------------------------------------------- query analysis
+
+def search_terms(q: str | None) -> list[str]:
+    """The folded, distinct, whitespace-separated terms of a query."""
+    return list(dict.fromkeys(fold_query(q).split())) if q else []
+
+
+def like_pattern(term: str) -> str:
+    """`%term%` with LIKE's wildcards in the term escaped (ESCAPE '\\')."""
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term) + "%"
+
+
+def _int4(value: int) -> int:
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def gram_keys(term: str) -> list[int]:
+    """The int4 keys of gongkai_bigrams() (migration catalog_0002) a text containing `term` must have: the single
+    character of a one-character term, else every adjacent pair. Code points are taken modulo 2^16 there too."""
+    cps = [ord(c) & 0xFFFF for c in term]
+    if len(cps) == 1:
+        return cps
+    return list(dict.fromkeys(_int4((a << 16) | b) for a, b in zip(cps, cps[1:], strict=False)))
+
+
+def uses_trigram_index(term: str) -> bool:
+    return bool(_TRIGRAM_WORD.search(term))
+
+
+def _gram_match(term: str) -> ColumnElement[bool]:
+    return func.gongkai_bigrams(Document.search_text).bool_op("@>")(
+        cast(gram_keys(term), ARRAY(Integer)))
+
+
+BROAD_PROBE = text("EXPLAIN (FORMAT JSON) SELECT 1 FROM document WHERE gongkai_bigrams(search_text) @> :keys")
+
+
+async def broad_terms(session: AsyncSession, terms: Iterable[str]) -> set[str]:
+    """The 1–2 character terms the planner expects in more than BROAD_TERM_ROWS rows (PostgreSQL only): asked
+    with EXPLAIN, so the estimate comes from the gram index's own statistics (ANALYZE keeps them current)."""
+    out = set()
+    for term in terms:
+        plan = (await session.execute(BROAD_PROBE, {"keys": gram_keys(term)})).scalar_one()
+        if plan[0]["Plan"]["Plan Rows"] > BROAD_TERM_ROWS:
+            out.add(term)
+    return out
+
+
+def _match_conditions(dialect: str, terms: Sequence[str], broad: set[str]) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if dialect == "sqlite":
+        long_terms = [t for t in terms if len(t) >= 3]
+        if long_terms:
+            fts = table("document_fts", column("rowid"))
+            phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long_terms)  # implicit AND of phrases
+            conditions.append(literal_column("document.rowid").in_(
+                select(fts.c.rowid).where(literal_column("document_fts").op("MATCH")(phrase))))
+        conditions += [Document.search_text.like(like_pattern(t), escape="\\") for t in terms if len(t) < 3]
+        return conditions
+    for term in terms:
+        like = Document.search_text.like(like_pattern(term), escape="\\")
+        if uses_trigram_index(term) or term in broad:
+            conditions.append(like)
+        else:
+            conditions.append(and_(_gram_match(term), like))
+    return conditions
+
+
+def _position(dialect: str, haystack: ColumnElement[Any], needle: str) -> ColumnElement[int]:
+    return func.strpos(haystack, needle) if dialect == "postgresql" else func.instr(haystack, needle)
+
+
+def _title_hit(dialect: str, terms: Sequence[str]) -> ColumnElement[bool]:
+    """Every term in the title. search_text starts with the folded public title and a newline
+    (projection.refresh_projection), and terms hold no whitespace, so a term is in the title exactly when its first
+    occurrence is before the first newline."""
+    if not terms:
+        return false()
+    title_end = _position(dialect, Document.search_text + "\n", "\n")
+    hits = []
+    for term in terms:
+        pos = _position(dialect, Document.search_text, term)
+        hits.append(and_(pos > 0, pos < title_end))
+    return and_(*hits)
+
+
+# ---------------------------------------------------------------------------------------------- filters
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
+
+
+def _filters(params: DocumentSearchParams, staff: bool) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if params.organ:
+        if params.include_subordinates:  # 下级机关: the organ's materialised path is a prefix of theirs
+            root = select(Organ.path).where(Organ.code == params.organ).scalar_subquery()
+            organs = select(Organ.id).where(Organ.path.startswith(root))
+        else:
+            organs = select(Organ.id).where(Organ.code == params.organ)
+        out.append(Document.organ_id.in_(organs))
+    if params.subject_category:
+        out.append(Document.subject_category == params.subject_category.value)
+    if params.genre:
+        out.append(Document.genre == params.genre.value)
+    if params.key_area:
+        # JSON list membership, portable: the list is stored as JSON text and values are vocabulary codes
+        # ([a-z_]+), so the quoted code occurs in the text exactly when it is an element.
+        out.append(cast(Document.key_areas, String).like(f'%"{params.key_area.value}"%'))
+    if params.validity:
+        out.append(Document.validity == params.validity.value)
+    if params.index_no:
+        out.append(Document.index_no == params.index_no)
+    if params.doc_number:
+        out.append(Document.doc_number == params.doc_number)
+    if params.year:
+        lo, hi = _year_bounds(params.year)
+        if staff:  # 成文日期, or the creation time when there is none
+            out.append(or_(
+                and_(Document.written_date >= date(params.year, 1, 1),
+                     Document.written_date < date(params.year + 1, 1, 1)),
+                and_(Document.written_date.is_(None), Document.created_at >= lo, Document.created_at < hi)))
+        else:
+            out.append(and_(Document.published_at >= lo, Document.published_at < hi))
+    if staff:
+        if params.attribute:
+            out.append(Document.attribute == params.attribute.value)
+        if params.status:
+            out.append(Document.status == params.status.value)
+    else:
+        for name in ("attribute", "status"):
+            if getattr(params, name) is not None:
+                raise StaffOnlyFilter(f"The {name} filter is for catalogue staff searching their organ (scope=organ).",
+                                      errors=[{"loc": ["query", name], "msg": "only with scope=organ",
+                                               "type": "staff_only_filter"}])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- statements
+
+FACETS = ("organ", "subject_category", "genre", "key_area", "year", "validity")
+STAFF_FACETS = (*FACETS, "attribute", "status")
+
+
+def _year_of(dialect: str, column: ColumnElement[Any], *, is_date: bool = False) -> ColumnElement[int]:
+    """The Beijing-time year of a UTC timestamp (or the year of a date). Asia/Shanghai has been UTC+8 since 1991."""
+    if dialect == "postgresql":
+        local = column if is_date else func.timezone("Asia/Shanghai", column)
+        return cast(func.extract("year", local), Integer)
+    return cast(func.strftime("%Y", column, *(() if is_date else ("+8 hours",))), Integer)
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    """The statements of one search, built before running them (the benchmark runs the same ones directly)."""
+
+    dialect: str
+    staff: bool
+    terms: list[str]
+    visible: ColumnElement[bool]
+    where: list[ColumnElement[bool]]
+    sort_date: ColumnElement[Any]
+
+    def summary(self, sort: str, offset: int, limit: int) -> Select[Any]:
+        """One statement, rows of (kind, value, label, n): kind 'total' (n = matches, at most COUNT_CAP + 1), one
+        row per facet value (n = count), and 'page' rows (value = id, n = position) for the part of the page
+        inside the window. Only ~100 small rows cross the wire, whatever the number of matches."""
+        year = (func.coalesce(_year_of(self.dialect, Document.written_date, is_date=True),
+                              _year_of(self.dialect, Document.created_at)) if self.staff
+                else _year_of(self.dialect, Document.published_at))
+        # The newest COUNT_CAP + 1 matches, the only rows read from the table. Window functions come in the outer
+        # queries: inside, they would be computed over every match before the LIMIT.
+        window = (select(Document.id, Document.organ_id, Document.subject_category, Document.genre,
+                         Document.key_areas, Document.validity, Document.attribute, Document.status,
+                         year.label("year"), self.sort_date.label("sort_date"),
+                         _title_hit(self.dialect, self.terms).label("title_hit"))
+                  .where(*self.where).order_by(self.sort_date.desc(), Document.id.desc())
+                  .limit(COUNT_CAP + 1)).cte("w")
+        newest = [window.c.sort_date.desc(), window.c.id.desc()]
+        numbered = select(window, func.row_number().over(order_by=newest).label("newest")).subquery("n")
+        ranking = ([numbered.c.title_hit.desc(), numbered.c.sort_date.desc(), numbered.c.id.desc()]
+                   if sort == "relevance" else [numbered.c.sort_date.desc(), numbered.c.id.desc()])
+        counted = (select(numbered, func.row_number().over(order_by=ranking).label("rank"))
+                   .where(numbered.c.newest <= COUNT_CAP).cte("c"))  # the rows facets count and the page ranks
+        text_ = String()
+        no_label = cast(None, text_)
+
+        def kind(name: str) -> Any:
+            return cast(literal_column(f"'{name}'"), text_).label("kind")
+
+        parts: list[Select[Any]] = [
+            select(kind("total"), cast(None, text_).label("value"), no_label.label("label"),
+                   func.count().label("n")).select_from(window),
+            select(kind("organ"), Organ.code, Organ.name, func.count())
+            .select_from(counted.join(Organ, Organ.id == counted.c.organ_id)).group_by(Organ.code, Organ.name),
+            select(kind("year"), cast(counted.c.year, text_), no_label, func.count())
+            .where(counted.c.year.is_not(None)).group_by(counted.c.year)]
+        for name in ("subject_category", "genre", "validity", *(("attribute", "status") if self.staff else ())):
+            col = counted.c[name]
+            parts.append(select(kind(name), col, no_label, func.count()).where(col.is_not(None)).group_by(col))
+        # Key areas: one row per list element. A function in FROM may use columns of the items before it on both
+        # databases (implicitly LATERAL), so a plain join ON true does it.
+        elements = (func.json_array_elements_text(counted.c.key_areas) if self.dialect == "postgresql"
+                    else func.json_each(counted.c.key_areas)).table_valued("value").alias("e")
+        parts.append(select(kind("key_area"), elements.c.value, no_label, func.count(func.distinct(counted.c.id)))
+                     .select_from(counted.join(elements, true())).group_by(elements.c.value))
+        parts.append(select(kind("page"), counted.c.id, no_label, counted.c.rank)
+                     .where(counted.c.rank > offset, counted.c.rank <= offset + limit))
+        return union_all(*parts)  # type: ignore[return-value]
+
+    def page_ids_after_window(self, offset: int, limit: int) -> Select[Any]:
+        """Newest first past the window (positions ≥ COUNT_CAP)."""
+        return (select(Document.id).where(*self.where)
+                .order_by(self.sort_date.desc(), Document.id.desc()).offset(offset).limit(limit))
+
+    def page(self, ids: Sequence[str]) -> Select[Any]:
+        # Visibility again, although the ids come from a visible query: this statement must stand on its own. (Not
+        # the match: the gram condition would be computed row by row here.)
+        return (select(Document.id, Document.index_no, Document.public_title, Document.doc_number, Organ.code,
+                       Organ.name, Document.genre, Document.subject_category, Document.published_at,
+                       Document.validity, Document.status, Document.attribute,
+                       func.substr(Document.public_summary, 1, SNIPPET_SCAN).label("summary"),
+                       func.substr(Document.public_body, 1, SNIPPET_SCAN).label("body"))
+                .join(Organ, Organ.id == Document.organ_id)
+                .where(Document.id.in_(list(ids)), self.visible))
+
+
+def plan_search(principal: Principal, params: DocumentSearchParams, dialect: str,
+                broad: set[str] | None = None) -> SearchPlan:
+    staff = params.scope == "organ" and is_catalog_staff(principal)
+    if staff:  # their own organ, every state (visible_condition still decides about classified records)
+        own = Document.organ_id.in_(select(Organ.id).where(Organ.code == principal.organ))
+        visible = and_(visible_condition(principal), own)
+        sort_date: ColumnElement[Any] = func.coalesce(Document.published_at, Document.created_at)
+    else:
+        visible = visible_condition(principal, staff_view=False)
+        sort_date = Document.published_at
+    terms = search_terms(params.q)
+    where = [visible, *_filters(params, staff), *_match_conditions(dialect, terms, broad or set())]
+    return SearchPlan(dialect=dialect, staff=staff, terms=terms, visible=visible, where=where, sort_date=sort_date)
+
+
+# ---------------------------------------------------------------------------------------------- the use case
+
+async def check_search_support(session: AsyncSession) -> None:
+    """Startup check (PostgreSQL): pg_trgm must see CJK characters, i.e. the database LC_CTYPE is a UTF-8 locale.
+    Migration catalog_0002 checks it too, but a dump restored into a database created with LC_CTYPE 'C' skips the
+    migrations and would silently serve search from an empty trigram index (performance.md §3.1)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    if (await session.execute(text("SELECT show_trgm('政务公开') = '{}'"))).scalar_one():
+        ctype = (await session.execute(text(
+            "SELECT datctype FROM pg_database WHERE datname = current_database()"))).scalar_one()
+        raise RuntimeError(f"catalogue search needs a UTF-8 LC_CTYPE (this database has {ctype}): pg_trgm sees no "
+                           "CJK characters. Recreate the database with LC_CTYPE 'C.UTF-8' and restore into it.")
+
+
+async def search_documents(session: AsyncSession, principal: Principal,
+                           params: DocumentSearchParams) -> DocumentSearchResult:
+    dialect = session.bind.dialect.name
+    broad: set[str] = set()
+    if dialect == "postgresql":
+        # Parameters must shape each plan (a LIKE pattern's selectivity decides index or walk): no generic plans
+        # for the prepared statements of this transaction.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        short = [t for t in search_terms(params.q) if not uses_trigram_index(t)]
+        if short:
+            broad = await broad_terms(session, short)
+    plan = plan_search(principal, params, dialect, broad)
+    rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
+    matches = next(r.n for r in rows if r.kind == "total")
+    capped = matches > COUNT_CAP
+    page_ids = [r.value for r in sorted((r for r in rows if r.kind == "page"), key=lambda r: r.n)]
+    end = params.offset + params.limit
+    if capped and end > COUNT_CAP:  # past the window: newest first, straight from the table
+        start = max(params.offset, COUNT_CAP)
+        page_ids += (await session.execute(plan.page_ids_after_window(start, end - start))).scalars().all()
+    items: list[DocumentSearchHit] = []
+    if page_ids:
+        by_id = {r.id: r for r in (await session.execute(plan.page(page_ids))).all()}
+        for doc_id in page_ids:
+            r = by_id.get(doc_id)
+            if r is None:  # changed state between the two statements (read committed): leave it out
+                continue
+            items.append(DocumentSearchHit(
+                id=r.id, index_no=r.index_no, title=r.public_title, doc_number=r.doc_number, organ_code=r.code,
+                organ_name=r.name, genre=r.genre, subject_category=r.subject_category, published_at=r.published_at,
+                validity=r.validity, snippet=snippet([r.summary, r.body], plan.terms),
+                status=r.status if plan.staff else None, attribute=r.attribute if plan.staff else None))
+    return DocumentSearchResult(items=items, total=min(matches, COUNT_CAP), total_is_estimate=capped,
+                                limit=params.limit, offset=params.offset,
+                                facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS))
+
+
+# ---------------------------------------------------------------------------------------------- facets
+
+_ENUMS: dict[str, Any] = {"subject_category": SubjectCategory, "genre": Genre, "key_area": KeyArea,
+                          "validity": Validity, "attribute": DisclosureAttribute, "status": DocumentStatus}
+
+
+def _label(facet: str, value: str, label: str | None) -> str:
+    if label:
+        return label
+    if facet == "year":
+        return f"{value}年"
+    try:
+        return _ENUMS[facet](value).zh
+    except ValueError:
+        return value
+
+
+def _facets(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[FacetCount]]:
+    """Facet rows of the summary statement, most frequent first (years newest first). They count exactly the
+    records the list pages through; a record with two key areas counts for both, as the key_area filter would
+    find it under either."""
+    out: dict[str, list[FacetCount]] = {name: [] for name in names}
+    for r in rows:
+        if r.kind in out:
+            out[r.kind].append(FacetCount(value=r.value, label=_label(r.kind, r.value, r.label), count=r.n))
+    for name, counts in out.items():
+        counts.sort(key=(lambda f: f.value) if name == "year" else (lambda f: (-f.count, f.value)),
+                    reverse=name == "year")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- snippets
+
+@lru_cache(maxsize=65_536)
+def _folded_length(ch: str) -> int:
+    return len(fold(ch))
+
+
+def _folded_offsets(text_: str) -> list[int]:
+    """offsets[i] = length of fold(text_[:i]) when every character folds on its own (NFKC and lower case may
+    change the length: '…' → '...'), for mapping positions in the folded text back to the original."""
+    out = [0]
+    for ch in text_:
+        out.append(out[-1] + _folded_length(ch))
+    return out
+
+
+def _original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
+    """The original character span covering folded positions start..end."""
+    return bisect.bisect_right(offsets, start) - 1, bisect.bisect_left(offsets, end)
+
+
+def _highlight(piece: str, terms: Sequence[str]) -> str:
+    folded = fold(piece)
+    offsets = None if len(folded) == len(piece) else _folded_offsets(piece)
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        at = folded.find(term)
+        while at >= 0:
+            spans.append((at, at + len(term)) if offsets is None else _original_span(offsets, at, at + len(term)))
+            at = folded.find(term, at + len(term))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    out, cursor = [], 0
+    for start, end in merged:
+        out.append(html.escape(piece[cursor:start]))
+        out.append(f"<em>{html.escape(piece[start:end])}</em>")
+        cursor = end
+    out.append(html.escape(piece[cursor:]))
+    return "".join(out)
+
+
+def snippet(texts: Sequence[str | None], terms: Sequence[str]) -> str:
+    """An HTML fragment of public text: around the first match in the first text that has one, else the start of
+    the first non-empty text. Escaped; terms in <em>; '…' where cut."""
+    candidates = [t for t in texts if t]
+    if not candidates:
+        return ""
+    for text_ in candidates:
+        folded = fold(text_)
+        hits = [i for i in (folded.find(t) for t in terms) if i >= 0]
+        if not hits:
+            continue
+        first = min(hits)
+        if len(folded) != len(text_):
+            first = _original_span(_folded_offsets(text_), first, first)[0]
+        start = max(0, first - SNIPPET_LEAD)
+        end = min(len(text_), start + SNIPPET_CHARS)
+        return ("…" if start else "") + _highlight(text_[start:end], terms) + ("…" if end < len(text_) else "")
+    text_ = candidates[0]
+    return html.escape(text_[:SNIPPET_CHARS]) + ("…" if len(text_) > SNIPPET_CHARS else "")

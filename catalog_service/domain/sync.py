@@ -1,0 +1,128 @@
+"""The public faces of the catalogue for followers and integrating agencies: the change feed and the Atom feed.
+
+Change feed (`GET /api/v1/catalog/changes`): the outbox events of PUBLIC_CHANGE_TYPES in id order (ids are strictly
+increasing in commit order, so a cursor never skips a late commit). Each event is served with the record's
+*current* public view, or a content-free tombstone when the record is not public now — an old event can never
+carry what has since been withdrawn or classified (reliability.md §2.5). Delivery is at least once.
+
+Atom feed: the newest public records, all or per organ / key area, built with ElementTree (escaping done by the
+serializer, characters XML 1.0 forbids removed).
+"""
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from catalog_service.domain.documents import public_read
+from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
+from catalog_service.domain.organs import get_organ_by_code
+from catalog_service.domain.visibility import visible_documents
+from catalog_service.models import Document, Organ, outbox
+from catalog_service.schemas import ChangeItem, ChangesPage, DocumentPublicRead
+from catalog_service.vocab import Genre, KeyArea
+from services.auth import ANONYMOUS
+
+__all__ = ["ATOM_FEED_SIZE", "atom_feed", "list_changes"]
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_FEED_SIZE = 50
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _was_public(type_: str, payload: dict[str, Any]) -> bool:
+    """Whether the event belongs to the public history. Events about records that were not public when they
+    happened (a draft edited) carry `public: false` and are left out entirely: a never-published record does not
+    even get a tombstone. A withdrawal always counts (it ends a public life). Old events without the flag
+    (demo seed) were publications."""
+    return type_ == "document.withdrawn" or bool(payload.get("public", True))
+
+
+async def list_changes(session: AsyncSession, after: int, limit: int) -> ChangesPage:
+    events = outbox.events
+    rows = (await session.execute(
+        select(events.c.id, events.c.type, events.c.entity_id, events.c.payload, events.c.occurred_at)
+        .where(events.c.id > after, events.c.entity_type == "document", events.c.type.in_(PUBLIC_CHANGE_TYPES))
+        .order_by(events.c.id).limit(limit)
+    )).all()
+    relevant = [r for r in rows if _was_public(r.type, r.payload or {})]
+    ids = {r.entity_id for r in relevant}
+    public_now: dict[str, DocumentPublicRead] = {}
+    if ids:
+        # The one visibility rule, as the public sees it, decided now — not what the event said then.
+        docs = (await session.execute(visible_documents(ANONYMOUS).where(Document.id.in_(ids)))).scalars().all()
+        for doc in docs:
+            public_now[doc.id] = await public_read(session, doc)
+    items = [ChangeItem(cursor=r.id, change="upsert" if r.entity_id in public_now else "tombstone",
+                        document_id=r.entity_id, occurred_at=r.occurred_at, record=public_now.get(r.entity_id))
+             for r in relevant]
+    # The cursor moves past every event read, shown or not, so a long run of private events is crossed once.
+    return ChangesPage(items=items, next_cursor=rows[-1].id if rows else after, has_more=len(rows) == limit)
+
+
+def _has_key_area(dialect: str, key_area: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return cast(Document.key_areas, JSONB).contains([key_area])
+    values = func.json_each(Document.key_areas).table_valued("value")
+    return exists(select(literal(1)).select_from(values).where(values.c.value == key_area))
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attrs)
+    element.text = _XML_FORBIDDEN.sub("", text)
+    return element
+
+
+async def atom_feed(session: AsyncSession, *, base_url: str, self_url: str, organ_code: str | None = None,
+                    key_area: KeyArea | None = None) -> bytes:
+    """Atom 1.0 (RFC 4287) of the newest public records; unknown organ → OrganNotFound."""
+    stmt = visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
+    title, feed_id = "政府信息公开目录 · 最新公开", "urn:gongkai:catalog:feed"
+    if organ_code:
+        organ = await get_organ_by_code(session, organ_code)
+        stmt = stmt.where(Document.organ_id == organ.id)
+        title, feed_id = f"{organ.name} · 最新公开", f"{feed_id}:organ:{organ.code}"
+    if key_area:
+        stmt = stmt.where(_has_key_area(session.bind.dialect.name, key_area.value))
+        title, feed_id = f"{title} · {key_area.zh}", f"{feed_id}:key-area:{key_area.value}"
+    rows = (await session.execute(
+        stmt.order_by(Document.published_at.desc(), Document.id.desc()).limit(ATOM_FEED_SIZE))).all()
+
+    # Plain tag names under a default xmlns: parsers see Atom elements, and attributes stay unqualified.
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "zh-CN"})
+    _text(feed, "id", feed_id)
+    _text(feed, "title", title)
+    newest = max((doc.updated_at for doc, _ in rows), default=datetime.now(UTC))
+    _text(feed, "updated", _rfc3339(newest))
+    ET.SubElement(feed, "link", {"rel": "self", "href": self_url, "type": "application/atom+xml"})
+    _text(feed, "generator", "Gongkai 政府信息公开平台")
+    for doc, organ in rows:
+        entry = ET.SubElement(feed, "entry")
+        _text(entry, "id", f"urn:uuid:{doc.id}")
+        _text(entry, "title", doc.public_title)
+        _text(entry, "updated", _rfc3339(max(doc.updated_at, doc.published_at or doc.updated_at)))
+        if doc.published_at:
+            _text(entry, "published", _rfc3339(doc.published_at))
+        author = ET.SubElement(entry, "author")
+        _text(author, "name", organ.name)
+        ET.SubElement(entry, "link", {
+            "rel": "alternate", "type": "application/json", "href": f"{base_url}/api/v1/catalog/documents/{doc.id}"})
+        if doc.genre:
+            ET.SubElement(entry, "category", {
+                "term": doc.genre, "scheme": "urn:gongkai:vocab:genre", "label": Genre(doc.genre).zh})
+        for area in doc.key_areas or []:
+            ET.SubElement(entry, "category", {
+                "term": area, "scheme": "urn:gongkai:vocab:key_area", "label": KeyArea(area).zh})
+        if doc.public_summary:
+            _text(entry, "summary", doc.public_summary)
+    body = ET.tostring(feed, encoding="unicode")
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + body).encode()

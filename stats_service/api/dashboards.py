@@ -1,0 +1,102 @@
+"""Dashboards for staff (JSON for charts): time series, breakdowns by organ / channel / applicant type, overdue now.
+Definitions of every figure are in stats_service.domain.dashboards."""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from services.auth import PrincipalDep
+from services.db import SessionDep
+from services.errors import problem_responses
+from stats_service.domain import access, dashboards
+from stats_service.domain.dates import today
+from stats_service.schemas import BreakdownRead, OverdueRead, TimeseriesRead
+
+PREFIX = "/api/v1/stats"
+router = APIRouter(prefix=f"{PREFIX}/dashboards", tags=["dashboards"])
+ROLES = {"stats_officer", "auditor", "admin", "unit_head"}
+OrganCode = Annotated[str, Path(min_length=9, max_length=18, pattern="^[0-9A-Z]+$")]
+From = Annotated[date | None, Query(alias="from", description="First day (default: the 1st of the month 11 months "
+                                                              "before `to`)")]
+To = Annotated[date | None, Query(alias="to", description="Last day, included (default: today); at most 3 years "
+                                                          "after `from` (422 beyond)")]
+Subordinates = Annotated[bool, Query(description="include all subordinate organs (default true)")]
+
+_WD = {"source": "chinese_calendar", "provisional_years": [], "note": dashboards.WORKING_DAYS_NOTE}
+_FIGURES = {"received": 41, "closed": 38, "replied": 35, "closed_with_due": 38, "closed_on_time": 36,
+            "on_time_rate": 0.9474, "avg_working_days": 12.4, "median_working_days": 11.0}
+_PERIOD = {**_FIGURES, "outcomes": {"granted": 20, "partially_granted": 6, "unable.not_held": 9,
+                                    "other.no_supplement": 3},
+           "fees_noticed": 1, "fees_noticed_yuan": "100.00", "fees_collected_yuan": "100.00",
+           "documents_published": 57}
+TIMESERIES_EXAMPLE = {
+    "organ_code": "11440100MS0000001A", "include_subordinates": True, "from": "2026-01-01", "to": "2026-02-28",
+    "working_days": _WD, "granularity": "month",
+    "series": [{"period": "2026-01", "start": "2026-01-01", "end": "2026-01-31", **_PERIOD},
+               {"period": "2026-02", "start": "2026-02-01", "end": "2026-02-28", **_PERIOD}],
+    "totals": {**_PERIOD, "received": 82, "closed": 76, "replied": 70, "closed_with_due": 76, "closed_on_time": 72,
+               "outcomes": {"granted": 40, "partially_granted": 12, "unable.not_held": 18, "other.no_supplement": 6},
+               "fees_noticed": 2, "fees_noticed_yuan": "200.00", "fees_collected_yuan": "200.00",
+               "documents_published": 114},
+}
+BREAKDOWN_EXAMPLE = {
+    "organ_code": "11440100MS0000001A", "include_subordinates": True, "from": "2026-01-01", "to": "2026-12-31",
+    "working_days": _WD, "by": "organ", "as_of": "2026-11-22",
+    "items": [{"key": "11440100MS0000001A", "label": "示例市人民政府", "parent_code": None, "depth": 0, **_FIGURES,
+               "overdue_now": 0},
+              {"key": "11440100MS0000002B", "label": "示例市财政局", "parent_code": "11440100MS0000001A", "depth": 1,
+               **_FIGURES, "overdue_now": 2}],
+}
+OVERDUE_EXAMPLE = {
+    "organ_code": "11440100MS0000001A", "include_subordinates": True, "as_of": "2026-11-22", "total": 3,
+    "items": [{"organ_code": "11440100MS0000002B", "organ_name": "示例市财政局", "overdue": 2,
+               "oldest_due_on": "2026-11-02", "max_days_overdue": 20},
+              {"organ_code": "11440100MS0000003C", "organ_name": "示例街道", "overdue": 1,
+               "oldest_due_on": "2026-11-20", "max_days_overdue": 2}],
+}
+
+
+def _example(example: dict) -> dict:
+    return {200: {"content": {"application/json": {"example": example}}}, **problem_responses(401, 403, 404, 422)}
+
+
+async def _range(session: SessionDep, principal: PrincipalDep, organ_code: str, date_from: date | None,
+                 date_to: date | None) -> tuple[date, date]:
+    await access.require_scope(session, principal, organ_code, ROLES)
+    end = date_to or today()
+    return date_from or dashboards.default_range(end)[0], end
+
+
+@router.get("/{organ_code}/timeseries", summary="Applications, replies, on-time rate, fees per period",
+            response_model=TimeseriesRead, responses=_example(TIMESERIES_EXAMPLE))
+async def get_dashboard_timeseries(
+        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, date_from: From = None,
+        date_to: To = None, include_subordinates: Subordinates = True,
+        granularity: Annotated[Literal["month", "quarter", "year"], Query()] = "month") -> dict:
+    """Per period (every period of the range, zeros included) and in total: received, closed and replied, outcomes,
+    on-time rate (closed on or before due_on / closed with a due date), mean and median working days from receipt
+    to reply, fee notices and amounts, public documents published. Staff of the organ or a superior organ."""
+    start, end = await _range(session, principal, organ_code, date_from, date_to)
+    return await dashboards.timeseries(session, organ_code, include_subordinates, start, end, granularity)
+
+
+@router.get("/{organ_code}/breakdown", summary="The same figures by organ, channel or applicant type",
+            response_model=BreakdownRead, responses=_example(BREAKDOWN_EXAMPLE))
+async def get_dashboard_breakdown(
+        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+        by: Annotated[Literal["organ", "channel", "applicant_type"], Query()], date_from: From = None,
+        date_to: To = None, include_subordinates: Subordinates = True) -> dict:
+    """One item per organ of the subtree (in hierarchy order, with parent and depth), per intake channel or per
+    applicant type (every code, zeros included), with the figures over the range and the open applications overdue
+    today."""
+    start, end = await _range(session, principal, organ_code, date_from, date_to)
+    return await dashboards.breakdown(session, organ_code, include_subordinates, by, start, end, today())
+
+
+@router.get("/{organ_code}/overdue", summary="Open applications past their due date, by organ",
+            response_model=OverdueRead, responses=_example(OVERDUE_EXAMPLE))
+async def get_dashboard_overdue(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                                include_subordinates: Subordinates = True) -> dict:
+    await access.require_scope(session, principal, organ_code, ROLES)
+    return await dashboards.overdue(session, organ_code, include_subordinates, today())

@@ -1,0 +1,217 @@
+"""Attachments (附件) through the API: real upload and download, limits, type checks, and visibility at request time."""
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from catalog_service.app import create_app
+from catalog_service.config import Settings
+from services.db import Database
+from tests.catalog_service.helpers import API, Staff, act, draft, make_organ, with_etag
+from tests.support import assert_problem, auth, serve
+
+LIMIT = 64 * 1024
+PDF = b"%PDF-1.7\n" + "政务公开附件".encode() * 200 + b"\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    return tmp_path / "attachments"
+
+
+@pytest.fixture
+async def client(catalog_db: Database, storage: Path) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(attachment_dir=str(storage), max_attachment_bytes=LIMIT)
+    async with serve(create_app(settings, database=catalog_db)) as c:
+        yield c
+
+
+async def upload(client, staff_headers, doc_id: str, etag: str, content: bytes = PDF,
+                 filename: str = "关于2026年预算公开的说明.pdf", content_type: str = "application/pdf",
+                 withheld: bool = False, expect: int = 201) -> httpx.Response:
+    r = await client.post(f"{API}/documents/{doc_id}/attachments", headers=with_etag(staff_headers, etag),
+                          files={"file": (filename, content, content_type)},
+                          data={"withheld": "true" if withheld else "false"})
+    assert r.status_code == expect, r.text
+    return r
+
+
+def download_url(doc_id: str, attachment_id: str) -> str:
+    return f"{API}/documents/{doc_id}/attachments/{attachment_id}"
+
+
+async def publish_draft(client, staff: Staff, doc_id: str, etag: str) -> str:
+    etag = (await act(client, staff.drafter, doc_id, "submit", etag)).headers["etag"]
+    etag = (await act(client, staff.division_head, doc_id, "approve", etag)).headers["etag"]
+    return (await act(client, staff.unit_head, doc_id, "decide", etag, {"attribute": "proactive"})).headers["etag"]
+
+
+def assert_not_found(response: httpx.Response, attachment_id: str) -> dict:
+    """Exactly the 404 of an attachment that does not exist (no oracle): same code, same words."""
+    body = assert_problem(response, 404, "attachment_not_found")
+    assert body["detail"] == f"Attachment {attachment_id} does not exist."
+    return body
+
+
+async def test_upload_and_download_round_trip(client, storage):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    r = await upload(client, staff.drafter, doc_id, etag)
+    meta = r.json()
+    assert meta["sha256"] == hashlib.sha256(PDF).hexdigest() and meta["size"] == len(PDF)
+    assert meta["filename"] == "关于2026年预算公开的说明.pdf" and meta["content_type"] == "application/pdf"
+    assert meta["withheld"] is False and meta["created_by"] == f"drafter@{staff.organ}"
+    assert r.headers["etag"] != etag  # the record's version moved: a stale ETag now gets 412
+    assert r.headers["location"] == download_url(doc_id, meta["id"])
+    assert (storage / meta["sha256"][:2] / meta["sha256"]).read_bytes() == PDF
+    assert list((storage / "tmp").iterdir()) == []  # no half-written files left behind
+
+    got = await client.get(download_url(doc_id, meta["id"]), headers=staff.drafter)
+    assert got.status_code == 200 and got.content == PDF
+    assert got.headers["etag"] == f'"{meta["sha256"]}"' and got.headers["x-content-type-options"] == "nosniff"
+    assert got.headers["content-type"] == "application/pdf"
+    disposition = got.headers["content-disposition"]
+    assert disposition.startswith("attachment; ") and f"filename*=UTF-8''{quote(meta['filename'])}" in disposition
+    assert got.headers["cache-control"] == "private, no-store"
+    again = await client.get(download_url(doc_id, meta["id"]), headers={**staff.drafter,
+                                                                         "If-None-Match": got.headers["etag"]})
+    assert again.status_code == 304
+
+    record = (await client.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter)).json()
+    assert [a["id"] for a in record["attachments"]] == [meta["id"]]
+    assert_problem(await upload(client, staff.drafter, doc_id, etag, expect=412), 412)
+    assert_problem(await client.post(f"{API}/documents/{doc_id}/attachments", headers=staff.drafter,
+                                     files={"file": ("a.pdf", PDF, "application/pdf")}), 428)
+
+
+async def test_public_gets_files_of_public_records_only_and_never_withheld_ones(client):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    r = await upload(client, staff.drafter, doc_id, etag)
+    shown = r.json()["id"]
+    r = await upload(client, staff.drafter, doc_id, r.headers["etag"], content=PNG, filename="身份证照片.png",
+                     content_type="image/png", withheld=True)
+    withheld = r.json()["id"]
+    assert r.json()["withheld"] is True
+    random_id = str(uuid.uuid4())
+
+    # A draft's attachments do not exist for the public or for another organ's staff.
+    others = Staff(await make_organ(client, "别的局"))
+    for headers in ({}, others.drafter, auth("integration", organ=staff.organ)):
+        assert_not_found(await client.get(download_url(doc_id, shown), headers=headers), shown)
+    assert_not_found(await client.get(download_url(doc_id, random_id)), random_id)
+    assert_not_found(await client.get(download_url(str(uuid.uuid4()), shown)), shown)
+
+    await publish_draft(client, staff, doc_id, r.headers["etag"])
+    public = await client.get(download_url(doc_id, shown))
+    assert public.status_code == 200 and public.content == PDF and public.headers["cache-control"] == "no-cache"
+    assert_not_found(await client.get(download_url(doc_id, withheld)), withheld)
+    assert_not_found(await client.get(download_url(doc_id, withheld), headers=others.unit_head), withheld)
+    assert (await client.get(download_url(doc_id, withheld), headers=staff.drafter)).content == PNG
+    listed = (await client.get(f"{API}/documents/{doc_id}")).json()["attachments"]
+    assert [a["id"] for a in listed] == [shown]
+    # Attachment ids are bound to their record: the right id under another record is not found.
+    other_doc, _ = await draft(client, staff)
+    assert_not_found(await client.get(download_url(other_doc, shown)), shown)
+
+
+async def test_withdrawal_and_classification_stop_downloads_at_once(client):
+    staff = Staff(await make_organ(client))
+    files = {}
+    for name in ("withdrawn", "classified"):
+        doc_id, etag = await draft(client, staff, title=f"将被{name}的通知")
+        r = await upload(client, staff.drafter, doc_id, etag)
+        etag = await publish_draft(client, staff, doc_id, r.headers["etag"])
+        files[name] = (doc_id, r.json()["id"], etag)
+        assert (await client.get(download_url(doc_id, r.json()["id"]))).status_code == 200
+
+    doc_id, attachment_id, etag = files["withdrawn"]
+    await act(client, staff.unit_head, doc_id, "withdraw", etag, {"comment": "发布有误，撤回"})
+    assert_not_found(await client.get(download_url(doc_id, attachment_id)), attachment_id)
+    assert (await client.get(download_url(doc_id, attachment_id), headers=staff.drafter)).status_code == 200
+
+    doc_id, attachment_id, etag = files["classified"]
+    await act(client, staff.secrecy_officer, doc_id, "classify", etag, {
+        "classification_level": "secret", "secrecy_period_years": 10, "classification_responsible": "王主任"})
+    assert_not_found(await client.get(download_url(doc_id, attachment_id)), attachment_id)
+    # 知悉范围: a classified record's files reach only those who may read classified records.
+    assert_not_found(await client.get(download_url(doc_id, attachment_id), headers=staff.drafter), attachment_id)
+    assert (await client.get(download_url(doc_id, attachment_id), headers=staff.secrecy_officer)).content == PDF
+
+
+async def test_size_limit(client):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    just_right = b"%PDF-" + b"0" * (LIMIT - 5)
+    assert (await upload(client, staff.drafter, doc_id, etag, content=just_right)).json()["size"] == LIMIT
+    etag = (await client.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter)).headers["etag"]
+    r = await upload(client, staff.drafter, doc_id, etag, content=just_right + b"0", expect=413)
+    assert_problem(r, 413, "attachment_too_large")
+    # Far beyond it the request body itself is refused before it is read.
+    r = await upload(client, staff.drafter, doc_id, etag, content=just_right * 3, expect=413)
+    assert_problem(r, 413)
+
+
+async def test_declared_type_and_content_must_agree(client):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    r = await upload(client, staff.drafter, doc_id, etag, content=b"MZ\x90\x00" + b"\x00" * 100, filename="setup.exe",
+                     content_type="application/x-msdownload", expect=415)
+    assert_problem(r, 415, "unsupported_attachment_type")
+    r = await upload(client, staff.drafter, doc_id, etag, content=PNG, filename="伪装.pdf", expect=422)
+    assert_problem(r, 422, "attachment_content_mismatch")
+    r = await upload(client, staff.drafter, doc_id, etag, content=b"abc\x00\x01\x02", filename="a.txt",
+                     content_type="text/plain", expect=422)
+    assert_problem(r, 422, "attachment_content_mismatch")
+    assert_problem(await upload(client, staff.drafter, doc_id, etag, content=b"", expect=422), 422)
+
+    # Plain text keeps the charset it was written in, so it is served readable.
+    r = await upload(client, staff.drafter, doc_id, etag, content="政务公开说明".encode("gb18030"),
+                     filename="说明.txt", content_type="text/plain")
+    assert r.json()["content_type"] == "text/plain; charset=gb18030"
+    r = await upload(client, staff.drafter, doc_id, r.headers["etag"], content=PDF, filename="../../etc/passwd")
+    assert r.json()["filename"] == "passwd.pdf"
+    r = await upload(client, staff.drafter, doc_id, r.headers["etag"], content=PDF, filename="C:\\报告.exe")
+    assert r.json()["filename"] == "报告.exe.pdf"
+    got = await client.get(download_url(doc_id, r.json()["id"]), headers=staff.drafter)
+    assert 'filename="__.exe.pdf"' in got.headers["content-disposition"]
+
+
+async def test_who_may_attach_and_remove(client):
+    staff, others = Staff(await make_organ(client)), Staff(await make_organ(client, "别的局"))
+    doc_id, etag = await draft(client, staff)
+    assert_problem(await upload(client, others.drafter, doc_id, etag, expect=404), 404)
+    assert_problem(await upload(client, staff.secrecy_officer, doc_id, etag, expect=403), 403, "wrong_role")
+    assert_problem(await upload(client, {}, doc_id, etag, expect=401), 401)
+
+    r = await upload(client, staff.division_head, doc_id, etag)
+    attachment_id, etag = r.json()["id"], r.headers["etag"]
+    r = await client.delete(download_url(doc_id, attachment_id), headers=with_etag(staff.drafter, etag))
+    assert r.status_code == 204 and r.headers["etag"] != etag
+    assert_not_found(await client.get(download_url(doc_id, attachment_id), headers=staff.drafter), attachment_id)
+
+    r = await upload(client, staff.drafter, doc_id, r.headers["etag"])
+    attachment_id, etag = r.json()["id"], r.headers["etag"]
+    etag = (await act(client, staff.drafter, doc_id, "submit", etag)).headers["etag"]
+    r = await client.delete(download_url(doc_id, attachment_id), headers=with_etag(staff.drafter, etag))
+    assert_problem(r, 409, "not_editable")
+    # Still attachable while in review, but not once decided.
+    etag = (await upload(client, staff.division_head, doc_id, etag)).headers["etag"]
+    etag = (await act(client, staff.division_head, doc_id, "approve", etag)).headers["etag"]
+    etag = (await act(client, staff.unit_head, doc_id, "decide", etag, {"attribute": "proactive"})).headers["etag"]
+    assert_problem(await upload(client, staff.unit_head, doc_id, etag, expect=409), 409, "not_editable")
+
+
+async def test_the_same_file_twice_is_stored_once(client, storage):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    first = await upload(client, staff.drafter, doc_id, etag)
+    second = await upload(client, staff.drafter, doc_id, first.headers["etag"], filename="副本.pdf")
+    assert first.json()["sha256"] == second.json()["sha256"] and first.json()["id"] != second.json()["id"]
+    assert [p.name for p in storage.rglob("*") if p.is_file()] == [first.json()["sha256"]]
