@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# make bench: every benchmark of the project, in one run, next to the shared baselines measured the same day on the
+# same machine (performance.md: targets are ratios to those baselines). Each part starts and stops its own servers
+# and throwaway PostgreSQL cluster on 127.0.0.1 and appends JSON lines to bench-results/*.jsonl, plus a summary .md.
+#
+#   make bench                       # everything, full size (about an hour on 2 cores)
+#   ONLY="gateway requests" make bench
+#   QUICK=1 make bench               # smaller data sets for a smoke run (minutes)
+#
+# Parts: gateway (gateway hop vs direct, with ../shared/bench baselines), search (catalogue CJK search at 1 M
+# documents vs raw SQL), bulk (bulk import), requests (intake, work-lists at 1 M applications, deadlines),
+# stats (ingest of ~2 M events, report latency).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
+ONLY=${ONLY:-"gateway search bulk requests stats"}
+mkdir -p bench-results
+if ! command -v wrk >/dev/null; then
+  { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || echo "warning: wrk is not installed" >&2
+fi
+if [ "${QUICK:-0}" = 1 ]; then
+  export REPS=1 DUR=5s DOCS=100000 N=100000 APPLICATIONS=100000 INTAKE_SECONDS=10
+fi
+status=0
+run() {  # run NAME CMD...
+  echo "== bench: $1 ($(date -u +%T))"
+  shift
+  "$@" || { echo "bench part failed: $*" >&2; status=1; }
+}
+for part in $ONLY; do
+  case $part in
+    gateway)  run gateway scripts/bench_gateway.sh ;;
+    search)   run search scripts/bench_search.sh ;;
+    bulk)     run bulk scripts/bench_bulk.sh ;;
+    requests) run requests scripts/bench_requests.sh ;;
+    stats)    run stats scripts/bench_stats.sh ;;
+    *) echo "unknown part $part" >&2; status=1 ;;
+  esac
+done
+echo "== summaries"
+for f in bench-results/*.md; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done
+exit $status
