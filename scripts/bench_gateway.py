@@ -52,6 +52,10 @@ def main() -> int:
               f"  p99 {med('direct', 'p99_ms'):.1f} -> {med('gateway', 'p99_ms'):.1f} ms"
               f"  | c1 p50 {med('direct_c1', 'p50_ms'):.3f} -> {med('gateway_c1', 'p50_ms'):.3f} ms (+{added:.3f})"
               f"  errors {errors}")
+        cpu = [x["cpu_us_per_request"] for x in mine if x.get("case") == case and x.get("summary") == "gateway_cpu"]
+        if cpu:
+            print(f"           gateway CPU per forwarded request: median {statistics.median(cpu):.0f} µs "
+                  f"(runs {', '.join(f'{c:.0f}' for c in cpu)})")
         busy = [s.get("busy_before_pct") for s in summaries]
         if any(b is not None for b in busy):
             print(f"           machine busy before each rep (other processes): {busy} %")

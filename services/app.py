@@ -4,6 +4,7 @@ A service's create_app() calls create_service_app() with its own routers; that k
 and makes every service behave the same at the edges.
 """
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -50,6 +51,11 @@ def create_service_app(
         }
         try:
             async with _run_hooks(app, state, list(hooks)):
+                # Start-up leaves a large, long-lived heap (models, OpenAPI, routes): move it out of the cyclic
+                # collector's reach so full collections stop stalling requests (p99 spikes under load).
+                if database is None:  # a real process, not a test building apps by the hundred
+                    gc.collect()
+                    gc.freeze()
                 yield state
         finally:
             await db.dispose()
