@@ -366,7 +366,7 @@ class DocumentSearchParams(BaseModel):
         "match each other, full-width and half-width forms are folded, Latin letters ignore case. At most "
         f"{SEARCH_MAX_QUERY_CHARS} characters."), examples=["政务公开"])
     organ: str | None = Field(None, description="机关: code of the issuing (lead) organ",
-                              examples=["11440100MB2C92715X"])
+                              examples=["11440100MB0000001L"])
     include_subordinates: bool = Field(False, description="With `organ`: also its subordinate organs (下级机关)")
     subject_category: SubjectCategory | None = Field(None, description="主题分类")
     genre: Genre | None = Field(None, description="体裁分类")
@@ -383,9 +383,9 @@ class DocumentSearchParams(BaseModel):
         "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
         "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
     sort: Literal["relevance", "date"] = Field("relevance", description=(
-        "`relevance`: among the 1,000 newest matches, records whose title contains every term come first, then "
-        "newest first; past the first 1,000 matches, newest first. `date`: newest first (publication date; with "
-        "scope=organ, publication or else creation date)."))
+        "`relevance`: records whose title contains every term first, then newest first; with more than 1,000 "
+        "matches this ranks the 200 newest, and the rest follow newest first. `date`: newest first (publication "
+        "date; with scope=organ, publication or else creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
     offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
 
@@ -430,7 +430,8 @@ class DocumentSearchResult(BaseModel):
     total: int = Field(description=f"Matches, counted exactly up to {SEARCH_COUNT_CAP:,}")
     total_is_estimate: bool = Field(description=(
         f"true when there are more than {SEARCH_COUNT_CAP:,} matches: `total` is then {SEARCH_COUNT_CAP:,} "
-        f"(show \"{SEARCH_COUNT_CAP:,}+\") and the facet counts cover the {SEARCH_COUNT_CAP:,} newest matches only"))
+        f"(show \"{SEARCH_COUNT_CAP:,}+\") and the facet counts cover the 200 newest matches only: an estimate "
+        "of the proportions"))
     limit: int
     offset: int
     facets: dict[str, list[FacetCount]] = Field(description=(

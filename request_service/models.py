@@ -68,8 +68,11 @@ class Application(Base):
     __tablename__ = "application"
     __table_args__ = (
         Index("ix_application_open_due", "status", "due_on"),
-        Index("ix_application_organ_status", "organ_code", "status"),
+        # Work-lists: the organ's applications in some statuses, the deadline ones by a due_on range (request_0003).
+        Index("ix_application_organ_status_due", "organ_code", "status", "due_on"),
         Index("ix_application_applicant_month", "applicant_key", "receipt_date"),
+        # Repeat detection at intake: the applicant's answered applications to the organ (domain/repeats.py).
+        Index("ix_application_applicant_repeat", "applicant_key", "organ_code", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -26,11 +26,11 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from request_service.domain import clock  # noqa: E402
-from request_service.domain.calendar import Calendar, package_year  # noqa: E402
-from request_service.models import ClockSegment  # noqa: E402
-from services.auth import mint_token  # noqa: E402
-from services.settings import AuthSettings  # noqa: E402
+from request_service.domain import clock
+from request_service.domain.calendar import Calendar, package_year
+from request_service.models import ClockSegment
+from services.auth import mint_token
+from services.settings import AuthSettings
 
 ADMIN_DSN = os.environ["BENCH_PG_DSN"]  # postgresql://postgres@127.0.0.1:PORT/postgres
 N = int(os.environ.get("N", 1_000_000))

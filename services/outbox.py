@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Column,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     func,
     select,
@@ -50,6 +52,7 @@ __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_r
 log = logging.getLogger("gongkai.outbox")
 _PENDING_KEY = "gongkai_outbox_pending"
 _RELEASED_KEY = "gongkai_outbox_released_savepoints"
+_EVENT_COLUMNS = ("type", "entity_type", "entity_id", "version", "payload", "occurred_at")
 
 
 class Outbox:
@@ -74,6 +77,18 @@ class Outbox:
         )
         # Advisory-lock key: one per event table name, stable across processes.
         self.lock_key = zlib.crc32(f"gongkai.outbox.{metadata.schema or ''}".encode())
+        # PostgreSQL: a commit's events in one statement that first takes the ordering lock. A separate
+        # `SELECT pg_advisory_xact_lock` would add a round trip while holding the lock, and under load every writer
+        # waits for each of those in turn. The ids (nextval) are drawn per joined row, i.e. once the lock is held;
+        # one column array per field keeps the statement the same (and cached) for any number of events.
+        self.locked_insert = text(f"""
+            WITH outbox_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key))
+            INSERT INTO {self.events.fullname} (type, entity_type, entity_id, version, payload, occurred_at)
+            SELECT staged.* FROM unnest(:type, :entity_type, :entity_id, :version, :payload, :occurred_at)
+                AS staged (type, entity_type, entity_id, version, payload, occurred_at)
+            JOIN outbox_lock ON true""").bindparams(
+            bindparam("key", type_=BigInteger),
+            *(bindparam(name, type_=ARRAY(self.events.c[name].type)) for name in _EVENT_COLUMNS))
 
 
 def record_event(session: AsyncSession, outbox: Outbox, type: str, *, entity_type: str, entity_id: str,
@@ -116,11 +131,16 @@ def _write_staged_events(session: Session) -> None:
     rows = [s for s in pending or [] if all(any(sp is r for r in released) for sp in s.savepoints)]
     if not rows:
         return
+    # The changes themselves are flushed first: the commit would flush them after this hook, under the lock that
+    # every other writer of events is waiting for.
+    session.flush()
     connection = session.connection()
     outbox = rows[0].outbox
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": outbox.lock_key})
-    connection.execute(outbox.events.insert(), [s.row for s in rows])
+        columns = {name: [s.row[name] for s in rows] for name in _EVENT_COLUMNS}
+        connection.execute(outbox.locked_insert, {"key": outbox.lock_key, **columns})
+    else:
+        connection.execute(outbox.events.insert(), [s.row for s in rows])
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -4,13 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from catalog_service.domain import organs as domain
 from catalog_service.deps import IfMatch
+from catalog_service.domain import organs as domain
 from catalog_service.schemas import OrganCreate, OrganRead, OrganUpdate, VocabularyRead
 from catalog_service.vocab import ALL_ENUMS
 from services.auth import Principal, require_roles
-from services.db import SessionDep
 from services.concurrency import etag
+from services.db import SessionDep
 from services.errors import problem_responses
 from services.vocab import vocabulary
 

@@ -210,21 +210,35 @@ class TestFilterFacetsAndPaging:
             pages = await all_items(catalog, q="政务公开", sort=sort)
             assert len(pages) == len(ids(pages)) == 18
 
-    async def test_counts_are_bounded(self, catalog, fx, monkeypatch):
-        # With the cap lowered to 5, 19 records: total says "5+", facets cover the 5 newest, and paging still
-        # reaches every record exactly once (relevance window first, then newest first).
+    @pytest.mark.parametrize("walk_above", [10_000, -1], ids=["collect-then-sort", "walk-the-date-index"])
+    async def test_counts_are_bounded(self, catalog, fx, monkeypatch, walk_above):
+        # With the cap lowered to 5 (and the relevance window to 4), 19 records: total says "5+", facets count the
+        # 4 newest, and paging still reaches every record exactly once, in either order. On PostgreSQL both ways of
+        # finding the newest matches run (capped_summary).
         monkeypatch.setattr(search_domain, "COUNT_CAP", 5)
+        monkeypatch.setattr(search_domain, "RELEVANCE_WINDOW", 4)
+        monkeypatch.setattr(search_domain, "ORDERED_WALK_ROWS", walk_above)
         body = await search(catalog, limit=3)
         assert (body["total"], body["total_is_estimate"]) == (5, True)
-        assert sum(f["count"] for f in body["facets"]["validity"]) == 5
-        seen = []
-        for offset in range(0, 21, 3):
-            seen += [i["id"] for i in (await search(catalog, limit=3, offset=offset))["items"]]
-        assert len(seen) == len(set(seen)) == 19
-        ranked = []
-        for offset in range(0, 21, 4):
-            ranked += [i["id"] for i in (await search(catalog, q="公开", limit=4, offset=offset))["items"]]
-        assert len(ranked) == len(set(ranked)) == fx.expected("公开")
+        newest = sorted(fx.public, key=lambda d: (d["published_at"], d["id"]), reverse=True)
+        organs = {f["value"]: f["count"] for f in body["facets"]["organ"]}
+        assert organs == {code: sum(d["organ_code"] == code for d in newest[:4]) for code in organs}
+        assert sum(organs.values()) == sum(f["count"] for f in body["facets"]["validity"]) == 4
+        by_date = [i["published_at"] for i in (await search(catalog, limit=19, sort="date"))["items"]]
+        assert by_date == sorted(by_date, reverse=True) and len(by_date) == 19
+        for q, sort in ((None, "date"), ("公开", "relevance"), ("公开", "date")):
+            seen = []
+            for offset in range(0, 21, 3):
+                page = await search(catalog, limit=3, offset=offset, sort=sort, **({"q": q} if q else {}))
+                seen += [i["id"] for i in page["items"]]
+            assert len(seen) == len(set(seen)) == (fx.expected("公开") if q else 19), (q, sort)
+        # Relevance ranks the 4 newest (title hits first), the rest follow newest first.
+        ranked = (await search(catalog, q="公开", limit=19))["items"]
+        head, tail = ranked[:4], ranked[4:]
+        assert {i["id"] for i in head} == {d["id"] for d in newest[:4]}
+        hits = [("公开" in fold_query(i["title"])) for i in head]
+        assert hits == sorted(hits, reverse=True) and not all(hits)
+        assert [i["id"] for i in tail] == [d["id"] for d in newest[4:]]
 
 
 class TestSnippets:

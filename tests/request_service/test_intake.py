@@ -6,16 +6,16 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from request_service.clients import make_catalog_client
+from request_service.clients import CatalogAway, make_catalog_client
 from request_service.config import Settings
 from request_service.domain.applications import today
-from request_service.domain.intake import catalogue_query
+from request_service.domain.intake import catalogue_query, fetch_suggestions
 from request_service.domain.organs import apply_organ_event, apply_organ_events, subtree_codes
 from request_service.domain.repeats import applications_in_month, similarity
 from request_service.feeds import ORGAN_FEED
-from request_service.models import Application, HandlingStep, IdempotencyRecord, KnownOrgan, outbox
+from request_service.models import Application, ClockSegment, HandlingStep, IdempotencyRecord, KnownOrgan, outbox
 from services.outbox import FeedConsumer
 from tests.request_service.intake_support import (
     API,
@@ -132,6 +132,40 @@ async def test_in_person_starts_the_clock_on_the_day_handed_in(client, request_d
 async def test_in_person_defaults_to_today(client, desk):
     body = await register(client, desk, "in_person")
     assert body["status"] == "accepted" and body["receipt_date"] == today().isoformat()
+
+
+async def test_registration_looks_up_once_each_and_writes_once_per_table(client, request_db, desk):
+    """Intake is the hot path: a new application has no steps, clock segments or appeals in the database to look
+    up, and it is written once, at the commit (one INSERT per table, both handling steps and both events in one)."""
+    await register(client, desk, "in_person")  # the calendar cache is warm, as on a running server
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement: str, *_args) -> None:
+        if insert := re.search(r"\bINSERT INTO (\w+)", statement):
+            statements.append(f"INSERT {insert.group(1)}")
+        elif select_ := re.match(r"\s*SELECT\b.*?\sFROM\s+(\w+)", statement, re.DOTALL):
+            statements.append(f"SELECT {select_.group(1)}")
+        elif not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|BEGIN)", statement):
+            statements.append(statement)
+
+    engine = request_db.bind.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        body = await register(client, desk, "in_person")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements == ["SELECT known_organ", "SELECT application", "SELECT application", "SELECT calendar_year",
+                          "INSERT application", "INSERT clock_segment", "INSERT handling_step",
+                          "INSERT outbox_event"]
+    async with request_db.transaction(write=False) as session:
+        stored = await session.get(Application, body["id"])
+        segments = (await session.execute(select(ClockSegment.seq, ClockSegment.state, ClockSegment.start_on).where(
+            ClockSegment.application_id == body["id"]))).all()
+        assert stored.version == 2 and str(stored.due_on) == body["due_on"] and stored.supplement_notice_due_on
+        assert stored.fee_waived is False and stored.extension_days == 0
+    assert [tuple(s) for s in segments] == [(1, "running", today())]
+    accepted = [e for e in await events_of(request_db, "application.accepted") if e["entity_id"] == body["id"]]
+    assert accepted[0]["payload"]["due_on"] == body["due_on"] and accepted[0]["payload"]["appeals"] == []
 
 
 async def test_signed_for_post_starts_the_clock_on_the_signing_date(client, desk):
@@ -347,6 +381,35 @@ async def test_catalogue_client_maps_failures():
         with pytest.raises(error):
             await catalog.search_documents("预算")
         await catalog.aclose()
+
+
+async def test_a_catalogue_that_is_down_is_left_alone_for_a_while():
+    """Circuit breaker: after 3 failures in a row the catalogue is not called for the cooldown (5 s), so intake gets
+    no suggestions at once instead of waiting on it; then one call probes it, and an answer closes the circuit."""
+    from services.errors import UpstreamUnavailable
+
+    fake, now = FakeCatalog(), [100.0]
+    fake.down = True
+    catalog = make_catalog_client(Settings(), httpx.MockTransport(fake.handler))
+    catalog.breaker.clock = lambda: now[0]
+    for _ in range(3):
+        with pytest.raises(UpstreamUnavailable):
+            await catalog.search_documents("预算")
+    with pytest.raises(CatalogAway):
+        await catalog.search_documents("预算")
+    assert await fetch_suggestions(catalog, "部门预算") == [] and len(fake.requests) == 3
+    now[0] += 5.1  # the cooldown is over: one call probes, fails, and the circuit opens again
+    with pytest.raises(UpstreamUnavailable):
+        await catalog.search_documents("预算")
+    with pytest.raises(CatalogAway):
+        await catalog.search_documents("预算")
+    assert len(fake.requests) == 4
+    now[0] += 5.1
+    fake.down = False
+    fake.document("2025年度部门预算")
+    assert len(await catalog.search_documents("预算")) == 1  # the probe is answered: the circuit closes
+    assert len(await catalog.search_documents("预算")) == 1 and len(fake.requests) == 6
+    await catalog.aclose()
 
 
 # --- repeats and monthly counts ---------------------------------------------------------------------------------------
