@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from catalog_service.api import router
 from catalog_service.config import Settings
 from catalog_service.domain.calendar import ChineseCalendarSource
+from catalog_service.domain.search import check_search_support
 from catalog_service.domain.workflow import publish_due
 from catalog_service.models import outbox
 from services.app import create_service_app
@@ -22,6 +23,7 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["calendar"] = ChineseCalendarSource()
+        state["readiness_probes"]["search"] = _search_probe(state["database"])
         task = asyncio.create_task(_publish_scheduled(state["database"], settings)) if run_jobs else None
         try:
             yield
@@ -32,6 +34,22 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
                     await task
 
     return hook
+
+
+def _search_probe(database: Database):
+    """Ready only if CJK search can work: on PostgreSQL the database LC_CTYPE must be UTF-8 (performance.md §3.1)."""
+
+    async def probe() -> dict[str, Any]:
+        try:
+            async with database.session(write=False) as session:
+                await check_search_support(session)
+        except RuntimeError as exc:
+            return {"ok": False, "error": str(exc)}
+        except Exception:  # the database itself is down: its own check reports that
+            return {"ok": True, "skipped": "database unavailable"}
+        return {"ok": True}
+
+    return probe
 
 
 async def _publish_scheduled(database: Database, settings: Settings) -> None:
