@@ -1,7 +1,5 @@
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,9 +12,8 @@ from catalog_service.domain.workflow import publish_due
 from catalog_service.models import outbox
 from services.app import create_service_app
 from services.db import Database
+from services.jobs import periodic
 from services.outbox import make_event_feed_router
-
-log = logging.getLogger("gongkai.catalog")
 
 
 def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
@@ -24,14 +21,10 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["calendar"] = ChineseCalendarSource()
         state["readiness_probes"]["search"] = _search_probe(state["database"])
-        task = asyncio.create_task(_publish_scheduled(state["database"], settings)) if run_jobs else None
-        try:
+        # 定时发布: publish records whose scheduled time has come (idempotent per record).
+        async with periodic("scheduled publication", state["database"], publish_due,
+                            settings.scheduler_interval_seconds, run=run_jobs):
             yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
 
     return hook
 
@@ -50,19 +43,6 @@ def _search_probe(database: Database):
         return {"ok": True}
 
     return probe
-
-
-async def _publish_scheduled(database: Database, settings: Settings) -> None:
-    """定时发布: publish records whose scheduled time has come (at-least-once, idempotent per record)."""
-    while True:
-        try:
-            async with database.transaction() as session:
-                published = await publish_due(session)
-            if published:
-                log.info("published %d scheduled records", published)
-        except Exception:  # the database may be briefly away; try again next round
-            log.warning("scheduled publication failed", exc_info=True)
-        await asyncio.sleep(settings.scheduler_interval_seconds)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
