@@ -2,14 +2,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
-from catalog_service.domain.calendar import ChineseCalendarSource
 from catalog_service.domain.search import check_search_support
 from catalog_service.domain.workflow import publish_due
-from catalog_service.models import outbox
+from catalog_service.feeds import calendar_hook
+from catalog_service.models import audit, outbox
+from catalog_service.policy import POLICY
 from services.app import create_service_app
 from services.db import Database
 from services.jobs import periodic
@@ -19,7 +21,6 @@ from services.outbox import make_event_feed_router
 def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
-        state["calendar"] = ChineseCalendarSource()
         state["readiness_probes"]["search"] = _search_probe(state["database"])
         # 定时发布: publish records whose scheduled time has come (idempotent per record).
         async with periodic("scheduled publication", state["database"], publish_due,
@@ -45,7 +46,9 @@ def _search_probe(database: Database):
     return probe
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, database: Database | None = None,
+               request_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """`database` and `request_transport` (standing in for the request service) are for tests."""
     settings = settings or Settings()
     return create_service_app(
         name="catalog",
@@ -53,8 +56,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Organs, documents, confidentiality review, publication, search and the change feed.",
         settings=settings,
         database=database,
+        policy=POLICY,
+        audit=audit,
         routers=[router, make_event_feed_router(outbox, tag="internal")],
-        hooks=[make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0)],
+        hooks=[
+            # The calendar cache first: the scheduled-publication job and every request may compute deadlines.
+            # The feed consumer runs outside tests (they drive it directly, as feeds.make_calendar_consumer).
+            calendar_hook(settings, run_feed=database is None and settings.calendar_feed_enabled,
+                          transport=request_transport),
+            make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0),
+        ],
     )
 
 

@@ -7,6 +7,7 @@ from fastapi import Depends, Header, Request
 from catalog_service.config import Settings
 from catalog_service.domain.calendar import WorkingCalendar
 from services.auth import Principal, PrincipalDep
+from services.db import SAFE_METHODS, SessionDep
 from services.errors import Unauthorized
 
 
@@ -14,8 +15,10 @@ def get_settings(request: Request) -> Settings:
     return request.state.settings
 
 
-def get_calendar(request: Request) -> WorkingCalendar:
-    return request.state.calendar
+async def get_calendar(request: Request, session: SessionDep) -> WorkingCalendar:
+    """The current calendar snapshot (cached per process; one primary-key read checks it is current). Requests that
+    write take it under a shared lock so that a calendar being replaced cannot be used for a stored deadline."""
+    return await request.state.calendar_cache.current(session, lock=request.method not in SAFE_METHODS)
 
 
 async def get_staff(principal: PrincipalDep) -> Principal:

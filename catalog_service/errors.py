@@ -68,3 +68,9 @@ class AttachmentContentMismatch(UnprocessableEntity):
 
 class StaffOnlyFilter(UnprocessableEntity):
     code = "staff_only_filter"
+
+
+class OrganHierarchyCycle(UnprocessableEntity):
+    """机构改革: an organ cannot be placed under itself or under one of its own subordinates."""
+
+    code = "organ_hierarchy_cycle"

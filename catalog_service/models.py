@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.audit import AuditLog
 from services.db import UtcDateTime, make_metadata, utcnow
 from services.outbox import Outbox
 
@@ -16,6 +17,7 @@ class Base(DeclarativeBase):
 
 
 outbox = Outbox(Base.metadata)
+audit = AuditLog(Base.metadata)  # 审计日志 (services/audit.py)
 
 
 def new_id() -> str:
@@ -205,3 +207,48 @@ class IdempotencyKey(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+# ---- the working-day calendar learnt from the request service's feed (calendar.year_loaded) --------------------------
+from sqlalchemy import BigInteger  # noqa: E402  (appended section)
+
+
+class CalendarYear(Base):
+    """工作日历 · one year as the request service (which owns the calendar) announced it on its event feed.
+
+    Years never announced fall back to the chinese-calendar package (the request service seeds the same data without
+    publishing events); an announced year overrides it (domain/calendar.py)."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # official | provisional, as announced
+    notice: Mapped[str | None] = mapped_column(Text)  # 国务院办公厅关于X年部分节假日安排的通知
+    source_event_id: Mapped[int] = mapped_column(BigInteger)  # the producer's outbox id: stale redeliveries skipped
+    source_version: Mapped[int] = mapped_column(Integer)  # the producer's version of the year
+    learnt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class CalendarDay(Base):
+    """An exception to "Monday–Friday work" of a learnt year: a holiday, or a 调休 make-up working day."""
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(ForeignKey("calendar_year.year", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | makeup_workday
+    name: Mapped[str] = mapped_column(String(50), default="")
+
+
+class CalendarState(Base):
+    """One row (id 1): the generation of the learnt calendar, bumped whenever a year changes.
+
+    Every process caches its calendar snapshot under the generation it read, so one primary-key read per use tells
+    it whether the snapshot is still current. Writers of publication deadlines lock the row shared and the feed
+    consumer locks it exclusively (PostgreSQL): no deadline is computed from a calendar that is being replaced."""
+
+    __tablename__ = "calendar_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

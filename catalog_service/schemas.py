@@ -18,6 +18,7 @@ from catalog_service.vocab import (
     Validity,
     WithholdingGround,
 )
+from services.inputs import JsonTypes
 from services.vocab import Term
 
 
@@ -25,7 +26,7 @@ class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class InputSchema(BaseModel):
+class InputSchema(JsonTypes):  # JSON types as the schema says: no 0 read as a date (services/inputs.py)
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -81,6 +82,13 @@ class OrganUpdate(OrganContact):
     name: str | None = Field(None, min_length=2, max_length=200)
     short_name: str | None = Field(None, max_length=50)
     kind: OrganKind | None = None
+    parent_code: str | None = Field(None, description="机构改革: code of the new superior organ (上级机关), null = top "
+                                                      "level; omit to keep it. The organ moves with its subordinates.")
+
+    @field_validator("parent_code")
+    @classmethod
+    def _valid_parent_code(cls, value: str | None) -> str | None:
+        return normalize_organ_code(value) if value is not None else None
 
 
 class DocumentFields(InputSchema):
@@ -101,7 +109,8 @@ class DocumentFields(InputSchema):
     body: str = Field("", max_length=500_000)
     co_issuer_codes: list[str] = Field(default_factory=list, max_length=20,
                                        description="联合发文: codes of the other issuing organs")
-    interpretation_of: str | None = Field(None, description="解读: id of the policy this document explains")
+    interpretation_of: str | None = Field(None, min_length=1,  # "" is no id (it reached the foreign key: a 500)
+                                          description="解读: id of the policy this document explains")
     amends: list[str] = Field(default_factory=list, max_length=20, description="ids this document amends (修订)")
     repeals: list[str] = Field(default_factory=list, max_length=20, description="ids this document repeals (废止)")
     proposed_attribute: DisclosureAttribute | None = Field(None, description="拟定公开属性")
@@ -142,22 +151,24 @@ class DocumentCreate(DocumentFields):
 
 
 class DocumentUpdate(InputSchema):
-    """Changes to a draft; fields left out stay as they are. Applied with If-Match."""
+    """Changes to a draft; fields left out stay as they are, null clears a field that may be empty. Applied with
+    If-Match. The title, body and lists cannot be null (leave them out, or send "" / []): their columns are NOT
+    NULL, and a null reached the database as a 500."""
 
-    title: str | None = Field(None, min_length=2, max_length=500)
+    title: str = Field(None, min_length=2, max_length=500)  # type: ignore[assignment]
     summary: str | None = Field(None, max_length=5000)
     doc_number: str | None = Field(None, max_length=100)
     subject_category: SubjectCategory | None = None
     genre: Genre | None = None
     article20_item: Article20Item | None = None
-    key_areas: list[KeyArea] | None = Field(None, max_length=15)
-    keywords: list[str] | None = Field(None, max_length=20)
+    key_areas: list[KeyArea] = Field(None, max_length=15)  # type: ignore[assignment]
+    keywords: list[str] = Field(None, max_length=20)  # type: ignore[assignment]
     written_date: date | None = None
     formed_on: date | None = None
     effective_date: date | None = None
-    body: str | None = Field(None, max_length=500_000)
+    body: str = Field(None, max_length=500_000)  # type: ignore[assignment]
     proposed_attribute: DisclosureAttribute | None = None
-    withholding_grounds: list[WithholdingGround] | None = Field(None, max_length=8)
+    withholding_grounds: list[WithholdingGround] = Field(None, max_length=8)  # type: ignore[assignment]
     attribute_reason: str | None = Field(None, max_length=2000)
 
     _doc_number_shape = field_validator("doc_number")(DocumentFields._doc_number_shape.__func__)  # type: ignore
@@ -254,7 +265,7 @@ class DocumentStaffRead(Schema):
     public_summary: str | None
     public_body: str
     redactions: list[RedactionRead]
-    attachments: list[AttachmentRead]
+    attachments: list["AttachmentStaffRead"] = Field(description="Every attachment, with its 区分处理 `withheld` flag")
     version: int
     created_at: datetime
     updated_at: datetime
@@ -540,9 +551,15 @@ def _keep_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
                                            for e in exc.errors(include_url=False, include_input=False)])
 
 
+def _any_record(schema: dict[str, Any]) -> None:
+    # Each record is validated on its own (_keep_invalid): an invalid one is answered in its result ("rejected",
+    # reason invalid), never by a 422 for the batch. So the batch admits any item, and the document says so.
+    schema["items"] = {"anyOf": [schema["items"], {"description": "Anything else: rejected on its own"}]}
+
+
 class BulkImportRequest(InputSchema):
     records: list[Annotated[BulkRecord, WrapValidator(_keep_invalid)]] = Field(
-        min_length=1, max_length=MAX_BULK_RECORDS,
+        min_length=1, max_length=MAX_BULK_RECORDS, json_schema_extra=_any_record,
         description=f"At most {MAX_BULK_RECORDS} records; each is validated on its own")
 
 
@@ -583,3 +600,6 @@ class AttachmentStaffRead(AttachmentRead):
     withheld: bool = Field(description="不予公开: never served to the public, whatever the record's state")
     created_by: str
     created_at: datetime
+
+
+DocumentStaffRead.model_rebuild()  # its attachments are AttachmentStaffRead, defined above after it

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from catalog_service.codes import uscc_check_char
 from catalog_service.config import Settings
 from catalog_service.domain import organs as domain
-from catalog_service.domain.calendar import ChineseCalendarSource
+from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.documents import publication_due
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.projection import refresh_projection
@@ -54,8 +54,8 @@ async def seed(database: Database, settings: Settings) -> dict[str, int]:
                 office_address="示范市人民路1号", office_hours="工作日 9:00-12:00, 14:00-17:30",
                 phone="020-12345678", fax="020-12345679", email="gongkai@example.gov.cn"))
             created["organs"] += 1
-    calendar = ChineseCalendarSource()
     async with database.transaction() as session:
+        calendar = await CalendarCache().current(session)  # the years learnt from the request service, else the package
         organs = [await domain.get_organ_by_code(session, c) for c in DEMO_ORGAN_CODES]
         for n, line in enumerate(SEED_FILE.read_text(encoding="utf-8").splitlines()):
             record = json.loads(line)

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from services.errors import ERROR_BODY_REF, PROBLEM_JSON, document_problems
+
 __all__ = ["SERVICES", "TITLE", "MergeConflict", "load_service_specs", "merge", "render_all", "write_all"]
 
 TITLE = "Gongkai 公开 — 政府信息公开平台 API"
@@ -73,7 +75,27 @@ def gateway_spec() -> dict[str, Any]:
     app = FastAPI(title="gateway", version=VERSION, openapi_tags=[GATEWAY_TAG],
                   generate_unique_id_function=lambda route: f"gateway-{route.name}")
     app.include_router(make_local_router())
-    return app.openapi()
+    return document_problems(app.openapi())
+
+
+# What the gateway itself answers on any /api/ path before (or instead of) the service behind it (gateway/proxy.py).
+GATEWAY_PROBLEMS = {
+    401: "Unauthorized: the gateway rejects a malformed, expired or wrongly signed token, even on public paths",
+    429: "Too Many Requests: the per-client rate limit; see Retry-After",
+    502: "Bad Gateway: the service behind this path is unavailable",
+    503: "Service Unavailable: the service's database is unavailable; retry shortly",
+    504: "Gateway Timeout: the service did not answer in time",
+}
+
+
+def _gateway_response_name(status: int) -> str:
+    return f"Gateway{status}"
+
+
+def _add_gateway_problems(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    for status in GATEWAY_PROBLEMS:
+        responses.setdefault(str(status), {"$ref": f"#/components/responses/{_gateway_response_name(status)}"})
 
 
 def _operations(path_item: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -130,6 +152,9 @@ def merge(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
                 operation_owner[op_id] = f"{service} {path}"
             paths[path] = copy.deepcopy(item)
             path_owner[path] = service
+            if service != "gateway":
+                for _, operation in _operations(paths[path]):
+                    _add_gateway_problems(operation)
         components = spec.get("components", {})
         for name, body in components.get("schemas", {}).items():
             if name in schemas and schemas[name] != body:
@@ -171,6 +196,10 @@ def merge(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "components": {"schemas": {n: schemas[n] for n in sorted(reachable)}},
         "tags": [tags.get(t, {"name": t}) for t in used_tags],
     }
+    merged["components"]["responses"] = {
+        _gateway_response_name(status): {"description": description,
+                                         "content": {PROBLEM_JSON: {"schema": {"$ref": ERROR_BODY_REF}}}}
+        for status, description in GATEWAY_PROBLEMS.items()}
     if security_schemes:
         merged["components"]["securitySchemes"] = security_schemes
     return merged

@@ -285,13 +285,22 @@ class Proxy:
             client = scope.get("client")
             client_ip = client[0] if client else "unknown"
             subject = None
-            if authorization is not None:
+            if authorization:  # an empty Authorization header is no credentials, as the services read it
                 try:
                     subject = await self.tokens.subject(authorization)
                 except Unauthorized as exc:
-                    # Failed attempts still cost the caller's address a token: guessing is rate limited too.
-                    if self.limiter.enabled:
-                        self.limiter.take(client_ip)
+                    # Failed attempts still cost the caller's address a token, and once its bucket is empty they
+                    # are refused with 429 like any other request: guessing is rate limited too (a flood of bad
+                    # tokens was answered 401 without end, each costing a verification; found by
+                    # tests/security/test_limits.py).
+                    wait = self.limiter.take(client_ip) if self.limiter.enabled else 0.0
+                    if wait:
+                        status = 429
+                        await send_problem(send, 429, "Too many requests; retry after the time in Retry-After.",
+                                           code="too_many_requests", request_id=request_id, instance=path,
+                                           headers=[(b"retry-after", RateLimiter.retry_after(wait).encode()),
+                                                    *extra_headers])
+                        return
                     status = 401
                     await send_problem(send, 401, exc.detail, code=exc.code, request_id=request_id, instance=path,
                                        headers=[(b"www-authenticate", b'Bearer error="invalid_token"'),
@@ -385,7 +394,15 @@ class Proxy:
         url = URL(self.bases[upstream] + _raw_target(scope), encoded=True)
 
         try:
-            resp = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
+            if body is None or isinstance(body, bytes):
+                resp = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
+            else:
+                # A streamed upload: aiohttp starts its read timeout only once the body is written, so an upstream
+                # that stops reading (its buffers full) held the request — and the client's upload — for ever.
+                # Each chunk must be taken within the read timeout, or the exchange ends in a 504.
+                async with asyncio.timeout(None) as watchdog:
+                    data = _upload_watched(body, watchdog, self.settings.read_timeout)
+                    resp = await session.request(method, url, headers=headers, data=data, allow_redirects=False)
         except _UPSTREAM_ERRORS as exc:
             return await self._upstream_failed(exc, upstream, reader, send, request_id, extra_headers, path)
 
@@ -464,6 +481,18 @@ class Proxy:
         await send_problem(send, 502, detail, code="upstream_unavailable", request_id=request_id, instance=path,
                            headers=extra_headers, extra={"upstream": upstream})
         return 502
+
+
+async def _upload_watched(chunks: AsyncIterator[bytes], watchdog: asyncio.Timeout, limit: float
+                          ) -> AsyncIterator[bytes]:
+    """The body's chunks, with `watchdog` armed while the upstream holds one it has not taken yet: aiohttp asks for
+    the next chunk once it wrote (and drained) the last. Waiting for the client's next chunk is not timed here —
+    a slow client is not a slow upstream."""
+    loop = asyncio.get_running_loop()
+    async for chunk in chunks:
+        watchdog.reschedule(loop.time() + limit)
+        yield chunk
+        watchdog.reschedule(None)
 
 
 def _error_kind(exc: BaseException) -> str:

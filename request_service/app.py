@@ -12,7 +12,8 @@ from request_service.config import Settings
 from request_service.domain.calendar_admin import seed_calendar, seed_calendar_until_done
 from request_service.feeds import catalog_hook
 from request_service.jobs import expiry_hook
-from request_service.models import outbox
+from request_service.models import audit, outbox
+from request_service.policy import POLICY
 from services.app import create_service_app
 from services.db import Database
 from services.outbox import make_event_feed_router
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Applications for disclosure, the statutory clock, replies, fees, appeals and consultations.",
         settings=settings,
         database=database,
+        policy=POLICY,
+        audit=audit,
         # mine_router first: GET /applications/mine must not be taken for GET /applications/{application_id}.
         routers=[mine_router, router, make_event_feed_router(outbox, tag="internal")],
         hooks=[

@@ -1,6 +1,7 @@
 """Lifespan wiring of the catalogue: the CatalogClient (state["catalog_client"]) and the "catalog-organs" consumer
 that keeps KnownOrgan in step with the catalogue's organ.created / organ.updated events (architecture.md: the
-request service learns the organ directory from the catalogue's event feed).
+request service learns the organ directory from the catalogue's event feed) and drops records the catalogue
+withdraws from the stored catalogue suggestions (domain/withdrawals.py).
 
 The consumer runs as a background task and stops with the app. Its readiness entry reports how far it is
 (cursor, lag, time since the last good poll) but never makes the service unready: a catalogue outage must not
@@ -19,7 +20,7 @@ from fastapi import FastAPI, Request
 
 from request_service.clients import CatalogClient, make_catalog_client
 from request_service.config import Settings
-from request_service.domain.organs import apply_organ_events
+from request_service.domain.withdrawals import apply_catalog_events
 from request_service.models import outbox
 from services.outbox import FeedConsumer
 
@@ -39,7 +40,8 @@ def catalog_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBa
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         client = make_catalog_client(settings, transport)
         state["catalog_client"] = client
-        consumer = FeedConsumer(ORGAN_FEED, state["database"], outbox, client.fetch_events, apply_organ_events,
+        # Organ events, and withdrawals of catalogue records (domain/withdrawals.py: drop stored suggestions).
+        consumer = FeedConsumer(ORGAN_FEED, state["database"], outbox, client.fetch_events, apply_catalog_events,
                                 batch_size=200)
         state["organ_feed"] = consumer
         stop = asyncio.Event()

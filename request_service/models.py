@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.audit import AuditLog
 from services.db import UtcDateTime, make_metadata, utcnow
 from services.outbox import Outbox
 
@@ -18,6 +19,7 @@ class Base(DeclarativeBase):
 
 
 outbox = Outbox(Base.metadata)
+audit = AuditLog(Base.metadata)  # 审计日志 (services/audit.py)
 
 
 def new_id() -> str:

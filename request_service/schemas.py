@@ -23,6 +23,7 @@ from request_service.vocab import (
     Outcome,
     PartyKind,
 )
+from services.inputs import JsonTypes
 from services.vocab import LabeledEnum, Term
 
 
@@ -30,7 +31,7 @@ class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class InputSchema(BaseModel):
+class InputSchema(JsonTypes):  # JSON types as the schema says: no 0 read as a date (services/inputs.py)
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

@@ -9,16 +9,18 @@
 #
 # Parts: gateway (gateway hop vs direct, with ../shared/bench baselines), search (catalogue CJK search at 1 M
 # documents vs raw SQL), bulk (bulk import), requests (intake, work-lists at 1 M applications, deadlines),
-# stats (ingest of ~2 M events, report latency).
+# stats (ingest of ~2 M events, report latency), load (50 locust users of mixed traffic through the gateway on
+# PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis
+# against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
-ONLY=${ONLY:-"gateway search bulk requests stats"}
+ONLY=${ONLY:-"gateway search bulk requests stats load fuzz"}
 mkdir -p bench-results
 if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || echo "warning: wrk is not installed" >&2
 fi
 if [ "${QUICK:-0}" = 1 ]; then
-  export REPS=1 DUR=5s DOCS=100000 N=100000 APPLICATIONS=100000 INTAKE_SECONDS=10
+  export REPS=1 DUR=5s DOCS=100000 N=100000 APPLICATIONS=100000 INTAKE_SECONDS=10 SECONDS_LOAD=120
 fi
 status=0
 run() {  # run NAME CMD...
@@ -33,6 +35,8 @@ for part in $ONLY; do
     bulk)     run bulk scripts/bench_bulk.sh ;;
     requests) run requests scripts/bench_requests.sh ;;
     stats)    run stats scripts/bench_stats.sh ;;
+    fuzz)     run fuzz .venv/bin/python scripts/bench_fuzz.py ;;
+    load)     run load scripts/bench_load.sh ;;
     *) echo "unknown part $part" >&2; status=1 ;;
   esac
 done

@@ -4,6 +4,17 @@ and the deadline computation per application (in process and through GET /deadli
 
     scripts/bench_requests.sh            # starts a throwaway PostgreSQL, loads the data, runs, stops everything
     N=200000 scripts/bench_requests.sh   # a smaller run
+    CASES=intake INTAKE_REPS=3 scripts/bench_requests.sh           # intake only, three repetitions
+    COMPARE_TREE=/tmp/old-checkout CASES=intake scripts/bench_requests.sh   # A/B: the same intake run against
+                                         # another source tree (e.g. `git archive HEAD`), alternating per repetition;
+                                         # TREE_LABEL / COMPARE_LABEL name the two in the results
+    SUMMARIZE=<run>,<run> .venv/bin/python scripts/bench_requests.py   # requests.md again from requests.jsonl
+
+Intake is measured INTAKE_REPS times (default 3; the machine is shared, so one figure says little), each after an
+unrecorded warm-up and a bounded wait for the machine to be quiet, and next to the shared baseline of the same run:
+../shared/bench/bare_app.py `/db` (one asyncpg query per request, performance.md B_db) driven by the same client at
+the same concurrency, so `ratio_to_bare_db` is comparable across days. Each repetition also records the CPU time
+the service process and the PostgreSQL cluster spent per application (where the time goes).
 
 Results: JSON lines appended to bench-results/requests.jsonl and a summary in bench-results/requests.md.
 Everything binds 127.0.0.1; every loop is bounded in count and time.
@@ -32,12 +43,22 @@ from request_service.models import ClockSegment
 from services.auth import mint_token
 from services.settings import AuthSettings
 
-ADMIN_DSN = os.environ["BENCH_PG_DSN"]  # postgresql://postgres@127.0.0.1:PORT/postgres
+ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "")  # postgresql://postgres@127.0.0.1:PORT/postgres
 N = int(os.environ.get("N", 1_000_000))
 PORT = int(os.environ.get("REQUEST_BENCH_PORT", 18202))
 INTAKE_SECONDS = float(os.environ.get("INTAKE_SECONDS", 20))
 CONCURRENCY = int(os.environ.get("CONCURRENCY", 16))
-OUT = ROOT / "bench-results"
+CASES = os.environ.get("CASES", "intake worklists deadlines").split()
+INTAKE_REPS = int(os.environ.get("INTAKE_REPS", 3))
+WARMUP_SECONDS = float(os.environ.get("WARMUP_SECONDS", 3))
+# Another checkout to measure in the same run (A/B), e.g. `git archive HEAD | tar -x -C /tmp/before`.
+COMPARE_TREE = Path(os.environ["COMPARE_TREE"]).resolve() if os.environ.get("COMPARE_TREE") else None
+LABELS = {ROOT: os.environ.get("TREE_LABEL", "this"), COMPARE_TREE: os.environ.get("COMPARE_LABEL", str(COMPARE_TREE))}
+SHARED_BENCH = Path(os.environ.get("SHARED_BENCH") or next(
+    (p for p in (ROOT.parent / "shared" / "bench", Path("/work/shared/bench")) if p.is_dir()), ROOT / "missing"))
+BARE_PORT = int(os.environ.get("BARE_BENCH_PORT", PORT + 1))
+TICKS = os.sysconf("SC_CLK_TCK")
+OUT = Path(os.environ.get("BENCH_OUT", ROOT / "bench-results"))  # elsewhere for trial runs
 RUN = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 ORGANS = [f"11440100MQ{i:07d}X"[:18] for i in range(20)]
 TYPES = ["natural_person"] * 7 + ["commercial_enterprise", "research_institution", "social_welfare_org",
@@ -100,56 +121,252 @@ async def load(dsn: str) -> float:
     return time.perf_counter() - started
 
 
-async def serve(db_url: str) -> subprocess.Popen:
+async def serve(db_url: str, tree: Path = ROOT) -> subprocess.Popen:
+    """The request service from `tree` (this checkout, or COMPARE_TREE: `python -m` imports from the cwd first)."""
     env = {**os.environ, "REQUEST_DATABASE_URL": db_url, "REQUEST_ACCESS_LOG": "false", "REQUEST_LOG_LEVEL": "WARNING",
            "REQUEST_JOB_INTERVAL_SECONDS": "0", "REQUEST_ORGAN_FEED_ENABLED": "false",
            "REQUEST_CATALOG_URL": "http://127.0.0.1:9"}  # the catalogue is not part of this measurement
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "request_service.app:app", "--host", "127.0.0.1",
-                             "--port", str(PORT), "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env)
+                             "--port", str(PORT), "--no-access-log", "--log-level", "warning"], cwd=tree, env=env)
+    await wait_ready(proc, f"http://127.0.0.1:{PORT}/readyz")
+    return proc
+
+
+async def wait_ready(proc: subprocess.Popen, url: str) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(150):
             try:
-                async with http.get(f"http://127.0.0.1:{PORT}/readyz") as r:
+                async with http.get(url) as r:
                     if r.status == 200:
-                        return proc
+                        return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.2)
     proc.kill()
-    raise SystemExit("request service did not become ready")
+    raise SystemExit(f"{url} did not become ready")
 
 
-async def intake(organ: str) -> dict:
-    """POST /applications/register (in person: accepted at once, the clock starts) for INTAKE_SECONDS."""
-    token = mint_token(AuthSettings(), sub="bench-clerk", roles=["intake_clerk"], organ=organ)
-    headers = {"Authorization": f"Bearer {token}"}
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(idle, total) CPU ticks of the whole machine so far (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return values[3] + values[4], sum(values)
+
+
+def busy_pct() -> int:
+    """CPU busy % of the whole machine over 1 s (other sessions share this box)."""
+    idle0, total0 = machine_ticks()
+    time.sleep(1)
+    idle1, total1 = machine_ticks()
+    return round(100 * (1 - (idle1 - idle0) / max(total1 - total0, 1)))
+
+
+def wait_quiet(max_busy: int = 25, max_wait: float = 60) -> int:
+    """Before a measurement: wait (bounded) until nothing else loads the machine; returns the busy % seen."""
+    waited, busy = 0.0, busy_pct()
+    while busy > max_busy and waited < max_wait:
+        time.sleep(4)
+        waited += 5
+        busy = busy_pct()
+    return busy
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes (a process that has gone counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def children(ppid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if parent_pid(int(entry.name)) == ppid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+async def postmaster_pid(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    backend = await conn.fetchval("SELECT pg_backend_pid()")
+    await conn.close()
+    return parent_pid(backend)
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def load_loop(url: str, headers: dict[str, str], body_of, seconds: float, expect: int) -> tuple[list[float], int]:
+    """CONCURRENCY clients, each sending its next request as soon as the last answered, for `seconds`."""
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + INTAKE_SECONDS
+    deadline = time.perf_counter() + seconds
 
     async def worker(http: aiohttp.ClientSession, w: int) -> None:
         nonlocal errors
         n = 0
         while time.perf_counter() < deadline:
             n += 1
-            body = {"channel": "in_person", "info_title": f"申请公开2026年度部门预算（基准{w}-{n}）",
-                    "applicant": {"type": "natural_person", "name": "基准申请人", "phone": "13800138000"}}
+            body = body_of(w, n)
             t = time.perf_counter()
-            async with http.post(f"http://127.0.0.1:{PORT}/api/v1/requests/applications/register", json=body,
-                                 headers=headers) as r:
+            async with (http.post(url, json=body, headers=headers) if body is not None
+                        else http.get(url, headers=headers)) as r:
                 await r.read()
-                if r.status != 201:
+                if r.status != expect:
                     errors += 1
             latencies.append((time.perf_counter() - t) * 1000)
 
-    started = time.perf_counter()
     async with aiohttp.ClientSession() as http:
         await asyncio.gather(*(worker(http, w) for w in range(CONCURRENCY)))
+    return latencies, errors
+
+
+async def intake(organ: str, *, tree: Path, rep: int, server: subprocess.Popen, postmaster: int) -> dict:
+    """POST /applications/register (in person: accepted at once, the clock starts) for INTAKE_SECONDS."""
+    token = mint_token(AuthSettings(), sub="bench-clerk", roles=["intake_clerk"], organ=organ)
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"http://127.0.0.1:{PORT}/api/v1/requests/applications/register"
+
+    def body_of(w: int, n: int) -> dict:
+        return {"channel": "in_person", "info_title": f"申请公开2026年度部门预算（基准{rep}-{w}-{n}）",
+                "applicant": {"type": "natural_person", "name": "基准申请人", "phone": "13800138000"}}
+
+    await load_loop(url, headers, lambda w, n: body_of(w, -n), WARMUP_SECONDS, 201)  # unrecorded warm-up
+    busy = wait_quiet()
+    pg = children(postmaster)
+    cpu0 = (cpu_seconds([server.pid]), cpu_seconds(pg), cpu_seconds([os.getpid()]))
+    idle0, total0 = machine_ticks()
+    started = time.perf_counter()
+    latencies, errors = await load_loop(url, headers, body_of, INTAKE_SECONDS, 201)
     elapsed = time.perf_counter() - started
-    return {"case": "intake_api", "concurrency": CONCURRENCY, "requests": len(latencies), "errors": errors,
-            "seconds": round(elapsed, 2), "applications_per_s": round(len(latencies) / elapsed, 1),
+    idle1, total1 = machine_ticks()
+    cpu1 = (cpu_seconds([server.pid]), cpu_seconds(pg), cpu_seconds([os.getpid()]))
+    n = max(len(latencies), 1)
+    per_app = [round((b - a) / n * 1000, 2) for a, b in zip(cpu0, cpu1, strict=True)]
+    # What the rest of the machine (other people's work) used meanwhile, in % of one core.
+    ours = sum(b - a for a, b in zip(cpu0, cpu1, strict=True))
+    others = max(((total1 - total0) - (idle1 - idle0)) / TICKS - ours, 0.0) / elapsed * 100
+    return {"case": "intake_api", "tree": LABELS[tree], "rep": rep,
+            "busy_before_pct": busy, "others_cpu_pct_of_core_during": round(others), "concurrency": CONCURRENCY,
+            "requests": len(latencies), "errors": errors, "seconds": round(elapsed, 2), "applications_per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95), "p99_ms": pct(latencies, 99),
+            "cpu_ms_per_application": {"service": per_app[0], "postgresql": per_app[1], "client": per_app[2]},
             "target_per_s": 300, "meets_target": len(latencies) / elapsed >= 300 and errors == 0}
+
+
+async def bare_db_baseline(dsn: str, rep: int) -> dict | None:
+    """The shared baseline of this run: ../shared/bench/bare_app.py GET /db (one asyncpg query per request,
+    performance.md B_db), uvicorn 1 worker, driven by the same client at the same concurrency."""
+    if not (SHARED_BENCH / "bare_app.py").exists():
+        return None
+    env = {**os.environ, "BENCH_PG_DSN": dsn}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port",
+                             str(BARE_PORT), "--no-access-log", "--log-level", "warning"], cwd=SHARED_BENCH, env=env)
+    try:
+        url = f"http://127.0.0.1:{BARE_PORT}/db"
+        await wait_ready(proc, url)
+        await load_loop(url, {}, lambda w, n: None, WARMUP_SECONDS, 200)
+        busy = wait_quiet()
+        started = time.perf_counter()
+        latencies, errors = await load_loop(url, {}, lambda w, n: None, INTAKE_SECONDS, 200)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop(proc)
+    return {"case": "baseline_bare_db", "rep": rep, "busy_before_pct": busy, "concurrency": CONCURRENCY,
+            "requests": len(latencies), "errors": errors, "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95)}
+
+
+async def intake_runs(dsn: str, db_url: str) -> list[dict]:
+    """INTAKE_REPS repetitions; each: the baseline, then this tree (and COMPARE_TREE), each on a fresh server."""
+    trees = [ROOT] + ([COMPARE_TREE] if COMPARE_TREE else [])
+    postmaster = await postmaster_pid(dsn)
+    results = []
+    for rep in range(1, INTAKE_REPS + 1):
+        baseline = await bare_db_baseline(dsn, rep)
+        if baseline:
+            emit(baseline)
+            results.append(baseline)
+        for tree in trees if rep % 2 else trees[::-1]:  # alternate the order: drift in load hits both alike
+            proc = await serve(db_url, tree)
+            try:
+                line = await intake(ORGANS[0], tree=tree, rep=rep, server=proc, postmaster=postmaster)
+            finally:
+                stop(proc)
+            if baseline:
+                line["ratio_to_bare_db"] = round(line["applications_per_s"] / baseline["requests_per_s"], 3)
+            emit(line)
+            results.append(line)
+    return results
+
+
+QUIET_OTHERS_PCT = 25  # a repetition counts as quiet when other processes used at most this much of a core
+
+
+def _rates(runs: list[dict]) -> str:
+    rates = sorted(r["applications_per_s"] for r in runs)
+    return f"{rates[0]}–{rates[-1]}/s ({len(runs)})" if len(rates) > 1 else f"{rates[0]}/s (1)"
+
+
+def intake_summary(results: list[dict]) -> list[str]:
+    """One line per tree: the rate of the quiet repetitions and of those with other load on the machine apart (a
+    shared box: the second kind says more about the neighbours than about the service), p95, errors, and the CPU
+    per application of the service and of PostgreSQL (steadier than rates when the box is shared)."""
+    lines = []
+    base = sorted(r["requests_per_s"] for r in results if r["case"] == "baseline_bare_db")
+    for tree in dict.fromkeys(r["tree"] for r in results if r["case"] == "intake_api"):
+        runs = [r for r in results if r["case"] == "intake_api" and r["tree"] == tree]
+        quiet = [r for r in runs if r["others_cpu_pct_of_core_during"] <= QUIET_OTHERS_PCT]
+        busy = [r for r in runs if r not in quiet]
+        rates = "; ".join(part for part in (f"quiet runs {_rates(quiet)}" if quiet else "",
+                                            f"with other load on the box {_rates(busy)}" if busy else "") if part)
+        service = sorted(r["cpu_ms_per_application"]["service"] for r in runs)
+        database = sorted(r["cpu_ms_per_application"]["postgresql"] for r in runs)
+        label = "intake via API" + ("" if tree == "this" else f" ({tree})")
+        lines.append(f"| {label}, c={runs[0]['concurrency']}, 1 worker | **{rates}**; p95 "
+                     f"{min(r['p95_ms'] for r in runs)}–{max(r['p95_ms'] for r in runs)} ms; "
+                     f"{sum(r['errors'] for r in runs)} errors; CPU per application: service "
+                     f"{service[0]}–{service[-1]} ms, PostgreSQL {database[0]}–{database[-1]} ms; other processes "
+                     f"used {[r['others_cpu_pct_of_core_during'] for r in runs]} % of a core | ≥ 300/s |")
+    if base:
+        lines.append(f"| shared baseline: bare_app /db (B_db), same client, same runs | {base[0]}–{base[-1]} "
+                     f"requests/s | — |")
+    return lines
+
+
+def write_summary(run: str, applications: int, results: list[dict]) -> None:
+    lines = [f"# Request service benchmark ({run}, {applications:,} applications on PostgreSQL, 2 cores)", "",
+             "| case | result | target |", "|---|---|---|", *intake_summary(results)]
+    for r in results:
+        if r["case"].startswith("worklist") and "http" in r["case"]:
+            lines.append(f"| {r['case']} | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | p95 < 100 ms |")
+        elif r["case"] == "worklist_overdue_raw_sql":
+            lines.append(f"| overdue work-list, raw SQL | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | — |")
+        elif r["case"] == "deadline_compute_in_process":
+            lines.append(f"| deadline computation, in process | {r['microseconds_per_application']} µs "
+                         f"({r['microseconds_with_day_by_day_explanation']} µs explained day by day) | — |")
+        elif r["case"] == "deadline_http":
+            lines.append(f"| GET /deadline | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | — |")
+    if any(r["case"] == "intake_api" for r in results):
+        lines += ["", f"Intake: each repetition after a {WARMUP_SECONDS:g} s unrecorded warm-up and a bounded wait "
+                  f"for a quiet machine; quiet = other processes used ≤ {QUIET_OTHERS_PCT} % of a core meanwhile. "
+                  "Trees measured alternately in the same run (COMPARE_TREE). Raw lines: requests.jsonl."]
+    (OUT / "requests.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
 
 
 async def timed_gets(url: str, token: str, count: int, concurrency: int) -> list[float]:
@@ -241,32 +458,32 @@ async def main() -> None:
                    env={**os.environ, "REQUEST_DATABASE_URL": db_url}, capture_output=True)
     load_s = await load(dsn)
     emit({"case": "load", "applications": N, "seconds": round(load_s, 1)})
-    proc = await serve(db_url)
-    try:
-        results = [await intake(ORGANS[0]), *await worklists(dsn), *await deadlines(dsn)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-    for record in results:
-        emit(record)
-    lines = [f"# Request service benchmark ({RUN}, {N:,} applications on PostgreSQL, 2 cores)", "",
-             "| case | result | target |", "|---|---|---|"]
-    for r in results:
-        if r["case"] == "intake_api":
-            lines.append(f"| intake via API (c={r['concurrency']}) | {r['applications_per_s']} applications/s, "
-                         f"p95 {r['p95_ms']} ms, {r['errors']} errors | ≥ 300/s |")
-        elif r["case"].startswith("worklist") and "http" in r["case"]:
-            lines.append(f"| {r['case']} | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | p95 < 100 ms |")
-        elif r["case"] == "worklist_overdue_raw_sql":
-            lines.append(f"| overdue work-list, raw SQL | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | — |")
-        elif r["case"] == "deadline_compute_in_process":
-            lines.append(f"| deadline computation, in process | {r['microseconds_per_application']} µs "
-                         f"({r['microseconds_with_day_by_day_explanation']} µs explained day by day) | — |")
-        elif r["case"] == "deadline_http":
-            lines.append(f"| GET /deadline | p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms | — |")
-    (OUT / "requests.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    results = await intake_runs(dsn, db_url) if "intake" in CASES else []
+    later = []
+    if "worklists" in CASES or "deadlines" in CASES:
+        proc = await serve(db_url)
+        try:
+            later = [*(await worklists(dsn) if "worklists" in CASES else []),
+                     *(await deadlines(dsn) if "deadlines" in CASES else [])]
+        finally:
+            stop(proc)
+        for record in later:
+            emit(record)
+    write_summary(RUN, N, results + later)
+
+
+def summarize(runs: list[str]) -> None:
+    """SUMMARIZE=<run>[,<run>…]: rewrite requests.md from requests.jsonl: the intake repetitions of all these runs
+    together (more of them quiet), everything else from the last one."""
+    lines = [json.loads(line) for line in (OUT / "requests.jsonl").read_text(encoding="utf-8").splitlines()]
+    chosen = [r for r in lines if r.get("run") in runs and r.get("case") != "load"
+              and (r["case"] in ("intake_api", "baseline_bare_db") or r["run"] == runs[-1])]
+    applications = next(r["applications"] for r in lines if r.get("run") == runs[-1] and r.get("case") == "load")
+    write_summary(" + ".join(runs), applications, chosen)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if os.environ.get("SUMMARIZE"):
+        summarize(os.environ["SUMMARIZE"].split(","))
+    else:
+        asyncio.run(main())

@@ -15,9 +15,14 @@ cleanup() { [ -n "$pg_dir" ] && scripts/pg_cluster.sh stop "$pg_dir"; }
 trap cleanup EXIT
 url=${TEST_POSTGRES_URL:-}
 if [ -z "$url" ] && { command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
-  pg_dir=$(mktemp -d /tmp/gongkai-pg.XXXXXX)
-  port=${TEST_POSTGRES_PORT:-$((55000 + RANDOM % 5000))}
-  url=$(scripts/pg_cluster.sh start "$pg_dir" "$port") || { echo "could not start PostgreSQL"; url=""; }
+  # A few attempts on different ports: a randomly chosen port may be taken by another process meanwhile.
+  for attempt in 1 2 3 4 5; do
+    pg_dir=$(mktemp -d /tmp/gongkai-pg.XXXXXX); rmdir "$pg_dir"
+    port=${TEST_POSTGRES_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+    url=$(scripts/pg_cluster.sh start "$pg_dir" "$port") && break
+    echo "could not start PostgreSQL on port $port (attempt $attempt)"; url=""
+    scripts/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1; rm -rf "$pg_dir"
+  done
 fi
 if [ -n "$url" ]; then
   echo "== pytest on PostgreSQL ($url)"

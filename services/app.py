@@ -9,13 +9,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
+from services.audit import AuditLog, make_audit_router
 from services.auth import TokenVerifier
+from services.concurrency import document_if_match
 from services.db import Database, make_engine
-from services.errors import install_error_handlers
+from services.errors import document_problems, install_error_handlers
 from services.health import make_health_router
+from services.inputs import reject_unstorable_params
 from services.observability import RequestContextMiddleware, configure_logging
+from services.policy import Policy
 from services.settings import ServiceSettings
 
 __all__ = ["LifespanHook", "create_service_app"]
@@ -35,6 +39,8 @@ def create_service_app(
     database: Database | None = None,
     hooks: Sequence[LifespanHook] = (),
     openapi_tags: list[dict[str, Any]] | None = None,
+    policy: Policy | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     """`database` is given by tests (bound to one connection); otherwise the lifespan makes the engine."""
 
@@ -48,7 +54,10 @@ def create_service_app(
             "token_verifier": TokenVerifier(settings.auth),
             "settings": settings,
             "readiness_probes": {},
+            "audit_log": audit,
         }
+        if policy is not None and database is None:
+            policy.check(app)  # a real process refuses to start with an endpoint nobody wrote a rule for
         try:
             async with _run_hooks(app, state, list(hooks)):
                 # Start-up leaves a large, long-lived heap (models, OpenAPI, routes): move it out of the cyclic
@@ -69,13 +78,27 @@ def create_service_app(
         generate_unique_id_function=lambda route: f"{name}-{route.name}",
         docs_url=None,  # docs are served (offline) by the gateway for the merged surface
         redoc_url=None,
+        # The access policy runs before any other dependency and before the body is read (services/policy.py).
+        # Then parameters nothing could store (NUL) are refused with a 422 (services/inputs.py).
+        dependencies=[*([Depends(policy.enforce)] if policy is not None else []), Depends(reject_unstorable_params)],
     )
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # cached by FastAPI; each step below is idempotent
+        if policy is not None:
+            policy.annotate(schema)
+        return document_if_match(document_problems(schema))  # errors and preconditions as they are served
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, log_access=settings.access_log,
                        max_body_bytes=settings.max_body_bytes, body_limits=settings.body_limits)
     app.include_router(make_health_router(name))
     for router in routers:
         app.include_router(router)
+    if audit is not None:
+        app.include_router(make_audit_router(audit))
     return app
 
 

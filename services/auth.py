@@ -54,7 +54,10 @@ class TokenVerifier:
     def _key(self, token: str) -> Any:
         if self._jwks is None:
             return self.settings.jwt_secret.get_secret_value()
-        return self._jwks.get_signing_key_from_jwt(token).key
+        # The PyJWK itself, not its bare key: PyJWT then verifies with the key's own algorithm and refuses a token
+        # whose header names another (an ES256 token naming an RSA key's kid was a TypeError, a 500, before; found
+        # by tests/security/test_tokens.py).
+        return self._jwks.get_signing_key_from_jwt(token)
 
     def verify_sync(self, token: str) -> Principal:
         try:
@@ -74,6 +77,10 @@ class TokenVerifier:
             raise Unauthorized("The token's signing key is unknown.", code="token_invalid") from exc
         except jwt.InvalidTokenError as exc:
             raise Unauthorized("The token is malformed or its signature is invalid.", code="token_invalid") from exc
+        if not str(claims["sub"]).strip():
+            # A blank subject is a missing one: such a principal would pass for anonymous while carrying roles,
+            # and every audit entry of it would name nobody (found by tests/security/test_tokens.py).
+            raise Unauthorized("The token's sub claim is empty.", code="token_invalid")
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise Unauthorized("The token's roles claim must be a list of strings.", code="token_invalid")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import PreconditionFailed, PreconditionRequired
 
-__all__ = ["bump_version", "etag", "matches", "require_if_match"]
+__all__ = ["bump_version", "document_if_match", "etag", "matches", "require_if_match"]
 
 
 def etag(version: int) -> str:
@@ -33,6 +33,25 @@ def require_if_match(if_match: str | None, version: int) -> None:
     tags = {t.strip().removeprefix("W/") for t in if_match.split(",")}
     if etag(version) not in tags and "*" not in tags:
         raise PreconditionFailed(f"The resource changed (now version {version}); read it again and retry.")
+
+
+def document_if_match(schema: dict[str, Any]) -> dict[str, Any]:
+    """In the OpenAPI document, mark If-Match `required` on every operation that answers 428 without it.
+
+    The header stays optional for FastAPI, so that its absence is our 428 (RFC 6585) rather than a 422; the
+    document still has to tell clients (and generated ones) that the request is never accepted without it.
+    """
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "428" not in operation.get("responses", {}):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "header" and parameter.get("name", "").lower() == "if-match":
+                    parameter["required"] = True
+                    schema_ = parameter.setdefault("schema", {})
+                    schema_.pop("anyOf", None)  # `str | None` only so that FastAPI leaves the 428 to us
+                    schema_.update({"type": "string", "minLength": 1})  # an empty If-Match is no ETag: 428
+    return schema
 
 
 async def bump_version(session: AsyncSession, entity: Any, expected: int) -> None:

@@ -161,7 +161,11 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    async with database.session(write=request.method not in SAFE_METHODS) as session:
+    write = request.method not in SAFE_METHODS
+    async with database.session(write=write) as session:
+        audit_log = getattr(request.state, "audit_log", None)
+        if write and audit_log is not None:  # every committed change is chained into the audit log
+            audit_log.stage_request(session, request)
         try:
             yield session
             await session.commit()

@@ -3,7 +3,9 @@
 Only install_error_handlers() turns exceptions into HTTP; domain code raises AppError subclasses.
 """
 
+import json
 import logging
+import re
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -11,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.observability import current_request_id
@@ -33,7 +36,9 @@ __all__ = [
     "UnprocessableEntity",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "document_problems",
     "install_error_handlers",
+    "is_database_unavailable",
     "problem_body",
     "problem_response",
     "problem_responses",
@@ -178,15 +183,99 @@ def problem_response(status: int, detail: str, *, headers: dict[str, str] | None
                         media_type=PROBLEM_JSON, headers=headers)
 
 
+ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": ERROR_BODY_REF}}}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for route decorators, so the OpenAPI documents every error a route returns."""
-    return {s: {"model": ErrorBody, "content": {PROBLEM_JSON: {}}} for s in statuses}
+    """`responses=` entries for route decorators, so the OpenAPI documents every error a route returns, as it is
+    served: `application/problem+json` with the ErrorBody schema. (`model` only registers ErrorBody in the
+    components; FastAPI also files it under the route's `application/json`, which document_problems() removes.)"""
+    return {s: {"model": ErrorBody, "content": _problem_content()} for s in statuses}
+
+
+def _add_problem(responses: dict[str, Any], status: int, description: str) -> None:
+    responses.setdefault(str(status), {"description": description, "content": _problem_content()})
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an app's OpenAPI document say what its errors really are (idempotent; run on the cached document).
+
+    - every 4xx/5xx response is `application/problem+json` with ErrorBody — including FastAPI's automatic 422,
+      which it files as `application/json` HTTPValidationError although install_error_handlers() answers it;
+    - an operation with a request body also answers 400 (a body that is not JSON or not UTF-8: FastAPI's "error
+      parsing the body"), 413 (the body limit of RequestContextMiddleware) and 422.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorBody" not in components:
+        body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+        components.update(body.pop("$defs", {}))
+        components["ErrorBody"] = body
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            for status, response in responses.items():
+                if status[:1] in ("4", "5") and "content" in response:
+                    response["content"] = _problem_content()
+                    if status == "422" and response.get("description") == "Validation Error":
+                        response["description"] = "Unprocessable Entity"
+            if "requestBody" in operation:
+                _add_problem(responses, 400, "Bad Request: the body could not be parsed")
+                _add_problem(responses, 413, "Payload Too Large")
+                _add_problem(responses, 422, "Unprocessable Entity")
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 models, now referenced by nothing
+        others = {k: v for k, v in components.items() if k != name}
+        if name in components and f'/{name}"' not in json.dumps([schema.get("paths", {}), others]):
+            del components[name]
+    return schema
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the submitted input back: it may carry personal data (reliability.md §2.2).
     return [{"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
              "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+
+
+def _allowed_methods(request: Request, fallback: str) -> str:
+    """`Allow` of a 405: every method the app documents for the path, not only those of the first route Starlette
+    matched (GET /documents hid POST /documents). Where a literal path and a template both match
+    (/documents/bulk, /documents/{document_id}) the most specific one is the resource, as in routing. Paths the
+    document does not show (/metrics, /openapi.json) keep Starlette's answer."""
+    index = getattr(request.app.state, "allow_index", None)
+    if index is None:
+        index = []
+        for template, item in request.app.openapi().get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+            methods = {m.upper() for m in item if m.upper() in _METHODS}
+            if "GET" in methods:
+                methods.add("HEAD")
+            index.append((template.count("{"), -len(template), regex, ", ".join(sorted(methods))))
+        index.sort(key=lambda entry: entry[:2])  # most specific first
+        request.app.state.allow_index = index
+    path = request.scope.get("path", request.url.path)
+    return next((allow for *_, regex, allow in index if regex.match(path)), fallback)
+
+
+_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"})
+
+
+# SQLSTATEs of a PostgreSQL that is away rather than refusing a query: class 08 (connection exceptions), 57P01
+# admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up), 53300 too many connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_database_unavailable(exc: DBAPIError) -> bool:
+    """The database is absent, restarting or the connection was lost — a 503 to retry, never a 500 — as opposed
+    to a statement it refused (a bug, or a conflict the caller handles)."""
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -204,22 +293,45 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}."
-        return problem_response(exc.status_code, detail, code=code, instance=request.url.path,
-                                headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            allow = _allowed_methods(request, (headers or {}).get("Allow", ""))
+            headers = {**(headers or {}), "Allow": allow}
+            detail = f"{request.method} is not allowed here; allowed: {allow}."
+        return problem_response(exc.status_code, detail, code=code, instance=request.url.path, headers=headers)
+
+    def database_unavailable(request: Request) -> JSONResponse:
+        return problem_response(503, "The database is unavailable; retry shortly.", code="database_unavailable",
+                                instance=request.url.path, headers={"Retry-After": "2"})
 
     async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else exc)
-            return problem_response(503, "The database is unavailable; retry shortly.", code="database_unavailable",
-                                    instance=request.url.path, headers={"Retry-After": "2"})
+        if is_database_unavailable(exc):
+            log.warning("database unavailable: %s %s", type(exc.orig).__name__ if exc.orig else exc,
+                        getattr(exc.orig, "sqlstate", None) or "")
+            return database_unavailable(request)
         log.exception("database error")
         return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
 
+    async def os_error(request: Request, exc: OSError) -> JSONResponse:
+        # Registered for OSError itself (not left to the Exception handler): Starlette re-raises whatever reaches
+        # the Exception handler after answering, so every request of a database outage logged a traceback at
+        # ERROR. A refused, reset or timed-out connection here is the database's: the pool's connect raises the
+        # driver's socket error unwrapped (asyncpg: ConnectionRefusedError, TimeoutError).
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.warning("database unreachable: %s", type(exc).__name__)
+            return database_unavailable(request)
+        log.exception("unhandled error")
+        return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+
+    async def pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy for the pool timeout: the service is overloaded, not broken. A 503
+        # with Retry-After lets clients and the gateway back off (found by the load run: these were 500s).
+        log.warning("database connection pool exhausted")
+        return problem_response(503, "The service is busy; retry shortly.", code="service_busy",
+                                title="Service Unavailable", title_zh="服务繁忙，请稍后重试", instance=request.url.path,
+                                headers={"Retry-After": "1"})
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, OSError) and "connect" in str(exc).lower():
-            log.warning("database unreachable: %s", exc)
-            return problem_response(503, "The database is unavailable; retry shortly.", code="database_unavailable",
-                                    instance=request.url.path, headers={"Retry-After": "2"})
         log.exception("unhandled error")
         return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
 
@@ -227,4 +339,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(DBAPIError, database_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, os_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeout, pool_exhausted)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected)

@@ -103,6 +103,11 @@ def record_event(session: AsyncSession, outbox: Outbox, type: str, *, entity_typ
     }))
 
 
+def pending_events(session: Session) -> list[dict[str, Any]]:
+    """The events staged on this session so far (the audit log records them with the change)."""
+    return [staged.row for staged in session.info.get(_PENDING_KEY, [])]
+
+
 class _Staged:
     __slots__ = ("outbox", "row", "savepoints")
 

@@ -7,7 +7,8 @@ from stats_service.api import router
 from stats_service.config import Settings
 from stats_service.consumers import consumers_hook
 from stats_service.metrics import router as metrics_router
-from stats_service.models import outbox
+from stats_service.models import audit, outbox
+from stats_service.policy import POLICY
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -18,6 +19,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Annual reports in the official 2021 format and live dashboards, from the event feeds.",
         settings=settings,
         database=database,
+        policy=POLICY,
+        audit=audit,
         routers=[router, metrics_router, make_event_feed_router(outbox, tag="internal")],
         hooks=[consumers_hook(settings, run=database is None and settings.consume)],
     )

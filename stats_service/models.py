@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.audit import AuditLog
 from services.db import UtcDateTime, make_metadata, utcnow
 from services.outbox import Outbox
 
@@ -17,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 outbox = Outbox(Base.metadata)
+audit = AuditLog(Base.metadata)  # 审计日志 (services/audit.py)
 
 
 class OrganFact(Base):
@@ -93,6 +95,10 @@ class DocumentFact(Base):
     written_date: Mapped[date | None] = mapped_column(Date)
     repeal_date: Mapped[date | None] = mapped_column(Date)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # 形成或者变更之日 and the 条例第二十六条 deadline (20 working days after it) as the catalogue computed them
+    # (migration stats_0003); null when the catalogue recorded no formation date or its event predates the fields.
+    formed_on: Mapped[date | None] = mapped_column(Date)
+    publication_due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ConsultationFact(Base):

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inputs import JsonTypes
+
 
 class Counts(BaseModel):
     issued: int
@@ -95,7 +97,7 @@ class AnnualReportRead(BaseModel):
     checks: list[Check]
 
 
-class FiguresUpdate(BaseModel):
+class FiguresUpdate(JsonTypes):  # JSON types as the schema says, nothing unstorable (services/inputs.py)
     """Figures staff enter (or agency systems push) for section 二 and the narrative sections."""
 
     model_config = ConfigDict(extra="forbid")
@@ -221,3 +223,37 @@ class OverdueRead(BaseModel):
     as_of: date
     total: int
     items: list[OverdueOrgan]
+
+
+# --- publication timeliness (条例第二十六条; stats_service.domain.dashboards) ---------------------------------------
+
+class TimelinessFigures(BaseModel):
+    published: int = Field(description="Public documents published in the period (day in Asia/Shanghai)")
+    with_due_date: int = Field(description="… of which the catalogue announced a publication due date")
+    on_time: int = Field(description="Published on or before publication_due_on (形成或者变更之日 + 20 working days)")
+    late: int = Field(description="Published after publication_due_on")
+    no_due_date: int = Field(description="No due date announced (no formation date recorded, or older events)")
+    on_time_rate: float | None = Field(description="on_time / with_due_date; null when there is none")
+    avg_days_late: float | None = Field(description="Mean calendar days after the due date, late documents only")
+    max_days_late: int | None = Field(description="Most calendar days after the due date")
+    avg_working_days_late: float | None = Field(description="Mean working days after the due date, late only")
+
+
+class TimelinessPoint(TimelinessFigures):
+    period: str = Field(examples=["2026-03", "2026-Q1", "2026"])
+    start: date
+    end: date
+
+
+class TimelinessOrgan(TimelinessFigures):
+    key: str = Field(description="organ code")
+    label: str = Field(description="organ name")
+    parent_code: str | None = None
+    depth: int | None = Field(None, description="0 for a root organ")
+
+
+class TimelinessRead(DashboardMeta):
+    granularity: str
+    series: list[TimelinessPoint]
+    by_organ: list[TimelinessOrgan] = Field(description="every organ of the scope, in hierarchy order")
+    totals: TimelinessFigures

@@ -41,6 +41,19 @@ PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["documents"])
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 ETAG_HEADER = {"ETag": {"description": "Version of the record; send it back in If-Match", "schema": {"type": "string"}}}
+# Where a drafted record goes next (OpenAPI links: clients, and the stateful fuzz test, follow them with the new
+# record's id and ETag): read it back, its review log, edit it, submit it for review (送审).
+_ID, _VERSION = "$response.body#/id", "$response.header.ETag"
+DRAFT_LINKS = {
+    "GetRecord": {"operationId": "catalog-get_document_record", "parameters": {"path.document_id": _ID},
+                  "description": "The whole record, as its drafter sees it"},
+    "GetReviewLog": {"operationId": "catalog-list_review_steps", "parameters": {"path.document_id": _ID}},
+    "EditDraft": {"operationId": "catalog-update_document",
+                  "parameters": {"path.document_id": _ID, "header.if-match": _VERSION}},
+    "Submit": {"operationId": "catalog-submit_document",
+               "parameters": {"path.document_id": _ID, "header.if-match": _VERSION},
+               "description": "Submit the draft for division review (送审)"},
+}
 
 
 async def _staff_record(session, principal, document_id: str, response: Response) -> DocumentStaffRead:
@@ -53,7 +66,8 @@ async def _staff_record(session, principal, document_id: str, response: Response
 
 
 @router.post("/documents", summary="Draft a document (拟稿)", status_code=status.HTTP_201_CREATED,
-             response_model=DocumentStaffRead, responses={**WRITE_ERRORS, 201: {"headers": ETAG_HEADER}})
+             response_model=DocumentStaffRead,
+             responses={**WRITE_ERRORS, 201: {"headers": ETAG_HEADER, "links": DRAFT_LINKS}})
 async def create_document(body: DocumentCreate, session: SessionDep, principal: StaffDep, settings: SettingsDep,
                           calendar: CalendarDep, response: Response) -> DocumentStaffRead:
     if "drafter" not in principal.roles:

@@ -51,6 +51,10 @@ async def get_organ(code: str, session: SessionDep, response: Response) -> Organ
 
 
 @router.patch("/organs/{code}", tags=["organs"], summary="Update an organ's directory entry and 公开指南 facts",
+              description="`parent_code` moves the organ, with all its subordinates, under another superior organ "
+                          "(机构改革); null makes it a top-level organ. Placing an organ under itself or one of its "
+                          "own subordinates is refused (422 `organ_hierarchy_cycle`); an unknown superior is 422 "
+                          "`invalid_reference`. One `organ.updated` event carries the new `parent_code`.",
               response_model=OrganRead, responses=problem_responses(401, 403, 404, 412, 422, 428))
 async def update_organ(code: str, body: OrganUpdate, session: SessionDep, _: AdminDep, response: Response,
                        if_match: IfMatch = None) -> OrganRead:

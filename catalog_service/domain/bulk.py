@@ -49,7 +49,7 @@ from catalog_service.domain.documents import (
 )
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.projection import refresh_projection
-from catalog_service.domain.visibility import public_condition
+from catalog_service.domain.visibility import public_condition, staff_condition
 from catalog_service.domain.workflow import publish
 from catalog_service.errors import IntegrationScopeMissing
 from catalog_service.models import Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep, new_id
@@ -64,7 +64,7 @@ from catalog_service.schemas import (
 from catalog_service.vocab import DisclosureAttribute
 from services.auth import Principal
 from services.db import utcnow
-from services.errors import UnprocessableEntity
+from services.errors import UnprocessableEntity, is_database_unavailable
 
 __all__ = ["bulk_import", "content_hash"]
 
@@ -151,7 +151,7 @@ async def bulk_import(session: AsyncSession, principal: Principal, records: Sequ
             first_seen[record.external_id] = index
             candidates.append((index, record))
 
-    reference_errors, co_issuers = await _check_references(session, organ, candidates)
+    reference_errors, co_issuers = await _check_references(session, principal, candidates)
     ctx = _Context(principal, organ, co_issuers, settings, _MemoCalendar(calendar))
     existing = await _existing(session, ctx.source, [r.external_id for _, r in candidates])
     writes: list[_Write] = []
@@ -175,19 +175,24 @@ async def bulk_import(session: AsyncSession, principal: Principal, records: Sequ
         rejected=counts["rejected"], published=sum(r.published for r in ordered)))
 
 
-async def _check_references(session: AsyncSession, organ: Organ, candidates: list[tuple[int, BulkRecord]]
+async def _check_references(session: AsyncSession, principal: Principal, candidates: list[tuple[int, BulkRecord]]
                             ) -> tuple[dict[int, list[dict[str, Any]]], dict[str, Organ]]:
     """Co-issuing organs must exist; amends/repeals may name only the organ's own records, a 解读 also any public
-    record. Two queries for the whole batch."""
+    record. Two queries for the whole batch.
+
+    "Own records" are those visibility.staff_condition lets the token see of its organ: not classified ones (知悉范围
+    is the secrecy officer's and unit head's, never a document system's). A classified id is answered exactly like
+    an unknown one (no existence oracle) and can never be amended or repealed from upstream (found by
+    tests/security/test_canary_catalog.py)."""
     codes = {code for _, r in candidates for code in r.co_issuer_codes}
     organs = {o.code: o for o in (await session.execute(select(Organ).where(Organ.code.in_(codes)))).scalars()} \
         if codes else {}
     ids = {t for _, r in candidates for t in [*r.amends, *r.repeals, *filter(None, [r.interpretation_of])]}
-    targets: dict[str, tuple[bool, bool]] = {}  # id → (own organ's, public now)
+    targets: dict[str, tuple[bool, bool]] = {}  # id → (own organ's and visible to the token, public now)
     if ids:
-        rows = await session.execute(select(Document.id, Document.organ_id, public_condition())
+        rows = await session.execute(select(Document.id, staff_condition(principal), public_condition())
                                      .where(Document.id.in_(ids)))
-        targets = {doc_id: (organ_id == organ.id, bool(public)) for doc_id, organ_id, public in rows}
+        targets = {doc_id: (bool(own), bool(public)) for doc_id, own, public in rows}
     errors: dict[int, list[dict[str, Any]]] = {}
     for index, record in candidates:
         found = [_error(["co_issuer_codes"], f"unknown organ {code}", "invalid_reference")
@@ -240,7 +245,9 @@ async def _write(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     try:
         async with session.begin_nested():
             return await _apply(session, ctx, writes)
-    except DBAPIError:
+    except DBAPIError as exc:
+        if is_database_unavailable(exc):
+            raise  # the connection is gone, not the batch refused: record by record cannot help (→ 503, retry)
         log.warning("bulk import: the database refused the batch; writing record by record", exc_info=True)
     # The rolled-back savepoint expired what it touched: read the records again and re-plan each one, since
     # the refusal may be a concurrent import that has just created some of them.
@@ -254,7 +261,9 @@ async def _write(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         try:
             async with session.begin_nested():
                 results += await _apply(session, ctx, [planned])
-        except DBAPIError:
+        except DBAPIError as exc:
+            if is_database_unavailable(exc):
+                raise
             log.warning("bulk import: record %s refused", write.record.external_id, exc_info=True)
             results.append(_rejected(write.index, write.record.external_id, "write_failed", [_error(
                 [], "the record could not be stored; nothing of it was written", "write_failed")]))

@@ -1,5 +1,6 @@
 """Documents (政府信息): drafting, reading, redaction, and the read models."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from catalog_service.errors import DocumentNotFound, InvalidReference, NotEditab
 from catalog_service.models import Attachment, Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep
 from catalog_service.schemas import (
     AttachmentRead,
+    AttachmentStaffRead,
     DocumentCreate,
     DocumentPublicRead,
     DocumentStaffRead,
@@ -201,16 +203,29 @@ async def staff_read(session: AsyncSession, doc: Document) -> DocumentStaffRead:
     data.update(organ_code=organ.code, organ_name=organ.name, co_issuer_codes=list(co),
                 interpretation_of=doc.interpretation_of_id,
                 redactions=[RedactionRead.model_validate(r) for r in await redactions_of(session, doc.id)],
-                attachments=[AttachmentRead.model_validate(a) for a in attachments])
+                attachments=[AttachmentStaffRead.model_validate(a) for a in attachments])
     return DocumentStaffRead.model_validate(data)
 
 
 async def public_read(session: AsyncSession, doc: Document) -> DocumentPublicRead:
-    organ = await session.get(Organ, doc.organ_id)
-    assert organ is not None
-    attachments = (await session.execute(select(Attachment).where(
-        Attachment.document_id == doc.id, Attachment.withheld.is_(False)).order_by(Attachment.created_at)
-    )).scalars().all()
+    return (await public_reads(session, [doc]))[0]
+
+
+async def public_reads(session: AsyncSession, docs: Sequence[Document]) -> list[DocumentPublicRead]:
+    """The public views of several records with two queries in all (organs, attachments), not two per record: the
+    change feed serves a hundred per page (the load run measured the per-record version holding a connection for
+    seconds)."""
+    organ_ids = {d.organ_id for d in docs}
+    organs = {o.id: o for o in (await session.execute(select(Organ).where(Organ.id.in_(organ_ids)))).scalars()}
+    attachments: dict[str, list[Attachment]] = {}
+    for a in (await session.execute(select(Attachment).where(
+            Attachment.document_id.in_([d.id for d in docs]), Attachment.withheld.is_(False))
+            .order_by(Attachment.created_at, Attachment.id))).scalars():
+        attachments.setdefault(a.document_id, []).append(a)
+    return [_public_view(doc, organs[doc.organ_id], attachments.get(doc.id, [])) for doc in docs]
+
+
+def _public_view(doc: Document, organ: Organ, attachments: Sequence[Attachment]) -> DocumentPublicRead:
     return DocumentPublicRead(
         id=doc.id, index_no=doc.index_no, title=doc.public_title, summary=doc.public_summary,
         doc_number=doc.doc_number, organ_code=organ.code, organ_name=organ.name,

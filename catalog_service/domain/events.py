@@ -26,6 +26,10 @@ def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type
             "repeal_date": doc.repeal_date.isoformat() if doc.repeal_date else None,
             "published_at": doc.published_at.isoformat() if doc.published_at else None,
             "key_areas": list(doc.key_areas or []),
+            # 条例第二十六条: the statistics service compares published_at's date with the deadline (timeliness).
+            "formed_on": doc.formed_on.isoformat() if doc.formed_on else None,
+            "publication_due_on": doc.publication_due_on.isoformat() if doc.publication_due_on else None,
+            "publication_due_provisional": bool(doc.publication_due_provisional),
         }
     else:
         payload = {"public": False}

@@ -1,9 +1,23 @@
-"""Use cases of the catalogue. Never imports fastapi; raises errors.*; flushes, never commits."""
+"""Use cases of the catalogue. Never imports fastapi; raises errors.*; flushes, never commits.
 
-from sqlalchemy import select
+Organs form a tree kept as a materialised path of ids ("/root/…/self/"): an organ and all its subordinates is one
+prefix match. 机构改革 moves an organ to another superior (or to the top): its path and its whole subtree's are
+rewritten in the same transaction, with one `organ.updated` event for the moved organ (its new parent_code); the
+subordinates' own fields do not change, and consumers derive their new place from the moved organ's.
+"""
+
+import zlib
+
+from sqlalchemy import String, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.errors import DocumentNotFound, OrganCodeTaken, OrganNotFound
+from catalog_service.errors import (
+    DocumentNotFound,
+    InvalidReference,
+    OrganCodeTaken,
+    OrganHierarchyCycle,
+    OrganNotFound,
+)
 from catalog_service.models import Document, Organ, new_id, outbox
 from catalog_service.schemas import OrganCreate, OrganRead, OrganUpdate
 from services.concurrency import bump_version, require_if_match
@@ -21,7 +35,20 @@ async def get_organ_by_code(session: AsyncSession, code: str) -> Organ:
     return organ
 
 
+# Transaction-scoped advisory lock (PostgreSQL) around every change that reads a parent's path to write a path: a
+# child registered while its ancestor moves, or two moves that would each be fine alone but together form a cycle,
+# are serialised. Organ changes are rare admin actions; SQLite serialises writers anyway.
+HIERARCHY_LOCK = zlib.crc32(b"gongkai.catalog.organ_hierarchy")
+
+
+async def lock_hierarchy(session: AsyncSession) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HIERARCHY_LOCK})
+
+
 async def create_organ(session: AsyncSession, data: OrganCreate) -> Organ:
+    if data.parent_code:
+        await lock_hierarchy(session)  # before the parent's path is read
     if (await session.execute(select(Organ.id).where(Organ.code == data.code))).first():
         raise OrganCodeTaken(f"An organ with code {data.code} already exists.")
     parent = await get_organ_by_code(session, data.parent_code) if data.parent_code else None
@@ -71,17 +98,55 @@ async def next_index_no(session: AsyncSession, organ: Organ, year: int, template
 
 
 async def update_organ(session: AsyncSession, code: str, data: OrganUpdate, if_match: str | None) -> Organ:
+    changes = data.model_dump(exclude_unset=True)
+    moving = "parent_code" in changes
+    parent_code = changes.pop("parent_code", None)
+    if moving:
+        await lock_hierarchy(session)  # before any path is read
     organ = await get_organ_by_code(session, code)
     require_if_match(if_match, organ.version)
-    changes = data.model_dump(exclude_unset=True)
     for field in ("name", "kind"):
         if field in changes and changes[field] is None:
             changes.pop(field)
+    new_parent = await _new_parent(session, organ, parent_code) if moving else None
     await bump_version(session, organ, organ.version)
     for key, value in changes.items():
         setattr(organ, key, value)
+    if moving and (new_parent.id if new_parent else None) != organ.parent_id:
+        await _move_subtree(session, organ, new_parent)
     await session.flush()
     parent = await session.get(Organ, organ.parent_id) if organ.parent_id else None
     record_event(session, outbox, "organ.updated", entity_type="organ", entity_id=organ.id, version=organ.version,
                  payload=organ_event_payload(organ, parent.code if parent else None))
     return organ
+
+
+async def _new_parent(session: AsyncSession, organ: Organ, parent_code: str | None) -> Organ | None:
+    """The organ's new superior (None: top level), refusing a cycle: itself or one of its own subordinates."""
+    if parent_code is None:
+        return None
+    parent = (await session.execute(select(Organ).where(Organ.code == parent_code))).scalar_one_or_none()
+    if parent is None:
+        raise InvalidReference(f"The new superior organ {parent_code} does not exist.", errors=[
+            {"loc": ["body", "parent_code"], "msg": f"unknown organ {parent_code}", "type": "invalid_reference"}])
+    if parent.path.startswith(organ.path):  # the organ itself, or below it
+        what = "itself" if parent.id == organ.id else f"its own subordinate {parent.code}"
+        raise OrganHierarchyCycle(f"Organ {organ.code} cannot be placed under {what}.", errors=[
+            {"loc": ["body", "parent_code"], "msg": f"{parent.code} is {organ.code} or below it",
+             "type": "hierarchy_cycle"}])
+    return parent
+
+
+async def _move_subtree(session: AsyncSession, organ: Organ, new_parent: Organ | None) -> None:
+    """Rewrite the materialised path of the organ and everything below it in one statement."""
+    old_path = organ.path
+    new_path = f"{new_parent.path if new_parent else '/'}{organ.id}/"
+    await session.execute(
+        update(Organ).where(Organ.path.startswith(old_path, autoescape=True))
+        .values(path=literal(new_path, String) + func.substr(Organ.path, len(old_path) + 1, type_=String),
+                # The subordinates' representation (path is internal) does not change: neither does updated_at.
+                updated_at=Organ.updated_at)
+        .execution_options(synchronize_session=False))
+    # The statement bypassed the identity map: keep the loaded object true to the row (no other subtree organ is
+    # loaded here; the new parent is outside the subtree by the cycle check).
+    organ.path, organ.parent_id = new_path, new_parent.id if new_parent else None

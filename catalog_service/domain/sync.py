@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from catalog_service.domain.documents import public_read
+from catalog_service.domain.documents import public_reads
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
 from catalog_service.domain.organs import get_organ_by_code
 from catalog_service.domain.visibility import visible_documents
@@ -56,8 +56,7 @@ async def list_changes(session: AsyncSession, after: int, limit: int) -> Changes
     if ids:
         # The one visibility rule, as the public sees it, decided now — not what the event said then.
         docs = (await session.execute(visible_documents(ANONYMOUS).where(Document.id.in_(ids)))).scalars().all()
-        for doc in docs:
-            public_now[doc.id] = await public_read(session, doc)
+        public_now = {view.id: view for view in await public_reads(session, docs)}
     items = [ChangeItem(cursor=r.id, change="upsert" if r.entity_id in public_now else "tombstone",
                         document_id=r.entity_id, occurred_at=r.occurred_at, record=public_now.get(r.entity_id))
              for r in relevant]

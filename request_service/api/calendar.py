@@ -17,7 +17,8 @@ router = APIRouter(prefix=PREFIX, tags=["calendar"])
 
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 Year = Annotated[int, Path(ge=2000, le=2100, description="Calendar year, e.g. 2027")]
-IfMatch = Annotated[str | None, Header(description="Optional: ETag of the year you read; a stale one is a 412")]
+IfMatch = Annotated[str | None, Header(min_length=1,  # an empty one is no ETag: 422, not a 428 the route never sends
+                                       description="Optional: ETag of the year you read; a stale one is a 412")]
 
 
 class SkippedDay(BaseModel):

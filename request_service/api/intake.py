@@ -40,6 +40,23 @@ IdempotencyKey = Annotated[str | None, Header(
     description="Retry-safe submission: the same key and body return the first response, never a second "
                 "application; the same key with another body is a 422 (kept ≥ 24 h).")]
 CatalogDep = Annotated[CatalogClient, Depends(get_catalog_client)]
+# Where a new application goes next (OpenAPI links: clients, and the stateful fuzz test, follow them with the real
+# ids): the applicant tracks it with the tracking number and 查询码 of the receipt; the intake clerk reads it back
+# and confirms receipt (双方确认) with its ETag.
+_ETAG_HEADER = {"ETag": {"description": "Version of the application; send it back in If-Match",
+                         "schema": {"type": "string"}}}
+SUBMIT_LINKS = {"Track": {"operationId": "request-track_application", "requestBody": {
+    "tracking_no": "$response.body#/tracking_no", "query_code": "$response.body#/query_code"},
+    "description": "Follow the application with its tracking number and 查询码"}}
+_APP_ID = {"path.application_id": "$response.body#/id"}
+REGISTER_LINKS = {
+    "GetApplication": {"operationId": "request-get_application", "parameters": _APP_ID},
+    "GetDeadline": {"operationId": "request-get_application_deadline", "parameters": _APP_ID},
+    "GetHistory": {"operationId": "request-list_application_history", "parameters": _APP_ID},
+    "Confirm": {"operationId": "request-confirm_application",
+                "parameters": {**_APP_ID, "header.if-match": "$response.header.ETag"},
+                "description": "Confirm receipt (双方确认, 条例第三十一条)"},
+}
 
 
 async def get_settings(request: Request) -> Any:  # async: no thread-pool hop (services/db.py)
@@ -56,11 +73,11 @@ async def staff(principal: PrincipalDep) -> Principal:
 
 
 StaffDep = Annotated[Principal, Depends(staff)]
-Created = tuple[dict[str, Any], dict[str, str]]
+Created = tuple[BaseModel, dict[str, str]]
 
 
 async def _idempotent(session: Any, settings: Any, key: str | None, scope: str, body: BaseModel,
-                      create: Callable[[], Awaitable[Created]]) -> JSONResponse:
+                      create: Callable[[], Awaitable[Created]]) -> Response:
     """Create once per Idempotency-Key (domain/idempotency.py); without a key, just create."""
     if key:
         fp = idempotency.fingerprint(body.model_dump(mode="json"))
@@ -68,41 +85,49 @@ async def _idempotent(session: Any, settings: Any, key: str | None, scope: str, 
         if replay is not None:
             return JSONResponse(replay.body, status_code=replay.status_code,
                                 headers={**replay.headers, "Idempotent-Replayed": "true"})
-    content, headers = await create()
+    receipt, headers = await create()
     if key:
-        await idempotency.complete(session, scope, key, status.HTTP_201_CREATED, content, headers)
-    return JSONResponse(content, status_code=status.HTTP_201_CREATED, headers=headers)
+        await idempotency.complete(session, scope, key, status.HTTP_201_CREATED, receipt.model_dump(mode="json"),
+                                   headers)
+    # Serialised by pydantic straight to bytes: no intermediate dict, no second pass through json.dumps.
+    return Response(receipt.model_dump_json(), status_code=status.HTTP_201_CREATED, headers=headers,
+                    media_type="application/json")
 
 
 @router.post("/applications", summary="Apply for disclosure online (在线申请)", status_code=status.HTTP_201_CREATED,
-             response_model=ApplicationReceipt, responses=problem_responses(401, 403, 409, 422),
+             response_model=ApplicationReceipt,
+             responses={**problem_responses(401, 403, 409, 422), 201: {"headers": _ETAG_HEADER, "links": SUBMIT_LINKS}},
              description="Anyone may apply (条例第二十七条), anonymously or signed in as an applicant. The "
                          "application waits for 双方确认 (条例第三十一条) before the 20-working-day clock starts. "
                          "The 201 carries the tracking number and the 查询码 — shown this once.")
 async def submit_application(body: ApplicationSubmit, session: SessionDep, principal: PrincipalDep,
                              settings: SettingsDep, catalog: CatalogDep,
-                             idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                             idempotency_key: IdempotencyKey = None) -> Response:
     # The catalogue is asked before the database is touched, so no transaction waits on another service.
     suggestions = await intake.fetch_suggestions(catalog, body.info_title, body.info_doc_number)
 
     async def create() -> Created:
         done = await intake.submit_online(session, principal, body, suggestions)
-        receipt = ApplicationReceipt.model_validate(intake.receipt_fields(done))
-        return receipt.model_dump(mode="json"), {"ETag": etag(done.app.version)}
+        return ApplicationReceipt.model_validate(intake.receipt_fields(done)), {"ETag": etag(done.app.version)}
 
-    scope = f"submit|{principal.sub or 'anonymous'}"
+    # Anonymous applicants share no identity, so their keys are scoped by the form itself: a key can only ever
+    # replay the identical submission, and reusing someone's key with another form neither conflicts (which would
+    # reveal that the key was used) nor replays their receipt.
+    scope = (f"submit|{principal.sub}" if principal.sub
+             else f"submit|anonymous|{idempotency.fingerprint(body.model_dump(mode='json'))}")
     return await _idempotent(session, settings, idempotency_key, scope, body, create)
 
 
 @router.post("/applications/register", summary="Register an application received by the organ (受理登记)",
              status_code=status.HTTP_201_CREATED, response_model=RegisterReceipt,
-             responses=problem_responses(401, 403, 409, 422),
+             responses={**problem_responses(401, 403, 409, 422),
+                        201: {"headers": _ETAG_HEADER, "links": REGISTER_LINKS}},
              description="For the intake clerk (受理) of the organ. in_person and mail_signed have a known "
                          "receipt date (条例第三十一条) and start the clock at once; ordinary letters, e-mail, fax "
                          "and other channels wait for the confirmation with the applicant.")
 async def register_application(body: ApplicationRegister, session: SessionDep, principal: StaffDep,
                                settings: SettingsDep, catalog: CatalogDep,
-                               idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                               idempotency_key: IdempotencyKey = None) -> Response:
     suggestions = await intake.fetch_suggestions(catalog, body.info_title, body.info_doc_number)
 
     async def create() -> Created:
@@ -110,8 +135,7 @@ async def register_application(body: ApplicationRegister, session: SessionDep, p
         receipt = RegisterReceipt.model_validate({
             **intake.receipt_fields(done), "repeat_of": done.app.repeat_of,
             "applicant": applicant_fields(done.app, principal, unmask=False)})
-        return receipt.model_dump(mode="json"), {"ETag": etag(done.app.version),
-                                                 "Location": f"{PREFIX}/applications/{done.app.id}"}
+        return receipt, {"ETag": etag(done.app.version), "Location": f"{PREFIX}/applications/{done.app.id}"}
 
     scope = f"register|{principal.sub}|{principal.organ}"
     return await _idempotent(session, settings, idempotency_key, scope, body, create)
@@ -153,7 +177,7 @@ async def list_application_suggestions(application_id: str, session: SessionDep,
                         "the organ in the calendar month (by receipt date, else submission date), most first.")
 async def list_monthly_counts(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    month: Annotated[str, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
     min_count: Annotated[int, Query(ge=1, le=10000, description="only applicants with at least this many")] = 1,
     limit: Limit = 50, cursor: str | None = None,
 ) -> CursorPage[ApplicantMonthCount]:

@@ -43,10 +43,12 @@ async def load_application(session: AsyncSession, principal: Principal, applicat
 
 
 def is_unsaved(app: Application) -> bool:
-    """True while `app` was added in this session and not flushed yet (intake builds the whole application, its
-    steps, clock and events before a single flush). None of its rows can be in the database then, so the look-ups
-    of its steps, clock segments or appeals are answered from the session instead of costing a round trip each."""
-    return inspect(app).pending
+    """True while `app` is new and not written yet (intake builds the whole application, its steps, clock and
+    events before writing any of it; the application itself is not even added to the session, domain/intake.py).
+    None of its rows can be in the database then, so the look-ups of its steps, clock segments or appeals are
+    answered from the session instead of costing a round trip each."""
+    state = inspect(app)
+    return state.transient or state.pending
 
 
 def staged(session: AsyncSession, model: type, app: Application) -> list[Any]:

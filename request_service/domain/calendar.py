@@ -6,22 +6,23 @@ loaded by an admin) or, with no row at all, provisional — weekends plus the fi
 that touches a provisional year says so.
 
 `Calendar` is an immutable snapshot; `current_calendar(session)` returns a cached one and reloads it when any year
-row changed (one small query), so several processes stay consistent without a message bus.
+row changed (one small query, or none when the caller read the signature along with something else), so several
+processes stay consistent without a message bus.
 """
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import chinese_calendar
 from chinese_calendar import constants as cc_constants
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.models import CalendarDay, CalendarYear
 
 __all__ = ["Calendar", "DayInfo", "HOLIDAY_NAMES_ZH", "YearData", "current_calendar", "ensure_seeded",
-           "package_year"]
+           "package_year", "signature_query"]
 
 HOLIDAY_NAMES_ZH = {
     "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
@@ -54,15 +55,28 @@ def _provisional(year: int) -> YearData:
     return YearData("provisional", holidays, {})
 
 
+MEMO_DAYS = 20_000  # days answered from memory per snapshot: decades of deadlines, bounded against odd queries
+
+
 @dataclass(frozen=True)
 class Calendar:
     years: dict[int, YearData]
     signature: tuple = ()
+    # The snapshot never changes, so each day's answer is kept: a deadline asks about the same few weeks every time.
+    _days: dict[date, DayInfo] = field(default_factory=dict, compare=False, repr=False)
 
     def year(self, year: int) -> YearData:
         return self.years.get(year) or _provisional(year)
 
     def info(self, day: date) -> DayInfo:
+        found = self._days.get(day)
+        if found is None:
+            found = self._info(day)
+            if len(self._days) < MEMO_DAYS:
+                self._days[day] = found
+        return found
+
+    def _info(self, day: date) -> DayInfo:
         data = self.year(day.year)
         provisional = data.status != "official"
         if day in data.holidays:
@@ -144,25 +158,35 @@ async def ensure_seeded(session: AsyncSession, years: range | None = None) -> li
 _cache: Calendar | None = None
 
 
-async def current_calendar(session: AsyncSession) -> Calendar:
-    """The calendar as stored now. Reloaded only when a year row changed (compares (year, version, status,
-    loaded_at) rows: loaded_at tells apart two loads that reached the same version, e.g. after a rollback)."""
+def signature_query() -> Select[tuple[int, int, datetime | None]]:
+    """One row that changes whenever any year does: how many years, the sum of their versions (every load or
+    correction bumps its year's version) and the latest loaded_at (which tells apart two loads that reached the
+    same versions, e.g. after a rollback). Intake reads it inside its one read (domain/intake.py)."""
+    return select(func.count(CalendarYear.year).label("years"),
+                  func.coalesce(func.sum(CalendarYear.version), 0).label("versions"),
+                  func.max(CalendarYear.loaded_at).label("loaded_at"))
+
+
+async def current_calendar(session: AsyncSession, signature: tuple | None = None) -> Calendar:
+    """The calendar as stored now: a cached snapshot, reloaded only when the signature (signature_query, read here
+    unless the caller already has it from this transaction) differs from the snapshot's."""
     global _cache
-    signature = tuple(tuple(row) for row in (await session.execute(
-        select(CalendarYear.year, CalendarYear.version, CalendarYear.status, CalendarYear.loaded_at)
-        .order_by(CalendarYear.year)
-    )).all())
+    if signature is None:
+        signature = tuple((await session.execute(signature_query())).one())
+    else:
+        signature = tuple(signature)
     if _cache is not None and _cache.signature == signature:
         return _cache
-    years: dict[int, YearData] = {}
     # Plain columns, not entities: no stale objects from the session's identity map after a year is replaced.
+    year_rows = (await session.execute(select(CalendarYear.year, CalendarYear.status))).all()
     rows = (await session.execute(select(CalendarDay.day, CalendarDay.year, CalendarDay.kind, CalendarDay.name)
                                   )).all()
     by_year: dict[int, tuple[dict[date, str], dict[date, str]]] = {}
     for day, year, kind, name in rows:
         holidays, makeups = by_year.setdefault(year, ({}, {}))
         (holidays if kind == "holiday" else makeups)[day] = name
-    for year, _version, status, _loaded_at in signature:
+    years: dict[int, YearData] = {}
+    for year, status in year_rows:
         holidays, makeups = by_year.get(year, ({}, {}))
         years[year] = YearData(status, holidays, makeups) if status == "official" else _provisional(year)
     _cache = Calendar(years, signature)

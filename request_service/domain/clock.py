@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain.applications import is_unsaved, staged
-from request_service.domain.calendar import Calendar
+from request_service.domain.calendar import Calendar, DayInfo
 from request_service.models import Application, ClockSegment
 
 __all__ = ["BASIS", "ClockDay", "ClockState", "REPLY_DAYS", "SUPPLEMENT_NOTICE_DAYS", "compute", "open_segment",
@@ -90,11 +90,10 @@ async def switch(session: AsyncSession, app: Application, state: str, on: date, 
     await session.flush()
 
 
-def _describe(calendar: Calendar, day: date) -> tuple[bool, bool, str]:
-    info = calendar.info(day)
-    note = {"workday": "工作日", "weekend": "周末",
+def _note(info: DayInfo) -> str:
+    """Why a day counts or not, for the day-by-day explanation (built only when one is asked for)."""
+    return {"workday": "工作日", "weekend": "周末",
             "holiday": f"节假日：{info.name}", "makeup_workday": f"调休上班：{info.name}"}[info.reason]
-    return info.working, info.provisional, note
 
 
 def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_of: date,
@@ -120,22 +119,22 @@ def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_o
             if seg.end_on is None and (seg.state != "running" or due is not None):
                 if day > as_of or len(days) >= MAX_EXPLAINED_DAYS:
                     break
-            working, guess, note = _describe(calendar, day)
+            info = calendar.info(day)
             if seg.state == "running":
-                provisional = provisional or (guess and due is None)
-                if working and due is None:
+                provisional = provisional or (info.provisional and due is None)
+                if info.working and due is None:
                     count += 1
                     if day <= as_of:
                         used = count
                     if count == allowed:
                         due = day
                     if explain:
-                        days.append(ClockDay(day, count, note))
+                        days.append(ClockDay(day, count, _note(info)))
                 elif explain and due is None:
-                    days.append(ClockDay(day, None, note))
+                    days.append(ClockDay(day, None, _note(info)))
             elif explain:
                 label = "暂停" if seg.state == "paused" else "补正中"
-                days.append(ClockDay(day, None, f"{label}（{note}）：{seg.basis}"))
+                days.append(ClockDay(day, None, f"{label}（{_note(info)}）：{seg.basis}"))
             if len(days) >= MAX_EXPLAINED_DAYS:
                 break
     running = last_state == "running"

@@ -5,7 +5,7 @@ projection of the application, so a consumer upserts it by id and version (order
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from request_service.domain.applications import is_unsaved
+from request_service.domain.applications import SHANGHAI, is_unsaved
 from request_service.models import Appeal, Application, outbox
 from services.outbox import record_event
 
@@ -18,7 +18,9 @@ async def stats_projection(session: AsyncSession, app: Application) -> dict:
     return {
         "organ_code": app.organ_code, "applicant_type": app.applicant_type, "channel": app.channel,
         "status": app.status, "receipt_date": app.receipt_date.isoformat() if app.receipt_date else None,
-        "submitted_on": app.submitted_at.date().isoformat() if app.submitted_at else None,
+        # The calendar day in Beijing (Asia/Shanghai): an application sent at 01:00 on 1 January belongs to the new
+        # year's report, although it is still 31 December in UTC.
+        "submitted_on": app.submitted_at.astimezone(SHANGHAI).date().isoformat() if app.submitted_at else None,
         "closed_on": app.closed_on.isoformat() if app.closed_on else None, "outcome": app.outcome,
         "due_on": app.due_on.isoformat() if app.due_on else None,
         "fee_method": app.fee_method, "fee_amount": str(app.fee_amount) if app.fee_amount is not None else None,

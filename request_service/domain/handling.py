@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from request_service.config import Settings
 from request_service.domain import clock, fees, letters
 from request_service.domain.applications import HANDLING_ROLES, SHANGHAI, add_step, is_handling_staff, today
-from request_service.domain.calendar import current_calendar
+from request_service.domain.calendar import Calendar, current_calendar
 from request_service.domain.events import emit_application_event
 from request_service.errors import InvalidTransition, WrongRole
 from request_service.models import Application, HandlingStep, ThirdPartyConsultation
@@ -32,13 +32,15 @@ is_staff = is_handling_staff
 
 
 async def accept(session: AsyncSession, app: Application, receipt_date: date, principal: Principal, *,
-                 role: str, action: str = "accept", comment: str | None = None) -> None:
-    """The 第三十一条 receipt date is known: the application is accepted and the 20-working-day clock starts."""
+                 role: str, action: str = "accept", comment: str | None = None,
+                 calendar: Calendar | None = None) -> None:
+    """The 第三十一条 receipt date is known: the application is accepted and the 20-working-day clock starts.
+    `calendar`: the current calendar if the caller has it already (intake reads it with its other look-ups)."""
     status_before = app.status
     app.receipt_date = receipt_date
     app.status = "accepted"
     await clock.start(session, app, receipt_date)
-    await clock.recompute(session, app, await current_calendar(session), today())
+    await clock.recompute(session, app, calendar or await current_calendar(session), today())
     await add_step(session, app, principal, action=action, role=role, status_before=status_before,
                    comment=comment)
     await emit_application_event(session, app, "application.accepted")
@@ -349,9 +351,28 @@ async def _return_reply(c: _Ctx) -> None:
     c.app.status = "accepted"
 
 
+# What the reply letter states about the application and the drafted decision (letters.letter_context). The
+# approver's `context` adds details (contact, where and how to collect, a published document's URL, the competent
+# organ) but never replaces these: the letter must say what was drafted and is signed off — a different decision
+# goes back to the handler (return_reply), else the letter would say 予以公开 while the record and the annual
+# report say 不予公开 (found by tests/security/test_mass_assignment.py).
+LETTER_FACTS = frozenset({
+    "kind", "title", "organ_name", "tracking_no", "addressee", "applicant_name", "info_title", "received_on",
+    "issued_on", "outcome", "outcome_label", "group", "articles", "reasons", "withheld_parts", "ground_text",
+    "already_published", "supplement_due_on", "fee_noticed_on", "fee_amount", "fee_due_on",
+})
+
+
 async def _approve_reply(c: _Ctx) -> None:
     if c.app.reply_drafted_by == c.principal.sub:
         raise WrongRole("The person who drafted the reply cannot also sign it off (separation of duties).")
+    overridden = sorted(LETTER_FACTS & set(c.data.context))
+    if overridden:
+        raise UnprocessableEntity(
+            "The letter's context cannot replace the application's facts or the drafted decision: "
+            f"{', '.join(overridden)}. Return the reply to the handler to change the decision.",
+            errors=[{"loc": ["body", "context", key], "msg": "set by the application and the drafted reply",
+                     "type": "forbidden_key"} for key in overridden])
     c.app.status = "replied"
     c.app.reply_approved_by = c.principal.sub
     c.app.closed_on = c.day

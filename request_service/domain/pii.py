@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import async_object_session
 
 from request_service.domain.applications import HANDLING_ROLES
 from request_service.errors import PiiUnmaskForbidden, UnmaskReasonRequired
-from request_service.models import Application, PiiAccess
+from request_service.models import Application, PiiAccess, audit
 from request_service.vocab import ApplicantType
+from services.audit import record_audit
 from services.auth import Principal
 from services.db import utcnow
 
@@ -67,6 +68,10 @@ def _audit(app: Application, principal: Principal, reason: str, fields: list[str
         raise RuntimeError("applicant_fields(unmask=True) needs an application attached to a session")
     session.add(PiiAccess(application_id=app.id, actor_sub=principal.sub, roles=",".join(sorted(principal.roles)),
                           reason=reason[:200], fields=",".join(fields), at=utcnow()))
+    # And into the hash-chained audit log (services/audit.py), in the same transaction as the read.
+    record_audit(session, audit, actor=principal.sub, action="pii.unmask",
+                 details={"application_id": app.id, "reason": reason[:200], "fields": fields,
+                          "roles": sorted(principal.roles), "organ": principal.organ})
 
 
 def applicant_fields(app: Application, principal: Principal, unmask: bool = False,

@@ -9,18 +9,19 @@ submissions is visible before anyone confirms them.
 """
 
 import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain.applications import SHANGHAI
 from request_service.models import Application
 from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
-__all__ = ["REPEAT_THRESHOLD", "applications_in_month", "find_repeat", "month_bounds", "monthly_counts",
-           "similarity"]
+__all__ = ["REPEAT_THRESHOLD", "applications_in_month", "best_repeat", "find_repeat", "month_bounds", "monthly_counts",
+           "repeat_candidates", "similarity"]
 
 REPEAT_THRESHOLD = 0.6  # character-bigram Jaccard; 0.6 catches reworded titles of the same request
 MAX_CANDIDATES = 200
@@ -46,22 +47,32 @@ def similarity(a: str, b: str) -> float:
     return len(x & y) / len(x | y)
 
 
-async def find_repeat(session: AsyncSession, applicant_key: str, organ_code: str, title: str,
-                      description: str) -> str | None:
-    """The id of this applicant's already answered application to the same organ that asks for (nearly) the
-    same information, if any. A flag for the handler, never a decision: 重复申请 needs a person's judgement."""
-    rows = (await session.execute(
-        select(Application.id, Application.info_title, Application.info_description)
-        .where(Application.applicant_key == applicant_key, Application.organ_code == organ_code,
-               Application.status == "replied")
-        .order_by(Application.closed_on.desc(), Application.id).limit(MAX_CANDIDATES))).all()
+def repeat_candidates(applicant_key: str, organ_code: str) -> Select[tuple[str, str, str, date | None]]:
+    """This applicant's answered applications to the organ, newest answer first: what `best_repeat` compares.
+    Intake runs it as part of its one read (domain/intake.py), so it is a statement, not a query of its own."""
+    return (select(Application.id, Application.info_title, Application.info_description, Application.closed_on)
+            .where(Application.applicant_key == applicant_key, Application.organ_code == organ_code,
+                   Application.status == "replied")
+            .order_by(Application.closed_on.desc(), Application.id).limit(MAX_CANDIDATES))
+
+
+def best_repeat(candidates: Iterable[tuple[str, str, str | None]], title: str, description: str) -> str | None:
+    """The id of the candidate (id, title, description) that asks for (nearly) the same information, if any."""
     text = f"{title} {description}"
     best, best_score = None, REPEAT_THRESHOLD
-    for app_id, other_title, other_description in rows:
+    for app_id, other_title, other_description in candidates:
         score = similarity(text, f"{other_title} {other_description or ''}")
         if score >= best_score:
             best, best_score = app_id, score
     return best
+
+
+async def find_repeat(session: AsyncSession, applicant_key: str, organ_code: str, title: str,
+                      description: str) -> str | None:
+    """The id of this applicant's already answered application to the same organ that asks for (nearly) the
+    same information, if any. A flag for the handler, never a decision: 重复申请 needs a person's judgement."""
+    rows = (await session.execute(repeat_candidates(applicant_key, organ_code))).all()
+    return best_repeat(((r.id, r.info_title, r.info_description) for r in rows), title, description)
 
 
 def month_bounds(month_date: date) -> tuple[date, date, datetime, datetime]:

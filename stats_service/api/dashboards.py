@@ -1,4 +1,5 @@
-"""Dashboards for staff (JSON for charts): time series, breakdowns by organ / channel / applicant type, overdue now.
+"""Dashboards for staff (JSON for charts): time series, breakdowns by organ / channel / applicant type, overdue now,
+publication timeliness of proactive documents.
 Definitions of every figure are in stats_service.domain.dashboards."""
 
 from datetime import date
@@ -11,7 +12,7 @@ from services.db import SessionDep
 from services.errors import problem_responses
 from stats_service.domain import access, dashboards
 from stats_service.domain.dates import today
-from stats_service.schemas import BreakdownRead, OverdueRead, TimeseriesRead
+from stats_service.schemas import BreakdownRead, OverdueRead, TimelinessRead, TimeseriesRead
 
 PREFIX = "/api/v1/stats"
 router = APIRouter(prefix=f"{PREFIX}/dashboards", tags=["dashboards"])
@@ -54,6 +55,23 @@ OVERDUE_EXAMPLE = {
                "oldest_due_on": "2026-11-02", "max_days_overdue": 20},
               {"organ_code": "11440100MS0000003C", "organ_name": "示例街道", "overdue": 1,
                "oldest_due_on": "2026-11-20", "max_days_overdue": 2}],
+}
+
+_ON_TIME = {"published": 12, "with_due_date": 11, "on_time": 9, "late": 2, "no_due_date": 1, "on_time_rate": 0.8182,
+            "avg_days_late": 4.5, "max_days_late": 6, "avg_working_days_late": 3.0}
+_LATE = {"published": 3, "with_due_date": 3, "on_time": 2, "late": 1, "no_due_date": 0, "on_time_rate": 0.6667,
+         "avg_days_late": 3.0, "max_days_late": 3, "avg_working_days_late": 2.0}
+TIMELINESS_EXAMPLE = {
+    "organ_code": "11440100MS0000001A", "include_subordinates": True, "from": "2026-01-01", "to": "2026-02-28",
+    "working_days": _WD, "granularity": "month",
+    "series": [{"period": "2026-01", "start": "2026-01-01", "end": "2026-01-31", **_ON_TIME},
+               {"period": "2026-02", "start": "2026-02-01", "end": "2026-02-28", **_LATE}],
+    "by_organ": [{"key": "11440100MS0000001A", "label": "示例市人民政府", "parent_code": None, "depth": 0,
+                  **_ON_TIME},
+                 {"key": "11440100MS0000002B", "label": "示例市财政局", "parent_code": "11440100MS0000001A",
+                  "depth": 1, **_LATE}],
+    "totals": {"published": 15, "with_due_date": 14, "on_time": 11, "late": 3, "no_due_date": 1,
+               "on_time_rate": 0.7857, "avg_days_late": 4.0, "max_days_late": 6, "avg_working_days_late": 2.67},
 }
 
 
@@ -100,3 +118,19 @@ async def get_dashboard_overdue(organ_code: OrganCode, session: SessionDep, prin
                                 include_subordinates: Subordinates = True) -> dict:
     await access.require_scope(session, principal, organ_code, ROLES)
     return await dashboards.overdue(session, organ_code, include_subordinates, today())
+
+
+@router.get("/{organ_code}/publication-timeliness",
+            summary="Proactive documents published on time or late (条例第二十六条), by period and organ",
+            response_model=TimelinessRead, responses=_example(TIMELINESS_EXAMPLE))
+async def get_dashboard_publication_timeliness(
+        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, date_from: From = None,
+        date_to: To = None, include_subordinates: Subordinates = True,
+        granularity: Annotated[Literal["month", "quarter", "year"], Query()] = "month") -> dict:
+    """Public documents by the day they were published (Asia/Shanghai): on time (on or before the catalogue's
+    publication_due_on, 20 working days after 形成或者变更之日), late, or without a due date; on-time rate and
+    days late (calendar and working days, late documents only) per period, per organ of the subtree (hierarchy
+    order, zeros included) and in total. Unpublished overdue records are the catalogue's work-list."""
+    start, end = await _range(session, principal, organ_code, date_from, date_to)
+    return await dashboards.publication_timeliness(session, organ_code, include_subordinates, start, end,
+                                                   granularity)

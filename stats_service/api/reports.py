@@ -120,7 +120,7 @@ async def list_report_discrepancies(organ_code: OrganCode, year: Year, session: 
 
 
 @router.get("/annual-reports/reminders", summary="Reporting deadlines (条例第四十九条: 1月31日 / 3月31日)",
-            response_model=list[Reminder], responses=problem_responses(401, 403, 422))
+            response_model=list[Reminder], responses=problem_responses(401, 403, 404, 422))
 async def list_report_reminders(session: SessionDep, principal: PrincipalDep,
                                 year: Annotated[int, Query(ge=2000, le=2100)],
                                 organ_code: Annotated[str | None, Query(max_length=18)] = None) -> list[dict]:

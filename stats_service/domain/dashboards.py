@@ -19,9 +19,14 @@ Definitions (what each figure counts):
   service does not receive the clock ledger, so suspended time (补正, 征求意见, 待缴费) is NOT deducted: this is
   elapsed working time, an upper bound of the statutory clock.
 - overdue now: open applications (not replied or closed) with due_on before today.
-- Publication timeliness of proactive documents (条例第二十六条: within 20 working days of 形成或者变更之日) is not
-  computed: the catalogue's document events carry neither `formed_on` nor `publication_due_on`, so the statistics
-  service cannot know the deadline. Documents published per period are given instead.
+- Publication timeliness of proactive documents (条例第二十六条: within 20 working days of 形成或者变更之日), over
+  public documents by the day they were published (Asia/Shanghai): on time = published on or before
+  `publication_due_on`, late = after it, no due date = the catalogue announced none (no formation date recorded, or
+  the document's events predate the field). on-time rate = on time / (on time + late); days late, over late
+  documents, in calendar days and in working days after the due date. Due dates and publication dates are the
+  catalogue's, as of each document's latest public version (a document changed and re-published carries its new
+  due date). Documents not yet published cannot be seen here (the catalogue announces public records only): the
+  catalogue's own work-list of overdue records covers them.
 """
 
 from collections import Counter, defaultdict
@@ -42,8 +47,8 @@ from stats_service.domain.report import organ_scope
 from stats_service.domain.workdays import SOURCE, is_provisional, working_day_number, working_days_between
 from stats_service.models import ApplicationFact, DocumentFact, OrganFact
 
-__all__ = ["BREAKDOWNS", "GRANULARITIES", "WORKING_DAYS_NOTE", "breakdown", "default_range", "overdue", "timeseries",
-           "validate_range"]
+__all__ = ["BREAKDOWNS", "GRANULARITIES", "WORKING_DAYS_NOTE", "breakdown", "default_range", "overdue",
+           "publication_timeliness", "timeseries", "validate_range"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CLOSED = ("replied", "closed")
@@ -314,20 +319,92 @@ async def timeseries(session: AsyncSession, organ_code: str, include_subordinate
             "totals": total.as_dict()}
 
 
+def _published_window(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the days date_from..date_to in Asia/Shanghai."""
+    return (datetime.combine(date_from, time(), SHANGHAI).astimezone(UTC),
+            datetime.combine(date_to + timedelta(days=1), time(), SHANGHAI).astimezone(UTC))
+
+
+def _published_day(session: AsyncSession) -> Any:
+    """The day (Asia/Shanghai) a document was published."""
+    d = DocumentFact
+    if session.bind.dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", d.published_at))
+    return func.date(d.published_at, "+8 hours")  # stored as UTC text
+
+
 async def _documents_published(session: AsyncSession, organs: list[str], date_from: date,
                                date_to: date) -> list[tuple[date, int]]:
     """Public catalogue records first published per day (Asia/Shanghai)."""
-    start = datetime.combine(date_from, time(), SHANGHAI).astimezone(UTC)
-    end = datetime.combine(date_to + timedelta(days=1), time(), SHANGHAI).astimezone(UTC)
+    start, end = _published_window(date_from, date_to)
     d = DocumentFact
-    if session.bind.dialect.name == "postgresql":
-        local_day = func.date(func.timezone("Asia/Shanghai", d.published_at))
-    else:  # stored as UTC text
-        local_day = func.date(d.published_at, "+8 hours")
+    local_day = _published_day(session)
     rows = await session.execute(
         select(local_day, func.count()).where(d.organ_code.in_(organs), d.public.is_(True), d.published_at >= start,
                                               d.published_at < end).group_by(local_day))
     return [(_as_date(day), n) for day, n in rows]
+
+
+@dataclass
+class Timeliness:
+    """Publication timeliness (条例第二十六条) of the public documents published in a period."""
+
+    published: int = 0
+    on_time: int = 0
+    late: int = 0
+    no_due_date: int = 0
+    days_late: Counter = field(default_factory=Counter)  # calendar days after the due date → documents
+    working_days_late: Counter = field(default_factory=Counter)
+
+    def add(self, published_on: date, due_on: date | None, n: int) -> None:
+        self.published += n
+        if due_on is None:
+            self.no_due_date += n
+        elif published_on <= due_on:
+            self.on_time += n
+        else:
+            self.late += n
+            self.days_late[(published_on - due_on).days] += n
+            self.working_days_late[working_days_between(due_on, published_on)] += n
+
+    def as_dict(self) -> dict[str, Any]:
+        with_due = self.on_time + self.late
+        return {"published": self.published, "with_due_date": with_due, "on_time": self.on_time, "late": self.late,
+                "no_due_date": self.no_due_date,
+                "on_time_rate": round(self.on_time / with_due, 4) if with_due else None,
+                "avg_days_late": _mean(self.days_late), "max_days_late": max(self.days_late, default=None),
+                "avg_working_days_late": _mean(self.working_days_late)}
+
+
+async def publication_timeliness(session: AsyncSession, organ_code: str, include_subordinates: bool,
+                                 date_from: date, date_to: date,
+                                 granularity: Literal["month", "quarter", "year"]) -> dict[str, Any]:
+    """Documents published on time / late per period and per organ of the scope (module docstring)."""
+    validate_range(date_from, date_to)
+    organs = await _scope(session, organ_code, include_subordinates)
+    periods = _periods(date_from, date_to, granularity)
+    buckets: dict[str, Timeliness] = {label: Timeliness() for label, _, _ in periods}
+    per_organ: dict[str, Timeliness] = defaultdict(Timeliness)
+    total = Timeliness()
+    start, end = _published_window(date_from, date_to)
+    d = DocumentFact
+    # Grouped by organ, publication day and due date in a subquery (PostgreSQL then groups by plain columns): the
+    # rows are bounded by organs × days × due dates, never one per document.
+    published = select(d.organ_code.label("organ_code"), _published_day(session).label("day"),
+                       d.publication_due_on.label("due")).where(
+        d.organ_code.in_(organs), d.public.is_(True), d.published_at >= start, d.published_at < end).subquery()
+    for organ, day, due, n in await session.execute(select(*published.c, func.count()).group_by(*published.c)):
+        published_on, due_on = _as_date(day), _as_date(due) if due is not None else None
+        for t in (buckets[_period(published_on, granularity)], per_organ[organ], total):
+            t.add(published_on, due_on, n)
+    labels, extra = await _labels(session, "organ", organs)
+    keys = [*labels, *sorted(k for k in per_organ if k not in labels)]
+    return {**_meta(organ_code, include_subordinates, date_from, date_to), "granularity": granularity,
+            "series": [{"period": label, "start": first, "end": last, **buckets[label].as_dict()}
+                       for label, first, last in periods],
+            "by_organ": [{"key": k, "label": labels.get(k, k), **extra.get(k, {}), **per_organ[k].as_dict()}
+                         for k in keys],
+            "totals": total.as_dict()}
 
 
 async def breakdown(session: AsyncSession, organ_code: str, include_subordinates: bool, by: str, date_from: date,

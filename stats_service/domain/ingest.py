@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Table, TextClause, select, text
+from sqlalchemy import Dialect, Table, TextClause, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,7 @@ from stats_service.models import (
     ReportCounter,
 )
 
-__all__ = ["apply_catalog_events", "apply_request_events", "contribution"]
+__all__ = ["apply_catalog_events", "apply_request_events", "contribution", "organ_paths"]
 
 Key = tuple[str, int, str, str]  # organ, year, row, column
 _CONTRIBUTION = ("organ_code", "applicant_type", "status", "received_on", "closed_on", "outcome")
@@ -152,6 +152,53 @@ async def apply_request_events(session: AsyncSession, events: list[EventRead]) -
     await _add_counts(session, deltas)
 
 
+def organ_paths(parents: dict[str, str | None]) -> dict[str, str]:
+    """The path ("/root/…/self/") of every organ from the parent links alone. An organ whose parent is not known
+    (yet) is a root until its parent is announced; a cycle (which the catalogue never produces) is cut where it
+    closes, so this always terminates."""
+    paths: dict[str, str] = {}
+    for start in parents:
+        chain, seen, code = [], set(), start
+        while code not in paths:
+            chain.append(code)
+            seen.add(code)
+            parent = parents.get(code)
+            if parent is None or parent not in parents or parent in seen:
+                paths[code] = f"/{code}/"
+                chain.pop()
+                break
+            code = parent
+        for code in reversed(chain):
+            paths[code] = f"{paths[parents[code]]}{code}/"  # type: ignore[index]
+    return paths
+
+
+async def _apply_organs(session: AsyncSession, organs: dict[str, dict[str, Any]]) -> None:
+    """Upsert the batch's organs and keep every stored path consistent with the parent links.
+
+    机构改革: when the catalogue re-parents an organ it announces only that organ (organ.updated with the new
+    parent_code); its subordinates are not announced again. So the paths are recomputed from the parent links of
+    the whole directory (a few thousand rows at most, read only for batches with organ events) and every organ
+    whose path changed is rewritten: the moved organ's whole subtree follows it, and roll-ups
+    (include_subordinates) and organ-scope checks, which read `path`, follow the current hierarchy. The result
+    depends only on the latest parent of each organ, so a rebuild from cursor 0 ends with the same paths."""
+    known = {code: (parent, path, version) for code, parent, path, version in (await session.execute(
+        select(OrganFact.code, OrganFact.parent_code, OrganFact.path, OrganFact.version))).all()}
+    # Fix (stats tests, test_rebuild): a re-delivered older organ event must not overwrite a newer snapshot
+    # (it used to revert the name / parent), so organs are versioned like applications and documents.
+    organs = {code: row for code, row in organs.items() if code not in known or known[code][2] <= row["version"]}
+    parents = {code: parent for code, (parent, _, _) in known.items()}
+    parents.update({code: row["parent_code"] for code, row in organs.items()})
+    paths = organ_paths(parents)
+    for code, row in organs.items():
+        row["path"] = paths[code]
+    await _upsert(session, OrganFact, list(organs.values()), ["code"])
+    moved = [{"code": code, "path": paths[code]} for code, (_, path, _) in known.items()
+             if code not in organs and path != paths[code]]
+    if moved:  # subordinates of a moved organ (or of one announced late): bulk UPDATE by primary key
+        await session.execute(update(OrganFact), moved)
+
+
 async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -> None:
     organs: dict[str, dict[str, Any]] = {}
     documents: dict[str, EventRead] = {}
@@ -167,16 +214,7 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
             if held is None or event.version >= held.version:
                 documents[event.entity_id] = event
     if organs:
-        known = {code: (path, version) for code, path, version in (await session.execute(
-            select(OrganFact.code, OrganFact.path, OrganFact.version))).all()}
-        paths = {code: path for code, (path, _) in known.items()}
-        # Fix (stats tests, test_rebuild): a re-delivered older organ event must not overwrite a newer snapshot
-        # (it used to revert the name / parent), so organs are versioned like applications and documents.
-        organs = {code: row for code, row in organs.items() if code not in known or known[code][1] <= row["version"]}
-        for code, row in organs.items():  # the catalogue announces a parent before its children
-            parent_path = paths.get(row["parent_code"] or "", "/")
-            row["path"] = paths[code] = f"{parent_path}{code}/"
-        await _upsert(session, OrganFact, list(organs.values()), ["code"])
+        await _apply_organs(session, organs)
     if documents:
         stored = {d.document_id: d.version for d in (await session.execute(
             select(DocumentFact).where(DocumentFact.document_id.in_(list(documents))))).scalars()}
@@ -193,5 +231,8 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
                 "written_date": _date(p.get("written_date")) if public else None,
                 "repeal_date": _date(p.get("repeal_date")) if public else None,
                 "published_at": datetime.fromisoformat(p["published_at"]) if public and p.get("published_at")
-                else None})
+                else None,
+                # Announced by the catalogue since publication timeliness was added; older events lack them.
+                "formed_on": _date(p.get("formed_on")) if public else None,
+                "publication_due_on": _date(p.get("publication_due_on")) if public else None})
         await _upsert(session, DocumentFact, rows, ["document_id"])

@@ -53,6 +53,13 @@ class UnknownCell(NotFound):
 
 
 async def organ_scope(session: AsyncSession, organ_code: str, include_subordinates: bool) -> list[str]:
+    """The organ, or the organ and all its subordinates in the *current* hierarchy.
+
+    机构改革 (an organ re-parented in the catalogue, ingest._apply_organs): roll-ups follow the current hierarchy
+    for every year, past years included — figures are kept per organ, so a moved organ's applications and documents
+    count under its new superior from the move on, whatever their dates. The historical record is the published
+    report: its figures are a frozen snapshot (signoff), and the cells a move changes are listed as discrepancies.
+    A single organ's own report never depends on the hierarchy."""
     organ = await session.get(OrganFact, organ_code)
     if organ is None:
         raise OrganUnknown(f"Organ {organ_code} is not known to the statistics service.")

@@ -116,6 +116,9 @@ async def test_public_gets_files_of_public_records_only_and_never_withheld_ones(
     assert (await client.get(download_url(doc_id, withheld), headers=staff.drafter)).content == PNG
     listed = (await client.get(f"{API}/documents/{doc_id}")).json()["attachments"]
     assert [a["id"] for a in listed] == [shown]
+    assert all("withheld" not in a for a in listed)  # the public is not even told a withheld file exists
+    for headers in (staff.drafter, others.drafter):  # the public view is the same for everyone
+        assert (await client.get(f"{API}/documents/{doc_id}", headers=headers)).json()["attachments"] == listed
     # Attachment ids are bound to their record: the right id under another record is not found.
     other_doc, _ = await draft(client, staff)
     assert_not_found(await client.get(download_url(other_doc, shown)), shown)
@@ -215,3 +218,27 @@ async def test_the_same_file_twice_is_stored_once(client, storage):
     second = await upload(client, staff.drafter, doc_id, first.headers["etag"], filename="副本.pdf")
     assert first.json()["sha256"] == second.json()["sha256"] and first.json()["id"] != second.json()["id"]
     assert [p.name for p in storage.rglob("*") if p.is_file()] == [first.json()["sha256"]]
+
+
+async def test_staff_see_each_attachments_withheld_flag(client):
+    staff = Staff(await make_organ(client))
+    doc_id, etag = await draft(client, staff)
+    r = await upload(client, staff.drafter, doc_id, etag)
+    shown = r.json()["id"]
+    r = await upload(client, staff.drafter, doc_id, r.headers["etag"], content=PNG, filename="身份证照片.png",
+                     content_type="image/png", withheld=True)
+    withheld = r.json()["id"]
+    for headers in (staff.drafter, staff.division_head, staff.unit_head, staff.secrecy_officer):
+        record = await client.get(f"{API}/documents/{doc_id}/record", headers=headers)
+        assert record.status_code == 200, record.text
+        flags = {a["id"]: a["withheld"] for a in record.json()["attachments"]}
+        assert flags == {shown: False, withheld: True}
+        assert all(a["created_by"] == f"drafter@{staff.organ}" for a in record.json()["attachments"])
+    # Still so after publication, while the public read lists only the disclosed file.
+    await publish_draft(client, staff, doc_id, r.headers["etag"])
+    record = (await client.get(f"{API}/documents/{doc_id}/record", headers=staff.unit_head)).json()
+    assert {a["id"]: a["withheld"] for a in record["attachments"]} == {shown: False, withheld: True}
+    assert [a["id"] for a in (await client.get(f"{API}/documents/{doc_id}")).json()["attachments"]] == [shown]
+    # Another organ's staff never reach the staff view of the record.
+    others = Staff(await make_organ(client, "别的局"))
+    assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403)

@@ -182,7 +182,7 @@ async def test_roles_organ_and_preconditions(requests_client, request_db, desk):
                                               json={"on": "2025-09-26", "method": "电话"}), 404,
                    "application_not_found")
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}",
-                                             headers=auth("applicant", sub="someone")), 404)
+                                             headers=auth("applicant", sub="someone")), 403, "wrong_role")
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}"), 401)
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm", headers=desk.clerk,
                                               json={"on": "2025-09-26", "method": "电话"}), 428)

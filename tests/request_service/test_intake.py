@@ -2,7 +2,7 @@
 checks, mass assignment, Idempotency-Key, catalogue suggestions, repeats, monthly counts and the organ feed."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -10,12 +10,23 @@ from sqlalchemy import event, func, select
 
 from request_service.clients import CatalogAway, make_catalog_client
 from request_service.config import Settings
+from request_service.domain import intake as intake_domain
 from request_service.domain.applications import today
 from request_service.domain.intake import catalogue_query, fetch_suggestions
 from request_service.domain.organs import apply_organ_event, apply_organ_events, subtree_codes
 from request_service.domain.repeats import applications_in_month, similarity
 from request_service.feeds import ORGAN_FEED
-from request_service.models import Application, ClockSegment, HandlingStep, IdempotencyRecord, KnownOrgan, outbox
+from request_service.models import (
+    Application,
+    CalendarDay,
+    CalendarYear,
+    ClockSegment,
+    HandlingStep,
+    IdempotencyRecord,
+    KnownOrgan,
+    outbox,
+)
+from services.db import utcnow
 from services.outbox import FeedConsumer
 from tests.request_service.intake_support import (
     API,
@@ -134,13 +145,17 @@ async def test_in_person_defaults_to_today(client, desk):
     assert body["status"] == "accepted" and body["receipt_date"] == today().isoformat()
 
 
-async def test_registration_looks_up_once_each_and_writes_once_per_table(client, request_db, desk):
-    """Intake is the hot path: a new application has no steps, clock segments or appeals in the database to look
-    up, and it is written once, at the commit (one INSERT per table, both handling steps and both events in one)."""
+async def test_registration_reads_once_and_writes_once_per_table(client, request_db, desk):
+    """Intake is the hot path: one read (organ, repeat candidates and the calendar's signature together, no
+    tracking-number check: the unique constraint guards it); a new application has no steps, clock segments or
+    appeals in the database to look up; and it is written once (one INSERT per table, both handling steps and
+    both events in one)."""
     await register(client, desk, "in_person")  # the calendar cache is warm, as on a running server
     statements: list[str] = []
 
     def seen(_conn, _cursor, statement: str, *_args) -> None:
+        if "audit_" in statement or "pg_advisory_xact_lock(" in statement and "outbox" not in statement:
+            return  # the audit log's own statements at the commit (services/audit.py), the same for every write
         if insert := re.search(r"\bINSERT INTO (\w+)", statement):
             statements.append(f"INSERT {insert.group(1)}")
         elif select_ := re.match(r"\s*SELECT\b.*?\sFROM\s+(\w+)", statement, re.DOTALL):
@@ -154,9 +169,11 @@ async def test_registration_looks_up_once_each_and_writes_once_per_table(client,
         body = await register(client, desk, "in_person")
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert statements == ["SELECT known_organ", "SELECT application", "SELECT application", "SELECT calendar_year",
-                          "INSERT application", "INSERT clock_segment", "INSERT handling_step",
-                          "INSERT outbox_event"]
+    # The one read's FROM starts with the calendar signature; on PostgreSQL the application, its clock segment and
+    # both steps are one statement (WITH new_application AS (INSERT …) …).
+    writes = (["INSERT application"] if request_db.dialect == "postgresql"
+              else ["INSERT application", "INSERT clock_segment", "INSERT handling_step"])
+    assert statements == ["SELECT calendar_year", *writes, "INSERT outbox_event"]
     async with request_db.transaction(write=False) as session:
         stored = await session.get(Application, body["id"])
         segments = (await session.execute(select(ClockSegment.seq, ClockSegment.state, ClockSegment.start_on).where(
@@ -166,6 +183,64 @@ async def test_registration_looks_up_once_each_and_writes_once_per_table(client,
     assert [tuple(s) for s in segments] == [(1, "running", today())]
     accepted = [e for e in await events_of(request_db, "application.accepted") if e["entity_id"] == body["id"]]
     assert accepted[0]["payload"]["due_on"] == body["due_on"] and accepted[0]["payload"]["appeals"] == []
+
+
+async def test_a_taken_tracking_number_is_drawn_again(client, request_db, desk, monkeypatch):
+    """No look-up before the insert: the unique constraint finds the taken number, and another one is drawn
+    without failing the registration or leaving half of it behind."""
+    first = await register(client, desk, "in_person")
+    drawn = iter([first["tracking_no"], first["tracking_no"], "GK2026-ZZZZZZZ2"])
+    calls: list[int] = []
+
+    def draw(year: int) -> str:
+        calls.append(year)
+        return next(drawn)
+
+    monkeypatch.setattr(intake_domain, "_new_tracking_no", draw)
+    second = await register(client, desk, "in_person")
+    assert second["tracking_no"] == "GK2026-ZZZZZZZ2" and len(calls) == 3
+    async with request_db.transaction(write=False) as session:
+        numbers = (await session.execute(select(Application.id, Application.tracking_no).where(
+            Application.organ_code == desk.organ))).all()
+        steps = (await session.execute(select(HandlingStep.application_id, func.count()).where(
+            HandlingStep.application_id.in_([first["id"], second["id"]])).group_by(HandlingStep.application_id)
+        )).all()
+        segments = (await session.execute(select(ClockSegment.application_id, func.count()).where(
+            ClockSegment.application_id.in_([first["id"], second["id"]])).group_by(ClockSegment.application_id)
+        )).all()
+    assert sorted(numbers) == sorted([(first["id"], first["tracking_no"]), (second["id"], "GK2026-ZZZZZZZ2")])
+    assert dict(steps) == {first["id"]: 2, second["id"]: 2} and dict(segments) == {first["id"]: 1, second["id"]: 1}
+    # The receipt's 查询码 opens the application under the number it was finally given.
+    r = await client.post(f"{API}/track", json={"tracking_no": second["tracking_no"],
+                                                 "query_code": second["query_code"]})
+    assert r.status_code == 200 and r.json()["id"] == second["id"]
+
+
+async def test_registration_follows_a_calendar_load_by_another_process(client, request_db, desk):
+    """Intake reads the calendar's signature with its other look-ups instead of on its own; a year loaded by
+    another worker process (here: written to the database behind this app's back, its cache warm) is used by the
+    very next registration all the same."""
+    received = today().isoformat()
+    calendar = f"{API}/calendar"
+    before = await register(client, desk, "in_person")
+    assert before["due_on"] == (await client.get(f"{calendar}/add-working-days",
+                                                 params={"start": received, "days": 20})).json()["date"]
+    # A new holiday on the first ordinary weekday that counts (not a 调休 make-up day): the due date moves by a day.
+    for n in range(1, 15):
+        day = (await client.get(f"{calendar}/add-working-days", params={"start": received, "days": n})).json()
+        holiday = date.fromisoformat(day["date"])
+        if holiday.weekday() < 5:
+            break
+    async with request_db.transaction() as session:  # what the other process's PUT /calendar/years/… commits
+        year = await session.get(CalendarYear, holiday.year)
+        if year is None:  # a year chinese-calendar does not know yet: the other process loads it
+            session.add(CalendarYear(year=holiday.year, status="official", source="admin", version=1))
+        else:
+            year.version, year.loaded_at, year.source = year.version + 1, utcnow(), "admin"
+        session.add(CalendarDay(day=holiday, year=holiday.year, kind="holiday", name="测试假日"))
+    after = await register(client, desk, "in_person")
+    expected = (await client.get(f"{calendar}/add-working-days", params={"start": received, "days": 20})).json()
+    assert after["due_on"] == expected["date"] and after["due_on"] > before["due_on"]
 
 
 async def test_signed_for_post_starts_the_clock_on_the_signing_date(client, desk):
@@ -285,11 +360,19 @@ async def test_idempotency_key_replays_the_first_response(client, request_db, or
     assert records and all(query_code not in r.response and key["Idempotency-Key"] not in str(r.__dict__)
                            for r in records)
 
+    # Anonymous keys are scoped by the form: another form under the same key is simply another application —
+    # neither a conflict that would reveal someone used the key, nor a replay of their receipt.
     changed = await client.post(f"{API}/applications", json={**body, "info_title": "另一个申请"}, headers=key)
-    assert_problem(changed, 422, "idempotency_key_reused")
+    assert changed.status_code == 201 and changed.json()["id"] != first.json()["id"]
+    assert "idempotent-replayed" not in changed.headers
     other_key = await client.post(f"{API}/applications", json=body, headers={"Idempotency-Key": "another-key"})
     assert other_key.status_code == 201 and other_key.json()["id"] != first.json()["id"]
-    assert await count_applications(request_db, organ) == 2
+    assert await count_applications(request_db, organ) == 3
+    # A signed-in applicant's key is theirs: another body under it is refused.
+    citizen = {**key, **auth("applicant", sub="citizen-k")}
+    assert (await client.post(f"{API}/applications", json=body, headers=citizen)).status_code == 201
+    assert_problem(await client.post(f"{API}/applications", json={**body, "info_title": "另一个申请"},
+                                     headers=citizen), 422, "idempotency_key_reused")
 
 
 async def test_idempotency_keys_are_scoped_by_caller(client, request_db, organ, desk):
@@ -341,7 +424,7 @@ async def test_suggestions_from_the_catalogue_are_stored(client, request_db, org
     r = await client.get(f"{API}/applications/{body['id']}/suggestions", headers=desk.handler)
     assert r.json() == {"items": body["suggestions"], "fresh": False}
     assert_problem(await client.get(f"{API}/applications/{body['id']}/suggestions",
-                                    headers=auth("applicant", sub="x")), 404)
+                                    headers=auth("applicant", sub="x")), 403, "wrong_role")
 
 
 def test_catalogue_query_drops_the_framing():

@@ -262,7 +262,7 @@ async def test_letters_api(requests_client, request_db):
                        404, "application_not_found")
         assert_problem(await requests_client.get(f"{API}/applications/{app_id}/{path}"), 401)
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}/letters",
-                                             headers=auth("applicant", sub="someone")), 404)
+                                             headers=auth("applicant", sub="someone")), 403, "wrong_role")
 
 
 async def test_withholding_reply_through_the_handling_flow(requests_client, request_db):

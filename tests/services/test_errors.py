@@ -65,7 +65,7 @@ async def test_missing_token_is_401(catalog):
 
 
 async def test_wrong_role_is_403(catalog):
-    assert_problem(await catalog.post(ORGANS, headers=auth("drafter", organ="X"), json=GOOD_ORGAN), 403, "forbidden")
+    assert_problem(await catalog.post(ORGANS, headers=auth("drafter", organ="X"), json=GOOD_ORGAN), 403, "wrong_role")
 
 
 async def test_duplicate_is_409(catalog):
@@ -155,3 +155,19 @@ async def test_health_and_readiness(catalog):
     assert (await catalog.get("/healthz")).json() == {"status": "ok", "service": "catalog", "checks": {}}
     ready = (await catalog.get("/readyz")).json()
     assert ready["status"] == "ok" and ready["checks"]["database"]["ok"] is True
+
+
+async def test_an_exhausted_connection_pool_is_503_service_busy(catalog_db):
+    """Found by the load run: a pool checkout timing out under load was a 500; it is back-pressure, not a bug."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    router = APIRouter()
+
+    @router.get("/busy")
+    async def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached, connection timed out, timeout 5.00")
+
+    async with serve(_app_with(router, catalog_db)) as client:
+        r = await client.get("/busy")
+    assert_problem(r, 503, "service_busy")
+    assert r.headers["retry-after"] == "1" and "QueuePool" not in r.text

@@ -4,6 +4,8 @@ import itertools
 import uuid
 from datetime import UTC, datetime
 
+import httpx
+
 from services.outbox import EventRead, FeedConsumer, FeedPage
 from stats_service.domain.ingest import apply_catalog_events, apply_request_events
 from stats_service.models import outbox
@@ -60,3 +62,17 @@ def consumers(db, catalog: Feed, requests: Feed) -> list[FeedConsumer]:
 async def drain(db, catalog: Feed, requests: Feed) -> None:
     for consumer in consumers(db, catalog, requests):
         await consumer.drain()
+
+
+class Forward(httpx.AsyncBaseTransport):
+    """An httpx transport that sends requests to another app's test client (e.g. the catalogue over ASGI), so a
+    service's own HTTP client (the request service's CatalogClient) reaches the real app in tests."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        forwarded = self.client.build_request(request.method, request.url.raw_path.decode(),
+                                              headers=request.headers, content=await request.aread())
+        response = await self.client.send(forwarded)
+        return httpx.Response(response.status_code, headers=response.headers, content=response.content)

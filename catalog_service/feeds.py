@@ -1,0 +1,77 @@
+"""Lifespan wiring of the request service's feed: the per-process calendar cache (state["calendar_cache"]) and the
+"request-calendar" consumer that learns the working-day calendar from `calendar.year_loaded` events
+(domain/calendar_feed.py), effects and cursor in one transaction.
+
+The consumer runs as a background task (CATALOG_CALENDAR_FEED_ENABLED=false turns it off; tests drive it directly)
+and stops with the app. Its readiness entry reports how far it is but never makes the catalogue unready: with the
+request service away, deadlines are still computed (package data and the years learnt so far) and marked
+provisional where no official data exists.
+"""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from catalog_service.clients import make_request_client
+from catalog_service.config import Settings
+from catalog_service.domain.calendar import CalendarCache
+from catalog_service.domain.calendar_feed import apply_calendar_events
+from catalog_service.models import outbox
+from services.db import Database
+from services.outbox import FeedConsumer, FetchEvents
+
+__all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer"]
+
+log = logging.getLogger("gongkai.catalog.feeds")
+CALENDAR_FEED = "request-calendar"
+STALE_AFTER_SECONDS = 300
+
+
+def make_calendar_consumer(database: Database, fetch: FetchEvents, *, batch_size: int = 500) -> FeedConsumer:
+    return FeedConsumer(CALENDAR_FEED, database, outbox, fetch, apply_calendar_events, batch_size=batch_size)
+
+
+def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBaseTransport | None = None):
+    @asynccontextmanager
+    async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+        state["calendar_cache"] = CalendarCache()
+        if not run_feed:
+            yield
+            return
+        client = make_request_client(settings, transport)
+        consumer = make_calendar_consumer(state["database"], client.fetch_events,
+                                          batch_size=settings.calendar_feed_batch_size)
+        state["calendar_feed"] = consumer
+        state["readiness_probes"][CALENDAR_FEED] = _probe(consumer)
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.calendar_feed_interval_seconds))
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except TimeoutError:  # a poll stuck on the network: wait_for cancelled the task
+                log.warning("consumer %s did not stop in time", CALENDAR_FEED)
+            with suppress(asyncio.CancelledError):
+                await asyncio.gather(task, return_exceptions=True)
+            await client.aclose()
+
+    return hook
+
+
+def _probe(consumer: FeedConsumer):
+    async def probe() -> dict[str, Any]:
+        age = ((datetime.now(UTC) - consumer.last_success).total_seconds()
+               if consumer.last_success is not None else None)
+        # Always ok: a request-service outage must not take the catalogue out of the load balancer.
+        return {"ok": True, "lag": consumer.lag(), "head_seen": consumer.head_seen,
+                "stale": age is None or age > STALE_AFTER_SECONDS}
+
+    return probe

@@ -1,0 +1,50 @@
+"""Access policy of the catalogue (目录服务权限表): one entry per endpoint (services/policy.py).
+
+Catalogue staff (目录工作人员) are the drafter (拟稿人), division head (处室负责人), unit head (单位主要负责人) and
+secrecy officer (保密审查员) of an organ; what each may do to a record is the workflow table's business
+(domain/workflow.py TRANSITIONS, from which the transition entries below are generated), and which records they
+see is domain/visibility.py's. Public reads are open to everyone and show only published, unclassified records.
+"""
+
+from catalog_service.domain.attachments import UPLOADER_ROLES
+from catalog_service.domain.visibility import CATALOG_STAFF_ROLES
+from catalog_service.domain.workflow import TRANSITIONS
+from services.policy import Policy, Rule, Scope, allow, public
+
+P = "/api/v1/catalog"
+STAFF = tuple(sorted(CATALOG_STAFF_ROLES))
+
+TABLE: dict[str, Rule] = {
+    "GET /healthz": public("Liveness probe."),
+    "GET /readyz": public("Readiness probe."),
+    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
+    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
+    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+    f"GET {P}/vocabularies": public(),
+    f"GET {P}/organs": public(),
+    f"GET {P}/organs/{{code}}": public(),
+    f"POST {P}/organs": allow("admin", scope=Scope.GLOBAL),
+    f"PATCH {P}/organs/{{code}}": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/documents": public("Staff also find their own organ's unpublished records."),
+    f"GET {P}/documents/{{document_id}}": public("Published, unclassified records only."),
+    f"GET {P}/documents/{{document_id}}/attachments/{{attachment_id}}":
+        public("Public: attachments of public records that are not withheld; staff: their organ's."),
+    f"GET {P}/changes": public("Published records and tombstones."),
+    f"GET {P}/feeds/atom.xml": public(),
+    f"POST {P}/documents": allow("drafter"),
+    f"POST {P}/documents/bulk": allow("integration", note="The organ's own document system (批量导入)."),
+    f"GET {P}/documents/{{document_id}}/record": allow(*STAFF),
+    f"PATCH {P}/documents/{{document_id}}": allow(*STAFF),
+    f"GET {P}/documents/{{document_id}}/review-log": allow(*STAFF),
+    f"POST {P}/documents/{{document_id}}/redactions": allow(*STAFF),
+    f"DELETE {P}/documents/{{document_id}}/redactions/{{redaction_id}}": allow(*STAFF),
+    f"POST {P}/documents/{{document_id}}/attachments": allow(*sorted(UPLOADER_ROLES)),
+    f"DELETE {P}/documents/{{document_id}}/attachments/{{attachment_id}}": allow(*sorted(UPLOADER_ROLES)),
+    f"GET {P}/worklists/publication": allow(*STAFF),
+    f"GET {P}/worklists/reevaluation": allow(*STAFF),
+    # One endpoint per workflow action, callable by exactly the roles the workflow table names for it.
+    **{f"POST {P}/documents/{{document_id}}/{action.replace('_', '-')}": allow(*sorted(rule.roles))
+       for action, rule in TRANSITIONS.items()},
+}
+
+POLICY = Policy("catalog", TABLE)

@@ -1,0 +1,60 @@
+"""Access policy of the request service (依申请公开权限表): one entry per endpoint (services/policy.py).
+
+Handling staff (办理人员) are the intake clerk (登记受理), handler (承办) and reply approver (签发) of an organ; they
+see their own organ's applications only (domain/applications.py). Applicants (申请人) reach their own applications
+with tracking number + 查询码, or signed in (`applicant` role) through /applications/mine — never anyone else's.
+The transition entries are generated from the handling table (domain/handling.py RULES), so an endpoint admits
+exactly the roles its action admits.
+"""
+
+from request_service.domain.appeals import APPEAL_ROLES
+from request_service.domain.applications import HANDLING_ROLES
+from request_service.domain.consultations import READ_ROLES, RECORD_ROLES
+from request_service.domain.handling import RULES
+from request_service.domain.pii import UNMASK_ROLES
+from services.policy import Policy, Rule, Scope, allow, public
+
+P = "/api/v1/requests"
+HANDLING = tuple(sorted(HANDLING_ROLES))
+APP = f"{P}/applications/{{application_id}}"
+
+TABLE: dict[str, Rule] = {
+    "GET /healthz": public("Liveness probe."),
+    "GET /readyz": public("Readiness probe."),
+    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
+    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
+    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+    f"GET {P}/vocabularies": public(),
+    f"GET {P}/calendar/add-working-days": public(),
+    f"GET {P}/calendar/years/{{year}}": public(),
+    f"PUT {P}/calendar/years/{{year}}": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/fees/calculate": public(),
+    f"POST {P}/applications": public("Online application (在线申请); a signed-in applicant's is linked to them."),
+    f"POST {P}/track": public("Tracking number + 查询码; failures are counted and locked out."),
+    f"GET {P}/applications/mine": allow("applicant", scope=Scope.OWN),
+    f"POST {P}/applications/register": allow("intake_clerk"),
+    f"GET {P}/applications": allow(*HANDLING),
+    f"GET {APP}": allow(*HANDLING),
+    f"GET {APP}/deadline": allow(*HANDLING),
+    f"GET {APP}/history": allow(*HANDLING),
+    f"GET {APP}/third-party-consultations": allow(*HANDLING),
+    f"GET {APP}/suggestions": allow(*HANDLING),
+    f"GET {APP}/fee-preview": allow(*HANDLING),
+    f"GET {APP}/letters": allow(*HANDLING),
+    f"GET {APP}/letters/{{letter_id}}": allow(*HANDLING),
+    f"GET {APP}/letters/{{letter_id}}.pdf": allow(*HANDLING),
+    f"GET {APP}/applicant": allow(*HANDLING, note="Masked; unmasking (with a reason, audited) needs one of "
+                                                  + ", ".join(sorted(UNMASK_ROLES)) + "."),
+    f"GET {APP}/appeals": allow(*HANDLING),
+    f"POST {APP}/appeals": allow(*sorted(APPEAL_ROLES)),
+    f"GET {P}/appeals/{{appeal_id}}": allow(*HANDLING),
+    f"PATCH {P}/appeals/{{appeal_id}}": allow(*sorted(APPEAL_ROLES)),
+    f"GET {P}/applicants/monthly-counts": allow("handler", "reply_approver"),
+    f"POST {P}/consultations": allow(*sorted(RECORD_ROLES)),
+    f"GET {P}/consultations": allow(*sorted(READ_ROLES)),
+    f"GET {P}/consultations/summary": allow(*sorted(READ_ROLES)),
+    # One endpoint per handling action, callable by exactly the roles the handling table names for it.
+    **{f"POST {APP}/{action.replace('_', '-')}": allow(*sorted(rule.roles)) for action, rule in RULES.items()},
+}
+
+POLICY = Policy("request", TABLE)

@@ -1,0 +1,43 @@
+"""Access policy of the statistics service (统计服务权限表): one entry per endpoint (services/policy.py).
+
+Published annual reports (年度报告) are public, in every format. Drafts, drill-downs, sign-off and dashboards are
+for statistics staff (stats_officer 统计人员, auditor 审计) of the organ or a superior organ, the unit head
+(单位主要负责人) who signs off, and admins; domain/access.py checks the organ scope with the organ in hand.
+"""
+
+from services.policy import Policy, Rule, Scope, allow, public
+from stats_service.domain.access import READERS
+
+P = "/api/v1/stats"
+R = f"{P}/annual-reports/{{organ_code}}/{{year}}"
+READ = tuple(sorted(READERS))
+DASHBOARD = tuple(sorted(READERS | {"unit_head"}))
+
+TABLE: dict[str, Rule] = {
+    "GET /healthz": public("Liveness probe."),
+    "GET /readyz": public("Readiness probe."),
+    "GET /metrics": public("Prometheus scrape (consumer lag; no records)."),
+    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
+    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
+    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+    f"GET {P}/vocabularies": public(),
+    f"GET {R}": public("Published reports for everyone; live drafts for the organ's statistics staff."),
+    f"GET {R}/export.csv": public("As the report itself."),
+    f"GET {R}/export.xlsx": public("As the report itself."),
+    f"GET {R}/export.html": public("As the report itself."),
+    f"GET {R}/cells/{{row}}/{{column}}": allow(*READ),
+    f"PUT {R}/figures": allow("stats_officer", "integration", "admin",
+                              note="Section 二 figures pushed by agency systems or entered by staff."),
+    f"POST {R}/submit": allow("stats_officer"),
+    f"POST {R}/publish": allow("unit_head", "admin"),
+    f"POST {R}/reopen": allow("unit_head", "admin"),
+    f"GET {R}/status": allow(*DASHBOARD),
+    f"GET {R}/discrepancies": allow(*DASHBOARD),
+    f"GET {P}/annual-reports/reminders": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/timeseries": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/breakdown": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/overdue": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/publication-timeliness": allow(*DASHBOARD),
+}
+
+POLICY = Policy("stats", TABLE, hidden={"GET /metrics"})
