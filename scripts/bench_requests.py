@@ -202,8 +202,10 @@ def children(ppid: int) -> list[int]:
 async def postmaster_pid(dsn: str) -> int:
     conn = await asyncpg.connect(dsn)
     backend = await conn.fetchval("SELECT pg_backend_pid()")
-    await conn.close()
-    return parent_pid(backend)
+    try:
+        return parent_pid(backend)  # while the backend still exists
+    finally:
+        await conn.close()
 
 
 def parent_pid(pid: int) -> int:
