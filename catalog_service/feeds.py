@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,7 +29,6 @@ __all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer"]
 
 log = logging.getLogger("gongkai.catalog.feeds")
 CALENDAR_FEED = "request-calendar"
-STALE_AFTER_SECONDS = 300
 
 
 def make_calendar_consumer(database: Database, fetch: FetchEvents, *, batch_size: int = 500) -> FeedConsumer:
@@ -48,7 +46,7 @@ def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncB
         consumer = make_calendar_consumer(state["database"], client.fetch_events,
                                           batch_size=settings.calendar_feed_batch_size)
         state["calendar_feed"] = consumer
-        state["readiness_probes"][CALENDAR_FEED] = _probe(consumer)
+        state["readiness_probes"][CALENDAR_FEED] = consumer.readiness
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.calendar_feed_interval_seconds))
         try:
@@ -65,13 +63,3 @@ def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncB
 
     return hook
 
-
-def _probe(consumer: FeedConsumer):
-    async def probe() -> dict[str, Any]:
-        age = ((datetime.now(UTC) - consumer.last_success).total_seconds()
-               if consumer.last_success is not None else None)
-        # Always ok: a request-service outage must not take the catalogue out of the load balancer.
-        return {"ok": True, "lag": consumer.lag(), "head_seen": consumer.head_seen,
-                "stale": age is None or age > STALE_AFTER_SECONDS}
-
-    return probe

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -28,7 +27,6 @@ __all__ = ["ORGAN_FEED", "catalog_hook", "get_catalog_client"]
 
 log = logging.getLogger("gongkai.request.feeds")
 ORGAN_FEED = "catalog-organs"
-STALE_AFTER_SECONDS = 300
 
 
 async def get_catalog_client(request: Request) -> CatalogClient:  # async: no thread-pool hop (services/db.py)
@@ -48,7 +46,7 @@ def catalog_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBa
         task: asyncio.Task[None] | None = None
         if run_feed:
             task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.organ_feed_interval_seconds))
-            state["readiness_probes"][ORGAN_FEED] = _probe(consumer)
+            state["readiness_probes"][ORGAN_FEED] = consumer.readiness
         try:
             yield
         finally:
@@ -64,12 +62,3 @@ def catalog_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBa
 
     return hook
 
-
-def _probe(consumer: FeedConsumer):
-    async def probe() -> dict[str, Any]:
-        age = ((datetime.now(UTC) - consumer.last_success).total_seconds()
-               if consumer.last_success is not None else None)
-        return {"ok": True, "lag": consumer.lag(), "head_seen": consumer.head_seen,
-                "stale": age is None or age > STALE_AFTER_SECONDS}
-
-    return probe

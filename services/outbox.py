@@ -277,6 +277,13 @@ class FeedConsumer:
         return {"events": max(self.head_seen - self.position_seen, 0), "seconds": round(seconds, 3),
                 "last_success": self.last_success.isoformat() if self.last_success else None}
 
+    async def readiness(self, stale_after_seconds: float = 300) -> dict[str, Any]:
+        """A readiness entry that reports, never judges: an outage of the producing service must not take the
+        consuming one out of the load balancer. `stale` says no poll succeeded for `stale_after_seconds`."""
+        age = (datetime.now(UTC) - self.last_success).total_seconds() if self.last_success is not None else None
+        return {"ok": True, "lag": self.lag(), "head_seen": self.head_seen,
+                "stale": age is None or age > stale_after_seconds}
+
     async def drain(self) -> int:
         """Poll until the feed has nothing new; returns the total applied."""
         total = 0
