@@ -250,11 +250,14 @@ async def raw_search(conn: asyncpg.Connection, params: Any) -> None:
     from services.auth import ANONYMOUS
 
     key = params.model_dump_json()
-    broad = set()
-    for term in s.search_terms(params.q):
+    broad, rows_in_table = set(), 0.0
+    if terms := s.search_terms(params.q):
+        sql, args = compiled("table", s.table_rows())
+        rows_in_table = json.loads(await conn.fetchval(sql, *args))[0]["Plan"]["Plan Rows"]
+    for term in terms:
         sql, args = compiled(f"probe|{term}", s.term_probe(term))
-        limit = s.BROAD_TRIGRAM_ROWS if s.uses_trigram_index(term) else s.BROAD_TERM_ROWS
-        if json.loads(await conn.fetchval(sql, *args))[0]["Plan"]["Plan Rows"] > limit:
+        factor = s.BROAD_TRIGRAM_FACTOR if s.uses_trigram_index(term) else s.BROAD_GRAM_FACTOR
+        if json.loads(await conn.fetchval(sql, *args))[0]["Plan"]["Plan Rows"] > s.break_even(factor, rows_in_table):
             broad.add(term)
     organ_ids = None
     if (organs := s.organs_query(params)) is not None:
@@ -273,7 +276,8 @@ async def raw_search(conn: asyncpg.Connection, params: Any) -> None:
         collect = False
         if plan.selective:
             sql, args = compiled(f"estimate|{key}|{sorted(broad)}", plan.count_estimate())
-            collect = json.loads(await conn.fetchval(sql, *args))[0]["Plan"]["Plan Rows"] <= s.ORDERED_WALK_ROWS
+            expected = json.loads(await conn.fetchval(sql, *args))[0]["Plan"]["Plan Rows"]
+            collect = expected <= s.break_even(s.ORDERED_WALK_FACTOR, rows_in_table)
         sql, args = compiled(f"newest|{key}|{sorted(broad)}|{collect}", plan.summary(
             params.sort, params.offset, params.limit, newest=s.RELEVANCE_WINDOW, collect=collect))
         page_ids = ids_of(await conn.fetch(sql, *args))

@@ -32,6 +32,7 @@ newest first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDO
 
 import bisect
 import html
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,23 +78,27 @@ from catalog_service.textfold import fold, fold_query
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
 from services.auth import Principal
 
-__all__ = ["BROAD_TERM_ROWS", "BROAD_TRIGRAM_ROWS", "COUNT_CAP", "ORDERED_WALK_ROWS", "RELEVANCE_WINDOW", "Explain",
-           "SearchPlan", "capped_summary", "check_search_support", "estimated_rows", "gram_keys", "organs_query",
-           "plan_search", "search_documents", "search_terms", "snippet", "term_probe", "uses_trigram_index"]
+__all__ = ["BROAD_GRAM_FACTOR", "BROAD_TRIGRAM_FACTOR", "COUNT_CAP", "Explain", "ORDERED_WALK_FACTOR",
+           "RELEVANCE_WINDOW", "SearchPlan", "break_even", "capped_summary", "check_search_support",
+           "estimated_rows", "gram_keys", "organs_query", "plan_search", "search_documents", "search_terms",
+           "snippet", "table_rows", "term_probe", "uses_trigram_index"]
 
 COUNT_CAP = SEARCH_COUNT_CAP
 # With more than COUNT_CAP matches, facets count and relevance ranks the RELEVANCE_WINDOW newest (ten pages of 20):
 # reading the newest COUNT_CAP in order instead cost 50–100 ms for terms in 3–10 % of 1 M documents.
 RELEVANCE_WINDOW = 200
-# With more than COUNT_CAP matches, below this many estimated matches the newest are found by collecting every match
-# and sorting, not by walking the date index (capped_summary): break-even ~sqrt(RELEVANCE_WINDOW × rows) at 1 M rows.
-ORDERED_WALK_ROWS = 10_000
-# Above this many estimated rows a term is searched without its index (broad_terms), by a scan that stops early:
-# the gram index costs ~0.05 ms per row wherever the planner would evaluate it row by row, and a trigram index
-# scan reads every posting of the term's trigrams before the first row. Break-even points measured at 1 M
-# documents with scripts/bench_search.py.
-BROAD_TERM_ROWS = 30_000  # 1–2 characters (gram index)
-BROAD_TRIGRAM_ROWS = 100_000  # 3+ characters (pg_trgm)
+# Break-even points between the two routes of a search, measured at 1 M documents with scripts/bench_search.py, and
+# scaled to the table's size by the square root: one route costs in proportion to the matches, the other to the
+# rows it must pass to collect enough of them (table rows / share of matches). As a FACTOR f, the break-even is
+# sqrt(f × table rows) estimated matches.
+# A term expected in more rows is searched without its index (broad_terms), by a scan that stops early: the gram
+# index costs ~0.05 ms per row wherever the planner would evaluate it row by row, and a trigram index scan reads
+# every posting of the term's trigrams before the first row.
+BROAD_GRAM_FACTOR = 900  # 1–2 characters (gram index): 30,000 at 1 M rows, 4,200 at 20,000
+BROAD_TRIGRAM_FACTOR = 10_000  # 3+ characters (pg_trgm): 100,000 at 1 M rows, 14,000 at 20,000
+# With more than COUNT_CAP matches and at most this many expected, the newest are found by collecting every match
+# and sorting, not by walking the date index (capped_summary).
+ORDERED_WALK_FACTOR = 100  # 10,000 at 1 M rows
 SNIPPET_CHARS = 120  # window of public text shown around the first match
 SNIPPET_LEAD = 30  # characters shown before the match
 SNIPPET_SCAN = 10_000  # only this much of summary and body is loaded to look for the match
@@ -163,18 +168,32 @@ def term_probe(term: str) -> Explain:
     return Explain(select(Document.id).where(condition))
 
 
-async def broad_terms(session: AsyncSession, terms: Iterable[str]) -> set[str]:
-    """The terms the planner expects in so many rows that scanning (newest first, or in table order until
-    COUNT_CAP + 1 turn up) beats reading them from a search index (PostgreSQL only)."""
+def break_even(factor: float, rows: float) -> float:
+    """The estimated matches at which two routes cost the same in a table of `rows` rows (see the FACTORs)."""
+    return math.sqrt(max(factor, 0) * rows)
+
+
+def table_rows() -> Explain:
+    """EXPLAIN of the whole table: the planner's row count (also before the first ANALYZE, from its size)."""
+    return Explain(select(Document.id))
+
+
+async def broad_terms(session: AsyncSession, terms: Iterable[str], rows: float) -> set[str]:
+    """The terms the planner expects in so many of the table's `rows` that scanning (newest first, or in table
+    order until COUNT_CAP + 1 turn up) beats reading them from a search index (PostgreSQL only)."""
     out = set()
     for term in terms:
-        limit = BROAD_TRIGRAM_ROWS if uses_trigram_index(term) else BROAD_TERM_ROWS
-        if await estimated_rows(session, term_probe(term)) > limit:
+        factor = BROAD_TRIGRAM_FACTOR if uses_trigram_index(term) else BROAD_GRAM_FACTOR
+        if await estimated_rows(session, term_probe(term)) > break_even(factor, rows):
             out.add(term)
     return out
 
 
-def _match_conditions(dialect: str, terms: Sequence[str], broad: set[str]) -> list[ColumnElement[bool]]:
+def _match_conditions(dialect: str, terms: Sequence[str], broad: set[str], *,
+                      recheck: bool = True) -> list[ColumnElement[bool]]:
+    """One condition per term (SQLite: one MATCH for the long ones). Without `recheck` (PostgreSQL, estimates only)
+    a gram term is just its index condition: the planner takes the LIKE recheck for an independent second
+    condition and multiplies, and estimated 5 matches for a term in 84 % of the rows."""
     conditions: list[ColumnElement[bool]] = []
     if dialect == "sqlite":
         long_terms = [t for t in terms if len(t) >= 3]
@@ -190,7 +209,10 @@ def _match_conditions(dialect: str, terms: Sequence[str], broad: set[str]) -> li
             conditions.append(func.strpos(Document.search_text, term) > 0)
             continue
         like = Document.search_text.like(like_pattern(term), escape="\\")
-        conditions.append(like if uses_trigram_index(term) else and_(_gram_match(term), like))
+        if uses_trigram_index(term):
+            conditions.append(like)
+        else:
+            conditions.append(and_(_gram_match(term), like) if recheck else _gram_match(term))
     return conditions
 
 
@@ -295,6 +317,7 @@ class SearchPlan:
     selective: bool  # some term is answered from a search index (not a broad term scanned for)
     visible: ColumnElement[bool]
     where: list[ColumnElement[bool]]
+    estimate_where: list[ColumnElement[bool]]  # `where` with one condition per term, for the planner's estimate
     sort_date: ColumnElement[Any]
 
     def _rows(self) -> Select[Any]:
@@ -362,7 +385,7 @@ class SearchPlan:
 
     def count_estimate(self) -> "Explain":
         """EXPLAIN of the match set: the planner's estimate of how many records match (page_ids_capped)."""
-        return Explain(select(Document.id).where(*self.where))
+        return Explain(select(Document.id).where(*self.estimate_where))
 
     def newest_page(self, offset: int, limit: int) -> Select[Any]:
         """Newest first from position `offset` (past the window of page_ids_capped)."""
@@ -396,9 +419,11 @@ def plan_search(principal: Principal, params: DocumentSearchParams, dialect: str
         visible = visible_condition(principal, staff_view=False)
         sort_date = Document.published_at
     terms = search_terms(params.q)
-    where = [visible, *_filters(params, staff, organ_ids), *_match_conditions(dialect, terms, broad or set())]
+    filters = [visible, *_filters(params, staff, organ_ids)]
     selective = any(t not in (broad or set()) for t in terms)
-    return SearchPlan(dialect=dialect, staff=staff, terms=terms, selective=selective, visible=visible, where=where,
+    return SearchPlan(dialect=dialect, staff=staff, terms=terms, selective=selective, visible=visible,
+                      where=[*filters, *_match_conditions(dialect, terms, broad or set())],
+                      estimate_where=[*filters, *_match_conditions(dialect, terms, broad or set(), recheck=False)],
                       sort_date=sort_date)
 
 
@@ -421,18 +446,23 @@ async def search_documents(session: AsyncSession, principal: Principal,
                            params: DocumentSearchParams) -> DocumentSearchResult:
     dialect = session.bind.dialect.name
     broad: set[str] = set()
+    rows_in_table = 0.0
     if dialect == "postgresql":
         # Parameters must shape each plan (a LIKE pattern's selectivity decides index or walk): no generic plans
         # for the prepared statements of this transaction.
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        broad = await broad_terms(session, search_terms(params.q))
+        terms = search_terms(params.q)
+        if terms:
+            rows_in_table = await estimated_rows(session, table_rows())
+            broad = await broad_terms(session, terms, rows_in_table)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
     plan = plan_search(principal, params, dialect, broad, organ_ids)
     rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
     capped = _window_size(rows) > COUNT_CAP
     if capped:  # facets and the page from the newest matches instead
-        rows, page_ids = await capped_summary(session, plan, params.sort, params.offset, params.limit)
+        rows, page_ids = await capped_summary(session, plan, params.sort, params.offset, params.limit,
+                                              rows_in_table=rows_in_table)
     else:
         page_ids = _page_ids(rows)
     items: list[DocumentSearchHit] = []
@@ -461,8 +491,8 @@ def _page_ids(rows: Sequence[Any]) -> list[str]:
     return [r.value for r in sorted((r for r in rows if r.kind == "page"), key=lambda r: r.n)]
 
 
-async def capped_summary(session: AsyncSession, plan: SearchPlan, sort: str, offset: int,
-                         limit: int) -> tuple[Sequence[Any], list[str]]:
+async def capped_summary(session: AsyncSession, plan: SearchPlan, sort: str, offset: int, limit: int, *,
+                         rows_in_table: float = 0.0) -> tuple[Sequence[Any], list[str]]:
     """More than COUNT_CAP matches: the summary rows (facets) and the page ids from the RELEVANCE_WINDOW newest
     matches, ranked by `sort`; positions past the window newest first. One order over all matches, so consecutive
     pages neither repeat nor skip a record.
@@ -471,11 +501,13 @@ async def capped_summary(session: AsyncSession, plan: SearchPlan, sort: str, off
     rows), or collect every match through a search index and sort (~matches). PostgreSQL prices a LIKE on a 1 KB
     text like any operator, and once walked 58,000 rows for a term in 0.3 % of them (190 ms; collecting: 15 ms).
     So when a term has a selective index (trigram, or a gram term that is not broad) and the planner expects at
-    most ORDERED_WALK_ROWS matches, collect; otherwise let the planner choose (the walk, for common terms). Its
-    estimates for rare patterns are low rather than high, which bounds the cost of collecting too eagerly."""
+    most break_even(ORDERED_WALK_FACTOR, rows_in_table) matches, collect; otherwise let the planner choose (the
+    walk, for common terms). Its estimates for rare patterns are low rather than high, which bounds the cost of
+    collecting too eagerly."""
     collect = False
     if plan.dialect == "postgresql" and plan.selective:
-        collect = await estimated_rows(session, plan.count_estimate()) <= ORDERED_WALK_ROWS
+        expected = await estimated_rows(session, plan.count_estimate())
+        collect = expected <= break_even(ORDERED_WALK_FACTOR, rows_in_table)
     rows = (await session.execute(plan.summary(sort, offset, limit, newest=RELEVANCE_WINDOW,
                                                collect=collect))).all()
     ids = _page_ids(rows)
