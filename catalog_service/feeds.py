@@ -8,10 +8,8 @@ request service away, deadlines are still computed (package data and the years l
 provisional where no official data exists.
 """
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -23,11 +21,10 @@ from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.calendar_feed import apply_calendar_events
 from catalog_service.models import outbox
 from services.db import Database
-from services.outbox import FeedConsumer, FetchEvents
+from services.outbox import FeedConsumer, FetchEvents, running_consumers
 
 __all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer"]
 
-log = logging.getLogger("gongkai.catalog.feeds")
 CALENDAR_FEED = "request-calendar"
 
 
@@ -47,18 +44,10 @@ def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncB
                                           batch_size=settings.calendar_feed_batch_size)
         state["calendar_feed"] = consumer
         state["readiness_probes"][CALENDAR_FEED] = consumer.readiness
-        stop = asyncio.Event()
-        task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.calendar_feed_interval_seconds))
         try:
-            yield
+            async with running_consumers([consumer], idle_seconds=settings.calendar_feed_interval_seconds):
+                yield
         finally:
-            stop.set()
-            try:
-                await asyncio.wait_for(task, timeout=5)
-            except TimeoutError:  # a poll stuck on the network: wait_for cancelled the task
-                log.warning("consumer %s did not stop in time", CALENDAR_FEED)
-            with suppress(asyncio.CancelledError):
-                await asyncio.gather(task, return_exceptions=True)
             await client.aclose()
 
     return hook

@@ -303,7 +303,7 @@ class Proxy:
                         return
                     status = 401
                     await send_problem(send, 401, exc.detail, code=exc.code, request_id=request_id, instance=path,
-                                       headers=[(b"www-authenticate", b'Bearer error="invalid_token"'),
+                                       headers=[(b"www-authenticate", exc.headers["WWW-Authenticate"].encode()),
                                                 *extra_headers])
                     return
 

@@ -8,10 +8,8 @@ The consumer runs as a background task and stops with the app. Its readiness ent
 stop applicants from tracking their applications; intake only refuses organs it has not learnt yet.
 """
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -21,11 +19,10 @@ from request_service.clients import CatalogClient, make_catalog_client
 from request_service.config import Settings
 from request_service.domain.withdrawals import apply_catalog_events
 from request_service.models import outbox
-from services.outbox import FeedConsumer
+from services.outbox import FeedConsumer, running_consumers
 
 __all__ = ["ORGAN_FEED", "catalog_hook", "get_catalog_client"]
 
-log = logging.getLogger("gongkai.request.feeds")
 ORGAN_FEED = "catalog-organs"
 
 
@@ -42,22 +39,13 @@ def catalog_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBa
         consumer = FeedConsumer(ORGAN_FEED, state["database"], outbox, client.fetch_events, apply_catalog_events,
                                 batch_size=200)
         state["organ_feed"] = consumer
-        stop = asyncio.Event()
-        task: asyncio.Task[None] | None = None
         if run_feed:
-            task = asyncio.create_task(consumer.run(stop, idle_seconds=settings.organ_feed_interval_seconds))
             state["readiness_probes"][ORGAN_FEED] = consumer.readiness
         try:
-            yield
+            async with running_consumers([consumer] if run_feed else [],
+                                         idle_seconds=settings.organ_feed_interval_seconds):
+                yield
         finally:
-            stop.set()
-            if task is not None:
-                try:
-                    await asyncio.wait_for(task, timeout=5)
-                except TimeoutError:  # a poll stuck on the network: the task was cancelled by wait_for
-                    log.warning("consumer %s did not stop in time", ORGAN_FEED)
-                with suppress(asyncio.CancelledError):
-                    await asyncio.gather(task, return_exceptions=True)
             await client.aclose()
 
     return hook

@@ -100,6 +100,19 @@ def pss_mib(pids: list[int]) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system, including reaped children: PostgreSQL's ended backends) of the processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return round(total / ticks, 2)
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
@@ -108,7 +121,7 @@ def cmdline(pid: int) -> str:
 
 
 class MemorySampler(threading.Thread):
-    """Memory (PSS) of each named process (with its children) every `every` seconds."""
+    """Memory (PSS) and CPU time of each named process (with its children) every `every` seconds."""
 
     def __init__(self, processes: dict[str, int], every: float = 10.0) -> None:
         super().__init__(daemon=True)
@@ -118,8 +131,10 @@ class MemorySampler(threading.Thread):
     def run(self) -> None:
         started = time.monotonic()
         while not self.stop.is_set():
+            trees = {name: process_tree(pid) for name, pid in self.processes.items()}
             self.samples.append({"t": round(time.monotonic() - started),
-                                 **{name: pss_mib(process_tree(pid)) for name, pid in self.processes.items()}})
+                                 **{name: pss_mib(tree) for name, tree in trees.items()},
+                                 "cpu": {name: cpu_seconds(tree) for name, tree in trees.items()}})
             self.stop.wait(self.every)
 
 
@@ -212,9 +227,18 @@ def memory_growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     if len(samples) < 3:
         return {}
     warm, last = samples[max(1, len(samples) // 5)], samples[-1]
-    names = [k for k in samples[0] if k != "t"]
+    names = [k for k in samples[0] if k not in ("t", "cpu")]
     return {n: {"after_warmup_mib": warm[n], "end_mib": last[n], "max_mib": max(s[n] for s in samples),
                 "growth_mib": round(last[n] - warm[n], 1)} for n in names}
+
+
+def cpu_share(samples: list[dict[str, Any]]) -> dict[str, float]:
+    """Per process: CPU used over the sampled run, in cores (1.0 = one core busy all the time)."""
+    if len(samples) < 2 or samples[-1]["t"] <= samples[0]["t"]:
+        return {}
+    first, last = samples[0], samples[-1]
+    return {name: round((last["cpu"][name] - first["cpu"][name]) / (last["t"] - first["t"]), 2)
+            for name in first["cpu"]}
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -281,7 +305,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                                   text=True).stdout.strip(),
             "nproc": os.cpu_count(), "load_avg_1m_at_start": load_at_start, "database": "postgresql",
             "users": args.users, "seconds": round(elapsed), "documents": len(fixture["documents"]), **traffic,
-            "memory": growth, "memory_samples": sampler.samples,
+            "memory": growth, "cpu_cores": cpu_share(sampler.samples), "memory_samples": sampler.samples,
             "meets_goals": traffic["error_rate"] < ERROR_GOAL and traffic["worst_read_p95_ms"] < READ_GOAL_P95_MS,
         }
     finally:
@@ -307,9 +331,12 @@ def write_summary(result: dict[str, Any]) -> str:
     for name, e in sorted(result["endpoints"].items()):
         lines.append(f"| {name} | {e['requests']:,} | {e['failures']} | {e['rps']} | {e['p50_ms']:.0f} | "
                      f"{e['p95_ms']:.0f} | {e['p99_ms']:.0f} |")
-    lines += ["", "| Process (PSS) | after warm-up MiB | end MiB | max MiB | growth MiB |", "|---|---|---|---|---|"]
+    lines += ["", "| Process (PSS) | after warm-up MiB | end MiB | max MiB | growth MiB | CPU (cores) |",
+              "|---|---|---|---|---|---|"]
+    cpu = result.get("cpu_cores", {})
     for name, m in result["memory"].items():
-        lines.append(f"| {name} | {m['after_warmup_mib']} | {m['end_mib']} | {m['max_mib']} | {m['growth_mib']} |")
+        lines.append(f"| {name} | {m['after_warmup_mib']} | {m['end_mib']} | {m['max_mib']} | {m['growth_mib']} | "
+                     f"{cpu.get(name, '')} |")
     if result.get("failure_kinds"):
         lines += ["", "Failures:"] + [f"- {k['count']} × {k['name']}: {k['error']}" for k in result["failure_kinds"]]
     return "\n".join(lines) + "\n"

@@ -94,7 +94,10 @@ class Unauthorized(AppError):
     status_code, code, title, title_zh = 401, "unauthorized", "Unauthorized", "未认证或令牌无效"
 
     def __init__(self, detail: str, *, code: str | None = None) -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        # RFC 6750 §3.1: a request without credentials gets the challenge alone, no error code.
+        challenge = ('Bearer realm="gongkai"' if code == "authentication_required"
+                     else 'Bearer realm="gongkai", error="invalid_token"')
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
         if code:
             self.code = code  # type: ignore[misc]
 

@@ -19,7 +19,8 @@ Consuming: FeedConsumer applies a batch and stores its cursor in the same transa
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -47,7 +48,8 @@ from services.auth import Principal, require_roles
 from services.db import Database, SessionDep, UtcDateTime
 from services.errors import problem_responses
 
-__all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event"]
+__all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event",
+           "running_consumers"]
 
 log = logging.getLogger("gongkai.outbox")
 _PENDING_KEY = "gongkai_outbox_pending"
@@ -305,3 +307,25 @@ class FeedConsumer:
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
                 except TimeoutError:
                     pass
+
+
+@asynccontextmanager
+async def running_consumers(consumers: Sequence[FeedConsumer], *, idle_seconds: float,
+                            grace_seconds: float = 5.0) -> AsyncIterator[None]:
+    """While the block runs, each consumer polls its feed in a background task (a service's lifespan). On exit
+    they are asked to stop and given `grace_seconds` to finish the batch in hand; a poll stuck on the network is
+    then cancelled, which loses nothing (effects and cursor commit together)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(c.run(stop, idle_seconds=idle_seconds), name=f"consumer {c.name}")
+             for c in consumers]
+    try:
+        yield
+    finally:
+        stop.set()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in late:
+                log.warning("consumer task %s did not stop in time", task.get_name())
+                task.cancel()
+            with suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,10 +1,9 @@
 """The two feed consumers of the statistics service, run from the lifespan. Each reads a producer's
 `/internal/v1/events` over HTTP with a service token and applies batches with its cursor in one transaction."""
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from fastapi import FastAPI
 
 from services.auth import mint_token
 from services.db import Database
-from services.outbox import FeedConsumer, FeedPage
+from services.outbox import FeedConsumer, FeedPage, running_consumers
 from stats_service.config import Settings
 from stats_service.domain.ingest import apply_catalog_events, apply_request_events
 from stats_service.models import outbox
@@ -65,17 +64,8 @@ def consumers_hook(settings: Settings, *, run: bool):
             state["consumers"] = consumers
             for consumer in consumers:
                 state["readiness_probes"][f"consumer_{consumer.name}"] = _probe(consumer)
-            stop = asyncio.Event()
-            tasks = [asyncio.create_task(c.run(stop, idle_seconds=settings.consumer_idle_seconds))
-                     for c in consumers]
-            try:
+            async with running_consumers(consumers, idle_seconds=settings.consumer_idle_seconds):
                 yield
-            finally:
-                stop.set()
-                for task in tasks:
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
 
     return hook
 

@@ -40,6 +40,7 @@ from services.pagination import CursorPage, Limit, set_next_link
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["documents"])
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
+CREATE_ERRORS = problem_responses(401, 403, 404, 409, 422)  # a new record has no version to match: no 412/428
 ETAG_HEADER = {"ETag": {"description": "Version of the record; send it back in If-Match", "schema": {"type": "string"}}}
 # Where a drafted record goes next (OpenAPI links: clients, and the stateful fuzz test, follow them with the new
 # record's id and ETag): read it back, its review log, edit it, submit it for review (送审).
@@ -67,7 +68,7 @@ async def _staff_record(session, principal, document_id: str, response: Response
 
 @router.post("/documents", summary="Draft a document (拟稿)", status_code=status.HTTP_201_CREATED,
              response_model=DocumentStaffRead,
-             responses={**WRITE_ERRORS, 201: {"headers": ETAG_HEADER, "links": DRAFT_LINKS}})
+             responses={**CREATE_ERRORS, 201: {"headers": ETAG_HEADER, "links": DRAFT_LINKS}})
 async def create_document(body: DocumentCreate, session: SessionDep, principal: StaffDep, settings: SettingsDep,
                           calendar: CalendarDep, response: Response) -> DocumentStaffRead:
     if "drafter" not in principal.roles:

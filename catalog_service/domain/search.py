@@ -24,7 +24,9 @@ particular order so that the scan stops early, and returns, computed in the data
 and the ids of the page: about a hundred small rows, whatever the number of matches. With at most COUNT_CAP matches
 all of it is exact. With more, total is COUNT_CAP ("1,000+") and a second summary over the RELEVANCE_WINDOW newest
 matches gives the facets (an estimate, flagged) and the page (capped_summary). Then one statement loads the page.
-On PostgreSQL a `SET LOCAL plan_cache_mode` and one EXPLAIN per term come first.
+When the window overflows, the first summary skips its facets and ranks (a one-time filter on the window's size):
+they would be discarded. On PostgreSQL a `SET LOCAL plan_cache_mode`, one EXPLAIN of the table and one per term come
+first.
 
 Relevance is simple and documented: records whose (folded, public) title contains every term come first, then
 newest first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
@@ -354,7 +356,10 @@ class SearchPlan:
         # Window functions come in the outer query: inside, they would be computed over every match before LIMIT.
         ranking = ([window.c.title_hit.desc()] if sort == "relevance" else []) + [
             window.c.sort_date.desc(), window.c.id.desc()]
-        ranked = select(window, func.row_number().over(order_by=ranking).label("rank")).subquery("r")
+        ranked = select(window, func.row_number().over(order_by=ranking).label("rank"))
+        if newest is None:  # an overflowing window is only counted: capped_summary computes facets and page anew
+            ranked = ranked.where(select(func.count()).select_from(window).scalar_subquery() <= COUNT_CAP)
+        ranked = ranked.subquery("r")
         counted = (select(ranked).where(ranked.c.rank <= (COUNT_CAP if newest is None else newest))
                    .cte("c"))  # what facets count and pages rank
         text_ = String()

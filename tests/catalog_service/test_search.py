@@ -214,6 +214,18 @@ class TestFilterFacetsAndPaging:
             pages = await all_items(catalog, q="政务公开", sort=sort)
             assert len(pages) == len(ids(pages)) == 18
 
+    async def test_the_cap_boundary(self, catalog, fx, monkeypatch):
+        # Exactly COUNT_CAP matches are exact (facets from the first summary); one more and the first summary only
+        # counts (its facets would be discarded) and capped_summary answers.
+        matches = fx.expected("公开")
+        for cap, capped in ((matches, False), (matches - 1, True)):
+            monkeypatch.setattr(search_domain, "COUNT_CAP", cap)
+            monkeypatch.setattr(search_domain, "RELEVANCE_WINDOW", 4)
+            body = await search(catalog, q="公开", limit=3)
+            assert (body["total"], body["total_is_estimate"]) == (cap, capped)
+            counted = sum(f["count"] for f in body["facets"]["validity"])
+            assert counted == (4 if capped else matches) and len(body["items"]) == 3
+
     @pytest.mark.parametrize("walk_above", [10**12, 0], ids=["collect-then-sort", "walk-the-date-index"])
     async def test_counts_are_bounded(self, catalog, fx, monkeypatch, walk_above):
         # With the cap lowered to 5 (and the relevance window to 4), 19 records: total says "5+", facets count the

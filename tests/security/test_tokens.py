@@ -136,7 +136,7 @@ HS_GOOD = {"good": lambda: GOOD, "expired_within_leeway": lambda: hs(claims(exp=
 async def assert_refused(response: httpx.Response, code: str, context: Any) -> None:
     assert response.status_code == 401, (context, response.status_code, response.text)
     body = assert_problem(response, 401, code)
-    assert response.headers["www-authenticate"].startswith("Bearer"), context
+    assert response.headers["www-authenticate"] == 'Bearer realm="gongkai", error="invalid_token"', context
     assert body["request_id"] == response.headers["x-request-id"], context
 
 

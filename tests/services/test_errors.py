@@ -61,7 +61,11 @@ async def test_unknown_fields_are_rejected(catalog):
 async def test_missing_token_is_401(catalog):
     r = await catalog.post(ORGANS, json=GOOD_ORGAN)
     assert_problem(r, 401, "authentication_required")
-    assert r.headers["www-authenticate"].startswith("Bearer")
+    # RFC 6750 §3.1: no credentials, no error code in the challenge.
+    assert r.headers["www-authenticate"] == 'Bearer realm="gongkai"'
+    bad = await catalog.post(ORGANS, headers={"Authorization": "Bearer x.y.z"}, json=GOOD_ORGAN)
+    assert_problem(bad, 401, "token_invalid")
+    assert bad.headers["www-authenticate"] == 'Bearer realm="gongkai", error="invalid_token"'
 
 
 async def test_wrong_role_is_403(catalog):

@@ -124,3 +124,36 @@ async def test_savepoints_keep_the_events_staged_around_them(lib_db):
                          payload={"n": 3})
         record_event(session, outbox, "after", entity_type="t", entity_id="4", version=1, payload={"n": 4})
     assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["before", "inside-kept", "after"]
+
+
+async def test_running_consumers_apply_in_the_background_and_stop_with_the_block(lib_db):
+    import asyncio
+
+    from services.outbox import running_consumers
+
+    async def apply(session, events):
+        for event in events:
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+
+    stuck = asyncio.Event()
+
+    async def hanging_fetch(after, limit):
+        stuck.set()
+        await asyncio.sleep(3600)  # a poll stuck on the network
+
+    working = FeedConsumer("bg", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), apply)
+    hanging = FeedConsumer("hang", lib_db, outbox, hanging_fetch, apply)
+    for n in range(3):
+        await write_thing(lib_db, n)
+    loop = asyncio.get_running_loop()
+    async with running_consumers([working, hanging], idle_seconds=0.01, grace_seconds=0.2):
+        for _ in range(200):
+            if await count(lib_db, mirror) == 3 and stuck.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert await count(lib_db, mirror) == 3
+        started = loop.time()
+    # The idle consumer stops at once; the stuck one is cancelled after the grace period, not waited for.
+    assert loop.time() - started < 2
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("consumer ")]
+    assert await working.position() == (await fetch_direct(lib_db, 0, 10))[-1].id
