@@ -4,40 +4,20 @@ forwarded, a service token re-minted before it expires, transport failures mappe
 UpstreamUnavailable. Tests pass a transport (httpx.MockTransport, or an ASGI transport to a real request app).
 """
 
-import time
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from catalog_service.config import Settings
-from services.auth import mint_token
+from services.auth import ServiceToken
 from services.errors import UpstreamTimeout, UpstreamUnavailable
 from services.observability import current_request_id
 from services.outbox import FeedPage
-from services.settings import AuthSettings
 
-__all__ = ["RequestServiceClient", "ServiceToken", "make_request_client"]
+__all__ = ["RequestServiceClient", "make_request_client"]
 
 EVENTS_PATH = "/internal/v1/events"
-
-
-class ServiceToken:
-    """The catalogue's own bearer token for the request service's internal feed."""
-
-    def __init__(self, auth: AuthSettings, *, ttl_seconds: int = 900, renew_before_seconds: int = 120) -> None:
-        self.auth = auth
-        self.ttl = ttl_seconds
-        self.renew_before = renew_before_seconds
-        self._token: str | None = None
-        self._expires_at = 0.0
-
-    def get(self) -> str:
-        now = time.time()
-        if self._token is None or now >= self._expires_at - self.renew_before:
-            self._token = mint_token(self.auth, sub="catalog-service", roles=["service"], ttl_seconds=self.ttl)
-            self._expires_at = now + self.ttl
-        return self._token
 
 
 class RequestServiceClient:
@@ -79,4 +59,4 @@ def make_request_client(settings: Settings, transport: httpx.AsyncBaseTransport 
     timeout = httpx.Timeout(settings.request_timeout_seconds, connect=settings.request_connect_timeout_seconds)
     http = httpx.AsyncClient(base_url=settings.request_url, timeout=timeout, transport=transport,
                              follow_redirects=False, limits=httpx.Limits(max_connections=4))
-    return RequestServiceClient(http, ServiceToken(settings.auth))
+    return RequestServiceClient(http, ServiceToken(settings.auth, sub="catalog-service"))

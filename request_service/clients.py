@@ -18,13 +18,12 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from request_service.config import Settings
-from services.auth import mint_token
+from services.auth import ServiceToken
 from services.errors import UpstreamTimeout, UpstreamUnavailable
 from services.observability import current_request_id
 from services.outbox import FeedPage
-from services.settings import AuthSettings
 
-__all__ = ["CatalogAway", "CatalogClient", "CatalogDocument", "CircuitBreaker", "ServiceToken", "make_catalog_client"]
+__all__ = ["CatalogAway", "CatalogClient", "CatalogDocument", "CircuitBreaker", "make_catalog_client"]
 
 log = logging.getLogger("gongkai.request.catalog")
 SEARCH_PATH = "/api/v1/catalog/documents"
@@ -42,24 +41,6 @@ class CatalogDocument(BaseModel):
     title: str
     doc_number: str | None = None
     organ_code: str | None = None
-
-
-class ServiceToken:
-    """The request service's own bearer token for the catalogue's internal feed, re-minted before it expires."""
-
-    def __init__(self, auth: AuthSettings, *, ttl_seconds: int = 900, renew_before_seconds: int = 120) -> None:
-        self.auth = auth
-        self.ttl = ttl_seconds
-        self.renew_before = renew_before_seconds
-        self._token: str | None = None
-        self._expires_at = 0.0
-
-    def get(self) -> str:
-        now = time.time()
-        if self._token is None or now >= self._expires_at - self.renew_before:
-            self._token = mint_token(self.auth, sub="request-service", roles=["service"], ttl_seconds=self.ttl)
-            self._expires_at = now + self.ttl
-        return self._token
 
 
 class CatalogAway(UpstreamUnavailable):
@@ -164,4 +145,4 @@ def make_catalog_client(settings: Settings, transport: httpx.AsyncBaseTransport 
                              follow_redirects=False, limits=httpx.Limits(max_connections=20))
     breaker = CircuitBreaker(threshold=settings.catalog_breaker_failures,
                              cooldown_seconds=settings.catalog_breaker_cooldown_seconds)
-    return CatalogClient(http, ServiceToken(settings.auth), breaker)
+    return CatalogClient(http, ServiceToken(settings.auth, sub="request-service"), breaker)

@@ -18,8 +18,8 @@ from fastapi.security import HTTPBearer
 from services.errors import Forbidden, Unauthorized
 from services.settings import AuthSettings
 
-__all__ = ["ANONYMOUS", "Principal", "PrincipalDep", "TokenVerifier", "bearer_scheme", "get_principal",
-           "mint_token", "require_roles", "require_staff"]
+__all__ = ["ANONYMOUS", "Principal", "PrincipalDep", "ServiceToken", "TokenVerifier", "bearer_scheme",
+           "get_principal", "mint_token", "require_roles", "require_staff"]
 
 # Documents the scheme in OpenAPI ("Authorize" in /docs); verification happens in get_principal.
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT issued by the identity platform (统一身份认证)")
@@ -150,3 +150,24 @@ def mint_token(settings: AuthSettings, *, sub: str, roles: Iterable[str], organ:
         claims["organ"] = organ
     claims.update(extra or {})
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+class ServiceToken:
+    """A service's own bearer token (role `service`) for another service's internal feed, re-minted before it
+    expires. `sub` names the calling service (catalog-service, request-service, stats-service)."""
+
+    def __init__(self, auth: AuthSettings, *, sub: str, ttl_seconds: int = 900,
+                 renew_before_seconds: int = 120) -> None:
+        self.auth = auth
+        self.sub = sub
+        self.ttl = ttl_seconds
+        self.renew_before = renew_before_seconds
+        self._token: str | None = None
+        self._expires_at = 0.0
+
+    def get(self) -> str:
+        now = time.time()
+        if self._token is None or now >= self._expires_at - self.renew_before:
+            self._token = mint_token(self.auth, sub=self.sub, roles=["service"], ttl_seconds=self.ttl)
+            self._expires_at = now + self.ttl
+        return self._token

@@ -1,7 +1,6 @@
 """The two feed consumers of the statistics service, run from the lifespan. Each reads a producer's
 `/internal/v1/events` over HTTP with a service token and applies batches with its cursor in one transaction."""
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,7 +8,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.auth import mint_token
+from services.auth import ServiceToken
 from services.db import Database
 from services.outbox import FeedConsumer, FeedPage, running_consumers
 from stats_service.config import Settings
@@ -24,18 +23,11 @@ class HttpFeed:
 
     def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
         self.client = client
-        self.settings = settings
-        self._token, self._expires = "", 0.0
-
-    def _auth(self) -> dict[str, str]:
-        if time.monotonic() > self._expires:
-            self._token = mint_token(self.settings.auth, sub="stats-service", roles=["service"], ttl_seconds=3600)
-            self._expires = time.monotonic() + 3000
-        return {"Authorization": f"Bearer {self._token}"}
+        self.token = ServiceToken(settings.auth, sub="stats-service")
 
     async def __call__(self, after: int, limit: int) -> FeedPage:
         response = await self.client.get("/internal/v1/events", params={"after": after, "limit": limit},
-                                         headers=self._auth())
+                                         headers={"Authorization": f"Bearer {self.token.get()}"})
         response.raise_for_status()
         return FeedPage.model_validate(response.json())
 
