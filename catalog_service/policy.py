@@ -9,17 +9,13 @@ see is domain/visibility.py's. Public reads are open to everyone and show only p
 from catalog_service.domain.attachments import UPLOADER_ROLES
 from catalog_service.domain.visibility import CATALOG_STAFF_ROLES
 from catalog_service.domain.workflow import TRANSITIONS
-from services.policy import Policy, Rule, Scope, allow, public
+from services.policy import SHARED_ROUTES, Policy, Rule, Scope, allow, public
 
 P = "/api/v1/catalog"
 STAFF = tuple(sorted(CATALOG_STAFF_ROLES))
 
 TABLE: dict[str, Rule] = {
-    "GET /healthz": public("Liveness probe."),
-    "GET /readyz": public("Readiness probe."),
-    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
-    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
-    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+    **SHARED_ROUTES,
     f"GET {P}/vocabularies": public(),
     f"GET {P}/organs": public(),
     f"GET {P}/organs/{{code}}": public(),

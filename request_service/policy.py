@@ -12,18 +12,14 @@ from request_service.domain.applications import HANDLING_ROLES
 from request_service.domain.consultations import READ_ROLES, RECORD_ROLES
 from request_service.domain.handling import RULES
 from request_service.domain.pii import UNMASK_ROLES
-from services.policy import Policy, Rule, Scope, allow, public
+from services.policy import SHARED_ROUTES, Policy, Rule, Scope, allow, public
 
 P = "/api/v1/requests"
 HANDLING = tuple(sorted(HANDLING_ROLES))
 APP = f"{P}/applications/{{application_id}}"
 
 TABLE: dict[str, Rule] = {
-    "GET /healthz": public("Liveness probe."),
-    "GET /readyz": public("Readiness probe."),
-    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
-    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
-    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+    **SHARED_ROUTES,
     f"GET {P}/vocabularies": public(),
     f"GET {P}/calendar/add-working-days": public(),
     f"GET {P}/calendar/years/{{year}}": public(),

@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from services.auth import PrincipalDep
 from services.errors import Forbidden, Unauthorized, problem_responses
 
-__all__ = ["ALL_ROLES", "Policy", "Rule", "Scope", "allow", "public"]
+__all__ = ["ALL_ROLES", "SHARED_ROUTES", "Policy", "Rule", "Scope", "allow", "public"]
 
 # Every role a token can carry (architecture.md, auth). "applicant" is a signed-in member of the public;
 # "integration" an organ's document system; "service" another Gongkai service.
@@ -65,6 +65,16 @@ def allow(*roles: str, scope: Scope = Scope.ORGAN, note: str = "") -> Rule:
     if unknown or not roles:
         raise ValueError(f"unknown or missing roles in a policy entry: {sorted(unknown) or 'none'}")
     return Rule(frozenset(roles), scope, note)
+
+
+# The routes every service gets from this library (services/health.py, services/outbox.py, services/audit.py).
+SHARED_ROUTES: dict[str, Rule] = {
+    "GET /healthz": public("Liveness probe."),
+    "GET /readyz": public("Readiness probe."),
+    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
+    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
+    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
+}
 
 
 def route_keys(app: FastAPI) -> set[str]:

@@ -5,7 +5,7 @@ for statistics staff (stats_officer 统计人员, auditor 审计) of the organ o
 (单位主要负责人) who signs off, and admins; domain/access.py checks the organ scope with the organ in hand.
 """
 
-from services.policy import Policy, Rule, Scope, allow, public
+from services.policy import SHARED_ROUTES, Policy, Rule, allow, public
 from stats_service.domain.access import READERS
 
 P = "/api/v1/stats"
@@ -14,12 +14,8 @@ READ = tuple(sorted(READERS))
 DASHBOARD = tuple(sorted(READERS | {"unit_head"}))
 
 TABLE: dict[str, Rule] = {
-    "GET /healthz": public("Liveness probe."),
-    "GET /readyz": public("Readiness probe."),
+    **SHARED_ROUTES,
     "GET /metrics": public("Prometheus scrape (consumer lag; no records)."),
-    "GET /internal/v1/events": allow("service", "admin", scope=Scope.GLOBAL, note="Other services' event feed."),
-    "GET /internal/v1/audit": allow("auditor", "admin", scope=Scope.GLOBAL, note="The hash-chained audit log."),
-    "GET /internal/v1/audit/verify": allow("auditor", "admin", scope=Scope.GLOBAL),
     f"GET {P}/vocabularies": public(),
     f"GET {R}": public("Published reports for everyone; live drafts for the organ's statistics staff."),
     f"GET {R}/export.csv": public("As the report itself."),
