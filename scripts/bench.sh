@@ -8,13 +8,15 @@
 #   QUICK=1 make bench               # smaller data sets for a smoke run (minutes)
 #
 # Parts: gateway (gateway hop vs direct, with ../shared/bench baselines), search (catalogue CJK search at 1 M
-# documents vs raw SQL), bulk (bulk import), requests (intake, work-lists at 1 M applications, deadlines),
+# documents vs raw SQL), relevance (judged queries over a 5,200-record corpus: the service on SQLite and PostgreSQL
+# beside a reference BM25 over CJK bigrams, scripts/bench_relevance.py), bulk (bulk import), requests (intake,
+# work-lists at 1 M applications, deadlines),
 # stats (ingest of ~2 M events, report latency), load (50 locust users of mixed traffic through the gateway on
 # PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis
 # against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
-ONLY=${ONLY:-"gateway search bulk requests stats load fuzz"}
+ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz"}
 mkdir -p bench-results
 if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || echo "warning: wrk is not installed" >&2
@@ -32,6 +34,7 @@ for part in $ONLY; do
   case $part in
     gateway)  run gateway scripts/bench_gateway.sh ;;
     search)   run search scripts/bench_search.sh ;;
+    relevance) run relevance .venv/bin/python scripts/bench_relevance.py ;;
     bulk)     run bulk scripts/bench_bulk.sh ;;
     requests) run requests scripts/bench_requests.sh ;;
     stats)    run stats scripts/bench_stats.sh ;;
