@@ -16,12 +16,11 @@ version v *before* either writes:
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from catalog_service.app import create_app
 from catalog_service.config import Settings
@@ -31,7 +30,16 @@ from services.concurrency import bump_version
 from services.db import Database, make_engine
 from services.errors import PreconditionFailed
 from tests.catalog_service.helpers import API, make_organ, with_etag
-from tests.support import acreate_database, adrop_database, assert_problem, auth, migrate, serve
+from tests.support import (
+    acreate_database,
+    adrop_database,
+    assert_problem,
+    auth,
+    holding_writers,
+    lock_waiters,
+    migrate,
+    serve,
+)
 
 ADMIN = auth("admin")
 
@@ -53,35 +61,6 @@ async def system(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Datab
         await adrop_database(url)
 
 
-@asynccontextmanager
-async def gate(database: Database, organ_id: str) -> AsyncIterator[None]:
-    """Hold writers back until the block ends: PostgreSQL — the organ's row lock (readers pass, UPDATEs wait);
-    SQLite — the write lock (a write transaction waits at BEGIN IMMEDIATE)."""
-    async with database.session(write=True) as session:
-        if database.dialect == "postgresql":
-            await session.execute(select(Organ.id).where(Organ.id == organ_id).with_for_update())
-        else:
-            await session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE is emitted with the first statement
-        yield
-        await session.rollback()
-
-
-async def waiting_on_locks(database: Database, expected: int) -> None:
-    """PostgreSQL: until `expected` other sessions of this database wait for a lock. SQLite cannot tell: a pause."""
-    if database.dialect != "postgresql":
-        await asyncio.sleep(0.5)
-        return
-    for _ in range(500):
-        async with database.session(write=False) as session:
-            waiting = (await session.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-                "'Lock'"))).scalar_one()
-        if waiting >= expected:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"only {waiting} of {expected} writers reached the gate")
-
-
 async def test_two_writers_holding_the_same_version_one_wins_the_other_is_412(system):
     client, database = system
     code = await make_organ(client, "比较并交换局")
@@ -89,11 +68,11 @@ async def test_two_writers_holding_the_same_version_one_wins_the_other_is_412(sy
     tag, organ_id = r.headers["etag"], r.json()["id"]
     assert tag == '"1"'
 
-    async with gate(database, organ_id):
+    async with holding_writers(database, Organ, organ_id):
         renames = [asyncio.create_task(client.patch(f"{API}/organs/{code}", headers=with_etag(ADMIN, tag),
                                                     json={"name": f"改名{i}局", "short_name": f"改{i}"}))
                    for i in range(2)]
-        await waiting_on_locks(database, 2)  # both have read version 1 (PostgreSQL) and wait at their UPDATE
+        await lock_waiters(database, 2)  # both have read version 1 (PostgreSQL) and wait at their UPDATE
         assert not any(task.done() for task in renames)
     responses = await asyncio.gather(*renames)
 
