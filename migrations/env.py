@@ -55,7 +55,10 @@ def do_run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER TABLE goes through batch mode
+        # Types and server defaults are compared too (off by default in Alembic): a model's changed server_default
+        # passed the drift test before (tests/test_migrations.py).
         compare_type=True,
+        compare_server_default=True,
         process_revision_directives=process_revision_directives,
         include_object=include_object,
         user_module_prefix="services.db.",

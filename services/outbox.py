@@ -41,6 +41,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -92,6 +93,17 @@ class Outbox:
             bindparam("key", type_=BigInteger),
             *(bindparam(name, type_=ARRAY(self.events.c[name].type)) for name in _EVENT_COLUMNS))
 
+    def insert_events(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Write one commit's staged events; the before_commit hook calls this last, right before the commit.
+
+        The one place where ids are drawn, so the one place whose order matters: on PostgreSQL the ordering lock
+        comes first and the ids after it, in a single statement (see `locked_insert`)."""
+        if connection.dialect.name == "postgresql":
+            columns = {name: [row[name] for row in rows] for name in _EVENT_COLUMNS}
+            connection.execute(self.locked_insert, {"key": self.lock_key, **columns})
+        else:
+            connection.execute(self.events.insert(), rows)
+
 
 def record_event(session: AsyncSession, outbox: Outbox, type: str, *, entity_type: str, entity_id: str,
                  version: int, payload: dict[str, Any], occurred_at: datetime | None = None) -> None:
@@ -141,13 +153,7 @@ def _write_staged_events(session: Session) -> None:
     # The changes themselves are flushed first: the commit would flush them after this hook, under the lock that
     # every other writer of events is waiting for.
     session.flush()
-    connection = session.connection()
-    outbox = rows[0].outbox
-    if connection.dialect.name == "postgresql":
-        columns = {name: [s.row[name] for s in rows] for name in _EVENT_COLUMNS}
-        connection.execute(outbox.locked_insert, {"key": outbox.lock_key, **columns})
-    else:
-        connection.execute(outbox.events.insert(), [s.row for s in rows])
+    rows[0].outbox.insert_events(session.connection(), [s.row for s in rows])
 
 
 @event.listens_for(Session, "after_transaction_end")

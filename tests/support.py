@@ -12,10 +12,10 @@ import httpx
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from services.auth import mint_token
-from services.db import make_engine
+from services.db import Database, make_engine
 from services.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,36 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=with_state, raise_app_exceptions=False)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+@asynccontextmanager
+async def holding_writers(database: Database, model: Any, row_id: str) -> AsyncIterator[None]:
+    """Hold writers of one row back until the block ends, readers not: on PostgreSQL the row's lock (a plain SELECT
+    passes, an UPDATE waits); on SQLite the database write lock (a write transaction waits at BEGIN IMMEDIATE)."""
+    async with database.session(write=True) as session:
+        if database.dialect == "postgresql":
+            await session.execute(select(model.id).where(model.id == row_id).with_for_update())
+        else:
+            await session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE is emitted with the first statement
+        yield
+        await session.rollback()
+
+
+async def lock_waiters(database: Database, expected: int) -> None:
+    """PostgreSQL: return once `expected` sessions of this database wait for a lock. SQLite cannot tell: a pause."""
+    if database.dialect != "postgresql":
+        await asyncio.sleep(0.5)
+        return
+    waiting = 0
+    for _ in range(500):
+        async with database.session(write=False) as session:
+            waiting = (await session.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+                "'Lock'"))).scalar_one()
+        if waiting >= expected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"only {waiting} of {expected} writers are waiting for a lock")
 
 
 def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

@@ -4,7 +4,11 @@ Rounds of racers send the same transition on the same record with the same If-Ma
 gateway: exactly one wins per version, every other racer gets 412, and the record's version, its review or
 handling log and its outbox events show exactly one step per round — the winner's (each racer's comment or handler
 is its own, so the log says who won). Without If-Match every change is a 428. Concurrent PATCHes of one draft or
-one organ with the same If-Match lose no update: one is applied whole, the others are 412."""
+one organ with the same If-Match lose no update: one is applied whole, the others are 412.
+
+These races pass on the row lock (documents and applications are loaded FOR UPDATE) and on SQLite's single writer
+as much as on the compare-and-set of the version; test_compare_and_set.py (catalog_service, request_service) holds
+two writers that both read the same version, so that only the compare-and-set can refuse one."""
 
 import asyncio
 import time
