@@ -149,6 +149,110 @@ async def test_stats_table_walk(stats, stats_db):
 
 
 # --- 3. organ scope ----------------------------------------------------------------------------------------------
+#
+# Each probe is a request the owning organ's staff could send: a body that passes validation (from the operation's
+# own OpenAPI request schema), its required query parameters, and If-Match with the record's current ETag. A probe
+# that stopped at request validation (422 `validation_error`) would prove nothing about the organ check behind it,
+# and one with a stale version could stop at 412: so every probe has to reach the check and get its exact answer.
+
+PROBE_TEXT = "组织范围探针"  # organ-scope probe
+PDF = b"%PDF-1.7\n" + "政务公开附件".encode() * 20 + b"\n%%EOF\n"
+
+# What a schema cannot say: string patterns and cross-field rules. Keyed by operation; merged over the generated
+# body (a required property with a `pattern` and no value here fails the generation, it is never guessed).
+BODIES: dict[str, dict[str, Any]] = {
+    "POST /api/v1/catalog/documents/{document_id}/redactions": {"field": "title", "start": 0, "end": 2},
+}
+# Multipart file parts: (filename, content, declared type) that the attachment rules accept.
+FILES: dict[str, tuple[str, bytes, str]] = {"file": ("探针.pdf", PDF, "application/pdf")}
+
+
+def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def example(spec: dict[str, Any], schema: dict[str, Any], where: str, fixed: dict[str, Any] | None = None) -> Any:
+    """A minimal valid instance of `schema`: required properties only, the first enum value, lower bounds, today for
+    dates. `fixed` gives an object's properties outright."""
+    schema = resolve(spec, schema)
+    if "anyOf" in schema:
+        return example(spec, next(s for s in schema["anyOf"] if s.get("type") != "null"), where, fixed)
+    if "allOf" in schema and len(schema["allOf"]) == 1:
+        return example(spec, schema["allOf"][0], where, fixed)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        fixed = fixed or {}
+        return {**{name: example(spec, sub, f"{where}.{name}") for name, sub in schema.get("properties", {}).items()
+                   if name in schema.get("required", ()) and name not in fixed}, **fixed}
+    if kind == "array":
+        return [example(spec, schema["items"], f"{where}[]") for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema["exclusiveMinimum"] + 1 if "exclusiveMinimum" in schema else 1)
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        assert "pattern" not in schema, f"{where}: give a value matching {schema['pattern']} in BODIES"
+        if schema.get("format") == "date":
+            return date.today().isoformat()  # never in the future: Asia/Shanghai is ahead of the test box's UTC
+        if schema.get("format") == "date-time":
+            return f"{date.today().isoformat()}T00:00:00Z"
+        length = min(max(schema.get("minLength", 0), len(PROBE_TEXT)), schema.get("maxLength", len(PROBE_TEXT)))
+        return (PROBE_TEXT * (length // len(PROBE_TEXT) + 1))[:length]
+    raise AssertionError(f"{where}: no example for the schema {schema}")
+
+
+class Probes:
+    """Well-formed requests for a service's operations, from the OpenAPI document the service serves."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    @classmethod
+    async def of(cls, client: httpx.AsyncClient) -> "Probes":
+        return cls((await client.get("/openapi.json")).json())
+
+    def operation(self, key: str) -> dict[str, Any]:
+        method, path = key.split(" ", 1)
+        return self.spec["paths"][path][method.lower()]
+
+    def takes_body(self, key: str) -> bool:
+        return "requestBody" in self.operation(key)
+
+    def request(self, key: str, path: str, headers: dict[str, str], etag: str) -> dict[str, Any]:
+        """Keyword arguments of `client.request` for operation `key` on the filled-in `path`."""
+        op, method = self.operation(key), key.split(" ", 1)[0]
+        params, headers = {}, dict(headers)
+        for param in op.get("parameters", []):
+            if not param.get("required"):
+                continue
+            if param["in"] == "query":
+                params[param["name"]] = example(self.spec, param["schema"], f"{key} ?{param['name']}")
+            elif param["in"] == "header" and param["name"].lower() == "if-match":
+                headers["If-Match"] = etag  # the record's current version: a probe never stops at 412
+        kwargs: dict[str, Any] = {"method": method, "url": path, "headers": headers, "params": params}
+        content = op.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            kwargs["json"] = example(self.spec, content["application/json"]["schema"], key, BODIES.get(key))
+        elif "multipart/form-data" in content:
+            form = example(self.spec, content["multipart/form-data"]["schema"], key,
+                           {name: None for name in FILES} | BODIES.get(key, {}))
+            kwargs["files"] = {name: FILES[name] for name in FILES if name in form}
+            kwargs["data"] = {name: str(value) for name, value in form.items() if name not in FILES}
+        else:
+            assert not content, f"{key}: no probe for a body of {sorted(content)}"
+        return kwargs
+
+    async def send(self, client: httpx.AsyncClient, key: str, path: str, headers: dict[str, str],
+                   etag: str) -> httpx.Response:
+        return await client.request(**self.request(key, path, headers, etag))
+
 
 def same_answer(theirs: httpx.Response, random_: httpx.Response) -> bool:
     """Nothing tells an existing record of another organ from one that does not exist."""
@@ -157,17 +261,51 @@ def same_answer(theirs: httpx.Response, random_: httpx.Response) -> bool:
     return theirs.status_code < 400 or theirs.json()["code"] == random_.json()["code"]
 
 
+def stopped_at_validation(response: httpx.Response) -> bool:
+    return response.status_code == 422 and response.json().get("code") == "validation_error"
+
+
 def staff_of_x(rule: Rule) -> dict[str, dict[str, str]]:
     return {name: headers for name, headers in PRINCIPALS.items()
             if name not in ("anonymous", "admin", "service") and rule.allows(roles_of(name), anonymous=False)
             and rule.roles is not None}
 
 
+class Sweep:
+    """Staff of organ X probing organ Y's record on every endpoint that addresses it, each probe paired with a
+    twin on a random id; both must get exactly `expected` — the answer for a record that does not exist."""
+
+    def __init__(self, client: httpx.AsyncClient, probes: Probes, etag: str) -> None:
+        self.client, self.probes, self.etag = client, probes, etag
+        self.probed = self.reached = self.with_body = 0
+
+    async def probe(self, key: str, name: str, theirs: str, random_path: str, headers: dict[str, str],
+                    expected: tuple[int, str], secret: str = "") -> None:
+        response = await self.probes.send(self.client, key, theirs, headers, self.etag)
+        self.probed += 1
+        self.with_body += self.probes.takes_body(key)
+        assert not stopped_at_validation(response), (
+            f"{key} ({name}) stopped at request validation, before the organ check: {response.text}")
+        self.reached += 1
+        assert (response.status_code, response.json().get("code")) == expected, (
+            key, name, expected, response.status_code, response.text)
+        if random_path:
+            random_ = await self.probes.send(self.client, key, random_path, headers, self.etag)
+            assert same_answer(response, random_), (key, name, response.text, random_.text)
+        if secret:
+            assert secret not in response.text
+
+
+CATALOG_NOT_FOUND = {  # what a record that does not exist answers (GET of an attachment looks the attachment up)
+    "GET /api/v1/catalog/documents/{document_id}/attachments/{attachment_id}": (404, "attachment_not_found"),
+}
+
+
 async def test_catalog_staff_cannot_touch_another_organs_records(catalog):
     await make_organ(catalog)
     organ_y = await make_organ(catalog, "别的局")
-    doc_id, _ = await draft(catalog, Staff(organ_y), title="乙局内部草稿")
-    probed = 0
+    doc_id, etag = await draft(catalog, Staff(organ_y), title="乙局内部草稿")
+    sweep = Sweep(catalog, await Probes.of(catalog), etag)
     for key, rule in CATALOG_POLICY.table.items():
         if "{document_id}" not in key:
             continue
@@ -175,32 +313,26 @@ async def test_catalog_staff_cannot_touch_another_organs_records(catalog):
             if name == "public" and rule.roles is not None:
                 continue
             path = key.split(" ", 1)[1]
-            response = await call(catalog, key, fill(path, organ_y, {"document_id": doc_id}), headers)
-            random_ = await call(catalog, key, fill(path, organ_y), headers)
-            probed += 1
-            assert response.status_code in (403, 404, 422), (key, name, response.status_code, response.text)
-            assert same_answer(response, random_), (key, name, response.text, random_.text)
-            assert "乙局内部草稿" not in response.text
-    assert probed > 20
+            await sweep.probe(key, name, fill(path, organ_y, {"document_id": doc_id}), fill(path, organ_y), headers,
+                              CATALOG_NOT_FOUND.get(key, (404, "document_not_found")), "乙局内部草稿")
+    assert sweep.reached == sweep.probed > 20 and sweep.with_body > 10
 
 
 async def test_request_staff_cannot_touch_another_organs_applications(requests_client, request_db):
     await add_organ(request_db, ORGAN_X)
     organ_y = await add_organ(request_db)
     app_id = await insert_application(request_db, organ_y, submitted=date(2026, 3, 2), title="乙局的申请")
-    probed = 0
+    owner = auth("handler", organ=organ_y, sub="handler@y")
+    etag = (await requests_client.get(f"/api/v1/requests/applications/{app_id}", headers=owner)).headers["etag"]
+    sweep = Sweep(requests_client, await Probes.of(requests_client), etag)
     for key, rule in REQUEST_POLICY.table.items():
         if "{application_id}" not in key:
             continue
         for name, headers in staff_of_x(rule).items():
             path = key.split(" ", 1)[1]
-            response = await call(requests_client, key, fill(path, organ_y, {"application_id": app_id}), headers)
-            random_ = await call(requests_client, key, fill(path, organ_y), headers)
-            probed += 1
-            assert response.status_code in (403, 404, 422), (key, name, response.status_code, response.text)
-            assert same_answer(response, random_), (key, name, response.text, random_.text)
-            assert "乙局的申请" not in response.text
-    assert probed > 30
+            await sweep.probe(key, name, fill(path, organ_y, {"application_id": app_id}), fill(path, organ_y),
+                              headers, (404, "application_not_found"), "乙局的申请")
+    assert sweep.reached == sweep.probed > 30 and sweep.with_body > 20
     # Listing the organ's work: X's staff never see Y's application.
     for role in ("intake_clerk", "handler", "reply_approver"):
         listing = await requests_client.get("/api/v1/requests/applications", headers=PRINCIPALS[role])
@@ -213,7 +345,9 @@ async def test_stats_staff_cannot_read_another_organs_drafts(stats, stats_db):
     organ(catalog_feed, ORGAN_X, "甲局")
     organ(catalog_feed, organ_y, "乙局")
     await drain(stats_db, catalog_feed, request_feed)
-    probed = 0
+    owner = auth("stats_officer", organ=organ_y, sub="stats@y")
+    status = await stats.get(f"/api/v1/stats/annual-reports/{organ_y}/2025/status", headers=owner)
+    sweep = Sweep(stats, await Probes.of(stats), status.headers["etag"])
     for key, rule in STATS_POLICY.table.items():
         if "{organ_code}" not in key:
             continue
@@ -221,8 +355,8 @@ async def test_stats_staff_cannot_read_another_organs_drafts(stats, stats_db):
         for name, headers in principals.items():
             if name in ("admin", "service"):
                 continue
-            response = await call(stats, key, fill(key.split(" ", 1)[1], organ_y), headers)
-            probed += 1
-            # A draft report is not published: public endpoints say 404, staff endpoints 403 outside the scope.
-            assert response.status_code in (403, 404), (key, name, response.status_code, response.text)
-    assert probed > 30
+            # A draft report is not published: public endpoints say 404, staff endpoints 403 outside the scope (the
+            # organ directory is public, so the organ's existence is no secret).
+            expected = (404, "report_not_found") if rule.roles is None else (403, "forbidden")
+            await sweep.probe(key, name, fill(key.split(" ", 1)[1], organ_y), "", headers, expected)
+    assert sweep.reached == sweep.probed > 30 and sweep.with_body >= 2
