@@ -13,6 +13,7 @@ from catalog_service.vocab import KeyArea
 from services.auth import Principal, require_roles
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import INT64_MAX
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -55,7 +56,8 @@ token's `organ`, and the token's `sub` is the source system.
             responses=problem_responses(422), description=CHANGES_DESCRIPTION)
 async def list_changes(
     request: Request, response: Response, session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="Cursor of the last item you applied (0: from the start)")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX,
+                                description="Cursor of the last item you applied (0: from the start)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500; larger is a 422)")] = 100,
 ) -> ChangesPage:
     page = await sync.list_changes(session, after, limit)

@@ -11,8 +11,8 @@ serializer, characters XML 1.0 forbids removed).
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import cast, exists, func, literal, select
