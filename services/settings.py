@@ -1,19 +1,25 @@
 """Settings shared by every service. Each service subclasses ServiceSettings with its own env prefix."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "ServiceSettings", "absolute_http_url",
-           "default_sqlite_url"]
+from services.forwarded import parse_proxy_list
+
+__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "ServiceSettings", "TrustedProxyList",
+           "absolute_http_url", "default_sqlite_url"]
 
 DEV_JWT_SECRET = "gongkai-development-secret-do-not-use-in-production"
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # where `make run` puts the gateway
 
 Environment = Literal["development", "test", "production"]
+
+# GONGKAI_TRUSTED_PROXIES: addresses / networks whose X-Forwarded-* headers are believed (services/forwarded.py),
+# comma-separated; empty (the default, and `make run`): none.
+TrustedProxyList = Annotated[list[str], NoDecode, BeforeValidator(parse_proxy_list)]
 
 
 def default_sqlite_url(name: str) -> str:
@@ -76,6 +82,7 @@ class ServiceSettings(BaseSettings):
     # a service writes (Atom feed links) is built on it, never on the request's Host / X-Forwarded-Host, which
     # the caller chooses (cache poisoning, links to a phishing host; security review item 5).
     public_base_url: str = Field(DEV_PUBLIC_BASE_URL, validation_alias="GONGKAI_PUBLIC_BASE_URL")
+    trusted_proxies: TrustedProxyList = Field(default_factory=list, validation_alias="GONGKAI_TRUSTED_PROXIES")
 
     @field_validator("public_base_url")
     @classmethod
