@@ -178,3 +178,11 @@ def test_the_public_base_is_required_in_production_and_both_urls_are_checked():
             CatalogSettings(portal_document_url_template=bad)
     portal = CatalogSettings(portal_document_url_template="https://portal.example.gov.cn/detail?id={document_id}")
     assert portal.document_link("abc") == ("https://portal.example.gov.cn/detail?id=abc", "text/html")
+
+
+async def test_the_statistics_service_never_takes_the_host(stats):
+    for path, headers in (("/openapi.json", {}), ("/internal/v1/events", auth("service", sub="catalog-service")),
+                          ("/api/v1/stats/vocabularies", {})):
+        r = await stats.get(path, headers=spoofed(headers))
+        assert r.status_code == 200, (path, r.text)
+        assert_clean(r)
