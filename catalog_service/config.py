@@ -1,7 +1,7 @@
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from services.settings import ServiceSettings, default_sqlite_url
+from services.settings import ServiceSettings, absolute_http_url, default_sqlite_url
 
 
 class Settings(ServiceSettings):
@@ -26,6 +26,32 @@ class Settings(ServiceSettings):
     calendar_feed_enabled: bool = True
     calendar_feed_interval_seconds: float = 10.0  # idle wait between polls once caught up
     calendar_feed_batch_size: int = 500  # the feed carries every request-service event; most are skipped
+
+    # The portal's page of a document (门户网站政府信息公开页), e.g. "https://portal.example/xxgk/{document_id}":
+    # Atom entries link there, where readers want the page rather than the JSON record. Unset: the entries link
+    # to GET /api/v1/catalog/documents/{id} on GONGKAI_PUBLIC_BASE_URL.
+    portal_document_url_template: str | None = Field(None, validation_alias="GONGKAI_PORTAL_DOCUMENT_URL_TEMPLATE")
+
+    @field_validator("portal_document_url_template")
+    @classmethod
+    def _portal_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        what = "GONGKAI_PORTAL_DOCUMENT_URL_TEMPLATE"
+        try:
+            sample = value.strip().format(document_id="00000000-0000-0000-0000-000000000000")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"{what} may use only the placeholder {{document_id}}") from None
+        if "{document_id}" not in value:
+            raise ValueError(f"{what} must contain {{document_id}}")
+        absolute_http_url(sample, what, base=False)
+        return value.strip()
+
+    def document_link(self, document_id: str) -> tuple[str, str]:
+        """The public link of a published document and its media type: the portal page, else the JSON record."""
+        if self.portal_document_url_template:
+            return self.portal_document_url_template.format(document_id=document_id), "text/html"
+        return f"{self.public_base_url}/api/v1/catalog/documents/{document_id}", "application/json"
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

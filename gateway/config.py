@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.settings import AuthSettings
+from services.settings import AuthSettings, TrustedProxyList
 
 __all__ = ["GatewaySettings"]
 
 
 class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     # Upstreams: each service serves its own /api/v1/<prefix>, so paths are forwarded unchanged.
     catalog_url: str = "http://127.0.0.1:8101"
@@ -41,6 +41,9 @@ class GatewaySettings(BaseSettings):
     # rate_limit_per_second <= 0 disables the limiter.
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = Field(100, ge=1)
+    # The peer IP above is the TCP peer unless it is one of these proxies (GONGKAI_TRUSTED_PROXIES, shared with
+    # the services): only then does X-Forwarded-For name the client (services/forwarded.py).
+    trusted_proxies: TrustedProxyList = Field(default_factory=list, validation_alias="GONGKAI_TRUSTED_PROXIES")
 
     # Forwarded request bodies larger than this are refused with 413 (attachments are the large case).
     max_body_bytes: int = Field(25 * 1024 * 1024, ge=0)  # attachments: 20 MiB plus multipart overhead

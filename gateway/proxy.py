@@ -26,6 +26,7 @@ from gateway.edge import CorsPolicy, RateLimiter, TokenCache
 from gateway.metrics import GatewayMetrics
 from services.auth import TokenVerifier
 from services.errors import PROBLEM_JSON, Unauthorized, problem_body
+from services.forwarded import TrustedProxies
 
 __all__ = ["ROUTES", "Proxy", "send_problem", "valid_request_id"]
 
@@ -159,6 +160,7 @@ class Proxy:
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.tokens = TokenCache(TokenVerifier(settings.auth), settings.token_cache_size)
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
         self.max_body = settings.max_body_bytes
         self.log_access = settings.access_log
         self._start_lock = asyncio.Lock()
@@ -240,7 +242,8 @@ class Proxy:
 
         # One pass over the request headers: collect what is forwarded, pick out what the gateway needs.
         forward: list[tuple[str, str]] = []
-        request_id_raw = authorization = content_length = origin = forwarded_for = host = connection = None
+        request_id_raw = authorization = content_length = origin = forwarded_for = forwarded_proto = host = None
+        connection = None
         chunked = False
         for name, value in scope["headers"]:
             if name in _DROP_REQUEST:
@@ -254,6 +257,8 @@ class Proxy:
                     host = value
                 elif name == b"x-forwarded-for":
                     forwarded_for = value
+                elif name == b"x-forwarded-proto":
+                    forwarded_proto = value
                 elif name == b"connection":
                     connection = value
                 continue
@@ -283,7 +288,14 @@ class Proxy:
                 return
 
             client = scope.get("client")
-            client_ip = client[0] if client else "unknown"
+            peer = client[0] if client else "unknown"
+            # The rate limit's client is the TCP peer; only a configured proxy may name another (X-Forwarded-For
+            # from anyone else is the caller's own invention, and was a way round the limit: review item 9).
+            if self.trusted_proxies.trusts(peer):
+                client_ip = self.trusted_proxies.client_address(
+                    peer, forwarded_for.decode("latin-1") if forwarded_for else None)
+            else:
+                client_ip, forwarded_for, forwarded_proto = peer, None, None
             subject = None
             if authorization:  # an empty Authorization header is no credentials, as the services read it
                 try:
@@ -358,9 +370,10 @@ class Proxy:
                 body = reader.chunks()
 
             forward.append(("X-Request-ID", request_id))
-            forward.append(("X-Forwarded-For", f"{forwarded_for.decode('latin-1')}, {client_ip}"
-                            if forwarded_for else client_ip))
-            forward.append(("X-Forwarded-Proto", scope.get("scheme", "http")))
+            forward.append(("X-Forwarded-For", f"{forwarded_for.decode('latin-1')}, {peer}"
+                            if forwarded_for else peer))
+            proto = forwarded_proto.decode("latin-1").strip().lower() if forwarded_proto else None
+            forward.append(("X-Forwarded-Proto", proto if proto in ("http", "https") else scope.get("scheme", "http")))
             if host is not None:
                 forward.append(("X-Forwarded-Host", host.decode("latin-1")))
 

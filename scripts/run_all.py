@@ -52,8 +52,10 @@ def main() -> int:
         if ready(port):
             print(f"port {port} already answers: stop what runs there first", file=sys.stderr)
             return 2
+        # --no-proxy-headers: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local caller could pick its
+        # own rate-limit bucket); the apps trust only GONGKAI_TRUSTED_PROXIES, empty here (services/forwarded.py).
         cmd = [sys.executable, "-m", "uvicorn", target, "--host", HOST, "--port", str(port),
-               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5", "--no-proxy-headers"]
         children.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)))
     deadline = time.monotonic() + 60
     pending = {name: port for name, _, port in PROCESSES}

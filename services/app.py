@@ -16,6 +16,7 @@ from services.auth import TokenVerifier
 from services.concurrency import document_if_match
 from services.db import Database, make_engine
 from services.errors import document_problems, install_error_handlers
+from services.forwarded import ForwardedHeadersMiddleware
 from services.health import make_health_router
 from services.inputs import reject_unstorable_params
 from services.observability import RequestContextMiddleware, configure_logging
@@ -94,6 +95,8 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, log_access=settings.access_log,
                        max_body_bytes=settings.max_body_bytes, body_limits=settings.body_limits)
+    if settings.trusted_proxies:  # outermost: everything after sees the client a trusted proxy reported
+        app.add_middleware(ForwardedHeadersMiddleware, trusted_proxies=settings.trusted_proxies)
     app.include_router(make_health_router(name))
     for router in routers:
         app.include_router(router)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from services.db import SessionDep, UtcDateTime
 from services.errors import problem_responses
 from services.observability import current_request_id
+from services.pagination import INT64_MAX
 
 __all__ = ["AuditLog", "AuditReport", "make_audit_router", "record_audit", "verify_chain"]
 
@@ -230,7 +231,7 @@ def make_audit_router(log: AuditLog) -> APIRouter:
                 responses=problem_responses(401, 403, 422))
     async def list_audit_entries(
         session: SessionDep,
-        after: Annotated[int, Query(ge=0, description="Entries with seq greater than this")] = 0,
+        after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Entries with seq greater than this")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[AuditEntryRead]:
         t = log.table
@@ -244,7 +245,7 @@ def make_audit_router(log: AuditLog) -> APIRouter:
                             "to also detect entries removed from the end.")
     async def verify_audit_log(
         session: SessionDep,
-        expect_seq: Annotated[int | None, Query(ge=1)] = None,
+        expect_seq: Annotated[int | None, Query(ge=1, le=INT64_MAX)] = None,
         expect_hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
     ) -> AuditReport:
         return await verify_chain(session, log, expect_seq=expect_seq, expect_hash=expect_hash)

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from services.auth import Principal, require_roles
 from services.db import Database, SessionDep, UtcDateTime
 from services.errors import problem_responses
+from services.pagination import INT64_MAX
 
 __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event",
            "running_consumers"]
@@ -193,7 +194,7 @@ def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
     )
     async def list_events(
         session: SessionDep, response: Response, _principal: Annotated[Principal, Depends(reader)],
-        after: Annotated[int, Query(ge=0, description="Return events with id greater than this")] = 0,
+        after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Return events with id greater than this")] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> FeedPage:
         rows = (await session.execute(

@@ -11,9 +11,15 @@ from sqlalchemy import ColumnElement, Select, and_, or_
 
 from services.errors import UnprocessableEntity
 
-__all__ = ["CursorPage", "Limit", "decode_cursor", "encode_cursor", "invalid_cursor", "keyset_page", "set_next_link"]
+__all__ = ["INT64_MAX", "INT64_MIN", "CursorPage", "Limit", "decode_cursor", "encode_cursor", "invalid_cursor",
+           "keyset_page", "set_next_link"]
 
 T = TypeVar("T")
+
+# The widest integer both databases take (BIGINT; SQLite binds signed 64-bit and raises OverflowError past it):
+# every integer a caller sends — query and path parameters, numbers inside cursors — is held to it, so a larger
+# one is a 422 and not a 500 (security review item 8).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100; larger is a 422)")]
 
@@ -39,7 +45,8 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_cursor() from exc
-    if not isinstance(values, list) or len(values) != arity:
+    if not isinstance(values, list) or len(values) != arity \
+            or any(isinstance(v, int) and not INT64_MIN <= v <= INT64_MAX for v in values):
         raise invalid_cursor()
     return values
 

@@ -1,21 +1,41 @@
 """Settings shared by every service. Each service subclasses ServiceSettings with its own env prefix."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEV_JWT_SECRET", "AuthSettings", "ServiceSettings", "default_sqlite_url"]
+from services.forwarded import parse_proxy_list
+
+__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "ServiceSettings", "TrustedProxyList",
+           "absolute_http_url", "default_sqlite_url"]
 
 DEV_JWT_SECRET = "gongkai-development-secret-do-not-use-in-production"
+DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # where `make run` puts the gateway
 
 Environment = Literal["development", "test", "production"]
+
+# GONGKAI_TRUSTED_PROXIES: addresses / networks whose X-Forwarded-* headers are believed (services/forwarded.py),
+# comma-separated; empty (the default, and `make run`): none.
+TrustedProxyList = Annotated[list[str], NoDecode, BeforeValidator(parse_proxy_list)]
 
 
 def default_sqlite_url(name: str) -> str:
     """The embedded default: one SQLite file per service under ./data (the directory is made on first connect)."""
     return f"sqlite+aiosqlite:///{Path('data') / name}.db"
+
+
+def absolute_http_url(value: str, what: str, *, base: bool = True) -> str:
+    """An absolute http(s) URL without credentials (and, as a `base` to append paths to, without query or
+    fragment), trailing slash removed; else ValueError."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password \
+            or (base and (parts.query or parts.fragment)):
+        raise ValueError(f"{what} must be an absolute http(s) URL without credentials"
+                         + (", query or fragment" if base else ""))
+    return value.strip().rstrip("/") if base else value.strip()
 
 
 class AuthSettings(BaseSettings):
@@ -58,3 +78,22 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     body_limits: dict[str, int] = Field(default_factory=dict, description="path regex → body limit in bytes")
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    # The public address of the platform (公开平台地址, the gateway as the public reaches it): every absolute URL
+    # a service writes (Atom feed links) is built on it, never on the request's Host / X-Forwarded-Host, which
+    # the caller chooses (cache poisoning, links to a phishing host; security review item 5).
+    public_base_url: str = Field(DEV_PUBLIC_BASE_URL, validation_alias="GONGKAI_PUBLIC_BASE_URL")
+    trusted_proxies: TrustedProxyList = Field(default_factory=list, validation_alias="GONGKAI_TRUSTED_PROXIES")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_base(cls, value: str) -> str:
+        value = absolute_http_url(value, "GONGKAI_PUBLIC_BASE_URL")
+        if "{" in value or "}" in value:
+            raise ValueError("GONGKAI_PUBLIC_BASE_URL must not contain braces")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_development_base_in_production(self) -> "ServiceSettings":
+        if self.environment == "production" and self.public_base_url == DEV_PUBLIC_BASE_URL:
+            raise ValueError("GONGKAI_PUBLIC_BASE_URL must be set in production")
+        return self

@@ -148,7 +148,7 @@ class ServiceProcess:
     def start(self) -> "ServiceProcess":
         assert not self.alive, f"{self.name} is already running"
         cmd = [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port),
-               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2"]
+               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--no-proxy-headers"]
         with self.log_path.open("a") as log:
             log.write(f"\n=== start #{self.starts + 1} of {self.name} on :{self.port} ===\n")
             log.flush()

@@ -2,6 +2,7 @@
 
 import hashlib
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
@@ -12,6 +13,7 @@ from catalog_service.vocab import KeyArea
 from services.auth import Principal, require_roles
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import INT64_MAX
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -54,7 +56,8 @@ token's `organ`, and the token's `sub` is the source system.
             responses=problem_responses(422), description=CHANGES_DESCRIPTION)
 async def list_changes(
     request: Request, response: Response, session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="Cursor of the last item you applied (0: from the start)")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX,
+                                description="Cursor of the last item you applied (0: from the start)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500; larger is a 422)")] = 100,
 ) -> ChangesPage:
     page = await sync.list_changes(session, after, limit)
@@ -63,26 +66,22 @@ async def list_changes(
     return page
 
 
-def _public_base(request: Request) -> str:
-    # Behind the gateway the public host is in X-Forwarded-*; the gateway sets both and drops callers' own.
-    proto = request.headers.get("x-forwarded-proto") or request.url.scheme
-    host = request.headers.get("x-forwarded-host") or request.url.netloc
-    return f"{proto}://{host}"
-
-
 @router.get("/feeds/atom.xml", summary="Atom feed of newly published documents (订阅)", response_class=Response,
             responses={200: {"description": "Atom 1.0 feed (RFC 4287) of the 50 newest public records",
                              "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
                        304: {"description": "Not modified"}, **problem_responses(404, 422)})
 async def get_atom_feed(
-    request: Request, session: SessionDep,
+    session: SessionDep, settings: SettingsDep,
     organ: Annotated[str | None, Query(max_length=18, description="Only this organ's records (its code)")] = None,
     key_area: Annotated[KeyArea | None, Query(description="Only records of this key area (重点领域)")] = None,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    base = _public_base(request)
-    self_url = f"{base}{request.url.path}" + (f"?{request.url.query}" if request.url.query else "")
-    content = await sync.atom_feed(session, base_url=base, self_url=self_url, organ_code=organ, key_area=key_area)
+    # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
+    # item 5); the self link names the feed's own filters, not whatever else the query carried.
+    filters = urlencode({k: v for k, v in (("organ", organ), ("key_area", key_area and key_area.value)) if v})
+    self_url = f"{settings.public_base_url}{PREFIX}/feeds/atom.xml" + (f"?{filters}" if filters else "")
+    content = await sync.atom_feed(session, self_url=self_url, document_link=settings.document_link,
+                                   organ_code=organ, key_area=key_area)
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

@@ -11,6 +11,7 @@ serializer, characters XML 1.0 forbids removed).
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,9 +82,10 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
     return element
 
 
-async def atom_feed(session: AsyncSession, *, base_url: str, self_url: str, organ_code: str | None = None,
-                    key_area: KeyArea | None = None) -> bytes:
-    """Atom 1.0 (RFC 4287) of the newest public records; unknown organ → OrganNotFound."""
+async def atom_feed(session: AsyncSession, *, self_url: str, document_link: Callable[[str], tuple[str, str]],
+                    organ_code: str | None = None, key_area: KeyArea | None = None) -> bytes:
+    """Atom 1.0 (RFC 4287) of the newest public records; unknown organ → OrganNotFound. `document_link(id)`
+    gives each entry's alternate link and its media type (the portal page or the JSON record)."""
     stmt = visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
     title, feed_id = "政府信息公开目录 · 最新公开", "urn:gongkai:catalog:feed"
     if organ_code:
@@ -113,8 +115,8 @@ async def atom_feed(session: AsyncSession, *, base_url: str, self_url: str, orga
             _text(entry, "published", _rfc3339(doc.published_at))
         author = ET.SubElement(entry, "author")
         _text(author, "name", organ.name)
-        ET.SubElement(entry, "link", {
-            "rel": "alternate", "type": "application/json", "href": f"{base_url}/api/v1/catalog/documents/{doc.id}"})
+        href, media_type = document_link(doc.id)
+        ET.SubElement(entry, "link", {"rel": "alternate", "type": media_type, "href": href})
         if doc.genre:
             ET.SubElement(entry, "category", {
                 "term": doc.genre, "scheme": "urn:gongkai:vocab:genre", "label": Genre(doc.genre).zh})

@@ -63,7 +63,9 @@ async def run_server(app: Any, *, lifespan: str = "off") -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = _TestServer(uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False))
+    # proxy_headers off, as the real processes are started (scripts/run_all.py): the apps decide whom to trust.
+    server = _TestServer(uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False,
+                                        proxy_headers=False))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

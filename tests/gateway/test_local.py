@@ -101,3 +101,14 @@ async def test_swagger_ui_renders_the_operations_offline(gw: httpx.AsyncClient):
     tags = set(re.findall(r'data-tag="([^"]+)"', html))
     assert {"catalog-items", "request-items", "stats-items", "gateway"} <= tags, tags
     assert 'data-path="/api/v1/requests/items"' in html
+
+
+async def test_docs_openapi_and_problems_never_take_the_host(gw: httpx.AsyncClient):
+    """Security review item 5: nothing the gateway answers itself carries a URL built on the caller's Host."""
+    spoofed = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https",
+               "Forwarded": "host=evil.example;proto=https"}
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect", "/openapi.json", "/healthz", "/readyz",
+                 "/api/v1/no-such-thing"):
+        r = await gw.get(path, headers=spoofed)
+        assert r.status_code in (200, 404), (path, r.status_code)
+        assert "evil.example" not in r.text and "evil.example" not in str(r.headers), path

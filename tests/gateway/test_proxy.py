@@ -218,3 +218,16 @@ async def test_access_log_line_per_request(env: Env, caplog: pytest.LogCaptureFi
     assert proxied["method"] == "GET" and proxied["path"] == "/api/v1/catalog/documents/1"
     local = next(f for f in fields if f["request_id"] == "log-me-too")
     assert local["status"] == 200 and local["upstream"] == "gateway"
+
+
+async def test_forwarded_headers_are_passed_on_only_from_a_trusted_proxy(env: Env):
+    """Security review item 9: a caller's own X-Forwarded-For / -Proto are dropped unless its address is one of
+    GONGKAI_TRUSTED_PROXIES; the gateway then appends the peer it saw."""
+    await env.start_upstreams()
+    spoof = {"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https"}
+    untrusting = await env.gateway()
+    seen = dict((await untrusting.get("/api/v1/catalog/items", headers=spoof)).json()["headers"])
+    assert (seen["x-forwarded-for"], seen["x-forwarded-proto"]) == ("127.0.0.1", "http")
+    trusting = await env.gateway(trusted_proxies=["127.0.0.0/8"])
+    seen = dict((await trusting.get("/api/v1/catalog/items", headers=spoof)).json()["headers"])
+    assert (seen["x-forwarded-for"], seen["x-forwarded-proto"]) == ("6.6.6.6, 127.0.0.1", "https")
