@@ -4,9 +4,11 @@ calendar month).
 
 An applicant is identified by `applicant_key` (domain/intake.py): a hash of the identity document, or of name and
 phone when no document was given. That stored key never leaves the service (it is an unkeyed digest, testable
-against guesses of the data it was made from); the monthly counts show it keyed (`shown_key`). A month counts the applications *received* in it (第三十一条 receipt date);
-applications still awaiting confirmation count by their submission date (Asia/Shanghai), so a burst of online
-submissions is visible before anyone confirms them.
+against guesses of the data it was made from); the monthly counts show it keyed (`shown_key`).
+
+A month counts the applications *received* in it (第三十一条 receipt date); applications still awaiting
+confirmation count by their submission date (Asia/Shanghai), so a burst of online submissions is visible before
+anyone confirms them.
 """
 
 import hashlib

@@ -1,5 +1,5 @@
-"""Failed anonymous look-ups (申请进度查询 with a wrong tracking number or 查询码) stay out of the hash-chained audit log
-(security review, issue 11 item 10): anyone can send them, so each one chained would let anonymous traffic grow the
+"""Failed anonymous look-ups (申请进度查询 with a wrong tracking number or 查询码) stay out of the hash-chained audit
+log (security review, issue 11 item 10): anyone can send them, so each one chained would let anonymous traffic grow the
 log without bound and slow every verify. The audit log is for changes and privileged reads; a failed look-up is
 counted (the request service's /metrics) and limited per tracking number by the lockout, which still works."""
 
