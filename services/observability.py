@@ -8,7 +8,9 @@ Libraries are kept in step by `keep_personal_data_out_of_logs`: httpx logs each 
 request service's catalogue search carries the requested title in `q=` (a title can name a person), so URLs lose
 their query strings; aiosqlite logs every statement with its bound values at DEBUG, so it stays at INFO whatever the
 log level. The engines hide bound values from SQLAlchemy's errors (services/db.py), and the JSON lines strip query
-strings from any URL a message or traceback still carries.
+strings from any URL a message or traceback still carries. A validation error's message quotes the values that
+failed (`input_value='138…'`): in a logged traceback it is replaced by where and why, without the values — the
+service's own handler and uvicorn's "Exception in ASGI application" both write through JsonFormatter.
 """
 
 import json
@@ -16,12 +18,14 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from contextvars import ContextVar
 from typing import Any
 
 __all__ = ["REQUEST_ID_HEADER", "RedactQueryStrings", "RequestContextMiddleware", "configure_logging",
-           "current_request_id", "keep_personal_data_out_of_logs", "redact_query_strings"]
+           "current_request_id", "format_exception_without_values", "keep_personal_data_out_of_logs",
+           "redact_query_strings"]
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -71,6 +75,35 @@ def keep_personal_data_out_of_logs() -> None:
         httpx_log.addFilter(RedactQueryStrings())
 
 
+def _validation_error_types() -> tuple[type[BaseException], ...]:
+    from fastapi.exceptions import ValidationException  # Request/ResponseValidationError
+    from pydantic import ValidationError
+
+    return ValidationError, ValidationException
+
+
+def _without_values(exc: BaseException) -> str:
+    errors = exc.errors()  # type: ignore[attr-defined]
+    where = "; ".join(f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('type', '?')}" for e in errors)
+    return f"{len(errors)} validation error(s), values withheld: {where}"
+
+
+def format_exception_without_values(exc_info: Any) -> str:
+    """The traceback as logging.Formatter writes it, with every validation error's message (in the chain too)
+    replaced by its locations and error types."""
+    text = "".join(traceback.format_exception(*exc_info))
+    kinds = _validation_error_types()
+    exc, seen = exc_info[1], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, kinds):
+            message = str(exc)
+            if message:
+                text = text.replace(message, _without_values(exc))
+        exc = exc.__cause__ or exc.__context__
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -91,7 +124,7 @@ class JsonFormatter(logging.Formatter):
         if extra:
             entry.update(extra)
         if record.exc_info:
-            entry["exc"] = redact_query_strings(self.formatException(record.exc_info))
+            entry["exc"] = redact_query_strings(format_exception_without_values(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
