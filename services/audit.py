@@ -3,10 +3,10 @@
 What is logged: every request that changes something (each committed transaction of a POST/PUT/PATCH/DELETE —
 a request that fails rolls back and leaves no entry, because it changed nothing), with the actor, the route, the
 request id and the events the change published; and every read of unmasked personal data (the request service
-calls `record_audit` in the same transaction as its own access row). Not logged: bookkeeping that anyone may cause
-without changing a record — a failed anonymous tracking look-up writes its brute-force counter and then calls
-`leave_out_request_entry` (each one chained would let anonymous traffic grow the log without bound, and every
-verify reads the whole chain); those are counted as a metric instead.
+calls `record_audit` in the same transaction as its own access row). Not logged: writes that anyone may cause
+without changing a record, which call `leave_out_request_entry` — a failed anonymous tracking look-up (it writes its
+brute-force counter; counted as a metric instead) and an Idempotency-Key replay (it changes nothing). Each one
+chained would let anonymous traffic grow the log without bound, and every verify reads the whole chain.
 
 The chain: entry n stores `hash_n = sha256(hash_{n-1} + entry_n)` over the entry's canonical JSON text, and
 `seq` numbers entries without gaps. `verify` recomputes the chain: an edited entry breaks its own hash, a deleted

@@ -76,3 +76,17 @@ async def test_successful_and_privileged_reads_are_still_audited(client, organ):
     assert r.status_code == 200, r.text
     assert (await audit_actions(client))[len(before):] == [
         "POST /api/v1/requests/track", "POST /api/v1/requests/applications/register", "pii.unmask"]
+
+
+async def test_replayed_submissions_do_not_grow_the_audit_log(client, organ):
+    """The same class: an anonymous retry with the same Idempotency-Key replays the receipt and changes nothing, so
+    it leaves no entry either (else one submission could be replayed into any number of entries)."""
+    from tests.request_service.intake_support import application_body
+
+    body = application_body(organ)
+    before = await audit_actions(client)
+    for _ in range(5):
+        r = await client.post(f"{API}/applications", json=body, headers={"Idempotency-Key": "retry-me-0001"})
+        assert r.status_code == 201, r.text
+    assert r.headers["Idempotent-Replayed"] == "true"
+    assert (await audit_actions(client))[len(before):] == ["POST /api/v1/requests/applications"]
