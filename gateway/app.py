@@ -20,7 +20,7 @@ from gateway.local import make_local_app
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import TITLE, load_service_specs, merge
 from gateway.proxy import Proxy, send_problem, valid_request_id
-from services.observability import RequestContextMiddleware, configure_logging
+from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
 
 __all__ = ["GatewayApp", "app", "create_app"]
 
@@ -198,6 +198,7 @@ class GatewayApp:
 
 def create_app(settings: GatewaySettings | None = None, *, openapi_specs: SpecSource | None = None,
                manage_logging: bool = True) -> GatewayApp:
+    keep_personal_data_out_of_logs()  # also when the process's logging is someone else's (manage_logging=False)
     return GatewayApp(settings or GatewaySettings(), openapi_specs=openapi_specs, manage_logging=manage_logging)
 
 

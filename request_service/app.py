@@ -12,6 +12,8 @@ from request_service.config import Settings
 from request_service.domain.calendar_admin import seed_calendar, seed_calendar_until_done
 from request_service.feeds import catalog_hook
 from request_service.jobs import expiry_hook
+from request_service.metrics import metrics_hook
+from request_service.metrics import router as metrics_router
 from request_service.models import audit, outbox
 from request_service.policy import POLICY
 from services.app import create_service_app
@@ -51,8 +53,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         policy=POLICY,
         audit=audit,
         # mine_router first: GET /applications/mine must not be taken for GET /applications/{application_id}.
-        routers=[mine_router, router, make_event_feed_router(outbox, tag="internal")],
+        routers=[mine_router, router, metrics_router, make_event_feed_router(outbox, tag="internal")],
         hooks=[
+            metrics_hook,
             calendar_seed_hook,  # first: the expiry sweep's first round already counts working days
             expiry_hook(settings, run=database is None and settings.job_interval_seconds > 0),
             # The catalogue client, and the organ-directory consumer outside tests (they feed KnownOrgan directly).

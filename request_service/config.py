@@ -4,6 +4,7 @@ from pydantic_settings import SettingsConfigDict
 from services.settings import ServiceSettings, default_sqlite_url
 
 DEV_QUERY_CODE_KEY = "gongkai-development-query-code-key"
+DEV_APPLICANT_KEY_SECRET = "gongkai-development-applicant-key-secret"
 
 
 class Settings(ServiceSettings):
@@ -21,9 +22,13 @@ class Settings(ServiceSettings):
     catalog_breaker_cooldown_seconds: float = 5.0
     organ_feed_enabled: bool = True  # the "catalog-organs" consumer (KnownOrgan from organ.created/updated)
     organ_feed_interval_seconds: float = 5.0
-    # 查询码 brute-force limit (reliability.md API2/API6): failures per tracking number within a window.
     # Key of the 查询码 HMAC; kept outside the database so a stolen table cannot be used to test codes.
     query_code_key: SecretStr = SecretStr(DEV_QUERY_CODE_KEY)
+    # Key of the applicant keys that leave the service (monthly counts, domain/repeats.py): an HMAC of the grouping
+    # key, so nobody who sees a masked phone or ID number can test guesses of the rest against it. Rotate it like
+    # the other secrets: nothing stored depends on it (the grouping is on the stored key), only the shown keys change.
+    applicant_key_secret: SecretStr = SecretStr(DEV_APPLICANT_KEY_SECRET)
+    # 查询码 brute-force limit (reliability.md API2/API6): failures per tracking number within a window.
     lookup_max_failures: int = 5
     lookup_window_seconds: int = 900
     # Idempotency-Key records are kept at least this long (reliability.md §2.1: ≥ 24 h).
@@ -39,6 +44,9 @@ class Settings(ServiceSettings):
     def _refuse_development_key_in_production(self) -> "Settings":
         if self.environment == "production" and self.query_code_key.get_secret_value() == DEV_QUERY_CODE_KEY:
             raise ValueError("REQUEST_QUERY_CODE_KEY must be set in production")
+        if self.environment == "production" and (
+                self.applicant_key_secret.get_secret_value() == DEV_APPLICANT_KEY_SECRET):
+            raise ValueError("REQUEST_APPLICANT_KEY_SECRET must be set in production")
         return self
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ APP = f"{P}/applications/{{application_id}}"
 
 TABLE: dict[str, Rule] = {
     **SHARED_ROUTES,
+    "GET /metrics": public("Prometheus scrape (counts of tracking look-ups; no records)."),
     f"GET {P}/vocabularies": public(),
     f"GET {P}/calendar/add-working-days": public(),
     f"GET {P}/calendar/years/{{year}}": public(),
@@ -53,4 +54,4 @@ TABLE: dict[str, Rule] = {
     **{f"POST {APP}/{action.replace('_', '-')}": allow(*sorted(rule.roles)) for action, rule in RULES.items()},
 }
 
-POLICY = Policy("request", TABLE)
+POLICY = Policy("request", TABLE, hidden={"GET /metrics"})

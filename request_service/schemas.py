@@ -470,7 +470,8 @@ class SuggestionsRead(ReadSchema):
 
 
 class ApplicantMonthCount(ReadSchema):
-    applicant_key: str = Field(description="opaque key of the applicant's identity (a hash)")
+    applicant_key: str = Field(description="opaque key of the applicant in this organ (a keyed HMAC, not derivable "
+                                           "from personal data); changes when the server's secret is rotated")
     applicant_name: str
     applicant_type: ApplicantType
     count: int = Field(description="applications to this organ in the month (by receipt date, else submission)")

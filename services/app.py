@@ -19,7 +19,7 @@ from services.errors import document_problems, install_error_handlers
 from services.forwarded import ForwardedHeadersMiddleware
 from services.health import make_health_router
 from services.inputs import reject_unstorable_params
-from services.observability import RequestContextMiddleware, configure_logging
+from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
 from services.policy import Policy
 from services.settings import ServiceSettings
 
@@ -44,6 +44,7 @@ def create_service_app(
     audit: AuditLog | None = None,
 ) -> FastAPI:
     """`database` is given by tests (bound to one connection); otherwise the lifespan makes the engine."""
+    keep_personal_data_out_of_logs()  # also when the process's logging is set up by someone else (tests, embedding)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

@@ -3,7 +3,10 @@
 What is logged: every request that changes something (each committed transaction of a POST/PUT/PATCH/DELETE —
 a request that fails rolls back and leaves no entry, because it changed nothing), with the actor, the route, the
 request id and the events the change published; and every read of unmasked personal data (the request service
-calls `record_audit` in the same transaction as its own access row).
+calls `record_audit` in the same transaction as its own access row). Not logged: writes that anyone may cause
+without changing a record, which call `leave_out_request_entry` — a failed anonymous tracking look-up (it writes its
+brute-force counter; counted as a metric instead) and an Idempotency-Key replay (it changes nothing). Each one
+chained would let anonymous traffic grow the log without bound, and every verify reads the whole chain.
 
 The chain: entry n stores `hash_n = sha256(hash_{n-1} + entry_n)` over the entry's canonical JSON text, and
 `seq` numbers entries without gaps. `verify` recomputes the chain: an edited entry breaks its own hash, a deleted
@@ -35,7 +38,7 @@ from services.errors import problem_responses
 from services.observability import current_request_id
 from services.pagination import INT64_MAX
 
-__all__ = ["AuditLog", "AuditReport", "make_audit_router", "record_audit", "verify_chain"]
+__all__ = ["AuditLog", "AuditReport", "leave_out_request_entry", "make_audit_router", "record_audit", "verify_chain"]
 
 _PENDING_KEY = "gongkai_audit_pending"
 GENESIS = "0" * 64
@@ -91,7 +94,7 @@ class AuditLog:
                      details={"path": request.url.path,
                               "roles": sorted(principal.roles) if principal else [],
                               "organ": principal.organ if principal else None,
-                              "request_id": current_request_id()})
+                              "request_id": current_request_id()}, of_request=True)
 
 
 @dataclass
@@ -101,13 +104,26 @@ class _Staged:
     action: str
     details: dict[str, Any]
     at: datetime
+    of_request: bool = False  # the writing request's own entry (AuditLog.stage_request)
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
 
 
 def record_audit(session: AsyncSession | Session, log: AuditLog, *, actor: str, action: str,
-                 details: dict[str, Any] | None = None) -> None:
+                 details: dict[str, Any] | None = None, of_request: bool = False) -> None:
     """Stage an entry; it is chained and written at the outermost commit (nothing if the transaction rolls back)."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    sync.info.setdefault(_PENDING_KEY, []).append(_Staged(log, actor, action, details or {}, datetime.now(UTC)))
+    _sync(session).info.setdefault(_PENDING_KEY, []).append(
+        _Staged(log, actor, action, details or {}, datetime.now(UTC), of_request))
+
+
+def leave_out_request_entry(session: AsyncSession | Session) -> None:
+    """The request's own entry is not written although the session commits: what it commits is bookkeeping, not a
+    change of record (see the module docstring). Entries staged by `record_audit` itself (unmasked reads) stay."""
+    info = _sync(session).info
+    if _PENDING_KEY in info:
+        info[_PENDING_KEY] = [s for s in info[_PENDING_KEY] if not s.of_request]
 
 
 def _entry(staged: _Staged, events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -80,12 +80,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> AsyncEngine:
+    """hide_parameters: an error's message (logged with its traceback by services/errors.py) and SQLAlchemy's
+    statement log leave out the bound values — names, phone and ID numbers, requested titles."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, poolclass=NullPool if null_pool else None,
-                                     connect_args={"timeout": 30})
+                                     connect_args={"timeout": 30}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     kwargs: dict[str, Any] = {}
@@ -94,7 +96,8 @@ def make_engine(url: str, *, pool_size: int = 10, null_pool: bool = False) -> As
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
     # Bounded connect and statement times: a stuck database turns into a 503, not a hung request.
-    engine = create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, **kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": 5, "command_timeout": 30}, hide_parameters=True,
+                                 **kwargs)
     _replace_closed_connections(engine)
     return engine
 

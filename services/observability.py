@@ -1,6 +1,16 @@
-"""Request ids and structured JSON logs.
+"""Request ids and structured JSON logs, with no personal data in them.
 
 RequestContextMiddleware is plain ASGI (no BaseHTTPMiddleware): it sits on every request's hot path.
+
+No personal data in the logs (个人信息, PIPL art. 51; security review, issue 11): our own lines name methods, paths,
+statuses, ids and exception types, never field values, and the access line has the path without the query string.
+Libraries are kept in step by `keep_personal_data_out_of_logs`: httpx logs each request's URL at INFO, and the
+request service's catalogue search carries the requested title in `q=` (a title can name a person), so URLs lose
+their query strings; aiosqlite logs every statement with its bound values at DEBUG, so it stays at INFO whatever the
+log level. The engines hide bound values from SQLAlchemy's errors (services/db.py), and the JSON lines strip query
+strings from any URL a message or traceback still carries. A validation error's message quotes the values that
+failed (`input_value='138…'`): in a logged traceback it is replaced by where and why, without the values — the
+service's own handler and uvicorn's "Exception in ASGI application" both write through JsonFormatter.
 """
 
 import json
@@ -8,11 +18,14 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "configure_logging", "current_request_id"]
+__all__ = ["REQUEST_ID_HEADER", "RedactQueryStrings", "RequestContextMiddleware", "configure_logging",
+           "current_request_id", "format_exception_without_values", "keep_personal_data_out_of_logs",
+           "redact_query_strings"]
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -22,6 +35,73 @@ access_log = logging.getLogger("gongkai.access")
 
 def current_request_id() -> str | None:
     return _request_id.get()
+
+
+# A URL's query string: scheme://authority/path?query — up to whitespace, a fragment or a closing quote.
+_URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
+
+
+def redact_query_strings(text: str) -> str:
+    return _URL_QUERY.sub(r"\1?[redacted]", text)
+
+
+class RedactQueryStrings(logging.Filter):
+    """Strips the query string from every URL in a record's message and arguments (arguments that are no URL, such
+    as the status code of a `%d`, keep their type)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_query_strings(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted_arg(arg) for arg in record.args)
+        return True
+
+
+def _redacted_arg(arg: Any) -> Any:
+    if isinstance(arg, int | float | bool) or arg is None:
+        return arg
+    text = str(arg)
+    redacted = redact_query_strings(text)
+    return arg if redacted == text else redacted
+
+
+def keep_personal_data_out_of_logs() -> None:
+    """Set the libraries' loggers so they cannot write personal data (module docstring). Idempotent; called when a
+    service or the gateway configures logging and when a service app is built."""
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)  # DEBUG: every statement with its bound values
+    logging.getLogger("httpcore").setLevel(logging.INFO)  # DEBUG: raw response headers of every exchange
+    httpx_log = logging.getLogger("httpx")  # INFO: "HTTP Request: GET <url with query> ..."
+    if not any(isinstance(f, RedactQueryStrings) for f in httpx_log.filters):
+        httpx_log.addFilter(RedactQueryStrings())
+
+
+def _validation_error_types() -> tuple[type[BaseException], ...]:
+    from fastapi.exceptions import ValidationException  # Request/ResponseValidationError
+    from pydantic import ValidationError
+
+    return ValidationError, ValidationException
+
+
+def _without_values(exc: BaseException) -> str:
+    errors = exc.errors()  # type: ignore[attr-defined]
+    where = "; ".join(f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('type', '?')}" for e in errors)
+    return f"{len(errors)} validation error(s), values withheld: {where}"
+
+
+def format_exception_without_values(exc_info: Any) -> str:
+    """The traceback as logging.Formatter writes it, with every validation error's message (in the chain too)
+    replaced by its locations and error types."""
+    text = "".join(traceback.format_exception(*exc_info))
+    kinds = _validation_error_types()
+    exc, seen = exc_info[1], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, kinds):
+            message = str(exc)
+            if message:
+                text = text.replace(message, _without_values(exc))
+        exc = exc.__cause__ or exc.__context__
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,7 +115,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact_query_strings(record.getMessage()),
         }
         request_id = _request_id.get()
         if request_id:
@@ -44,7 +124,7 @@ class JsonFormatter(logging.Formatter):
         if extra:
             entry.update(extra)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact_query_strings(format_exception_without_values(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -57,7 +137,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True  # our access line carries the request id
+    logging.getLogger("uvicorn.access").disabled = True  # ours carries the request id, and no query string
+    keep_personal_data_out_of_logs()
 
 
 def _new_request_id() -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.errors import IdempotencyKeyReused
 from catalog_service.models import IdempotencyKey
+from services.audit import leave_out_request_entry
 
 __all__ = ["claim", "fingerprint", "remember"]
 
@@ -32,11 +33,17 @@ def _replay(row: IdempotencyKey, request_hash: str) -> str:
     return row.response_body
 
 
+def _unaudited(session: AsyncSession, body: str) -> str:
+    # A replay changes nothing, so the audit log gets no entry for it (services/audit.py).
+    leave_out_request_entry(session)
+    return body
+
+
 async def claim(session: AsyncSession, principal_sub: str, key: str, request_hash: str) -> str | None:
     """The stored response body to replay, or None when this request holds the key and must run."""
     row = await session.get(IdempotencyKey, (principal_sub, key))
     if row is not None:
-        return _replay(row, request_hash)
+        return _unaudited(session, _replay(row, request_hash))
     try:
         async with session.begin_nested():
             session.add(IdempotencyKey(principal_sub=principal_sub, key=key, request_hash=request_hash,
@@ -45,7 +52,7 @@ async def claim(session: AsyncSession, principal_sub: str, key: str, request_has
         # A concurrent request with the same key committed first (our insert waited for it): replay that one.
         row = await session.get(IdempotencyKey, (principal_sub, key), populate_existing=True)
         assert row is not None
-        return _replay(row, request_hash)
+        return _unaudited(session, _replay(row, request_hash))
     return None
 
 

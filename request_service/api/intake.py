@@ -176,7 +176,7 @@ async def list_application_suggestions(application_id: str, session: SessionDep,
             description="For the organ's handlers and reply approvers: each applicant's number of applications to "
                         "the organ in the calendar month (by receipt date, else submission date), most first.")
 async def list_monthly_counts(
-    request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    request: Request, response: Response, session: SessionDep, principal: StaffDep, settings: SettingsDep,
     month: Annotated[str, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
     min_count: Annotated[int, Query(ge=1, le=10000, description="only applicants with at least this many")] = 1,
     limit: Limit = 50, cursor: str | None = None,
@@ -184,8 +184,9 @@ async def list_monthly_counts(
     if not principal.organ or not principal.has_any({"handler", "reply_approver"}):
         raise WrongRole("Monthly counts are for the organ's handlers and reply approvers.")
     year, month_no = (int(p) for p in month.split("-"))
+    secret = settings.applicant_key_secret.get_secret_value().encode()
     items, next_cursor = await repeats.monthly_counts(session, principal.organ, date(year, month_no, 1),
-                                                      min_count=min_count, cursor=cursor, limit=limit)
+                                                      secret=secret, min_count=min_count, cursor=cursor, limit=limit)
     set_next_link(request, response, next_cursor)
     return CursorPage[ApplicantMonthCount](items=[ApplicantMonthCount.model_validate(i) for i in items],
                                            next_cursor=next_cursor)

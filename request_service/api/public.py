@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from request_service.domain import tracking
+from request_service.errors import LookupLocked
 from request_service.schemas import ApplicantApplicationRead, TrackQuery
 from services.auth import PrincipalDep
 from services.db import SessionDep
@@ -35,9 +36,16 @@ SettingsDep = Annotated[Any, Depends(get_settings)]
                          "5 failures in 15 minutes the tracking number is locked for 15 minutes (429, Retry-After).")
 async def track_application(body: TrackQuery, request: Request, session: SessionDep, principal: PrincipalDep,
                             settings: SettingsDep) -> ApplicantApplicationRead | JSONResponse:
-    app = await tracking.track(session, body.tracking_no, body.query_code, max_failures=settings.lookup_max_failures,
-                               window_seconds=settings.lookup_window_seconds)
+    counters = request.state.lookup_counters
+    try:
+        app = await tracking.track(session, body.tracking_no, body.query_code,
+                                   max_failures=settings.lookup_max_failures,
+                                   window_seconds=settings.lookup_window_seconds)
+    except LookupLocked:
+        counters.locked += 1
+        raise
     if app is None:
+        counters.failures += 1
         # Answered, not raised: the failure just counted must commit with this request (a raise rolls back).
         err = tracking.lookup_failed()
         return problem_response(err.status_code, err.detail, code=err.code, title=err.title, title_zh=err.title_zh,

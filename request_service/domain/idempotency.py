@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.errors import IdempotencyKeyReused
 from request_service.models import IdempotencyRecord
+from services.audit import leave_out_request_entry
 from services.db import utcnow
 from services.errors import Conflict
 
@@ -75,6 +76,13 @@ def _replay(record: IdempotencyRecord, scope: str, key: str, fp: str) -> Replay:
     return Replay(record.status_code, stored["body"], stored["headers"])
 
 
+def _unaudited(session: AsyncSession, replay: Replay) -> Replay:
+    # A replay changes nothing, so the audit log gets no entry for it (services/audit.py): else anyone could replay
+    # one anonymous submission into any number of entries.
+    leave_out_request_entry(session)
+    return replay
+
+
 async def claim(session: AsyncSession, scope: str, key: str, fp: str, *, ttl_hours: int) -> Replay | None:
     """The stored response to replay, or None after claiming the key for this request."""
     key_hash = _key_hash(scope, key)
@@ -84,7 +92,7 @@ async def claim(session: AsyncSession, scope: str, key: str, fp: str, *, ttl_hou
         await session.flush()
         record = None
     if record is not None:
-        return _replay(record, scope, key, fp)
+        return _unaudited(session, _replay(record, scope, key, fp))
     try:
         async with session.begin_nested():
             session.add(IdempotencyRecord(key_hash=key_hash, fingerprint=fp, created_at=utcnow()))
@@ -92,7 +100,7 @@ async def claim(session: AsyncSession, scope: str, key: str, fp: str, *, ttl_hou
         record = await session.get(IdempotencyRecord, key_hash, populate_existing=True)
         if record is None:
             raise
-        return _replay(record, scope, key, fp)
+        return _unaudited(session, _replay(record, scope, key, fp))
     return None
 
 

@@ -3,11 +3,16 @@ reasonable range), and the monthly count behind 按件计收 fees (国办函〔2
 calendar month).
 
 An applicant is identified by `applicant_key` (domain/intake.py): a hash of the identity document, or of name and
-phone when no document was given. A month counts the applications *received* in it (第三十一条 receipt date);
-applications still awaiting confirmation count by their submission date (Asia/Shanghai), so a burst of online
-submissions is visible before anyone confirms them.
+phone when no document was given. That stored key never leaves the service (it is an unkeyed digest, testable
+against guesses of the data it was made from); the monthly counts show it keyed (`shown_key`).
+
+A month counts the applications *received* in it (第三十一条 receipt date); applications still awaiting
+confirmation count by their submission date (Asia/Shanghai), so a burst of online submissions is visible before
+anyone confirms them.
 """
 
+import hashlib
+import hmac
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
@@ -21,7 +26,7 @@ from request_service.models import Application
 from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
 __all__ = ["REPEAT_THRESHOLD", "applications_in_month", "best_repeat", "find_repeat", "month_bounds", "monthly_counts",
-           "repeat_candidates", "similarity"]
+           "repeat_candidates", "shown_key", "similarity"]
 
 REPEAT_THRESHOLD = 0.6  # character-bigram Jaccard; 0.6 catches reworded titles of the same request
 MAX_CANDIDATES = 200
@@ -101,21 +106,35 @@ async def applications_in_month(session: AsyncSession, applicant_key: str, month
     return int((await session.execute(stmt)).scalar_one())
 
 
-async def monthly_counts(session: AsyncSession, organ_code: str, month_date: date, *, min_count: int,
+def shown_key(secret: bytes, organ_code: str, applicant_key: str) -> str:
+    """The applicant key as it leaves the service: HMAC-SHA256 under REQUEST_APPLICANT_KEY_SECRET of the organ and
+    the stored key. The stored key is an unkeyed digest of the identity, and a handler sees the masked phone or ID
+    number beside it: shown as it is, the rest of the number is a 10,000-guess search away. Keyed, no guess can be
+    checked without the secret. Per organ, so two organs' lists cannot be joined to follow a person across them."""
+    message = b"gongkai-applicant-key-v1\0" + organ_code.encode() + b"\0" + applicant_key.encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+async def monthly_counts(session: AsyncSession, organ_code: str, month_date: date, *, secret: bytes, min_count: int,
                          cursor: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
-    """Applicants of the organ in the month with their counts, most active first (keyset on count ↓, key ↑)."""
+    """Applicants of the organ in the month with their counts, most active first.
+
+    Grouped in the database on the stored key, so a rotated `secret` changes the keys shown and nothing else. The
+    keyset is (count ↓, the group's first application id ↑): an application id says nothing about the person and
+    belongs to one group only, so the cursor carries no key and stays valid across a rotation."""
     count = func.count(Application.id)
+    first_id = func.min(Application.id)
     stmt = (select(Application.applicant_key, count.label("count"), func.min(Application.applicant_name),
-                   func.min(Application.applicant_type))
+                   func.min(Application.applicant_type), first_id)
             .where(Application.organ_code == organ_code, _in_month(month_date))
             .group_by(Application.applicant_key).having(count >= min_count))
     if cursor:
-        last_count, last_key = decode_cursor(cursor, 2)
-        if not isinstance(last_count, int) or not isinstance(last_key, str):
+        last_count, last_id = decode_cursor(cursor, 2)
+        if not isinstance(last_count, int) or not isinstance(last_id, str):
             raise invalid_cursor()
-        stmt = stmt.having(or_(count < last_count, and_(count == last_count, Application.applicant_key > last_key)))
-    rows = (await session.execute(stmt.order_by(count.desc(), Application.applicant_key).limit(limit + 1))).all()
-    items = [{"applicant_key": key, "count": int(n), "applicant_name": name, "applicant_type": kind}
-             for key, n, name, kind in rows[:limit]]
-    next_cursor = encode_cursor([items[-1]["count"], items[-1]["applicant_key"]]) if len(rows) > limit else None
+        stmt = stmt.having(or_(count < last_count, and_(count == last_count, first_id > last_id)))
+    rows = (await session.execute(stmt.order_by(count.desc(), first_id).limit(limit + 1))).all()
+    items = [{"applicant_key": shown_key(secret, organ_code, key), "count": int(n), "applicant_name": name,
+              "applicant_type": kind} for key, n, name, kind, _ in rows[:limit]]
+    next_cursor = encode_cursor([int(rows[limit - 1][1]), rows[limit - 1][4]]) if len(rows) > limit else None
     return items, next_cursor

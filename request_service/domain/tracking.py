@@ -5,6 +5,9 @@ Brute force (reliability.md API2/API6): failures are counted per tracking number
 `max_failures` within `window_seconds` the number is locked for a window (429 `lookup_locked` + Retry-After),
 even for the right code. A wrong number and a wrong code are the same failure — same 404 problem, same work (a
 dummy hash for unknown numbers), same failure count — so a caller cannot tell which part was wrong.
+
+A failed look-up commits its counter but leaves no entry in the audit log: anyone can send them, and the log is for
+changes and privileged reads (services/audit.py). The API counts them as a metric (request_service/metrics.py).
 """
 
 import math
@@ -20,6 +23,7 @@ from request_service.errors import ApplicantRoleRequired, ApplicationNotFound, L
 from request_service.models import Application, KnownOrgan, Letter, LookupAttempt
 from request_service.schemas import ApplicantApplicationRead, term
 from request_service.vocab import ApplicationStatus, LetterKind, Outcome
+from services.audit import leave_out_request_entry
 from services.auth import Principal
 from services.db import utcnow
 from services.errors import Unauthorized
@@ -81,6 +85,7 @@ async def track(session: AsyncSession, tracking_no: str, query_code: str, *, max
             await session.flush()
         return app
     await _record_failure(session, tracking_no, attempt, max_failures=max_failures, window_seconds=window_seconds)
+    leave_out_request_entry(session)
     return None
 
 
