@@ -53,6 +53,11 @@ class Settings(ServiceSettings):
             return self.portal_document_url_template.format(document_id=document_id), "text/html"
         return f"{self.public_base_url}/api/v1/catalog/documents/{document_id}", "application/json"
 
+    @property
+    def atom_feed_url(self) -> str:
+        """The Atom feed (检索订阅) on the public address; a search's filters are its query (domain/search.feed_url)."""
+        return f"{self.public_base_url}/api/v1/catalog/feeds/atom.xml"
+
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":
         if not self.database_url:

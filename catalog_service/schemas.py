@@ -366,8 +366,9 @@ SEARCH_MAX_OFFSET = 10_000
 SEARCH_COUNT_CAP = 1_000  # exact counts and facets up to this many matches (performance.md §6 T3)
 
 
-class DocumentSearchParams(BaseModel):
-    """Query parameters of the catalogue search (目录检索). Unknown parameters are ignored."""
+class DocumentFilterParams(BaseModel):
+    """The filters of the catalogue search (目录检索) that the public may use: the search's public parameters and
+    the parameters of a saved-search Atom feed (检索订阅). Unknown parameters are ignored."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -386,19 +387,8 @@ class DocumentSearchParams(BaseModel):
         "年度: the year (Beijing time) of publication; with scope=organ the year of 成文日期 "
         "(or of creation when there is none)"))
     validity: Validity | None = Field(None, description="有效性")
-    attribute: DisclosureAttribute | None = Field(None, description="公开属性 — only with scope=organ (staff)")
-    status: DocumentStatus | None = Field(None, description="状态 — only with scope=organ (staff)")
     index_no: str | None = Field(None, max_length=64, description="索引号, exact match")
     doc_number: str | None = Field(None, max_length=100, description="文号, exact match, e.g. 穗府办〔2011〕8号")
-    scope: Literal["public", "organ"] = Field("public", description=(
-        "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
-        "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
-    sort: Literal["relevance", "date"] = Field("relevance", description=(
-        "`relevance`: records whose title contains every term first, then newest first; with more than 1,000 "
-        "matches this ranks the 200 newest, and the rest follow newest first. `date`: newest first (publication "
-        "date; with scope=organ, publication or else creation date)."))
-    limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
-    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
 
     @field_validator("organ")
     @classmethod
@@ -409,6 +399,22 @@ class DocumentSearchParams(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+
+class DocumentSearchParams(DocumentFilterParams):
+    """Query parameters of the catalogue search (目录检索). Unknown parameters are ignored."""
+
+    attribute: DisclosureAttribute | None = Field(None, description="公开属性 — only with scope=organ (staff)")
+    status: DocumentStatus | None = Field(None, description="状态 — only with scope=organ (staff)")
+    scope: Literal["public", "organ"] = Field("public", description=(
+        "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
+        "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
+    sort: Literal["relevance", "date"] = Field("relevance", description=(
+        "`relevance`: records whose title contains every term first, then newest first; with more than 1,000 "
+        "matches this ranks the 200 newest, and the rest follow newest first. `date`: newest first (publication "
+        "date; with scope=organ, publication or else creation date)."))
+    limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
+    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
 
 
 class DocumentSearchHit(BaseModel):
@@ -450,6 +456,9 @@ class DocumentSearchResult(BaseModel):
         "subject_category, genre, key_area, year, validity, and with scope=organ also attribute and status. "
         "While `total_is_estimate` is false, a value's count is exactly the number of items the search returns "
         "with that filter added."))
+    feed_url: str | None = Field(None, description=(
+        "订阅此检索 · the Atom feed (GET /api/v1/catalog/feeds/atom.xml) of this search's filters, newest first, "
+        "absolute on the platform's public address: for public searches; null with scope=organ (staff)"))
 
 
 # ---- Sync surface for integrating agencies: change feed, bulk import (批量导入), attachments (附件) ----------------

@@ -2,14 +2,18 @@
 
 import hashlib
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from catalog_service.deps import CalendarDep, SettingsDep
-from catalog_service.domain import bulk, idempotency, sync
-from catalog_service.schemas import MAX_BULK_RECORDS, BulkImportRequest, BulkImportResult, ChangesPage
-from catalog_service.vocab import KeyArea
+from catalog_service.domain import bulk, idempotency, search, sync
+from catalog_service.schemas import (
+    MAX_BULK_RECORDS,
+    BulkImportRequest,
+    BulkImportResult,
+    ChangesPage,
+    DocumentFilterParams,
+)
 from services.auth import Principal, require_roles
 from services.db import SessionDep
 from services.errors import problem_responses
@@ -66,22 +70,33 @@ async def list_changes(
     return page
 
 
-@router.get("/feeds/atom.xml", summary="Atom feed of newly published documents (订阅)", response_class=Response,
-            responses={200: {"description": "Atom 1.0 feed (RFC 4287) of the 50 newest public records",
+ATOM_DESCRIPTION = f"""\
+Any public catalogue search as an Atom 1.0 feed (RFC 4287) — 检索订阅, for people and agencies following a saved
+search. The filters are those of `GET {PREFIX}/documents` (same names, same validation, unknown parameters
+ignored) and the same matching; always as the public sees the catalogue, whoever asks (no `scope`). Entries are the
+{sync.ATOM_FEED_SIZE} newest matching public records, newest first; without filters, the newest of the whole
+catalogue. A public search's `feed_url` is this feed for its filters.
+
+* The self link and the feed's `id` are the normalised query on the platform's public address: parameters sorted,
+  the query folded to its terms, defaults left out. `updated` is the newest entry's; an empty feed has 1970-01-01.
+* `ETag` / `If-None-Match` → 304; `Cache-Control: no-cache` — a withdrawn or classified record leaves the feed at
+  once, and every cache on its next poll.
+"""
+
+
+@router.get("/feeds/atom.xml", summary="Atom feed of a catalogue search (检索订阅)", response_class=Response,
+            description=ATOM_DESCRIPTION,
+            responses={200: {"description": "Atom 1.0 feed (RFC 4287) of the newest matching public records",
                              "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
                        304: {"description": "Not modified"}, **problem_responses(404, 422)})
 async def get_atom_feed(
-    session: SessionDep, settings: SettingsDep,
-    organ: Annotated[str | None, Query(max_length=18, description="Only this organ's records (its code)")] = None,
-    key_area: Annotated[KeyArea | None, Query(description="Only records of this key area (重点领域)")] = None,
+    session: SessionDep, settings: SettingsDep, params: Annotated[DocumentFilterParams, Query()],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
-    # item 5); the self link names the feed's own filters, not whatever else the query carried.
-    filters = urlencode({k: v for k, v in (("organ", organ), ("key_area", key_area and key_area.value)) if v})
-    self_url = f"{settings.public_base_url}{PREFIX}/feeds/atom.xml" + (f"?{filters}" if filters else "")
-    content = await sync.atom_feed(session, self_url=self_url, document_link=settings.document_link,
-                                   organ_code=organ, key_area=key_area)
+    # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
+    self_url = search.feed_url(settings.atom_feed_url, params)
+    content = await sync.atom_feed(session, params, self_url=self_url, document_link=settings.document_link)
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

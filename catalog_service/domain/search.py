@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -71,6 +72,7 @@ from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ
 from catalog_service.schemas import (
     SEARCH_COUNT_CAP,
+    DocumentFilterParams,
     DocumentSearchHit,
     DocumentSearchParams,
     DocumentSearchResult,
@@ -78,12 +80,13 @@ from catalog_service.schemas import (
 )
 from catalog_service.textfold import fold, fold_query
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
-from services.auth import Principal
+from services.auth import ANONYMOUS, Principal
 
 __all__ = ["BROAD_GRAM_FACTOR", "BROAD_TRIGRAM_FACTOR", "COUNT_CAP", "Explain", "ORDERED_WALK_FACTOR",
            "RELEVANCE_WINDOW", "SearchPlan", "break_even", "capped_summary", "check_search_support",
-           "estimated_rows", "gram_keys", "organs_query", "plan_search", "search_documents", "search_terms",
-           "snippet", "table_rows", "term_probe", "uses_trigram_index"]
+           "estimated_rows", "feed_query", "feed_url", "gram_keys", "newest_public_matches", "organs_query",
+           "plan_search", "search_documents", "search_terms", "snippet", "table_rows", "term_probe",
+           "uses_trigram_index"]
 
 COUNT_CAP = SEARCH_COUNT_CAP
 # With more than COUNT_CAP matches, facets count and relevance ranks the RELEVANCE_WINDOW newest (ten pages of 20):
@@ -447,8 +450,10 @@ async def check_search_support(session: AsyncSession) -> None:
                            "CJK characters. Recreate the database with LC_CTYPE 'C.UTF-8' and restore into it.")
 
 
-async def search_documents(session: AsyncSession, principal: Principal,
-                           params: DocumentSearchParams) -> DocumentSearchResult:
+async def _prepare(session: AsyncSession, principal: Principal,
+                   params: DocumentSearchParams) -> tuple[SearchPlan, float]:
+    """The plan of a search, with what it needs resolved first (broad terms, the organ filter's ids), and the
+    planner's row count of the table (0 when not asked)."""
     dialect = session.bind.dialect.name
     broad: set[str] = set()
     rows_in_table = 0.0
@@ -462,7 +467,13 @@ async def search_documents(session: AsyncSession, principal: Principal,
             broad = await broad_terms(session, terms, rows_in_table)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
-    plan = plan_search(principal, params, dialect, broad, organ_ids)
+    return plan_search(principal, params, dialect, broad, organ_ids), rows_in_table
+
+
+async def search_documents(session: AsyncSession, principal: Principal, params: DocumentSearchParams, *,
+                           feed_base: str | None = None) -> DocumentSearchResult:
+    """`feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索)."""
+    plan, rows_in_table = await _prepare(session, principal, params)
     rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
     capped = _window_size(rows) > COUNT_CAP
     if capped:  # facets and the page from the newest matches instead
@@ -485,7 +496,41 @@ async def search_documents(session: AsyncSession, principal: Principal,
     return DocumentSearchResult(items=items, total=COUNT_CAP if capped else _window_size(rows),
                                 total_is_estimate=capped,
                                 limit=params.limit, offset=params.offset,
-                                facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS))
+                                facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS),
+                                # A staff search has no feed: the feed is public, and would not show their drafts.
+                                feed_url=feed_url(feed_base, params) if feed_base and not plan.staff else None)
+
+
+# ---------------------------------------------------------------------------------------------- saved searches
+
+def feed_query(params: DocumentFilterParams) -> list[tuple[str, str]]:
+    """The normalised public filters of a search (检索订阅), sorted by name: the query folded to its distinct terms
+    (what the search matches on), defaults and filters without effect left out (include_subordinates without an
+    organ), vocabulary codes. Two searches with the same matches by construction get the same list, so a saved
+    search has one feed URL and one Atom id whichever way it was typed."""
+    values: dict[str, Any] = {
+        "q": " ".join(search_terms(params.q)) or None,
+        "organ": params.organ,
+        "include_subordinates": "true" if params.organ and params.include_subordinates else None,
+        "subject_category": params.subject_category, "genre": params.genre, "key_area": params.key_area,
+        "validity": params.validity, "year": params.year, "index_no": params.index_no,
+        "doc_number": params.doc_number}
+    return sorted((name, str(getattr(value, "value", value))) for name, value in values.items()
+                  if value is not None)
+
+
+def feed_url(feed_base: str, params: DocumentFilterParams) -> str:
+    """The feed of a search's public filters: `feed_base` (absolute, from configuration) and the normalised query."""
+    query = urlencode(feed_query(params), quote_via=quote)
+    return f"{feed_base}?{query}" if query else feed_base
+
+
+async def newest_public_matches(session: AsyncSession, params: DocumentFilterParams, limit: int) -> list[str]:
+    """The ids of the `limit` newest (by publication) records the public search finds with these filters: the
+    search's own plan and matching, always as the anonymous public sees the catalogue, whoever asks."""
+    public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)))
+    plan, _ = await _prepare(session, ANONYMOUS, public)
+    return list((await session.execute(plan.newest_page(0, limit))).scalars())
 
 
 def _window_size(rows: Sequence[Any]) -> int:

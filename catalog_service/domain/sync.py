@@ -5,8 +5,9 @@ increasing in commit order, so a cursor never skips a late commit). Each event i
 *current* public view, or a content-free tombstone when the record is not public now — an old event can never
 carry what has since been withdrawn or classified (reliability.md §2.5). Delivery is at least once.
 
-Atom feed: the newest public records, all or per organ / key area, built with ElementTree (escaping done by the
-serializer, characters XML 1.0 forbids removed).
+Atom feed (检索订阅): the newest public records that a public catalogue search with the given filters finds — the
+search domain's own matching, never a second matcher — or the whole catalogue without filters; built with
+ElementTree (escaping done by the serializer, characters XML 1.0 forbids removed).
 """
 
 import re
@@ -15,17 +16,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import cast, exists, func, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from catalog_service.domain.documents import public_reads
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
 from catalog_service.domain.organs import get_organ_by_code
+from catalog_service.domain.search import newest_public_matches, search_terms
 from catalog_service.domain.visibility import visible_documents
 from catalog_service.models import Document, Organ, outbox
-from catalog_service.schemas import ChangeItem, ChangesPage, DocumentPublicRead
+from catalog_service.schemas import ChangeItem, ChangesPage, DocumentFilterParams, DocumentPublicRead
 from catalog_service.vocab import Genre, KeyArea
 from services.auth import ANONYMOUS
 
@@ -33,6 +33,7 @@ __all__ = ["ATOM_FEED_SIZE", "atom_feed", "list_changes"]
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 ATOM_FEED_SIZE = 50
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -65,15 +66,12 @@ async def list_changes(session: AsyncSession, after: int, limit: int) -> Changes
     return ChangesPage(items=items, next_cursor=rows[-1].id if rows else after, has_more=len(rows) == limit)
 
 
-def _has_key_area(dialect: str, key_area: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return cast(Document.key_areas, JSONB).contains([key_area])
-    values = func.json_each(Document.key_areas).table_valued("value")
-    return exists(select(literal(1)).select_from(values).where(values.c.value == key_area))
-
-
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _entry_updated(doc: Document) -> datetime:
+    return max(doc.updated_at, doc.published_at or doc.updated_at)
 
 
 def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
@@ -82,27 +80,43 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
     return element
 
 
-async def atom_feed(session: AsyncSession, *, self_url: str, document_link: Callable[[str], tuple[str, str]],
-                    organ_code: str | None = None, key_area: KeyArea | None = None) -> bytes:
-    """Atom 1.0 (RFC 4287) of the newest public records; unknown organ → OrganNotFound. `document_link(id)`
-    gives each entry's alternate link and its media type (the portal page or the JSON record)."""
-    stmt = visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
-    title, feed_id = "政府信息公开目录 · 最新公开", "urn:gongkai:catalog:feed"
-    if organ_code:
-        organ = await get_organ_by_code(session, organ_code)
-        stmt = stmt.where(Document.organ_id == organ.id)
-        title, feed_id = f"{organ.name} · 最新公开", f"{feed_id}:organ:{organ.code}"
-    if key_area:
-        stmt = stmt.where(_has_key_area(session.bind.dialect.name, key_area.value))
-        title, feed_id = f"{title} · {key_area.zh}", f"{feed_id}:key-area:{key_area.value}"
-    rows = (await session.execute(
-        stmt.order_by(Document.published_at.desc(), Document.id.desc()).limit(ATOM_FEED_SIZE))).all()
+def _feed_title(params: DocumentFilterParams, organ: Organ | None) -> str:
+    """What is followed, in the reader's words: the folded query, then each filter's Chinese label."""
+    parts = [" ".join(search_terms(params.q))] if params.q else []
+    if organ is not None:
+        parts.append(f"{organ.name}（含下级机关）" if params.include_subordinates else organ.name)
+    parts += [term.zh for term in (params.subject_category, params.genre, params.key_area, params.validity) if term]
+    if params.year:
+        parts.append(f"{params.year}年")
+    if params.index_no:
+        parts.append(f"索引号 {params.index_no}")
+    if params.doc_number:
+        parts.append(f"文号 {params.doc_number}")
+    parts = [p for p in parts if p]
+    return "检索订阅: " + " · ".join(parts) if parts else "政府信息公开目录 · 最新公开"
+
+
+async def atom_feed(session: AsyncSession, params: DocumentFilterParams, *, self_url: str,
+                    document_link: Callable[[str], tuple[str, str]]) -> bytes:
+    """Atom 1.0 (RFC 4287) of the ATOM_FEED_SIZE newest public records a public search with `params` finds (检索订阅;
+    no filters: the whole catalogue); unknown organ → OrganNotFound. `self_url` (the feed's canonical, normalised
+    URL) is also its id. `document_link(id)` gives each entry's alternate link and its media type (the portal page
+    or the JSON record)."""
+    organ = await get_organ_by_code(session, params.organ) if params.organ else None
+    # The search decides what matches (one matcher); the entries are then read as the public sees them now.
+    ids = await newest_public_matches(session, params, ATOM_FEED_SIZE)
+    found = {doc.id: (doc, org) for doc, org in (await session.execute(
+        visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
+        .where(Document.id.in_(ids)))).all()} if ids else {}
+    rows = [found[i] for i in ids if i in found]
+    title, feed_id = _feed_title(params, organ), self_url
 
     # Plain tag names under a default xmlns: parsers see Atom elements, and attributes stay unqualified.
     feed = ET.Element("feed", {"xmlns": ATOM_NS, "xml:lang": "zh-CN"})
     _text(feed, "id", feed_id)
     _text(feed, "title", title)
-    newest = max((doc.updated_at for doc, _ in rows), default=datetime.now(UTC))
+    # The newest entry's update time; an empty feed has a fixed one, so that its ETag holds until an entry comes.
+    newest = max((_entry_updated(doc) for doc, _ in rows), default=EMPTY_FEED_UPDATED)
     _text(feed, "updated", _rfc3339(newest))
     ET.SubElement(feed, "link", {"rel": "self", "href": self_url, "type": "application/atom+xml"})
     _text(feed, "generator", "Gongkai 政府信息公开平台")
@@ -110,7 +124,7 @@ async def atom_feed(session: AsyncSession, *, self_url: str, document_link: Call
         entry = ET.SubElement(feed, "entry")
         _text(entry, "id", f"urn:uuid:{doc.id}")
         _text(entry, "title", doc.public_title)
-        _text(entry, "updated", _rfc3339(max(doc.updated_at, doc.published_at or doc.updated_at)))
+        _text(entry, "updated", _rfc3339(_entry_updated(doc)))
         if doc.published_at:
             _text(entry, "published", _rfc3339(doc.published_at))
         author = ET.SubElement(entry, "author")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from catalog_service.models import Document, ReviewStep, outbox
-from tests.catalog_service.helpers import API, Staff, act, make_organ
+from tests.catalog_service.helpers import API, Staff, act, make_organ, new_code
 from tests.support import assert_problem, auth
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -179,8 +179,10 @@ async def test_atom_feed_is_well_formed_escaped_and_public_only(catalog):
     both = feed((await catalog.get(f"{API}/feeds/atom.xml", params={"organ": theirs, "key_area": "education"})).text)
     assert entry_titles(both) == []
 
-    assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"organ": "11440100MC9999999X"}), 404,
+    assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"organ": new_code()}), 404,
                    "organ_not_found")
+    # The search's validation: a code whose check character is wrong is no organ's at all.
+    assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"organ": "11440100MC9999999X"}), 422)
     assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"key_area": "nonsense"}), 422)
     again = await catalog.get(f"{API}/feeds/atom.xml", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304

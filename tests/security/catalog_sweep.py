@@ -2,6 +2,7 @@
 group of routes, every response checked as it comes in (Sweep.get)."""
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -30,8 +31,10 @@ class Sweep:
         self.requests += 1
         self.seen_routes.add(route)
         assert r.status_code < 500, (who.name, path, params, r.text)
-        # What the request itself carried (path segments, parameters) may come back: the caller's own input.
-        echo = (*echoed, *(str(v) for v in (params or {}).values()), path, *path.split("/"))
+        # What the request itself carried (path segments, parameters) may come back: the caller's own input, also
+        # percent-encoded in a URL (a search's feed_url names its own filters).
+        values = [str(v) for v in (params or {}).values()]
+        echo = (*echoed, *values, *(quote(v) for v in values), path, *path.split("/"))
         for canary in hits(r, self.canaries, echoed=echo):
             doc = self.canaries[canary]
             assert self.w.may_see(who, doc, staff_view=staff_view), (
