@@ -54,8 +54,11 @@ def part(data: Any) -> str:
 
 
 def claims(iss: str = "gongkai-dev", **overrides: Any) -> dict[str, Any]:
+    # Times from the clock at the call, not at import: on a loaded 2-core box the suite reaches this module's
+    # later tests more than ten minutes after import, and a token minted "valid for 10 minutes" then was expired.
+    now = int(time.time())
     base = {"sub": "u-1", "name": "测试", "roles": ["drafter", "admin"], "organ": ORGAN, "aud": "gongkai",
-            "iss": iss, "iat": NOW, "nbf": NOW, "exp": NOW + 600}
+            "iss": iss, "iat": now, "nbf": now, "exp": now + 3600}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
