@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.domain.documents import add_review_step, require_own, today_shanghai
+from catalog_service.domain.documents import add_review_step, require_anchored, require_own, today_shanghai
 from catalog_service.domain.events import emit_document_event, is_public
 from catalog_service.errors import ClassifiedNeverPublished, InvalidTransition, WrongRole
 from catalog_service.models import Document, DocumentLink, Organ
@@ -26,6 +26,8 @@ __all__ = ["TRANSITIONS", "Decision", "publish", "publish_due", "transition"]
 
 REEVALUATION_PERIOD = timedelta(days=365)  # 动态调整: re-evaluate withheld records at least yearly (configurable)
 REVIEW_STATES = {"division_review", "unit_review", "referred"}
+# Steps that carry a record towards publication: none with a redaction whose anchor is lost (区分处理, anchors.py).
+ADVANCING = frozenset({"submit", "approve", "resolve_referral", "decide"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ async def transition(session: AsyncSession, principal: Principal, doc: Document,
     require_if_match(if_match, doc.version)
     if doc.status not in rule.from_states:
         raise InvalidTransition(f"'{action}' is not possible while the record is {doc.status}.")
+    if action in ADVANCING:
+        await require_anchored(session, doc)
     status_before, attribute_before = doc.status, doc.attribute
     await bump_version(session, doc, doc.version)
     handler = _HANDLERS.get(action)
@@ -209,6 +213,7 @@ async def publish(session: AsyncSession, doc: Document, organ: Organ) -> None:
     """Publish now; apply what the record amends or repeals to those records."""
     if doc.classified:
         raise ClassifiedNeverPublished("A classified (涉密) record can never be published.")
+    await require_anchored(session, doc)  # the last gate, whichever path publishes (scheduled, bulk, decide)
     doc.status, doc.published_at, doc.scheduled_publish_at = "published", utcnow(), None
     doc.reevaluation_due_on = None
     links = (await session.execute(select(DocumentLink).where(DocumentLink.from_id == doc.id))).scalars().all()
