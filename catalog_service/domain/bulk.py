@@ -42,8 +42,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
-from catalog_service.domain.calendar import WorkingCalendar
 from catalog_service.domain.anchors import Moved
+from catalog_service.domain.calendar import WorkingCalendar
 from catalog_service.domain.documents import (
     lost_anchors,
     next_index_nos,
