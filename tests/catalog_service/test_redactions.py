@@ -236,3 +236,57 @@ async def test_every_redaction_change_is_in_the_review_log(catalog):
     # The log says where, not what: the withheld text is not copied into it.
     assert all(NAME not in (s["comment"] or "") for s in log)
     assert "body" in log[1]["comment"] and "8–12" in log[2]["comment"] and "12–16" in log[2]["comment"]
+
+
+# ---- the guard at projection time: offsets are never trusted on their own --------------------------------------
+
+
+async def _shift_body_behind_the_apis_back(catalog_db, doc_id: str) -> None:
+    """A change of the text that skipped re-anchoring (a bug, a repair script, rows from before anchoring)."""
+    from sqlalchemy import update
+
+    from catalog_service.models import Document
+
+    async with catalog_db.transaction() as session:
+        doc = await session.get(Document, doc_id)
+        await session.execute(update(Document).where(Document.id == doc_id).values(body=f"{PREFIX}{doc.body}"))
+
+
+async def test_the_projection_fails_closed_when_the_text_is_not_at_the_offsets(catalog, catalog_db):
+    staff = Staff(await make_organ(catalog))
+    body = f"各单位：经研究，{NAME}同志任办公室主任。"
+    doc_id, etag = await draft(catalog, staff, body=body, keywords=["人事"])
+    etag = (await redact(catalog, staff.secrecy_officer, doc_id, etag, "body", body, NAME)).headers["etag"]
+    await _shift_body_behind_the_apis_back(catalog_db, doc_id)
+    _, etag = await record(catalog, staff.drafter, doc_id)
+    # An edit of another field projects the record again, with the redaction's offsets now off the name.
+    r = await catalog.patch(f"{API}/documents/{doc_id}", headers=with_etag(staff.drafter, etag),
+                            json={"keywords": ["人事", "任免"]})
+    assert r.status_code == 200, r.text
+    assert NAME not in r.json()["public_body"] and r.json()["public_body"] == MASK
+    assert doc_id not in await searched(catalog, NAME, staff.drafter, scope="organ")
+    assert_problem(await act(catalog, staff.drafter, doc_id, "submit", r.headers["etag"], expect=409), 409,
+                   "redaction_anchor_lost")
+
+
+async def test_scheduled_publication_holds_back_a_record_whose_redaction_lost_its_text(catalog, catalog_db):
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from catalog_service.domain.workflow import publish_due
+
+    staff = Staff(await make_organ(catalog))
+    body = f"各单位：经研究，{NAME}同志任办公室主任。"
+    doc_id, etag = await draft(catalog, staff, body=body)
+    etag = (await redact(catalog, staff.secrecy_officer, doc_id, etag, "body", body, NAME)).headers["etag"]
+    etag = (await act(catalog, staff.drafter, doc_id, "submit", etag)).headers["etag"]
+    etag = (await act(catalog, staff.division_head, doc_id, "approve", etag)).headers["etag"]
+    when = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    await act(catalog, staff.unit_head, doc_id, "decide", etag,
+              {"attribute": "proactive", "scheduled_publish_at": when})
+    await _shift_body_behind_the_apis_back(catalog_db, doc_id)
+    await asyncio.sleep(1.2)
+    async with catalog_db.transaction() as session:
+        assert await publish_due(session) == 0
+    assert (await catalog.get(f"{API}/documents/{doc_id}")).status_code == 404
+    assert doc_id not in await searched(catalog, NAME)
