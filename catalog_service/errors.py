@@ -41,6 +41,20 @@ class NotEditable(Conflict):
     code = "not_editable"
 
 
+class RedactionAnchorLost(Conflict):
+    """区分处理: a redaction's withheld text was not found again after an edit; the record goes no further until a
+    secrecy officer has reviewed the redactions named in `errors`."""
+
+    code = "redaction_anchor_lost"
+
+
+class RedactionProtected(Forbidden):
+    """Removing this redaction is not the caller's: a secrecy officer's redaction is removed only by a secrecy
+    officer, anyone else's only by its author while the record is a draft."""
+
+    code = "redaction_protected"
+
+
 # ---- sync surface and attachments ----
 from services.errors import AppError, PayloadTooLarge  # noqa: E402
 

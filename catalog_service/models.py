@@ -142,18 +142,31 @@ class DocumentLink(Base):
 
 
 class Redaction(Base):
-    """区分处理: one withheld segment of title, summary or body, with its legal ground (条例第三十七条)."""
+    """区分处理: one withheld segment of title, summary or body, with its legal ground (条例第三十七条).
+
+    Anchored on its text, not on its offsets (domain/anchors.py): an edit moves the text under the offsets, so the
+    segment is found again by the exact withheld text and a little context on each side; the offsets are only the
+    last known position (a hint). A segment that cannot be found again unambiguously is `lost`: its field is
+    withheld whole and the record goes no further in review until a secrecy officer has looked at it."""
 
     __tablename__ = "redaction"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     document_id: Mapped[str] = mapped_column(ForeignKey("document.id", ondelete="CASCADE"), index=True)
     field: Mapped[str] = mapped_column(String(16))  # title | summary | body
-    start: Mapped[int] = mapped_column(Integer)  # character offsets, end exclusive
+    # Offsets in Unicode code points (Python str indices, not UTF-16 units nor bytes), end exclusive.
+    start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)  # the withheld text exactly: staff-only, like the original it is cut from
+    prefix: Mapped[str] = mapped_column(String(64), default="")  # up to 16 code points of context before …
+    suffix: Mapped[str] = mapped_column(String(64), default="")  # … and after, to tell repeated text apart
+    state: Mapped[str] = mapped_column(String(16), default="anchored")  # anchored | lost
     ground: Mapped[str] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
+    # The role it was added in: a secrecy officer's redaction is removed only by a secrecy officer. None: added
+    # before roles were recorded, treated as the secrecy officer's.
+    created_role: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -174,6 +187,9 @@ class ReviewStep(Base):
     status_after: Mapped[str] = mapped_column(String(20))
     attribute_before: Mapped[str | None] = mapped_column(String(16))
     attribute_after: Mapped[str | None] = mapped_column(String(16))
+    # The redaction a redaction_* step is about (added, removed, re-anchored or lost); no foreign key: the log
+    # outlives a removed redaction.
+    redaction_id: Mapped[str | None] = mapped_column(String(36))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -175,9 +176,13 @@ class DocumentUpdate(InputSchema):
 
 
 class RedactionCreate(InputSchema):
+    """A segment to withhold, by offsets in Unicode code points (not UTF-16 units: 𠮷 is one) into the record's
+    current title, summary or body — the only redactable fields. The server stores the text found there and
+    anchors the redaction on it, so later edits move the redaction with the text."""
+
     field: str = Field(pattern="^(title|summary|body)$")
-    start: int = Field(ge=0)
-    end: int = Field(gt=0)
+    start: int = Field(ge=0, description="First code point withheld")
+    end: int = Field(gt=0, description="Code point after the last one withheld")
     ground: WithholdingGround
     note: str | None = Field(None, max_length=1000)
 
@@ -191,11 +196,17 @@ class RedactionCreate(InputSchema):
 class RedactionRead(Schema):
     id: str
     field: str
-    start: int
-    end: int
+    start: int = Field(description="Offset in Unicode code points (not UTF-16 units); the last known position")
+    end: int = Field(description="Exclusive end, in code points")
+    text: str = Field(description="The withheld text exactly, on which the redaction is anchored")
+    state: Literal["anchored", "lost"] = Field(description=(
+        "anchored: the text stands at start–end; lost: an edit removed or changed it, or made it ambiguous — the "
+        "field is withheld whole and the record cannot go on in review until a secrecy officer acts"))
     ground: WithholdingGround
     note: str | None
     created_by: str
+    created_role: str | None = Field(description="The role the redaction was added in (secrecy_officer: only a "
+                                                 "secrecy officer removes it)")
     created_at: datetime
 
 
@@ -210,6 +221,7 @@ class ReviewStepRead(Schema):
     status_after: DocumentStatus
     attribute_before: DisclosureAttribute | None
     attribute_after: DisclosureAttribute | None
+    redaction_id: str | None = Field(description="The redaction a redaction_* step is about")
     at: datetime
 
 

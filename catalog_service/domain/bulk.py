@@ -16,7 +16,9 @@ Per record, keyed by (source_system, external_id):
 A `review` block records the organ's own 保密审查, with an `import_review` step in the review log: concluding
 proactive publishes the record (one that amends or repeals others through workflow.publish, which applies that to
 them; the rest in place with the same fields, saving publish()'s query per record — a test keeps the two equal);
-other conclusions leave a draft with that proposed attribute for the unit head.
+other conclusions leave a draft with that proposed attribute for the unit head. An update moves the draft's
+redactions with the new text (anchors.py, steps in the review log); one whose anchor is lost keeps the record a
+draft whatever the review concluded, until a secrecy officer has looked at it (published: false).
 
 Writing: everything that can be checked is checked first (validation, duplicates, links, ownership), then the
 batch is written in one SAVEPOINT with batched reads, one block of 索引号 and multi-row INSERTs (a batch holds
@@ -40,11 +42,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
+from catalog_service.domain.anchors import Moved
 from catalog_service.domain.calendar import WorkingCalendar
 from catalog_service.domain.documents import (
+    lost_anchors,
     next_index_nos,
     organ_of,
     publication_due,
+    reanchor_all,
     today_shanghai,
 )
 from catalog_service.domain.events import emit_document_event
@@ -270,7 +275,9 @@ async def _write(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     return results
 
 
-def _set_fields(doc: Document, record: BulkRecord, calendar: WorkingCalendar, redactions: list[Redaction]) -> None:
+def _set_fields(doc: Document, record: BulkRecord, calendar: WorkingCalendar, redactions: list[Redaction]
+                ) -> list[Moved]:
+    """Set the record's fields; its redactions follow the new text (anchors.py), what moved or was lost returned."""
     for key, value in record.model_dump(exclude=NOT_COLUMNS).items():
         setattr(doc, key, value)
     doc.interpretation_of_id = record.interpretation_of
@@ -282,7 +289,9 @@ def _set_fields(doc: Document, record: BulkRecord, calendar: WorkingCalendar, re
             doc.withholding_grounds = list(review.grounds) or doc.withholding_grounds
             doc.attribute_reason = review.basis or doc.attribute_reason
     publication_due(calendar, doc)
+    moved = reanchor_all(doc, redactions)
     refresh_projection(doc, redactions)
+    return moved
 
 
 def _link_rows(ctx: _Context, doc: Document, record: BulkRecord, *, new: bool
@@ -299,11 +308,11 @@ def _link_rows(ctx: _Context, doc: Document, record: BulkRecord, *, new: bool
 
 
 def _step(ctx: _Context, doc: Document, seq: int, action: str, comment: str, status_before: str | None,
-          attribute_before: str | None) -> dict[str, Any]:
+          attribute_before: str | None, redaction_id: str | None = None) -> dict[str, Any]:
     return {"id": new_id(), "document_id": doc.id, "seq": seq, "action": action, "actor_sub": ctx.principal.sub,
             "actor_name": ctx.principal.name, "role": "integration", "comment": comment,
             "status_before": status_before, "status_after": doc.status, "attribute_before": attribute_before,
-            "attribute_after": doc.attribute, "at": utcnow()}
+            "attribute_after": doc.attribute, "redaction_id": redaction_id, "at": utcnow()}
 
 
 def _publish_unlinked(doc: Document) -> None:
@@ -327,6 +336,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     issuers: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
+    held: set[int] = set()  # a redaction's anchor is lost: stays a draft whatever the review (区分处理 first)
 
     if creates:
         index_nos = await next_index_nos(session, ctx.organ, today_shanghai().year, ctx.settings.index_no_template,
@@ -364,12 +374,19 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
             assert doc is not None
             doc.version += 1  # the row is ours (FOR UPDATE on PostgreSQL; one writer on SQLite)
             doc.content_hash = write.digest
-            _set_fields(doc, write.record, ctx.calendar, redactions[doc.id])
+            seq = (last_seq.get(doc.id) or 0) + 1
+            # The upstream text replaces the draft's: each redaction is found again in it or lost, in the log.
+            for moved in _set_fields(doc, write.record, ctx.calendar, redactions[doc.id]):
+                steps.append(_step(ctx, doc, seq, moved.action, moved.comment, doc.status, doc.attribute,
+                                   moved.redaction.id))
+                seq += 1
+            if lost_anchors(doc, redactions[doc.id]):
+                held.add(write.index)
             more_issuers, more_links = _link_rows(ctx, doc, write.record, new=False)
             issuers += more_issuers
             links += more_links
             emit_document_event(session, doc, ctx.organ, "document.updated")
-            docs[write.index], next_seq[doc.id] = doc, (last_seq.get(doc.id) or 0) + 1
+            docs[write.index], next_seq[doc.id] = doc, seq
 
     # Reviews concluding proactive publish. Records that amend or repeal others go through workflow.publish,
     # which applies that to the targets once the links are stored; the others are published in place.
@@ -379,17 +396,19 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         review, doc = write.record.review, docs[write.index]
         if review is None:
             continue
-        if review.conclusion == DisclosureAttribute.PROACTIVE and (write.record.amends or write.record.repeals):
+        proactive = review.conclusion == DisclosureAttribute.PROACTIVE and write.index not in held
+        if proactive and (write.record.amends or write.record.repeals):
             linked.append((write, doc))
             continue
         status_before, attribute_before = doc.status, doc.attribute
-        if review.conclusion == DisclosureAttribute.PROACTIVE:
+        if proactive:
             doc.attribute = DisclosureAttribute.PROACTIVE.value
             _publish_unlinked(doc)
             emit_document_event(session, doc, ctx.organ, "document.published")
             published.add(write.index)
-        steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", _review_comment(review), status_before,
-                           attribute_before))
+        comment = _review_comment(review) + ("；区分处理定位失效，未发布，待保密审查员复核"
+                                             if write.index in held else "")
+        steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", comment, status_before, attribute_before))
 
     await session.flush()  # the documents, before the rows that refer to them
     for model, rows in ((DocumentIssuer, issuers), (DocumentLink, links)):

@@ -8,12 +8,21 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
+from catalog_service.domain.anchors import REDACTABLE_FIELDS, Moved, capture, field_text, is_anchored, reanchor
 from catalog_service.domain.calendar import WorkingCalendar, add_working_days
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.organs import next_index_no
 from catalog_service.domain.projection import refresh_projection
 from catalog_service.domain.visibility import is_catalog_staff, visible_documents
-from catalog_service.errors import DocumentNotFound, InvalidReference, NotEditable, OrganNotFound, OutsideOrgan
+from catalog_service.errors import (
+    DocumentNotFound,
+    InvalidReference,
+    NotEditable,
+    OrganNotFound,
+    OutsideOrgan,
+    RedactionAnchorLost,
+    RedactionProtected,
+)
 from catalog_service.models import Attachment, Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep
 from catalog_service.schemas import (
     AttachmentRead,
@@ -95,12 +104,12 @@ async def _check_references(session: AsyncSession, principal: Principal, data: D
 
 async def add_review_step(session: AsyncSession, doc: Document, principal: Principal, *, action: str, role: str,
                           status_before: str | None, attribute_before: str | None,
-                          comment: str | None = None) -> ReviewStep:
+                          comment: str | None = None, redaction_id: str | None = None) -> ReviewStep:
     seq = len((await session.execute(select(ReviewStep.id).where(ReviewStep.document_id == doc.id))).all()) + 1
     step = ReviewStep(document_id=doc.id, seq=seq, action=action, actor_sub=principal.sub,
                       actor_name=principal.name, role=role, comment=comment, status_before=status_before,
                       status_after=doc.status, attribute_before=attribute_before, attribute_after=doc.attribute,
-                      at=utcnow())
+                      redaction_id=redaction_id, at=utcnow())
     session.add(step)
     return step
 
@@ -146,10 +155,50 @@ async def update_document(session: AsyncSession, principal: Principal, doc: Docu
         setattr(doc, key, value)
     if "formed_on" in changes:
         publication_due(calendar, doc)
-    refresh_projection(doc, await redactions_of(session, doc.id))
+    redactions = await redactions_of(session, doc.id)
+    edited = set(changes) & set(REDACTABLE_FIELDS)
+    for moved in reanchor_all(doc, [r for r in redactions if r.field in edited]):
+        await log_redaction(session, doc, principal, moved.action, moved.redaction.id, moved.comment)
+    refresh_projection(doc, redactions)
     emit_document_event(session, doc, organ, "document.updated")
     await session.flush()
     return doc
+
+
+def reanchor_all(doc: Document, redactions: Sequence[Redaction]) -> list[Moved]:
+    """After an edit of the record's text: find each redaction again (anchors.py); what moved or was lost."""
+    return [moved for r in redactions if (moved := reanchor(r, field_text(doc, r.field))) is not None]
+
+
+def lost_anchors(doc: Document, redactions: Sequence[Redaction]) -> list[Redaction]:
+    return [r for r in redactions if not is_anchored(r, field_text(doc, r.field))]
+
+
+async def require_anchored(session: AsyncSession, doc: Document) -> None:
+    """No step of review or publication with a redaction whose text is not where it says (issue 11 item 3)."""
+    lost = lost_anchors(doc, await redactions_of(session, doc.id))
+    if lost:
+        raise RedactionAnchorLost(
+            f"{len(lost)} redaction(s) no longer find the text they withhold after an edit; a secrecy officer "
+            "must remove or replace them first.",
+            errors=[{"loc": ["redactions", r.id], "msg": f"{r.field} {r.start}–{r.end}: anchor lost",
+                     "type": "redaction_anchor_lost"} for r in lost])
+
+
+STAFF_ROLE_ORDER = ("secrecy_officer", "unit_head", "division_head", "drafter")
+
+
+def staff_role(principal: Principal) -> str:
+    """The role a staff member acts in on redactions: the secrecy officer's when they hold it (保密审查)."""
+    return next((role for role in STAFF_ROLE_ORDER if role in principal.roles), "staff")
+
+
+async def log_redaction(session: AsyncSession, doc: Document, principal: Principal, action: str,
+                        redaction_id: str, comment: str) -> None:
+    """A redaction_* step in the immutable review log: the status does not change, who changed what does."""
+    await add_review_step(session, doc, principal, action=action, role=staff_role(principal),
+                          status_before=doc.status, attribute_before=doc.attribute, comment=comment,
+                          redaction_id=redaction_id)
 
 
 async def redactions_of(session: AsyncSession, document_id: str) -> list[Redaction]:
@@ -163,17 +212,40 @@ async def add_redaction(session: AsyncSession, principal: Principal, doc: Docume
     require_if_match(if_match, doc.version)
     if doc.status not in REDACTABLE:
         raise NotEditable("Redactions are set during drafting and review, before publication.")
-    text = {"title": doc.title, "summary": doc.summary or "", "body": doc.body or ""}[data.field]
+    text = field_text(doc, data.field)
     if data.end > len(text):
-        raise InvalidReference(f"The segment ends after the {data.field} ({len(text)} characters).", errors=[
+        raise InvalidReference(f"The segment ends after the {data.field} ({len(text)} code points).", errors=[
             {"loc": ["body", "end"], "msg": f"at most {len(text)}", "type": "out_of_range"}])
     await bump_version(session, doc, doc.version)
-    redaction = Redaction(document_id=doc.id, created_by=principal.sub, **data.model_dump())
+    role = staff_role(principal)
+    redaction = Redaction(document_id=doc.id, created_by=principal.sub, created_role=role, **data.model_dump())
+    capture(redaction, text)
     session.add(redaction)
     await session.flush()
+    await log_redaction(session, doc, principal, "redaction_added", redaction.id,
+                        f"{redaction.field} {redaction.start}–{redaction.end}，{redaction.ground}"
+                        + (f"：{redaction.note}" if redaction.note else ""))
     refresh_projection(doc, await redactions_of(session, doc.id))
     emit_document_event(session, doc, organ, "document.updated")
     return redaction
+
+
+def require_may_remove(principal: Principal, doc: Document, redaction: Redaction) -> None:
+    """Who may remove a redaction (issue 11 item 4): a secrecy officer of the organ any of its record's; anyone
+    else only one they added themselves, not in the secrecy officer's role, and only while the record is a draft
+    (in review the text is the reviewers', and a redaction is the 保密审查's). Redactions whose role was not
+    recorded count as the secrecy officer's."""
+    if "secrecy_officer" in principal.roles:
+        return
+    if redaction.created_role in (None, "secrecy_officer"):
+        raise RedactionProtected("This redaction was added by the secrecy officer (保密审查员); only a secrecy "
+                                 "officer may remove it.")
+    if redaction.created_by != principal.sub:
+        raise RedactionProtected("Only the staff member who added this redaction, or a secrecy officer, may "
+                                 "remove it.")
+    if doc.status != "draft":
+        raise RedactionProtected(f"The record is in {doc.status}: only a secrecy officer may remove redactions "
+                                 "during review.")
 
 
 async def remove_redaction(session: AsyncSession, principal: Principal, doc: Document, redaction_id: str,
@@ -182,11 +254,16 @@ async def remove_redaction(session: AsyncSession, principal: Principal, doc: Doc
     require_if_match(if_match, doc.version)
     if doc.status not in REDACTABLE:
         raise NotEditable("Redactions are set during drafting and review, before publication.")
-    result = await session.execute(delete(Redaction).where(Redaction.id == redaction_id,
-                                                           Redaction.document_id == doc.id))
-    if result.rowcount != 1:
+    redaction = (await session.execute(select(Redaction).where(
+        Redaction.id == redaction_id, Redaction.document_id == doc.id))).scalar_one_or_none()
+    if redaction is None:
         raise DocumentNotFound(f"Redaction {redaction_id} does not exist on this document.")
+    require_may_remove(principal, doc, redaction)
+    await session.execute(delete(Redaction).where(Redaction.id == redaction.id))
     await bump_version(session, doc, doc.version)
+    await log_redaction(session, doc, principal, "redaction_removed", redaction.id,
+                        f"{redaction.field} {redaction.start}–{redaction.end}，{redaction.ground}"
+                        + ("" if redaction.state == "anchored" else "（定位已失效 anchor lost）"))
     refresh_projection(doc, await redactions_of(session, doc.id))
     emit_document_event(session, doc, organ, "document.updated")
 

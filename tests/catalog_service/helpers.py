@@ -153,8 +153,9 @@ async def seed_search_fixture(db: Database) -> SearchFixture:
         session.add(redacted)
         await session.flush()
         start = body.index("蓝鲸丁")
-        segment = Redaction(document_id=redacted.id, field="body", start=start, end=start + 3,
-                            ground="third_party_rights", created_by="search-test")
+        segment = Redaction(document_id=redacted.id, field="body", start=start, end=start + 3, text="蓝鲸丁",
+                            prefix=body[:start][-16:], suffix=body[start + 3:][:16], state="anchored",
+                            ground="third_party_rights", created_by="search-test", created_role="secrecy_officer")
         session.add(segment)
         refresh_projection(redacted, [segment])
         fx.public.append({"title": "区分处理测试文件", "script": "simplified", "doc": redacted})

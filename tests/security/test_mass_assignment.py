@@ -240,7 +240,10 @@ async def test_catalogue_writes_persist_only_what_the_server_decides(catalog_db,
         record = (await catalog.get(f"{api}/documents/{doc['id']}/record", headers=staff.drafter)).json()
         assert record == doc  # not a byte changed
 
-        for field, value in (("id", str(uuid.uuid4())), ("document_id", str(uuid.uuid4())), ("created_by", "m")):
+        # The anchor (text, context, state) and the adding role are the server's (issue 11 items 3, 4).
+        for field, value in (("id", str(uuid.uuid4())), ("document_id", str(uuid.uuid4())), ("created_by", "m"),
+                             ("text", "x"), ("prefix", ""), ("suffix", ""), ("state", "anchored"),
+                             ("created_role", "secrecy_officer")):
             assert_problem(await catalog.post(f"{api}/documents/{doc['id']}/redactions",
                                               headers=with_etag(staff.drafter, etag),
                                               json={"field": "body", "start": 0, "end": 1,
