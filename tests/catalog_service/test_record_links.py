@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from catalog_service.config import Settings
 from catalog_service.domain.workflow import publish_due
 from tests.catalog_service.helpers import API, Staff, act, draft, make_organ, publish, with_etag
 from tests.catalog_service.test_sync import REVIEW, all_changes, bulk, integration, record
@@ -105,7 +106,7 @@ async def test_scheduled_publication_is_in_the_records_log(catalog, catalog_db):
                                                                  "scheduled_publish_at": when})
     await asyncio.sleep(1.2)
     async with catalog_db.transaction() as session:
-        assert await publish_due(session) == 1
+        assert await publish_due(session, Settings()) == 1
     [*_, step] = await review_log(catalog, staff.unit_head, doc_id)
     assert (step["action"], step["role"], step["status_before"], step["status_after"]) == (
         "publish", "system", "scheduled", "published")
