@@ -379,7 +379,11 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
             issuers += more_issuers
             links += more_links
             emit_document_event(session, doc, ctx.organ, "document.updated")
-            docs[write.index], next_seq[doc.id] = doc, (last_seq.get(doc.id) or 0) + 1
+            # Every change to a record is in its own review log, whoever makes it (security review, issue 11).
+            seq = (last_seq.get(doc.id) or 0) + 1
+            steps.append(_step(ctx, doc, seq, "import_update",
+                               f"自 {ctx.source} 更新，外部编号 {write.record.external_id}", doc.status, doc.attribute))
+            docs[write.index], next_seq[doc.id] = doc, seq + 1
 
     # Reviews concluding proactive publish. Records that amend or repeal others go through workflow.publish,
     # which applies that to the targets once the links are stored; the others are published in place.

@@ -96,6 +96,15 @@ async def test_an_import_that_repeals_writes_the_targets_log(catalog):
     assert (step["action"], step["role"], step["actor_sub"]) == ("repealed_by", "integration", "oa-system")
 
 
+async def test_an_import_that_updates_a_draft_writes_its_log(catalog):
+    a = Staff(await make_organ(catalog))
+    [doc] = (await bulk(catalog, integration(a.organ), [record(1)])).json()["results"]
+    await bulk(catalog, integration(a.organ), [record(1, title="更新后的标题：关于做好政务公开工作的通知")])
+    log = await review_log(catalog, a.unit_head, doc["document_id"])
+    assert [(s["action"], s["role"], s["status_after"]) for s in log] == [
+        ("import", "integration", "draft"), ("import_update", "integration", "draft")]
+
+
 async def test_scheduled_publication_is_in_the_records_log(catalog, catalog_db):
     staff = Staff(await make_organ(catalog))
     doc_id, etag = await draft(catalog, staff)
