@@ -1,5 +1,6 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["readiness_probes"]["search"] = _search_probe(state["database"])
         # 定时发布: publish records whose scheduled time has come (idempotent per record).
-        async with periodic("scheduled publication", state["database"], publish_due,
+        async with periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
                             settings.scheduler_interval_seconds, run=run_jobs):
             yield
 

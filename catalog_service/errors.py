@@ -88,3 +88,9 @@ class OrganHierarchyCycle(UnprocessableEntity):
     """机构改革: an organ cannot be placed under itself or under one of its own subordinates."""
 
     code = "organ_hierarchy_cycle"
+
+
+class ForeignRecordLink(Forbidden):
+    """修订/废止 of another organ's record: only that organ (or a co-issuer of a 联合发文 record) acts on it."""
+
+    code = "foreign_record_link"

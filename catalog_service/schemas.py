@@ -534,7 +534,8 @@ class ImportReview(InputSchema):
 class BulkRecord(DocumentFields):
     """One record of an organ's document system. The token's `sub` is the source system and its `organ` the
     owner: a record cannot name another organ. Links (interpretation_of, amends, repeals) may point only at the
-    organ's own records (a 解读 also at any published record)."""
+    organ's own records and the published 联合发文 records it co-issued (a 解读 also at any published record);
+    amending or repealing another organ's record is rejected as `foreign_record_link`."""
 
     external_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
                              description="The caller's own id of the record (printable ASCII); the upsert key")
@@ -596,8 +597,8 @@ class BulkRecordResult(BaseModel):
     status: Literal["created", "updated", "unchanged", "rejected"]
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
-    reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "in_workflow", "other_organ",
-                    "write_failed"] | None = Field(None, description="Why a record was rejected")
+    reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
+                    "other_organ", "write_failed"] | None = Field(None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
 
 

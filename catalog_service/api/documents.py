@@ -61,7 +61,7 @@ async def _staff_record(session, principal, document_id: str, response: Response
     doc = await docs.load_document(session, principal, document_id)
     if doc.status == "published" and not doc.classified:
         await docs.require_own(session, principal, doc)  # a published record of another organ: public view only
-    read = await docs.staff_read(session, doc)
+    read = await docs.staff_read(session, doc, principal)
     response.headers["ETag"] = etag(doc.version)
     return read
 
@@ -69,14 +69,14 @@ async def _staff_record(session, principal, document_id: str, response: Response
 @router.post("/documents", summary="Draft a document (拟稿)", status_code=status.HTTP_201_CREATED,
              response_model=DocumentStaffRead,
              responses={**CREATE_ERRORS, 201: {"headers": ETAG_HEADER, "links": DRAFT_LINKS}})
-async def create_document(body: DocumentCreate, session: SessionDep, principal: StaffDep, settings: SettingsDep,
-                          calendar: CalendarDep, response: Response) -> DocumentStaffRead:
+async def create_document(body: DocumentCreate, session: SessionDep, principal: StaffDep, calendar: CalendarDep,
+                          response: Response) -> DocumentStaffRead:
     if "drafter" not in principal.roles:
         raise OutsideOrgan("Drafting needs the drafter role of an organ.")
-    doc = await docs.create_document(session, principal, body, settings, calendar)
+    doc = await docs.create_document(session, principal, body, calendar)
     response.headers["ETag"] = etag(doc.version)
     response.headers["Location"] = f"{PREFIX}/documents/{doc.id}/record"
-    return await docs.staff_read(session, doc)
+    return await docs.staff_read(session, doc, principal)
 
 
 @router.get("/documents/{document_id}", summary="A published document (public view, redacted)",
@@ -106,7 +106,7 @@ async def update_document(document_id: str, body: DocumentUpdate, session: Sessi
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     await docs.update_document(session, principal, doc, body, if_match, calendar)
     response.headers["ETag"] = etag(doc.version)
-    return await docs.staff_read(session, doc)
+    return await docs.staff_read(session, doc, principal)
 
 
 @router.post("/documents/{document_id}/redactions", summary="Withhold a segment (区分处理)",
@@ -139,20 +139,21 @@ async def list_review_steps(document_id: str, session: SessionDep, principal: St
 
 
 async def _act(session, principal, document_id: str, action: str, decision: workflow.Decision,
-               if_match: str | None, response: Response) -> DocumentStaffRead:
+               if_match: str | None, response: Response, settings) -> DocumentStaffRead:
     doc = await docs.load_document(session, principal, document_id, for_update=True)
-    await workflow.transition(session, principal, doc, action, decision, if_match)
+    await workflow.transition(session, principal, doc, action, decision, if_match, settings)
     response.headers["ETag"] = etag(doc.version)
-    return await docs.staff_read(session, doc)
+    return await docs.staff_read(session, doc, principal)
 
 
 def _simple(action: str, summary: str, body_model: type) -> None:
     path = f"/documents/{{document_id}}/{action.replace('_', '-')}"
 
     async def endpoint(document_id: str, body: body_model, session: SessionDep,  # type: ignore[valid-type]
-                       principal: StaffDep, response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                       principal: StaffDep, response: Response, settings: SettingsDep,
+                       if_match: IfMatch = None) -> DocumentStaffRead:
         return await _act(session, principal, document_id, action, workflow.Decision(comment=body.comment),
-                          if_match, response)
+                          if_match, response, settings)
 
     endpoint.__name__ = f"{action}_document"
     router.post(path, summary=summary, response_model=DocumentStaffRead, responses=WRITE_ERRORS)(endpoint)
@@ -169,50 +170,50 @@ _simple("declassify", "Declassify (解密); review starts again, nothing is publ
 @router.post("/documents/{document_id}/decide", summary="Unit head decides the attribute (单位主要负责人审定)",
              response_model=DocumentStaffRead, responses=WRITE_ERRORS)
 async def decide_document(document_id: str, body: DecideBody, session: SessionDep, principal: StaffDep,
-                          response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                          response: Response, settings: SettingsDep, if_match: IfMatch = None) -> DocumentStaffRead:
     decision = workflow.Decision(comment=body.comment, attribute=body.attribute.value,
                                  withholding_grounds=[g.value for g in body.withholding_grounds]
                                  if body.withholding_grounds is not None else None,
                                  attribute_reason=body.attribute_reason,
                                  scheduled_publish_at=body.scheduled_publish_at)
-    return await _act(session, principal, document_id, "decide", decision, if_match, response)
+    return await _act(session, principal, document_id, "decide", decision, if_match, response, settings)
 
 
 @router.post("/documents/{document_id}/resolve-referral", summary="Record the referral's outcome (确定意见)",
              response_model=DocumentStaffRead, responses=WRITE_ERRORS)
 async def resolve_document_referral(document_id: str, body: ResolveReferralBody, session: SessionDep,
-                                    principal: StaffDep, response: Response,
+                                    principal: StaffDep, response: Response, settings: SettingsDep,
                                     if_match: IfMatch = None) -> DocumentStaffRead:
     decision = workflow.Decision(comment=body.comment, attribute=body.attribute.value if body.attribute else None,
                                  withholding_grounds=[g.value for g in body.withholding_grounds]
                                  if body.withholding_grounds is not None else None)
-    return await _act(session, principal, document_id, "resolve_referral", decision, if_match, response)
+    return await _act(session, principal, document_id, "resolve_referral", decision, if_match, response, settings)
 
 
 @router.post("/documents/{document_id}/classify", summary="Classify as a state secret (定密); never published",
              response_model=DocumentStaffRead, responses=WRITE_ERRORS)
 async def classify_document(document_id: str, body: ClassifyBody, session: SessionDep, principal: StaffDep,
-                            response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                            response: Response, settings: SettingsDep, if_match: IfMatch = None) -> DocumentStaffRead:
     decision = workflow.Decision(comment=body.comment, classification_level=body.classification_level.value,
                                  secrecy_period_years=body.secrecy_period_years, declassify_on=body.declassify_on,
                                  classification_responsible=body.classification_responsible)
-    return await _act(session, principal, document_id, "classify", decision, if_match, response)
+    return await _act(session, principal, document_id, "classify", decision, if_match, response, settings)
 
 
 @router.post("/documents/{document_id}/repeal", summary="Repeal (废止); the record stays, marked 已废止",
              response_model=DocumentStaffRead, responses=WRITE_ERRORS)
 async def repeal_document(document_id: str, body: RepealBody, session: SessionDep, principal: StaffDep,
-                          response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                          response: Response, settings: SettingsDep, if_match: IfMatch = None) -> DocumentStaffRead:
     decision = workflow.Decision(comment=body.comment, repeal_date=body.repeal_date)
-    return await _act(session, principal, document_id, "repeal", decision, if_match, response)
+    return await _act(session, principal, document_id, "repeal", decision, if_match, response, settings)
 
 
 @router.post("/documents/{document_id}/reevaluate", summary="Re-open a withheld record (动态调整, 条例第十八条)",
              response_model=DocumentStaffRead, responses=WRITE_ERRORS)
 async def reevaluate_document(document_id: str, body: ReevaluateBody, session: SessionDep, principal: StaffDep,
-                              response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                              response: Response, settings: SettingsDep, if_match: IfMatch = None) -> DocumentStaffRead:
     decision = workflow.Decision(comment=body.comment, attribute=body.attribute.value if body.attribute else None)
-    return await _act(session, principal, document_id, "reevaluate", decision, if_match, response)
+    return await _act(session, principal, document_id, "reevaluate", decision, if_match, response, settings)
 
 
 @router.get("/worklists/publication", summary="Publication deadlines due soon or overdue (条例第二十六条)",

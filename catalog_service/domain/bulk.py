@@ -2,14 +2,15 @@
 external id, with one result per record.
 
 Trust (OWASP API10): every record passes the same Pydantic model as a drafter's input; the token's `sub` is the
-source system and its `organ` the owner of every record (a record cannot name an organ); links may point only at
-the organ's own records (a 解读 also at any public one). Nothing upstream can move a record that has left drafting:
-changes to records in review, decided, published, withdrawn or classified go through the review workflow, so an
-upstream record can never lower a classification or republish.
+source system and its `organ` the owner of every record (a record cannot name an organ); links follow the
+drafting path's rule (domain/links.py): amends/repeals only the organ's own records or published 联合发文 records
+it co-issued (another organ's record: `foreign_record_link`), a 解读 also any public one. Nothing upstream can move
+a record that has left drafting: changes to records in review, decided, published, withdrawn or classified go
+through the review workflow, so an upstream record can never lower a classification or republish.
 
 Per record, keyed by (source_system, external_id):
-  new                          → a draft, as documents.create_document makes it (索引号, publication deadline,
-                                 projection, review log, event), plus the content hash;
+  new                          → a draft, as documents.create_document makes it (publication deadline,
+                                 projection, review log, event; no 索引号 before publication), plus the content hash;
   a draft, other content hash  → updated (version bump, projection refreshed with its redactions, event);
   the same content hash        → unchanged: no write, no version, no event, so a retried call changes nothing;
   beyond draft or classified   → rejected, reason "in_workflow".
@@ -53,9 +54,9 @@ from catalog_service.domain.documents import (
     today_shanghai,
 )
 from catalog_service.domain.events import emit_document_event
+from catalog_service.domain.links import CHANGING_LINKS, Target, link_targets
 from catalog_service.domain.projection import refresh_projection
-from catalog_service.domain.visibility import public_condition, staff_condition
-from catalog_service.domain.workflow import publish
+from catalog_service.domain.workflow import Actor, publish
 from catalog_service.errors import IntegrationScopeMissing
 from catalog_service.models import Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep, new_id
 from catalog_service.schemas import (
@@ -156,13 +157,16 @@ async def bulk_import(session: AsyncSession, principal: Principal, records: Sequ
             first_seen[record.external_id] = index
             candidates.append((index, record))
 
-    reference_errors, co_issuers = await _check_references(session, principal, candidates)
+    reference_errors, co_issuers = await _check_references(session, principal, organ, candidates)
     ctx = _Context(principal, organ, co_issuers, settings, _MemoCalendar(calendar))
     existing = await _existing(session, ctx.source, [r.external_id for _, r in candidates])
     writes: list[_Write] = []
     for index, record in candidates:
         if index in reference_errors:
-            results[index] = _rejected(index, record.external_id, "invalid_reference", reference_errors[index])
+            found = reference_errors[index]
+            reason = ("foreign_record_link" if any(e["type"] == "foreign_record_link" for e in found)
+                      else "invalid_reference")
+            results[index] = _rejected(index, record.external_id, reason, found)
             continue
         planned = _plan(ctx, index, record, existing.get(record.external_id))
         if isinstance(planned, _Write):
@@ -180,34 +184,38 @@ async def bulk_import(session: AsyncSession, principal: Principal, records: Sequ
         rejected=counts["rejected"], published=sum(r.published for r in ordered)))
 
 
-async def _check_references(session: AsyncSession, principal: Principal, candidates: list[tuple[int, BulkRecord]]
+async def _check_references(session: AsyncSession, principal: Principal, organ: Organ,
+                            candidates: list[tuple[int, BulkRecord]]
                             ) -> tuple[dict[int, list[dict[str, Any]]], dict[str, Organ]]:
-    """Co-issuing organs must exist; amends/repeals may name only the organ's own records, a 解读 also any public
-    record. Two queries for the whole batch.
+    """Co-issuing organs must exist; links follow the drafting path's rule (domain/links.py): amends/repeals may name
+    the organ's own records and published 联合发文 records it co-issued, a 解读 any record the token may see (its
+    organ's own, or public). Two queries for the whole batch.
 
     "Own records" are those visibility.staff_condition lets the token see of its organ: not classified ones (知悉范围
     is the secrecy officer's and unit head's, never a document system's). A classified id is answered exactly like
     an unknown one (no existence oracle) and can never be amended or repealed from upstream (found by
-    tests/security/test_canary_catalog.py)."""
+    tests/security/test_canary_catalog.py). Another organ's public record is refused as `foreign_record_link`."""
     codes = {code for _, r in candidates for code in r.co_issuer_codes}
     organs = {o.code: o for o in (await session.execute(select(Organ).where(Organ.code.in_(codes)))).scalars()} \
         if codes else {}
-    ids = {t for _, r in candidates for t in [*r.amends, *r.repeals, *filter(None, [r.interpretation_of])]}
-    targets: dict[str, tuple[bool, bool]] = {}  # id → (own organ's and visible to the token, public now)
-    if ids:
-        rows = await session.execute(select(Document.id, staff_condition(principal), public_condition())
-                                     .where(Document.id.in_(ids)))
-        targets = {doc_id: (bool(own), bool(public)) for doc_id, own, public in rows}
+    targets = await link_targets(session, principal, organ, {
+        t for _, r in candidates for t in [*r.amends, *r.repeals, *filter(None, [r.interpretation_of])]})
+    unknown = Target(visible=False, changeable=False)
     errors: dict[int, list[dict[str, Any]]] = {}
     for index, record in candidates:
         found = [_error(["co_issuer_codes"], f"unknown organ {code}", "invalid_reference")
                  for code in record.co_issuer_codes if code not in organs]
-        if record.interpretation_of and not any(targets.get(record.interpretation_of, (False, False))):
+        if record.interpretation_of and not targets.get(record.interpretation_of, unknown).visible:
             found.append(_error(["interpretation_of"], "no such record of this organ or published",
                                 "invalid_reference"))
-        for field in ("amends", "repeals"):
-            found += [_error([field], f"no such record of this organ: {target}", "invalid_reference")
-                      for target in getattr(record, field) if not targets.get(target, (False, False))[0]]
+        for field in CHANGING_LINKS:
+            for target in getattr(record, field):
+                access = targets.get(target, unknown)
+                if not access.visible:
+                    found.append(_error([field], f"no such record of this organ: {target}", "invalid_reference"))
+                elif not access.changeable:
+                    found.append(_error([field], f"another organ's record: only that organ can amend or repeal it: "
+                                        f"{target}", "foreign_record_link"))
         if set(record.amends) & set(record.repeals):
             found.append(_error(["repeals"], "a record cannot both amend and repeal the same record",
                                 "invalid_reference"))
@@ -315,10 +323,13 @@ def _step(ctx: _Context, doc: Document, seq: int, action: str, comment: str, sta
             "attribute_after": doc.attribute, "redaction_id": redaction_id, "at": utcnow()}
 
 
-def _publish_unlinked(doc: Document) -> None:
+def _publish_unlinked(doc: Document, index_no: str) -> None:
     """workflow.publish for a record that amends and repeals nothing: the same fields, without its query for the
-    record's links (one round trip per record, most of a batch's time). test_sync checks the two stay equal."""
+    record's links (one round trip per record, most of a batch's time), with a 索引号 of the batch's block (a
+    record that had one keeps it). test_sync checks the two stay equal."""
     doc.status, doc.published_at, doc.scheduled_publish_at, doc.reevaluation_due_on = "published", utcnow(), None, None
+    if doc.index_no is None:
+        doc.index_no = index_no
 
 
 def _review_comment(review: ImportReview) -> str:
@@ -339,11 +350,10 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     held: set[int] = set()  # a redaction's anchor is lost: stays a draft whatever the review (区分处理 first)
 
     if creates:
-        index_nos = await next_index_nos(session, ctx.organ, today_shanghai().year, ctx.settings.index_no_template,
-                                         len(creates))
-        for write, index_no in zip(creates, index_nos, strict=True):
+        for write in creates:
+            # No 索引号 for a draft: it is given at publication (public serials count public records only).
             # version set here, not left to the column default: the event below is staged before the INSERT.
-            doc = Document(id=new_id(), organ_id=ctx.organ.id, index_no=index_no, status="draft", version=1,
+            doc = Document(id=new_id(), organ_id=ctx.organ.id, index_no=None, status="draft", version=1,
                            validity="in_force", classified=False, created_by=ctx.source, source_system=ctx.source,
                            external_id=write.record.external_id, content_hash=write.digest)
             _set_fields(doc, write.record, ctx.calendar, [])
@@ -374,7 +384,11 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
             assert doc is not None
             doc.version += 1  # the row is ours (FOR UPDATE on PostgreSQL; one writer on SQLite)
             doc.content_hash = write.digest
+            # Every change to a record is in its own review log, whoever makes it (security review, issue 11).
             seq = (last_seq.get(doc.id) or 0) + 1
+            steps.append(_step(ctx, doc, seq, "import_update",
+                               f"自 {ctx.source} 更新，外部编号 {write.record.external_id}", doc.status, doc.attribute))
+            seq += 1
             # The upstream text replaces the draft's: each redaction is found again in it or lost, in the log.
             for moved in _set_fields(doc, write.record, ctx.calendar, redactions[doc.id]):
                 steps.append(_step(ctx, doc, seq, moved.action, moved.comment, doc.status, doc.attribute,
@@ -392,6 +406,10 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     # which applies that to the targets once the links are stored; the others are published in place.
     published: set[int] = set()
     linked: list[tuple[_Write, Document]] = []
+    in_place = [w for w in writes if w.record.review is not None and not (w.record.amends or w.record.repeals)
+                and w.record.review.conclusion == DisclosureAttribute.PROACTIVE and docs[w.index].index_no is None]
+    index_nos = iter(await next_index_nos(session, ctx.organ, today_shanghai().year, ctx.settings.index_no_template,
+                                          len(in_place)) if in_place else [])
     for write in writes:
         review, doc = write.record.review, docs[write.index]
         if review is None:
@@ -403,7 +421,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         status_before, attribute_before = doc.status, doc.attribute
         if proactive:
             doc.attribute = DisclosureAttribute.PROACTIVE.value
-            _publish_unlinked(doc)
+            _publish_unlinked(doc, doc.index_no or next(index_nos))
             emit_document_event(session, doc, ctx.organ, "document.published")
             published.add(write.index)
         comment = _review_comment(review) + ("；区分处理定位失效，未发布，待保密审查员复核"
@@ -419,7 +437,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         assert review is not None
         status_before, attribute_before = doc.status, doc.attribute
         doc.attribute = DisclosureAttribute.PROACTIVE.value
-        await publish(session, doc, ctx.organ)
+        await publish(session, doc, ctx.organ, Actor(ctx.principal, "integration", ctx.settings))
         emit_document_event(session, doc, ctx.organ, "document.published")
         published.add(write.index)
         steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", _review_comment(review), status_before,

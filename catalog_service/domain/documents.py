@@ -7,15 +7,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.config import Settings
 from catalog_service.domain.anchors import REDACTABLE_FIELDS, Moved, capture, field_text, is_anchored, reanchor
 from catalog_service.domain.calendar import WorkingCalendar, add_working_days
 from catalog_service.domain.events import emit_document_event
-from catalog_service.domain.organs import next_index_no
+from catalog_service.domain.links import CHANGING_LINKS, link_targets, visible_ids
 from catalog_service.domain.projection import refresh_projection
 from catalog_service.domain.visibility import is_catalog_staff, visible_documents
 from catalog_service.errors import (
     DocumentNotFound,
+    ForeignRecordLink,
     InvalidReference,
     NotEditable,
     OrganNotFound,
@@ -34,7 +34,7 @@ from catalog_service.schemas import (
     RedactionCreate,
     RedactionRead,
 )
-from services.auth import Principal
+from services.auth import ANONYMOUS, Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
 
@@ -84,21 +84,36 @@ def publication_due(calendar: WorkingCalendar, doc: Document) -> None:
         doc.publication_due_on, doc.publication_due_provisional = None, False
 
 
-async def _check_references(session: AsyncSession, principal: Principal, data: DocumentCreate) -> list[Organ]:
+async def _check_references(session: AsyncSession, principal: Principal, organ: Organ,
+                            data: DocumentCreate) -> list[Organ]:
+    """Co-issuing organs must exist; links follow domain/links.py: a target the caller cannot see is answered as an
+    unknown id (422 invalid_reference), amending or repealing a record that is not the caller's organ's to change
+    is 403 foreign_record_link (the bulk import applies the same rule)."""
     co_issuers = []
     for code in data.co_issuer_codes:
-        organ = (await session.execute(select(Organ).where(Organ.code == code))).scalar_one_or_none()
-        if organ is None:
+        other = (await session.execute(select(Organ).where(Organ.code == code))).scalar_one_or_none()
+        if other is None:
             raise InvalidReference(f"Co-issuing organ {code} does not exist.", errors=[
                 {"loc": ["body", "co_issuer_codes"], "msg": f"unknown organ {code}", "type": "invalid_reference"}])
-        co_issuers.append(organ)
-    for name, ids in (("interpretation_of", [data.interpretation_of] if data.interpretation_of else []),
-                      ("amends", data.amends), ("repeals", data.repeals)):
+        co_issuers.append(other)
+    fields = (("interpretation_of", [data.interpretation_of] if data.interpretation_of else []),
+              ("amends", data.amends), ("repeals", data.repeals))
+    targets = await link_targets(session, principal, organ, [t for _, ids in fields for t in ids])
+    for name, ids in fields:
         for target in ids:
-            exists = (await session.execute(visible_documents(principal).where(Document.id == target))).first()
-            if not exists:
+            access = targets.get(target)
+            if access is None or not access.visible:
                 raise InvalidReference(f"Document {target} ({name}) does not exist.", errors=[
                     {"loc": ["body", name], "msg": f"unknown document {target}", "type": "invalid_reference"}])
+            if name in CHANGING_LINKS and not access.changeable:
+                raise ForeignRecordLink(
+                    f"Document {target} is another organ's record: only that organ can amend or repeal it "
+                    "(修订、废止须由制发机关作出).", errors=[
+                        {"loc": ["body", name], "msg": f"{target} is not a record of your organ",
+                         "type": "foreign_record_link"}])
+    if set(data.amends) & set(data.repeals):
+        raise InvalidReference("A record cannot both amend and repeal the same record.", errors=[
+            {"loc": ["body", "repeals"], "msg": "also in amends", "type": "invalid_reference"}])
     return co_issuers
 
 
@@ -114,14 +129,14 @@ async def add_review_step(session: AsyncSession, doc: Document, principal: Princ
     return step
 
 
-async def create_document(session: AsyncSession, principal: Principal, data: DocumentCreate, settings: Settings,
+async def create_document(session: AsyncSession, principal: Principal, data: DocumentCreate,
                           calendar: WorkingCalendar) -> Document:
     organ = await organ_of(session, principal)
-    co_issuers = await _check_references(session, principal, data)
+    co_issuers = await _check_references(session, principal, organ, data)
     fields = data.model_dump(exclude={"co_issuer_codes", "interpretation_of", "amends", "repeals"})
     doc = Document(organ_id=organ.id, interpretation_of_id=data.interpretation_of, status="draft",
                    created_by=principal.sub, **fields)
-    doc.index_no = await next_index_no(session, organ, today_shanghai().year, settings.index_no_template)
+    # No 索引号 yet: it is given at publication (workflow.publish), so public serials count public records only.
     publication_due(calendar, doc)
     refresh_projection(doc, [])
     session.add(doc)
@@ -268,7 +283,9 @@ async def remove_redaction(session: AsyncSession, principal: Principal, doc: Doc
     emit_document_event(session, doc, organ, "document.updated")
 
 
-async def staff_read(session: AsyncSession, doc: Document) -> DocumentStaffRead:
+async def staff_read(session: AsyncSession, doc: Document, viewer: Principal) -> DocumentStaffRead:
+    """The whole record; a linked record is named only if the viewer may see it (a drafter outside 知悉范围 is not
+    told the id of a classified policy, nor another organ the id of a record that has stopped being public)."""
     organ = await session.get(Organ, doc.organ_id)
     assert organ is not None
     co = (await session.execute(select(Organ.code).join(DocumentIssuer, DocumentIssuer.organ_id == Organ.id)
@@ -278,7 +295,9 @@ async def staff_read(session: AsyncSession, doc: Document) -> DocumentStaffRead:
                                          .order_by(Attachment.created_at))).scalars().all()
     data = {c: getattr(doc, c) for c in DocumentStaffRead.model_fields if hasattr(doc, c)}
     data.update(organ_code=organ.code, organ_name=organ.name, co_issuer_codes=list(co),
-                interpretation_of=doc.interpretation_of_id,
+                interpretation_of=doc.interpretation_of_id
+                if doc.interpretation_of_id in await visible_ids(session, viewer, [doc.interpretation_of_id])
+                else None,
                 redactions=[RedactionRead.model_validate(r) for r in await redactions_of(session, doc.id)],
                 attachments=[AttachmentStaffRead.model_validate(a) for a in attachments])
     return DocumentStaffRead.model_validate(data)
@@ -299,17 +318,20 @@ async def public_reads(session: AsyncSession, docs: Sequence[Document]) -> list[
             Attachment.document_id.in_([d.id for d in docs]), Attachment.withheld.is_(False))
             .order_by(Attachment.created_at, Attachment.id))).scalars():
         attachments.setdefault(a.document_id, []).append(a)
-    return [_public_view(doc, organs[doc.organ_id], attachments.get(doc.id, [])) for doc in docs]
+    # A link is shown only while its target is public too (one query): a 解读 never confirms a hidden policy.
+    public_targets = await visible_ids(session, ANONYMOUS, [d.interpretation_of_id for d in docs])
+    return [_public_view(doc, organs[doc.organ_id], attachments.get(doc.id, []), public_targets) for doc in docs]
 
 
-def _public_view(doc: Document, organ: Organ, attachments: Sequence[Attachment]) -> DocumentPublicRead:
+def _public_view(doc: Document, organ: Organ, attachments: Sequence[Attachment],
+                 public_targets: set[str]) -> DocumentPublicRead:
     return DocumentPublicRead(
         id=doc.id, index_no=doc.index_no, title=doc.public_title, summary=doc.public_summary,
         doc_number=doc.doc_number, organ_code=organ.code, organ_name=organ.name,
         subject_category=doc.subject_category, genre=doc.genre, key_areas=doc.key_areas or [],
         keywords=doc.keywords or [], written_date=doc.written_date, effective_date=doc.effective_date,
         repeal_date=doc.repeal_date, validity=doc.validity, published_at=doc.published_at, body=doc.public_body,
-        interpretation_of=doc.interpretation_of_id,
+        interpretation_of=doc.interpretation_of_id if doc.interpretation_of_id in public_targets else None,
         attachments=[AttachmentRead.model_validate(a) for a in attachments])
 
 

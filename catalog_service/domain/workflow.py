@@ -14,15 +14,18 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service.config import Settings
 from catalog_service.domain.documents import (
     add_review_step,
     lost_anchors,
+    next_index_nos,
     redactions_of,
     require_anchored,
     require_own,
     today_shanghai,
 )
 from catalog_service.domain.events import emit_document_event, is_public
+from catalog_service.domain.links import SYSTEM, announce_interpretations, bump, may_change
 from catalog_service.errors import ClassifiedNeverPublished, InvalidTransition, WrongRole
 from catalog_service.models import Document, DocumentLink, Organ
 from services.auth import Principal
@@ -30,7 +33,9 @@ from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
 from services.errors import UnprocessableEntity
 
-__all__ = ["TRANSITIONS", "Decision", "publish", "publish_due", "transition"]
+__all__ = ["TRANSITIONS", "Actor", "Decision", "publish", "publish_due", "transition"]
+
+log = logging.getLogger("gongkai.catalog.workflow")
 
 log = logging.getLogger("gongkai.catalog.workflow")
 REEVALUATION_PERIOD = timedelta(days=365)  # 动态调整: re-evaluate withheld records at least yearly (configurable)
@@ -68,6 +73,16 @@ TRANSITIONS: dict[str, Rule] = {
 }
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who publishes (their name goes into the log of every record the publication changes) and the service's
+    settings (the 索引号 template: the number is given at publication)."""
+
+    principal: Principal
+    role: str
+    settings: Settings
+
+
 @dataclass
 class Decision:
     """What an action carries besides the comment."""
@@ -96,7 +111,7 @@ def _invalid(field: str, message: str) -> UnprocessableEntity:
 
 
 async def transition(session: AsyncSession, principal: Principal, doc: Document, action: str, decision: Decision,
-                     if_match: str | None) -> Document:
+                     if_match: str | None, settings: Settings) -> Document:
     rule = TRANSITIONS[action]
     organ = await require_own(session, principal, doc)
     role = _acting_role(principal, rule, action)
@@ -109,13 +124,15 @@ async def transition(session: AsyncSession, principal: Principal, doc: Document,
     await bump_version(session, doc, doc.version)
     handler = _HANDLERS.get(action)
     if handler is not None:
-        await handler(session, doc, organ, decision)
+        await handler(session, doc, organ, decision, Actor(principal, role, settings))
     else:
         assert rule.to_state is not None
         doc.status = rule.to_state
     await add_review_step(session, doc, principal, action=action, role=role, status_before=status_before,
                           attribute_before=attribute_before, comment=decision.comment)
     was_public = status_before == "published"
+    if was_public and not is_public(doc):  # withdrawn or classified (publication announces in publish())
+        await announce_interpretations(session, doc, now_public=False)
     if is_public(doc) or was_public:
         kind = {"withdraw": "document.withdrawn", "classify": "document.withdrawn",
                 "repeal": "document.repealed"}.get(action, "document.updated")
@@ -129,7 +146,7 @@ async def transition(session: AsyncSession, principal: Principal, doc: Document,
 
 
 
-async def _decide(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _decide(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     attribute = decision.attribute or doc.proposed_attribute
     if attribute is None:
         raise _invalid("attribute", "the unit head's decision needs the disclosure attribute (公开属性)")
@@ -144,13 +161,14 @@ async def _decide(session: AsyncSession, doc: Document, organ: Organ, decision: 
         if decision.scheduled_publish_at and decision.scheduled_publish_at > utcnow():
             doc.status, doc.scheduled_publish_at = "scheduled", decision.scheduled_publish_at
         else:
-            await publish(session, doc, organ)
+            await publish(session, doc, organ, actor)
     else:
         doc.status = "approved"
         doc.reevaluation_due_on = today_shanghai() + REEVALUATION_PERIOD
 
 
-async def _resolve_referral(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _resolve_referral(session: AsyncSession, doc: Document, organ: Organ, decision: Decision,
+                            actor: Actor) -> None:
     if not decision.comment:
         raise _invalid("comment", "record the competent authority's decision (主管部门/保密行政管理部门意见)")
     if decision.attribute:
@@ -160,7 +178,7 @@ async def _resolve_referral(session: AsyncSession, doc: Document, organ: Organ, 
     doc.status = "unit_review"
 
 
-async def _classify(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _classify(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     if not decision.classification_level:
         raise _invalid("classification_level", "a classified record needs its level (密级)")
     if not (decision.secrecy_period_years or decision.declassify_on):
@@ -181,7 +199,7 @@ async def _classify(session: AsyncSession, doc: Document, organ: Organ, decision
         doc.scheduled_publish_at = None
 
 
-async def _declassify(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _declassify(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     if not doc.classified:
         raise InvalidTransition("The record is not classified.")
     doc.classified = False
@@ -192,19 +210,19 @@ async def _declassify(session: AsyncSession, doc: Document, organ: Organ, decisi
     doc.status = "draft"
 
 
-async def _withdraw(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _withdraw(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     if not decision.comment:
         raise _invalid("comment", "give the reason for the withdrawal (撤回理由)")
     doc.status, doc.withdrawn_at, doc.withdrawal_reason = "withdrawn", utcnow(), decision.comment
     doc.scheduled_publish_at = None
 
 
-async def _repeal(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _repeal(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     doc.validity = "repealed"
     doc.repeal_date = decision.repeal_date or today_shanghai()
 
 
-async def _reevaluate(session: AsyncSession, doc: Document, organ: Organ, decision: Decision) -> None:
+async def _reevaluate(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
     if doc.attribute == "proactive":
         raise InvalidTransition("Only 依申请公开/不予公开 records are re-evaluated.")
     if doc.classified:
@@ -218,33 +236,54 @@ _HANDLERS = {
 }
 
 
-async def publish(session: AsyncSession, doc: Document, organ: Organ) -> None:
-    """Publish now; apply what the record amends or repeals to those records."""
+async def publish(session: AsyncSession, doc: Document, organ: Organ, actor: Actor) -> None:
+    """Publish now: the record gets its 索引号 if it has none (the public serial counts public records only, and a
+    number once given never changes), what it amends or repeals is applied to those records — each change in the
+    changed record's own review log — and public 解读 records naming it show the link again."""
     if doc.classified:
         raise ClassifiedNeverPublished("A classified (涉密) record can never be published.")
     await require_anchored(session, doc)  # the last gate, whichever path publishes (scheduled, bulk, decide)
     doc.status, doc.published_at, doc.scheduled_publish_at = "published", utcnow(), None
     doc.reevaluation_due_on = None
+    if doc.index_no is None:
+        [doc.index_no] = await next_index_nos(session, organ, today_shanghai().year,
+                                              actor.settings.index_no_template, 1)
     links = (await session.execute(select(DocumentLink).where(DocumentLink.from_id == doc.id))).scalars().all()
     for link in links:
         target = await session.get(Document, link.to_id)
         if target is None:
             continue
+        if not await may_change(session, organ, target):
+            # Only a link drafted before the rule (domain/links.py) can get here: never applied to another organ's
+            # record behind its back.
+            log.warning("publication of %s: link %s to another organ's record %s not applied", doc.id, link.kind,
+                        target.id)
+            continue
+        status_before, attribute_before = target.status, target.attribute
         target.validity = "repealed" if link.kind == "repeals" else "amended"
         if link.kind == "repeals":
             target.repeal_date = doc.effective_date or today_shanghai()
-        target.version += 1
+        await bump(session, target)
         target_organ = await session.get(Organ, target.organ_id)
         assert target_organ is not None
+        verb = "废止" if link.kind == "repeals" else "修订"
+        when = f"，废止日期 {target.repeal_date.isoformat()}" if link.kind == "repeals" and target.repeal_date else ""
+        await add_review_step(
+            session, target, actor.principal, action="repealed_by" if link.kind == "repeals" else "amended_by",
+            role=actor.role, status_before=status_before, attribute_before=attribute_before,
+            comment=f"被{organ.name}《{doc.public_title}》（索引号 {doc.index_no}，{doc.id}）{verb}{when}")
         emit_document_event(session, target, target_organ,
                             "document.repealed" if link.kind == "repeals" else "document.updated")
+    await announce_interpretations(session, doc, now_public=True)
 
 
-async def publish_due(session: AsyncSession) -> int:
-    """Publish scheduled records whose time has come (run periodically by the service)."""
+async def publish_due(session: AsyncSession, settings: Settings) -> int:
+    """Publish scheduled records whose time has come (run periodically by the service); each publication is a step
+    of the record's review log, by the system."""
     due = (await session.execute(select(Document).where(
         Document.status == "scheduled", Document.scheduled_publish_at <= utcnow(), Document.classified.is_(False)
     ).limit(200))).scalars().all()
+    actor = Actor(SYSTEM, "system", settings)
     published = 0
     for doc in due:
         if lost_anchors(doc, await redactions_of(session, doc.id)):
@@ -257,7 +296,10 @@ async def publish_due(session: AsyncSession) -> int:
         await session.execute(update(Document).where(Document.id == doc.id).values(version=doc.version + 1)
                               .execution_options(synchronize_session=False))
         doc.version += 1
-        await publish(session, doc, organ)
+        status_before, attribute_before = doc.status, doc.attribute
+        await publish(session, doc, organ, actor)
+        await add_review_step(session, doc, SYSTEM, action="publish", role="system", status_before=status_before,
+                              attribute_before=attribute_before, comment="定时发布 (scheduled publication)")
         emit_document_event(session, doc, organ, "document.published")
         published += 1
     return published

@@ -255,7 +255,7 @@ async def test_a_draft_committed_while_a_year_is_learnt_is_not_missed(tmp_path):
         drafting = database.session()
         calendar = await CalendarCache().current(drafting, lock=True)
         doc = await create_document(drafting, drafter, DocumentCreate(title="并发起草的文件", formed_on="2027-01-20"),
-                                    Settings(), calendar)
+                                    calendar)
         assert (doc.publication_due_on, doc.publication_due_provisional) == (date(2027, 2, 17), True)
         learning = asyncio.create_task(consumer.drain())
         await asyncio.sleep(0.5)

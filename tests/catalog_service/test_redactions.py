@@ -273,6 +273,7 @@ async def test_scheduled_publication_holds_back_a_record_whose_redaction_lost_it
     import asyncio
     from datetime import UTC, datetime, timedelta
 
+    from catalog_service.config import Settings
     from catalog_service.domain.workflow import publish_due
 
     staff = Staff(await make_organ(catalog))
@@ -287,6 +288,6 @@ async def test_scheduled_publication_holds_back_a_record_whose_redaction_lost_it
     await _shift_body_behind_the_apis_back(catalog_db, doc_id)
     await asyncio.sleep(1.2)
     async with catalog_db.transaction() as session:
-        assert await publish_due(session) == 0
+        assert await publish_due(session, Settings()) == 0
     assert (await catalog.get(f"{API}/documents/{doc_id}")).status_code == 404
     assert doc_id not in await searched(catalog, NAME)

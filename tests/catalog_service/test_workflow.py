@@ -3,6 +3,7 @@
 import asyncio
 from datetime import date
 
+from catalog_service.config import Settings
 from catalog_service.domain.workflow import publish_due
 from tests.catalog_service.helpers import API, Staff, act, draft, make_organ, publish, with_etag
 from tests.support import assert_problem, auth
@@ -22,8 +23,8 @@ async def test_drafter_to_publication_with_an_immutable_review_log(catalog):
     staff = Staff(await make_organ(catalog))
     doc_id, etag = await draft(catalog, staff, doc_number="穗府办〔2026〕8号", formed_on="2025-09-26")
     created = await record(catalog, staff.drafter, doc_id)
-    assert created["status"] == "draft" and created["index_no"].startswith(f"{staff.organ}/")
-    assert created["index_no"].endswith("-00001")
+    # No 索引号 before publication: the public serial counts public records only (security review, issue 11).
+    assert created["status"] == "draft" and created["index_no"] is None
     # 条例第二十六条: 20 working days from 2025-09-26, across 国庆/中秋 2025 (legal-rules §6.4 example 1).
     assert created["publication_due_on"] == "2025-10-30"
     assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
@@ -32,6 +33,7 @@ async def test_drafter_to_publication_with_an_immutable_review_log(catalog):
     etag = (await act(catalog, staff.division_head, doc_id, "approve", etag)).headers["etag"]
     decided = (await act(catalog, staff.unit_head, doc_id, "decide", etag, {"attribute": "proactive"})).json()
     assert decided["status"] == "published" and decided["attribute"] == "proactive" and decided["published_at"]
+    assert decided["index_no"].startswith(f"{staff.organ}/") and decided["index_no"].endswith("-00001")
 
     public = (await public_get(catalog, doc_id)).json()
     assert public["doc_number"] == "穗府办〔2026〕8号" and public["organ_code"] == staff.organ
@@ -48,8 +50,8 @@ async def test_drafter_to_publication_with_an_immutable_review_log(catalog):
 
 async def test_index_numbers_count_up_per_organ(catalog):
     staff = Staff(await make_organ(catalog))
-    first, _ = await draft(catalog, staff)
-    second, _ = await draft(catalog, staff)
+    first = await publish(catalog, staff)
+    second = await publish(catalog, staff)
     n1 = (await record(catalog, staff.drafter, first))["index_no"]
     n2 = (await record(catalog, staff.drafter, second))["index_no"]
     assert int(n2.rsplit("-", 1)[1]) == int(n1.rsplit("-", 1)[1]) + 1
@@ -195,7 +197,7 @@ async def test_scheduled_publication(catalog, catalog_db):
     assert_problem(await public_get(catalog, doc_id), 404)
     await asyncio.sleep(1.2)
     async with catalog_db.transaction() as session:
-        assert await publish_due(session) == 1
+        assert await publish_due(session, Settings()) == 1
     assert (await public_get(catalog, doc_id)).status_code == 200
 
 

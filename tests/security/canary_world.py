@@ -250,6 +250,12 @@ async def build_world(client: httpx.AsyncClient, before_reclassification: Any = 
         control.etag = (await act(client, getattr(staff[w.x], who), control.id, action, control.etag)).headers["etag"]
     await act(client, staff[w.x].unit_head, control.id, "decide", control.etag, {"attribute": "proactive"})
     w.docs.append(control)
+    # 索引号 are given at publication: read each record's number once it has reached its state ("" if never
+    # published — a hidden record that was once public keeps the number it had).
+    for doc in w.docs:
+        r = await client.get(f"{API}/documents/{doc.id}/record", headers=staff[doc.organ].unit_head)
+        assert r.status_code == 200, r.text
+        doc.index_no = r.json()["index_no"] or ""
     assert {d.key for d in w.docs} == {*STATES, "public_control"}
     assert len(w.canaries) >= 100, len(w.canaries)
     return w

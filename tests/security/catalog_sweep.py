@@ -15,7 +15,7 @@ class Sweep:
         self.client = client
         self.w = world
         self.canaries = world.canaries
-        self.hidden_ids = {v: d for d in world.hidden for v in (d.id, d.index_no, *d.attachment_ids)}
+        self.hidden_ids = {v: d for d in world.hidden for v in (d.id, d.index_no, *d.attachment_ids) if v}
         self.hidden_ids.update({a: d for d in world.docs for a in d.withheld_attachment_ids})
         self.tombstones = {d.id for d in world.hidden if d.once_public}  # only the id, on the change feed
         self.requests = 0
@@ -102,7 +102,7 @@ class Sweep:
         scope = "organ" if who.catalog_staff_of else "public"
         for doc in self.w.docs:
             findable = (self.w.may_see(who, doc, staff_view=True) if who.catalog_staff_of else doc.public)
-            for name in ("index_no", "doc_number") if doc.doc_number else ("index_no",):
+            for name in (n for n in ("index_no", "doc_number") if getattr(doc, n)):  # no 索引号 before publication
                 body = await self.search(who, {"scope": scope, name: getattr(doc, name)})
                 assert [i["id"] for i in body["items"]] == ([doc.id] if findable else []), (
                     who.name, scope, name, doc.key, body)

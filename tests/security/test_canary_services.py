@@ -67,7 +67,8 @@ class Crawl:
         self.w = w
         self.canaries = w.canaries
         # Ids and 索引号 of records never published (one that was public may be cited by a reply, as an id).
-        self.hidden = {v: d for d in w.hidden if not d.once_public for v in (d.id, d.index_no, *d.attachment_ids)}
+        self.hidden = {v: d for d in w.hidden if not d.once_public
+                       for v in (d.id, d.index_no, *d.attachment_ids) if v}
         self.hidden.update({a: d for d in w.docs for a in d.withheld_attachment_ids})
         self.requests = 0
         self.routes: set[str] = set()
