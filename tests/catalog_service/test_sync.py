@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from catalog_service.models import Document, ReviewStep, outbox
 from tests.catalog_service.helpers import API, Staff, act, make_organ
-from tests.support import assert_problem, auth
+from tests.support import assert_problem, auth, expect_status
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 REVIEW = {"reviewer": "陈审查", "reviewed_on": "2026-03-02", "conclusion": "proactive", "basis": "不涉密，可主动公开"}
@@ -24,9 +24,10 @@ def integration(organ: str, sub: str = "oa-system") -> dict[str, str]:
     return auth("integration", organ=organ, sub=sub, name="公文系统")
 
 
-async def bulk(client, headers: dict[str, str], records: list[dict[str, Any]], expect: int = 200, **kwargs: Any):
+async def bulk(client, headers: dict[str, str], records: list[dict[str, Any]], expect: int = 200,
+               expect_code: str | None = None, **kwargs: Any):
     r = await client.post(f"{API}/documents/bulk", headers=headers, json={"records": records}, **kwargs)
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r
 
 

@@ -210,7 +210,8 @@ async def test_classified_records_are_never_published(catalog):
     # The drafter no longer sees it at all (知悉范围): 404.
     assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter), 404)
     etag = r.headers["etag"]
-    etag = (await act(catalog, staff.unit_head, doc_id, "submit", etag, expect=403)).headers.get("etag", etag)
+    etag = (await act(catalog, staff.unit_head, doc_id, "submit", etag, expect=403,
+                       expect_code="wrong_role")).headers.get("etag", etag)
     # Declassification re-opens review; it does not publish.
     r = await act(catalog, staff.secrecy_officer, doc_id, "declassify", etag, {"comment": "保密期限届满，解密"})
     body = r.json()

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from pypdf import PdfReader
 
 from request_service.models import Application, KnownOrgan
-from tests.support import auth
+from tests.support import auth, expect_status
 
 API = "/api/v1/requests"
 _n = itertools.count(1)
@@ -48,11 +48,12 @@ async def insert_application(db, organ: str, *, submitted: date, channel: str = 
     return app_id
 
 
-async def act(client, headers, app_id: str, action: str, body: dict | None = None, *, expect: int = 200):
+async def act(client, headers, app_id: str, action: str, body: dict | None = None, *, expect: int = 200,
+              expect_code: str | None = None):
     etag = (await client.get(f"{API}/applications/{app_id}", headers=headers)).headers.get("etag", '"0"')
     r = await client.post(f"{API}/applications/{app_id}/{action}", headers={**headers, "If-Match": etag},
                           json=body or {})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r
 
 

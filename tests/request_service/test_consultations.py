@@ -6,14 +6,15 @@ from datetime import date
 import pytest
 
 from tests.request_service.intake_support import API, Desk, add_organ, events_of
-from tests.support import assert_problem, auth
+from tests.support import assert_problem, auth, expect_status
 
 
 async def record(client, headers, channel: str, received_on: str, topic: str = "如何申请公开政府信息？",
-                 answer: str | None = "可通过在线申请平台提交。", expect: int = 201) -> dict:
+                 answer: str | None = "可通过在线申请平台提交。", expect: int = 201,
+                 expect_code: str | None = None) -> dict:
     r = await client.post(f"{API}/consultations", headers=headers,
                           json={"channel": channel, "received_on": received_on, "topic": topic, "answer": answer})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r.json()
 
 
