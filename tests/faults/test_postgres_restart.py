@@ -58,7 +58,8 @@ def system(cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory):
 async def assert_database_unavailable(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
     started = time.monotonic()
     r = await client.get(url, headers=headers)
-    assert time.monotonic() - started < 8, "a dead database must be a prompt 503, not a hang"
+    # Generous for a loaded machine, yet below the 30 s statement timeout and the client's 30 s: not a hang.
+    assert time.monotonic() - started < 20, "a dead database must be a prompt 503, not a hang"
     assert_problem(r, 503, "database_unavailable")
     assert r.headers.get("retry-after")
 

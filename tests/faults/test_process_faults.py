@@ -58,7 +58,8 @@ async def kill(system: System, name: str) -> None:
 async def assert_prompt_502(client: httpx.AsyncClient, path: str) -> None:
     started = time.monotonic()
     r = await client.get(path, headers=ADMIN)
-    assert time.monotonic() - started < 5, "the gateway must not wait on a dead service"
+    # Generous for a loaded machine; a gateway waiting on the dead service would run into its 30 s read timeout.
+    assert time.monotonic() - started < 15, "the gateway must not wait on a dead service"
     assert_problem(r, 502, "upstream_unavailable")  # refused, not a timeout (504)
 
 
