@@ -87,7 +87,7 @@ async def test_upload_and_download_round_trip(client, storage):
     assert [a["id"] for a in record["attachments"]] == [meta["id"]]
     await upload(client, staff.drafter, doc_id, etag, expect=412, expect_code="precondition_failed")
     assert_problem(await client.post(f"{API}/documents/{doc_id}/attachments", headers=staff.drafter,
-                                     files={"file": ("a.pdf", PDF, "application/pdf")}), 428)
+                                     files={"file": ("a.pdf", PDF, "application/pdf")}), 428, "precondition_required")
 
 
 async def test_public_gets_files_of_public_records_only_and_never_withheld_ones(client):
@@ -240,4 +240,4 @@ async def test_staff_see_each_attachments_withheld_flag(client):
     assert [a["id"] for a in (await client.get(f"{API}/documents/{doc_id}")).json()["attachments"]] == [shown]
     # Another organ's staff never reach the staff view of the record.
     others = Staff(await make_organ(client, "别的局"))
-    assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403)
+    assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403, "outside_organ")

@@ -137,8 +137,8 @@ async def test_change_feed_pages_by_cursor(catalog):
     again = await changes(catalog, after)  # nothing new: the cursor stays put
     assert again["items"] == [] and again["next_cursor"] == after and not again["has_more"]
 
-    assert_problem(await catalog.get(f"{API}/changes", params={"limit": 501}), 422)
-    assert_problem(await catalog.get(f"{API}/changes", params={"after": -1}), 422)
+    assert_problem(await catalog.get(f"{API}/changes", params={"limit": 501}), 422, "validation_error")
+    assert_problem(await catalog.get(f"{API}/changes", params={"after": -1}), 422, "validation_error")
     assert (await catalog.get(f"{API}/changes")).headers["cache-control"] == "no-store"
 
 
@@ -182,7 +182,7 @@ async def test_atom_feed_is_well_formed_escaped_and_public_only(catalog):
 
     assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"organ": "11440100MC9999999X"}), 404,
                    "organ_not_found")
-    assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"key_area": "nonsense"}), 422)
+    assert_problem(await catalog.get(f"{API}/feeds/atom.xml", params={"key_area": "nonsense"}), 422, "validation_error")
     again = await catalog.get(f"{API}/feeds/atom.xml", headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
 
@@ -273,9 +273,10 @@ async def test_records_always_go_to_the_tokens_organ(catalog):
     assert (await catalog.get(f"{API}/documents/{doc_id}")).json()["title"] == public["title"]
 
     # Only integration tokens with an organ import.
-    assert_problem(await catalog.post(f"{API}/documents/bulk", json={"records": [record(3)]}), 401)
+    assert_problem(await catalog.post(f"{API}/documents/bulk", json={"records": [record(3)]}),
+                   401, "authentication_required")
     assert_problem(await catalog.post(f"{API}/documents/bulk", headers=auth("drafter", organ=a),
-                                      json={"records": [record(3)]}), 403)
+                                      json={"records": [record(3)]}), 403, "wrong_role")
     assert_problem(await catalog.post(f"{API}/documents/bulk", headers=auth("integration"),
                                       json={"records": [record(3)]}), 403, "integration_scope_missing")
 
@@ -313,7 +314,7 @@ async def test_an_upstream_record_never_republishes_or_lowers_a_classification(c
               {"classification_level": "secret", "secrecy_period_years": 5, "classification_responsible": "王主任"})
     body = (await bulk(catalog, headers, [record(1, review=REVIEW, title="重新公开吧")])).json()
     assert body["results"][0]["reason"] == "in_workflow" and "classif" not in str(body["results"][0]["errors"])
-    assert_problem(await catalog.get(f"{API}/documents/{doc_id}"), 404)
+    assert_problem(await catalog.get(f"{API}/documents/{doc_id}"), 404, "document_not_found")
 
 
 async def test_review_conclusions_publish_or_leave_a_proposal(catalog):
@@ -328,7 +329,7 @@ async def test_review_conclusions_publish_or_leave_a_proposal(catalog):
     draft = (await catalog.get(f"{API}/documents/{proposed}/record", headers=staff.unit_head)).json()
     assert (draft["status"], draft["proposed_attribute"], draft["attribute"]) == ("draft", "withheld", None)
     assert draft["withholding_grounds"] == ["process_information"] and draft["index_no"].startswith(staff.organ)
-    assert_problem(await catalog.get(f"{API}/documents/{proposed}"), 404)
+    assert_problem(await catalog.get(f"{API}/documents/{proposed}"), 404, "document_not_found")
     # A withholding review needs its grounds, like a drafter's proposal.
     body = (await bulk(catalog, integration(staff.organ), [record(3, review={**withheld, "grounds": [],
                                                                                "basis": None})])).json()
@@ -369,7 +370,7 @@ async def test_idempotency_key_replays_the_first_response(catalog, catalog_db):
     other = {**integration(organ, sub="another-system"), "Idempotency-Key": headers["Idempotency-Key"]}
     assert (await bulk(catalog, other, records)).json()["summary"]["created"] == 3
     assert_problem(await catalog.post(f"{API}/documents/bulk", headers={**headers, "Idempotency-Key": "has space"},
-                                      json={"records": records}), 422)
+                                      json={"records": records}), 422, "validation_error")
 
 
 async def test_a_record_the_database_refuses_costs_no_other_record(catalog, catalog_db):
@@ -508,12 +509,12 @@ async def test_a_bulk_body_above_its_limit_is_a_413(catalog_db):
         wire = json.dumps({"records": records}, ensure_ascii=False, separators=(",", ":")).encode()  # as httpx
         assert len(wire) > 20_000 and len(wire[:len(wire) // 5]) < 20_000
         assert_problem(await client.post(f"{API}/documents/bulk", headers=integration(organ),
-                                         json={"records": records}), 413)
+                                         json={"records": records}), 413, "payload_too_large")
         assert (await bulk(client, integration(organ), records[:20])).json()["summary"]["created"] == 20
         # (Single documents have their own limit too, CATALOG_MAX_DOCUMENT_BODY_BYTES: tests/security/test_limits.py.)
         padded = b'{"name": "' + "长".encode() * 3000 + b'"}'
         assert_problem(await client.post(f"{API}/organs", headers={**auth("admin"), "Content-Type": "application/json"},
-                                         content=padded), 413)
+                                         content=padded), 413, "payload_too_large")
 
 
 def test_the_content_hash_ignores_what_does_not_change_the_record():

@@ -189,12 +189,13 @@ async def test_roles_organ_and_preconditions(requests_client, request_db, desk):
                    "application_not_found")
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}",
                                              headers=auth("applicant", sub="someone")), 403, "wrong_role")
-    assert_problem(await requests_client.get(f"{API}/applications/{app_id}"), 401)
+    assert_problem(await requests_client.get(f"{API}/applications/{app_id}"), 401, "authentication_required")
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm", headers=desk.clerk,
-                                              json={"on": "2025-09-26", "method": "电话"}), 428)
+                                              json={"on": "2025-09-26", "method": "电话"}),
+                   428, "precondition_required")
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm",
                                               headers={**desk.clerk, "If-Match": '"7"'},
-                                              json={"on": "2025-09-26", "method": "电话"}), 412)
+                                              json={"on": "2025-09-26", "method": "电话"}), 412, "precondition_failed")
     await act(requests_client, desk.clerk, app_id, "confirm", {"on": "2099-01-01", "method": "电话"},
               expect=422, expect_code="validation_error")
     await act(requests_client, desk.clerk, app_id, "draft-reply", {"outcome": "granted"},
@@ -221,7 +222,7 @@ async def test_work_lists(requests_client, request_db, desk):
     assert await view("awaiting_confirmation") == {unconfirmed}
     assert {overdue, waiting, unconfirmed} <= await view("all")
     assert_problem(await requests_client.get(f"{API}/applications", headers=desk.handler,
-                                             params={"view": "nonsense"}), 422)
+                                             params={"view": "nonsense"}), 422, "validation_error")
     other = Desk(organ_code())
     assert await (lambda: view("all"))() and overdue not in {
         i["id"] for i in (await requests_client.get(f"{API}/applications", headers=other.handler)).json()["items"]}

@@ -72,8 +72,8 @@ async def test_feed_through_the_api(catalog):
 
 async def test_feed_is_internal(catalog):
     assert_problem(await catalog.get(FEED), 401, "authentication_required")
-    assert_problem(await catalog.get(FEED, headers=auth("drafter", organ="X")), 403)
-    assert_problem(await catalog.get(FEED, headers=auth("service"), params={"limit": 5000}), 422)
+    assert_problem(await catalog.get(FEED, headers=auth("drafter", organ="X")), 403, "wrong_role")
+    assert_problem(await catalog.get(FEED, headers=auth("service"), params={"limit": 5000}), 422, "validation_error")
 
 
 async def test_consumer_applies_each_event_once_and_survives_a_crash(lib_db):
