@@ -36,6 +36,7 @@ def in_ci() -> bool:
 def missing(requirement: str, reason: str) -> NoReturn:
     """A dependency of this test is absent: skip on a developer's machine, fail where it is required —
     `requirement` (REQUIRE_CHROMIUM, REQUIRE_POSTGRES) set to 1, or CI — so CI cannot pass without running it."""
+    __tracebackhide__ = True  # report the skip or failure at the test, not here
     if os.environ.get(requirement) == "1" or in_ci():
         pytest.fail(f"{reason}; it is required here ({requirement}=1 or CI=true), so the test fails instead of "
                     "skipping", pytrace=False)
