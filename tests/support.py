@@ -6,9 +6,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
+import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
@@ -24,6 +25,22 @@ SERVICES = ("catalog", "request", "stats")
 
 def backend() -> str:
     return os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def in_ci() -> bool:
+    """CI=true (set by GitHub Actions, GitLab CI and .ci/run): a test that cannot run there fails instead of skipping,
+    unless tests/conftest.py allows its skip (ALLOWED_SKIPS)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing(requirement: str, reason: str) -> NoReturn:
+    """A dependency of this test is absent: skip on a developer's machine, fail where it is required —
+    `requirement` (REQUIRE_CHROMIUM, REQUIRE_POSTGRES) set to 1, or CI — so CI cannot pass without running it."""
+    __tracebackhide__ = True  # report the skip or failure at the test, not here
+    if os.environ.get(requirement) == "1" or in_ci():
+        pytest.fail(f"{reason}; it is required here ({requirement}=1 or CI=true), so the test fails instead of "
+                    "skipping", pytrace=False)
+    pytest.skip(f"{reason} (set {requirement}=1 to make its absence a failure)")
 
 
 def postgres_admin_url() -> str:
@@ -132,6 +149,19 @@ async def lock_waiters(database: Database, expected: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"only {waiting} of {expected} writers are waiting for a lock")
+
+
+def expect_status(response: httpx.Response, status: int, code: str | None = None) -> httpx.Response:
+    """The status a test helper expects; an error must also carry the problem `code` the rule gives. A bare status
+    is not enough: the attachment's own 413 attachment_too_large would stand in for the body limit's
+    payload_too_large, outside_organ for wrong_role, any not_found for document_not_found."""
+    if status < 400:
+        assert code is None, "a success has no problem code"
+        assert response.status_code == status, response.text
+        return response
+    assert code is not None, f"expecting {status}: name the problem code (expect_code=) as well"
+    assert_problem(response, status, code)
+    return response
 
 
 def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

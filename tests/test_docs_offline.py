@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, missing
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,9 +44,8 @@ def gateway_url():
 
 def _render(url: str) -> str:
     if CHROMIUM is None:
-        if os.environ.get("REQUIRE_CHROMIUM") == "1":
-            pytest.fail("Chromium is required here (REQUIRE_CHROMIUM=1) but is not installed")
-        pytest.skip("Debian's chromium package is not installed (apt-get install chromium); CI installs it")
+        missing("REQUIRE_CHROMIUM", "Debian's chromium package is not installed (apt-get install chromium); "
+                                    "CI installs it")
     with tempfile.TemporaryDirectory() as profile:
         out = subprocess.run([
             CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -76,8 +76,9 @@ def test_a_dead_service_is_a_prompt_502_while_the_others_answer(system):
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
     started = time.monotonic()
-    r = httpx.get(f"{base}/api/v1/stats/vocabularies", timeout=10)
-    assert time.monotonic() - started < 3
+    r = httpx.get(f"{base}/api/v1/stats/vocabularies", timeout=30)
+    # Refused at once (502), or 503; a gateway waiting on the dead service would run into its 30 s read timeout.
+    assert time.monotonic() - started < 10
     assert r.status_code in (502, 503)
     assert_problem(r, r.status_code)
     assert httpx.get(f"{base}/api/v1/catalog/vocabularies").status_code == 200

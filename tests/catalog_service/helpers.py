@@ -4,7 +4,7 @@ import itertools
 from typing import Any
 
 from catalog_service.codes import uscc_check_char
-from tests.support import auth
+from tests.support import auth, expect_status
 
 API = "/api/v1/catalog"
 _serial = itertools.count(1)
@@ -48,9 +48,10 @@ async def draft(client, staff: Staff, **fields: Any):
     return r.json()["id"], r.headers["etag"]
 
 
-async def act(client, headers, doc_id: str, action: str, etag: str, body: dict | None = None, expect: int = 200):
+async def act(client, headers, doc_id: str, action: str, etag: str, body: dict | None = None, expect: int = 200,
+              expect_code: str | None = None):
     r = await client.post(f"{API}/documents/{doc_id}/{action}", headers=with_etag(headers, etag), json=body or {})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r
 
 

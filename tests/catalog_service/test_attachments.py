@@ -13,7 +13,7 @@ from catalog_service.app import create_app
 from catalog_service.config import Settings
 from services.db import Database
 from tests.catalog_service.helpers import API, Staff, act, draft, make_organ, with_etag
-from tests.support import assert_problem, auth, serve
+from tests.support import assert_problem, auth, expect_status, serve
 
 LIMIT = 64 * 1024
 PDF = b"%PDF-1.7\n" + "政务公开附件".encode() * 200 + b"\n%%EOF\n"
@@ -34,11 +34,11 @@ async def client(catalog_db: Database, storage: Path) -> AsyncIterator[httpx.Asy
 
 async def upload(client, staff_headers, doc_id: str, etag: str, content: bytes = PDF,
                  filename: str = "关于2026年预算公开的说明.pdf", content_type: str = "application/pdf",
-                 withheld: bool = False, expect: int = 201) -> httpx.Response:
+                 withheld: bool = False, expect: int = 201, expect_code: str | None = None) -> httpx.Response:
     r = await client.post(f"{API}/documents/{doc_id}/attachments", headers=with_etag(staff_headers, etag),
                           files={"file": (filename, content, content_type)},
                           data={"withheld": "true" if withheld else "false"})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r
 
 
@@ -85,9 +85,9 @@ async def test_upload_and_download_round_trip(client, storage):
 
     record = (await client.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter)).json()
     assert [a["id"] for a in record["attachments"]] == [meta["id"]]
-    assert_problem(await upload(client, staff.drafter, doc_id, etag, expect=412), 412)
+    await upload(client, staff.drafter, doc_id, etag, expect=412, expect_code="precondition_failed")
     assert_problem(await client.post(f"{API}/documents/{doc_id}/attachments", headers=staff.drafter,
-                                     files={"file": ("a.pdf", PDF, "application/pdf")}), 428)
+                                     files={"file": ("a.pdf", PDF, "application/pdf")}), 428, "precondition_required")
 
 
 async def test_public_gets_files_of_public_records_only_and_never_withheld_ones(client):
@@ -154,25 +154,24 @@ async def test_size_limit(client):
     just_right = b"%PDF-" + b"0" * (LIMIT - 5)
     assert (await upload(client, staff.drafter, doc_id, etag, content=just_right)).json()["size"] == LIMIT
     etag = (await client.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter)).headers["etag"]
-    r = await upload(client, staff.drafter, doc_id, etag, content=just_right + b"0", expect=413)
-    assert_problem(r, 413, "attachment_too_large")
+    await upload(client, staff.drafter, doc_id, etag, content=just_right + b"0", expect=413,
+                 expect_code="attachment_too_large")
     # Far beyond it the request body itself is refused before it is read.
-    r = await upload(client, staff.drafter, doc_id, etag, content=just_right * 3, expect=413)
-    assert_problem(r, 413)
+    await upload(client, staff.drafter, doc_id, etag, content=just_right * 3, expect=413,
+                 expect_code="payload_too_large")
 
 
 async def test_declared_type_and_content_must_agree(client):
     staff = Staff(await make_organ(client))
     doc_id, etag = await draft(client, staff)
-    r = await upload(client, staff.drafter, doc_id, etag, content=b"MZ\x90\x00" + b"\x00" * 100, filename="setup.exe",
-                     content_type="application/x-msdownload", expect=415)
-    assert_problem(r, 415, "unsupported_attachment_type")
-    r = await upload(client, staff.drafter, doc_id, etag, content=PNG, filename="伪装.pdf", expect=422)
-    assert_problem(r, 422, "attachment_content_mismatch")
-    r = await upload(client, staff.drafter, doc_id, etag, content=b"abc\x00\x01\x02", filename="a.txt",
-                     content_type="text/plain", expect=422)
-    assert_problem(r, 422, "attachment_content_mismatch")
-    assert_problem(await upload(client, staff.drafter, doc_id, etag, content=b"", expect=422), 422)
+    await upload(client, staff.drafter, doc_id, etag, content=b"MZ\x90\x00" + b"\x00" * 100, filename="setup.exe",
+                 content_type="application/x-msdownload", expect=415, expect_code="unsupported_attachment_type")
+    await upload(client, staff.drafter, doc_id, etag, content=PNG, filename="伪装.pdf", expect=422,
+                 expect_code="attachment_content_mismatch")
+    await upload(client, staff.drafter, doc_id, etag, content=b"abc\x00\x01\x02", filename="a.txt",
+                 content_type="text/plain", expect=422, expect_code="attachment_content_mismatch")
+    await upload(client, staff.drafter, doc_id, etag, content=b"", expect=422,
+                 expect_code="attachment_content_mismatch")
 
     # Plain text keeps the charset it was written in, so it is served readable.
     r = await upload(client, staff.drafter, doc_id, etag, content="政务公开说明".encode("gb18030"),
@@ -189,9 +188,9 @@ async def test_declared_type_and_content_must_agree(client):
 async def test_who_may_attach_and_remove(client):
     staff, others = Staff(await make_organ(client)), Staff(await make_organ(client, "别的局"))
     doc_id, etag = await draft(client, staff)
-    assert_problem(await upload(client, others.drafter, doc_id, etag, expect=404), 404)
-    assert_problem(await upload(client, staff.secrecy_officer, doc_id, etag, expect=403), 403, "wrong_role")
-    assert_problem(await upload(client, {}, doc_id, etag, expect=401), 401)
+    await upload(client, others.drafter, doc_id, etag, expect=404, expect_code="document_not_found")
+    await upload(client, staff.secrecy_officer, doc_id, etag, expect=403, expect_code="wrong_role")
+    await upload(client, {}, doc_id, etag, expect=401, expect_code="authentication_required")
 
     r = await upload(client, staff.division_head, doc_id, etag)
     attachment_id, etag = r.json()["id"], r.headers["etag"]
@@ -208,7 +207,7 @@ async def test_who_may_attach_and_remove(client):
     etag = (await upload(client, staff.division_head, doc_id, etag)).headers["etag"]
     etag = (await act(client, staff.division_head, doc_id, "approve", etag)).headers["etag"]
     etag = (await act(client, staff.unit_head, doc_id, "decide", etag, {"attribute": "proactive"})).headers["etag"]
-    assert_problem(await upload(client, staff.unit_head, doc_id, etag, expect=409), 409, "not_editable")
+    await upload(client, staff.unit_head, doc_id, etag, expect=409, expect_code="not_editable")
 
 
 async def test_the_same_file_twice_is_stored_once(client, storage):
@@ -241,4 +240,4 @@ async def test_staff_see_each_attachments_withheld_flag(client):
     assert [a["id"] for a in (await client.get(f"{API}/documents/{doc_id}")).json()["attachments"]] == [shown]
     # Another organ's staff never reach the staff view of the record.
     others = Staff(await make_organ(client, "别的局"))
-    assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403)
+    assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403, "outside_organ")

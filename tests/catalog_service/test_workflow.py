@@ -71,8 +71,9 @@ async def test_roles_are_enforced(catalog):
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/decide", headers=with_etag(staff.unit_head, etag),
                                       json={"attribute": "proactive"}), 409, "invalid_transition")
     # Drafting needs the drafter role; anonymous callers need a token.
-    assert_problem(await catalog.post(f"{API}/documents", headers=staff.unit_head, json={"title": "标题标题"}), 403)
-    assert_problem(await catalog.post(f"{API}/documents", json={"title": "标题标题"}), 401)
+    assert_problem(await catalog.post(f"{API}/documents", headers=staff.unit_head, json={"title": "标题标题"}),
+                   403, "wrong_role")
+    assert_problem(await catalog.post(f"{API}/documents", json={"title": "标题标题"}), 401, "authentication_required")
 
 
 async def test_no_one_acts_outside_their_organ(catalog):
@@ -81,14 +82,16 @@ async def test_no_one_acts_outside_their_organ(catalog):
     # Another organ's unpublished record does not exist for them (404, no oracle) ...
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/submit", headers=with_etag(theirs.drafter, etag),
                                       json={}), 404, "document_not_found")
-    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=theirs.unit_head), 404)
+    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=theirs.unit_head),
+                   404, "document_not_found")
     # ... and on a published one of ours they may read the public view but not act.
     published = await publish(catalog, ours)
     etag = (await catalog.get(f"{API}/documents/{published}")).headers["etag"]
     assert_problem(await catalog.post(f"{API}/documents/{published}/withdraw",
                                       headers=with_etag(theirs.unit_head, etag), json={"comment": "越权撤回"}),
                    403, "outside_organ")
-    assert_problem(await catalog.get(f"{API}/documents/{published}/record", headers=theirs.unit_head), 403)
+    assert_problem(await catalog.get(f"{API}/documents/{published}/record", headers=theirs.unit_head),
+                   403, "outside_organ")
 
 
 async def test_if_match_is_required_and_checked(catalog):
@@ -103,7 +106,7 @@ async def test_if_match_is_required_and_checked(catalog):
     assert edited.status_code == 200 and edited.json()["title"] == "修改后的标题"
     # The ETag read before the edit is now stale.
     assert_problem(await catalog.patch(f"{API}/documents/{doc_id}", headers=with_etag(staff.drafter, etag),
-                                       json={"title": "再次修改"}), 412)
+                                       json={"title": "再次修改"}), 412, "precondition_failed")
 
 
 async def test_concurrent_transitions_one_wins(database_urls):
@@ -131,7 +134,7 @@ async def test_return_edit_and_resubmit(catalog):
     assert_problem(await catalog.patch(f"{API}/documents/{doc_id}", headers=with_etag(staff.drafter, etag),
                                        json={"title": "审核中不能修改"}), 409, "not_editable")
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/return",
-                                      headers=with_etag(staff.division_head, etag), json={}), 422)
+                                      headers=with_etag(staff.division_head, etag), json={}), 422, "validation_error")
     r = await act(catalog, staff.division_head, doc_id, "return", etag, {"comment": "请补充文号"})
     assert r.json()["status"] == "draft"
     r = await catalog.patch(f"{API}/documents/{doc_id}", headers=with_etag(staff.drafter, r.headers["etag"]),
@@ -148,7 +151,8 @@ async def test_referral_to_the_secrecy_administration(catalog):
     assert r.json()["status"] == "referred"
     etag = r.headers["etag"]
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/resolve-referral",
-                                      headers=with_etag(staff.unit_head, etag), json={"comment": "意见"}), 403)
+                                      headers=with_etag(staff.unit_head, etag), json={"comment": "意见"}),
+                   403, "wrong_role")
     r = await act(catalog, staff.secrecy_officer, doc_id, "resolve-referral", etag,
                   {"comment": "经保密行政管理部门确定，不属于国家秘密，可以公开", "attribute": "proactive"})
     assert r.json()["status"] == "unit_review"
@@ -162,12 +166,13 @@ async def test_withheld_needs_grounds_and_gets_a_reevaluation_date(catalog):
     etag = (await act(catalog, staff.drafter, doc_id, "submit", etag)).headers["etag"]
     etag = (await act(catalog, staff.division_head, doc_id, "approve", etag)).headers["etag"]
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/decide", headers=with_etag(staff.unit_head, etag),
-                                      json={"attribute": "on_request", "withholding_grounds": []}), 422)
+                                      json={"attribute": "on_request", "withholding_grounds": []}),
+                   422, "validation_error")
     r = await act(catalog, staff.unit_head, doc_id, "decide", etag, {"attribute": "withheld"})
     body = r.json()
     assert body["status"] == "approved" and body["withholding_grounds"] == ["internal_affairs"]
     assert body["reevaluation_due_on"]
-    assert_problem(await public_get(catalog, doc_id), 404)
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
     listed = (await catalog.get(f"{API}/worklists/reevaluation", headers=staff.unit_head,
                                 params={"within_days": 366})).json()
     assert doc_id in [i["id"] for i in listed["items"]]
@@ -194,7 +199,7 @@ async def test_scheduled_publication(catalog, catalog_db):
     r = await act(catalog, staff.unit_head, doc_id, "decide", etag, {"attribute": "proactive",
                                                                       "scheduled_publish_at": when})
     assert r.json()["status"] == "scheduled"
-    assert_problem(await public_get(catalog, doc_id), 404)
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
     await asyncio.sleep(1.2)
     async with catalog_db.transaction() as session:
         assert await publish_due(session, Settings()) == 1
@@ -210,14 +215,16 @@ async def test_classified_records_are_never_published(catalog):
     r = await act(catalog, staff.secrecy_officer, doc_id, "classify", etag, classify)
     assert r.json()["classified"] is True and r.json()["classification_level"] == "secret"
     # The drafter no longer sees it at all (知悉范围): 404.
-    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter), 404)
+    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=staff.drafter),
+                   404, "document_not_found")
     etag = r.headers["etag"]
-    etag = (await act(catalog, staff.unit_head, doc_id, "submit", etag, expect=403)).headers.get("etag", etag)
+    etag = (await act(catalog, staff.unit_head, doc_id, "submit", etag, expect=403,
+                       expect_code="wrong_role")).headers.get("etag", etag)
     # Declassification re-opens review; it does not publish.
     r = await act(catalog, staff.secrecy_officer, doc_id, "declassify", etag, {"comment": "保密期限届满，解密"})
     body = r.json()
     assert body["classified"] is False and body["status"] == "draft" and body["attribute"] is None
-    assert_problem(await public_get(catalog, doc_id), 404)
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
 
 
 async def test_unit_head_cannot_publish_a_classified_record(catalog):
@@ -239,7 +246,7 @@ async def test_reclassification_after_publication_withdraws_it(catalog):
     r = await act(catalog, staff.secrecy_officer, doc_id, "classify", etag, {
         "classification_level": "secret", "secrecy_period_years": 5, "classification_responsible": "王主任"})
     assert r.json()["status"] == "withdrawn"
-    assert_problem(await public_get(catalog, doc_id), 404)
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
 
 
 async def test_withdrawal_keeps_the_record_and_repeal_marks_it(catalog):
@@ -252,7 +259,7 @@ async def test_withdrawal_keeps_the_record_and_repeal_marks_it(catalog):
     assert public.json()["validity"] == "repealed"
     r = await act(catalog, staff.unit_head, doc_id, "withdraw", public.headers["etag"], {"comment": "发布有误，撤回"})
     assert r.json()["status"] == "withdrawn" and r.json()["withdrawal_reason"] == "发布有误，撤回"
-    assert_problem(await public_get(catalog, doc_id), 404)
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
     assert (await record(catalog, staff.unit_head, doc_id))["status"] == "withdrawn"
 
 
@@ -276,7 +283,8 @@ async def test_redaction_the_public_never_receives_the_withheld_text(catalog):
     assert r.status_code == 201, r.text
     etag = r.headers["etag"]
     assert_problem(await catalog.post(f"{API}/documents/{doc_id}/redactions", headers=with_etag(staff.drafter, etag),
-                                      json={"field": "body", "start": 0, "end": 10_000, "ground": "state_secret"}), 422)
+                                      json={"field": "body", "start": 0, "end": 10_000, "ground": "state_secret"}),
+                   422, "invalid_reference")
     staff_view = await record(catalog, staff.drafter, doc_id)
     assert "CANARY-PII-7788" in staff_view["body"] and "CANARY-PII-7788" not in staff_view["public_body"]
     etag = (await act(catalog, staff.drafter, doc_id, "submit", etag)).headers["etag"]
@@ -296,8 +304,8 @@ async def test_publication_worklist_shows_overdue_and_due_soon(catalog):
     items = {i["id"]: i for i in r.json()["items"]}
     assert items[overdue]["overdue"] is True and later not in items
     assert_problem(await catalog.get(f"{API}/worklists/publication", headers=staff.division_head,
-                                     params={"limit": 1000}), 422)
-    assert_problem(await catalog.get(f"{API}/worklists/publication"), 401)
+                                     params={"limit": 1000}), 422, "validation_error")
+    assert_problem(await catalog.get(f"{API}/worklists/publication"), 401, "authentication_required")
 
 
 async def test_mass_assignment_is_refused(catalog):
@@ -316,13 +324,13 @@ async def test_document_number_shape(catalog):
                                    json={"title": "标题标题", "doc_number": good})).status_code == 201
     for bad in ("穗府办2011年8号", "〔2011〕8号", "穗府办〔11〕8号"):
         assert_problem(await catalog.post(f"{API}/documents", headers=staff.drafter,
-                                          json={"title": "标题标题", "doc_number": bad}), 422)
+                                          json={"title": "标题标题", "doc_number": bad}), 422, "validation_error")
 
 
 async def test_anonymous_cannot_read_records(catalog):
     staff = Staff(await make_organ(catalog))
     doc_id, _ = await draft(catalog, staff)
-    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record"), 401)
+    assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record"), 401, "authentication_required")
     assert_problem(await catalog.get(f"{API}/documents/{doc_id}/review-log", headers=auth("handler", organ="x")),
                    403, "wrong_role")  # the policy refuses the role before the record is looked up
 
@@ -338,9 +346,10 @@ async def test_organ_directory_hierarchy_and_updates(catalog):
     r = await catalog.patch(f"{API}/organs/{dept}", headers=with_etag(auth("admin"), r.headers["etag"]),
                             json={"office_hours": "工作日 9:00-17:00", "phone": "020-88886666"})
     assert r.status_code == 200 and r.json()["office_hours"] == "工作日 9:00-17:00" and r.json()["version"] == 2
-    assert_problem(await catalog.patch(f"{API}/organs/{dept}", headers=auth("admin"), json={"phone": "020-1234"}), 428)
+    assert_problem(await catalog.patch(f"{API}/organs/{dept}", headers=auth("admin"), json={"phone": "020-1234"}),
+                   428, "precondition_required")
     assert_problem(await catalog.patch(f"{API}/organs/{dept}", headers=with_etag(auth("drafter", organ=dept), '"2"'),
-                                       json={"phone": "020-1234"}), 403)
+                                       json={"phone": "020-1234"}), 403, "wrong_role")
     events = (await catalog.get("/internal/v1/events", headers=auth("service"), params={"limit": 1000})).json()
     updated = [e for e in events["items"] if e["type"] == "organ.updated" and e["payload"]["code"] == dept]
     assert updated and updated[-1]["payload"]["parent_code"] == city

@@ -34,6 +34,9 @@ pytestmark = pytest.mark.slow
 READ_TIMEOUT = 1.0
 CONNECT_TIMEOUT = 0.5
 HELD = 3.0  # how long the proxy holds an answer: well past the gateway's read timeout
+# "Ended at the gateway's timeout, nothing hung": the timeout plus slack a busy 2-core machine cannot exhaust; a
+# hang runs into the clients' 30 s (20 s for the stalled upload), and a held answer that was awaited is a 200.
+PROMPT = READ_TIMEOUT + 10
 SLOW_PATH = f"{REQUESTS}/vocabularies"
 OTHER_PATH = "/api/v1/catalog/vocabularies"
 
@@ -87,7 +90,7 @@ async def test_a_slow_service_is_a_504_within_the_read_timeout(system, client, f
     for response, elapsed in await slow:
         body = assert_problem(response, 504, "upstream_timeout")
         assert body["upstream"] == "request"
-        assert READ_TIMEOUT * 0.9 <= elapsed < READ_TIMEOUT + 3, elapsed
+        assert READ_TIMEOUT * 0.9 <= elapsed < PROMPT, elapsed
     proxy.heal()
     await assert_healed(client)
 
@@ -99,7 +102,7 @@ async def test_a_broken_connection_is_a_prompt_502(system, client, fault):
     for _ in range(5):
         response, elapsed = await timed(client, "GET", SLOW_PATH)
         body = assert_problem(response, 502, "upstream_unavailable")  # not 504: no timeout was waited for
-        assert body["upstream"] == "request" and elapsed < READ_TIMEOUT + 3, elapsed
+        assert body["upstream"] == "request" and elapsed < PROMPT, elapsed
     assert proxy.counts[fault] >= 5
     proxy.heal()
     await assert_healed(client)
@@ -112,7 +115,7 @@ async def test_a_refused_connection_is_a_prompt_502(system, client):
         for _ in range(5):
             response, elapsed = await timed(client, "GET", SLOW_PATH)
             assert_problem(response, 502, "upstream_unavailable")  # refused at once: not a connect timeout (504)
-            assert elapsed < CONNECT_TIMEOUT + 3, elapsed
+            assert elapsed < PROMPT, elapsed
     finally:
         proxy.set_listening(True)
     await assert_healed(client)
@@ -145,15 +148,14 @@ async def test_a_flapping_path_never_hangs_and_every_answer_is_a_status_or_a_pro
     gateway's limits with 200, 502 or 504 (problem+json), and the directory write path stays consistent."""
     sys_, _, proxy = system
     proxy.set_policy(proxy.random_faults(0.5, (DELAY, BLACKHOLE, DROP_REQUEST, CUT, TRUNCATE)))
-    started = time.monotonic()
-    # A connection per request: the time measured is the gateway's, not a wait for the client's pool.
+    # A connection per request: the time measured is the gateway's, not a wait for the client's pool. A request
+    # that hung would raise at the client's 30 s timeout.
     async with httpx.AsyncClient(base_url=sys_.gateway, timeout=30, limits=httpx.Limits(max_connections=150)) as many:
         results = await asyncio.gather(*(timed(many, "GET", SLOW_PATH) for _ in range(150)))
-    assert time.monotonic() - started < 30
     statuses = {r.status_code for r, _ in results}
     assert statuses <= {200, 502, 504} and {200, 502, 504} <= statuses, statuses
     for response, elapsed in results:
-        assert elapsed < READ_TIMEOUT + 3, elapsed  # the read timeout, plus slack for a loaded 2-core machine
+        assert elapsed < PROMPT, elapsed
         if response.status_code != 200:
             assert_problem(response, response.status_code)
     proxy.heal()
@@ -180,6 +182,6 @@ async def test_a_service_that_stops_reading_an_upload_is_a_504_not_a_hang(system
         pytest.fail(f"the gateway hung for {time.monotonic() - started:.0f} s on a stalled upload")
     elapsed = time.monotonic() - started
     assert_problem(r, 504, "upstream_timeout")
-    assert elapsed < READ_TIMEOUT + 3, elapsed
+    assert elapsed < PROMPT, elapsed
     proxy.heal()
     await assert_healed(client)

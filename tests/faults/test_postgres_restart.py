@@ -22,7 +22,7 @@ from tests.catalog_service.helpers import new_code
 from tests.faults.support import ADMIN, CATALOG, REQUESTS, STATS, make_organ, poll, wait_known_organ
 from tests.faults.workload import Workload, assert_stats_equal_a_clean_rebuild
 from tests.harness import PgCluster, System, free_port, new_database, new_databases, postgres_binaries_available
-from tests.support import assert_problem, auth
+from tests.support import assert_problem, auth, missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres_only]
 
@@ -34,7 +34,8 @@ RESTARTS = int(os.environ.get("GONGKAI_FAULT_PG_RESTARTS", "4"))
 @pytest.fixture(scope="module")
 def cluster():
     if not postgres_binaries_available():
-        pytest.skip("no PostgreSQL server binaries to start a cluster the test may crash")
+        missing("REQUIRE_POSTGRES", "no PostgreSQL server binaries (initdb, pg_ctl) to start a cluster the test may "
+                                    "crash")
     directory = Path(tempfile.mkdtemp(prefix="gk-fault-pg.", dir="/tmp"))
     directory.chmod(0o755)
     cluster = PgCluster(directory, int(os.environ.get("GONGKAI_FAULT_PG_PORT") or free_port()))
@@ -57,7 +58,8 @@ def system(cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory):
 async def assert_database_unavailable(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
     started = time.monotonic()
     r = await client.get(url, headers=headers)
-    assert time.monotonic() - started < 8, "a dead database must be a prompt 503, not a hang"
+    # Generous for a loaded machine, yet below the 30 s statement timeout and the client's 30 s: not a hang.
+    assert time.monotonic() - started < 20, "a dead database must be a prompt 503, not a hang"
     assert_problem(r, 503, "database_unavailable")
     assert r.headers.get("retry-after")
 

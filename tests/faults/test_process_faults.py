@@ -23,7 +23,10 @@ from tests.faults.workload import Workload, assert_stats_equal_a_clean_rebuild, 
 from tests.harness import System, drop_database, new_database, new_databases
 from tests.support import assert_problem
 
-pytestmark = pytest.mark.slow
+# Kills and restarts every process under load: the module took 5 min on a busy shared 2-core machine and one test
+# ran past the suite's 300 s default there. A hang is still caught inside (wait_ready gives up after 60 s, polls
+# have their deadlines), so the per-test limit only has to end a run that is truly stuck.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 STATS_BATCH = 20  # small batches: a catch-up takes many transactions, and a kill can land between any two
 # Kills of the stats service while it catches up (the goal in reliability.md §6 is 50 consumer kills:
@@ -58,7 +61,8 @@ async def kill(system: System, name: str) -> None:
 async def assert_prompt_502(client: httpx.AsyncClient, path: str) -> None:
     started = time.monotonic()
     r = await client.get(path, headers=ADMIN)
-    assert time.monotonic() - started < 5, "the gateway must not wait on a dead service"
+    # Generous for a loaded machine; a gateway waiting on the dead service would run into its 30 s read timeout.
+    assert time.monotonic() - started < 15, "the gateway must not wait on a dead service"
     assert_problem(r, 502, "upstream_unavailable")  # refused, not a timeout (504)
 
 

@@ -154,13 +154,21 @@ class TestRouting:
         assert all(not u.seen for u in env.upstreams.values())
 
 
+# Wall-clock bounds check behaviour (a timeout fired; nothing waited for what it should not), not speed: each is far
+# below what a hang or a wrong wait would take (the test client gives up at 10 s) and far above the few hundred ms
+# the right behaviour needs, so a busy 2-core machine cannot make them flake.
+PROMPT = 8.0
+
+
 class TestUpstreamFailures:
     async def test_down_service_is_502_fast_while_others_answer(self, env: Env):
         await env.start_upstreams("stats")
-        gw = await env.gateway(connect_timeout=2.0)
+        # A connect timeout the test client would never outlast: answering within PROMPT proves the refused
+        # connection was reported at once, not waited out.
+        gw = await env.gateway(connect_timeout=30.0)
         started = time.monotonic()
         r = await gw.get("/api/v1/stats/annual")
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < PROMPT
         body = assert_problem(r, 502, "upstream_unavailable")
         assert "stats_service" in body["detail"]
         assert body["request_id"] == r.headers["x-request-id"]
@@ -170,11 +178,12 @@ class TestUpstreamFailures:
     async def test_slow_service_is_504(self, env: Env):
         await env.start_upstreams()
         gw = await env.gateway(read_timeout=0.3)
-        started = time.monotonic()
-        r = await gw.get("/api/v1/request/slow", params={"delay": 1})  # not a route: proves routing first
+        r = await gw.get("/api/v1/request/slow", params={"delay": 30})  # not a route: proves routing first
         assert_problem(r, 404, "route_not_found")
-        r = await gw.get("/api/v1/requests/slow", params={"delay": 1})
-        assert time.monotonic() - started < 1.5
+        started = time.monotonic()
+        # The stand-in answers after 30 s: a 504 within PROMPT is the read timeout firing, not the answer awaited.
+        r = await gw.get("/api/v1/requests/slow", params={"delay": 30})
+        assert time.monotonic() - started < PROMPT
         body = assert_problem(r, 504, "upstream_timeout")
         assert "request_service" in body["detail"]
         assert (await gw.get("/api/v1/requests/slow", params={"delay": 0.05})).status_code == 200
@@ -191,7 +200,8 @@ class TestUpstreamFailures:
             gw = await env.gateway(connect_timeout=0.3)
             started = time.monotonic()
             r = await gw.get("/api/v1/catalog/documents/1")
-            assert time.monotonic() - started < 1.5
+            # The kernel retries a dropped SYN for about two minutes: within PROMPT, the connect timeout fired.
+            assert time.monotonic() - started < PROMPT
             body = assert_problem(r, 504, "upstream_timeout")
             assert "connect to catalog_service" in body["detail"]
             assert (await gw.get("/api/v1/stats/annual")).status_code == 200

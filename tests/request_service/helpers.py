@@ -2,12 +2,17 @@
 handled through the staff API."""
 
 import hashlib
+import html
+import io
 import itertools
+import re
 import uuid
 from datetime import UTC, date, datetime
 
+from pypdf import PdfReader
+
 from request_service.models import Application, KnownOrgan
-from tests.support import auth
+from tests.support import auth, expect_status
 
 API = "/api/v1/requests"
 _n = itertools.count(1)
@@ -43,11 +48,12 @@ async def insert_application(db, organ: str, *, submitted: date, channel: str = 
     return app_id
 
 
-async def act(client, headers, app_id: str, action: str, body: dict | None = None, *, expect: int = 200):
+async def act(client, headers, app_id: str, action: str, body: dict | None = None, *, expect: int = 200,
+              expect_code: str | None = None):
     etag = (await client.get(f"{API}/applications/{app_id}", headers=headers)).headers.get("etag", '"0"')
     r = await client.post(f"{API}/applications/{app_id}/{action}", headers={**headers, "If-Match": etag},
                           json=body or {})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r
 
 
@@ -61,3 +67,43 @@ async def deadline(client, desk: Desk, app_id: str) -> dict:
     r = await client.get(f"{API}/applications/{app_id}/deadline", headers=desk.handler)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+# ---------------------------------------------------------------------------------------------- letters as PDF
+
+_BLOCK = re.compile(r"<(h1|h2|h3|p|li)\b[^>]*>(.*?)</\1>", re.S)
+
+
+def _squeeze(text: str) -> str:
+    """Text without any whitespace: a PDF wraps lines wherever the page ends, and CJK text has no spaces."""
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text a reader of the PDF sees (every page, in order), read back with pypdf, whitespace removed.
+    ReportLab's CID font STSong-Light maps to Unicode through UniGB-UCS2-H, so Chinese extracts as written."""
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    reader = PdfReader(io.BytesIO(pdf))
+    return _squeeze("".join(page.extract_text() or "" for page in reader.pages))
+
+
+def letter_blocks(letter_html: str) -> list[str]:
+    """The visible text of each block (h1/h2/h3/p/li: issuer, title, 申请编号, addressee, paragraphs, list items,
+    signature, date) of a letter's HTML, in order, unescaped and without whitespace. Parsed here on its own, not
+    with the renderer's parser, so a renderer that loses blocks cannot agree with itself."""
+    body = letter_html.split("</head>")[-1]
+    blocks = [_squeeze(html.unescape(re.sub(r"<[^>]+>", "", inner))) for _, inner in _BLOCK.findall(body)]
+    return [block for block in blocks if block]
+
+
+def assert_pdf_matches_html(pdf: bytes, letter_html: str) -> str:
+    """Every block of the HTML letter is in the PDF, whole and in the same order; returns the PDF's text."""
+    text = pdf_text(pdf)
+    blocks = letter_blocks(letter_html)
+    assert len(blocks) >= 6, blocks  # issuer, title, 申请编号, addressee, at least one paragraph, signature, date
+    position = 0
+    for n, block in enumerate(blocks):
+        found = text.find(block, position)
+        assert found >= 0, f"block {n + 1}/{len(blocks)} missing from the PDF (or out of order): {block!r}"
+        position = found + len(block)
+    return text

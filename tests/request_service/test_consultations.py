@@ -6,14 +6,15 @@ from datetime import date
 import pytest
 
 from tests.request_service.intake_support import API, Desk, add_organ, events_of
-from tests.support import assert_problem, auth
+from tests.support import assert_problem, auth, expect_status
 
 
 async def record(client, headers, channel: str, received_on: str, topic: str = "如何申请公开政府信息？",
-                 answer: str | None = "可通过在线申请平台提交。", expect: int = 201) -> dict:
+                 answer: str | None = "可通过在线申请平台提交。", expect: int = 201,
+                 expect_code: str | None = None) -> dict:
     r = await client.post(f"{API}/consultations", headers=headers,
                           json={"channel": channel, "received_on": received_on, "topic": topic, "answer": answer})
-    assert r.status_code == expect, r.text
+    expect_status(r, expect, expect_code)
     return r.json()
 
 
@@ -33,7 +34,7 @@ async def test_record_and_event(client, request_db, desk):
 
 async def test_who_may_record(client, desk):
     body = {"channel": "phone", "received_on": "2025-03-04", "topic": "问题"}
-    assert_problem(await client.post(f"{API}/consultations", json=body), 401)
+    assert_problem(await client.post(f"{API}/consultations", json=body), 401, "authentication_required")
     for headers in (desk.approver, desk.drafter, auth("applicant", sub="x"), auth("handler")):
         assert_problem(await client.post(f"{API}/consultations", json=body, headers=headers), 403, "wrong_role")
 
@@ -44,7 +45,7 @@ async def test_who_may_record(client, desk):
 ])
 async def test_validation(client, desk, change):
     body = {"channel": "phone", "received_on": "2025-03-04", "topic": "问题", **change}
-    assert_problem(await client.post(f"{API}/consultations", json=body, headers=desk.clerk), 422)
+    assert_problem(await client.post(f"{API}/consultations", json=body, headers=desk.clerk), 422, "validation_error")
 
 
 async def test_list_by_year_and_channel_with_cursor(client, request_db, desk):
@@ -69,9 +70,10 @@ async def test_list_by_year_and_channel_with_cursor(client, request_db, desk):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 4
-    assert_problem(await client.get(f"{API}/consultations", params={"cursor": "bm9wZQ"}, headers=desk.clerk), 422)
-    assert_problem(await client.get(f"{API}/consultations", headers=desk.drafter), 403)
-    assert_problem(await client.get(f"{API}/consultations"), 401)
+    assert_problem(await client.get(f"{API}/consultations", params={"cursor": "bm9wZQ"}, headers=desk.clerk),
+                   422, "validation_error")
+    assert_problem(await client.get(f"{API}/consultations", headers=desk.drafter), 403, "wrong_role")
+    assert_problem(await client.get(f"{API}/consultations"), 401, "authentication_required")
 
 
 async def test_summary_counts_per_channel(client, request_db, desk):
@@ -87,6 +89,6 @@ async def test_summary_counts_per_channel(client, request_db, desk):
     empty = await client.get(f"{API}/consultations/summary", params={"year": date.today().year - 10},
                              headers=desk.stats)
     assert empty.json()["total"] == 0
-    assert_problem(await client.get(f"{API}/consultations/summary", headers=desk.stats), 422)
+    assert_problem(await client.get(f"{API}/consultations/summary", headers=desk.stats), 422, "validation_error")
     assert_problem(await client.get(f"{API}/consultations/summary", params={"year": 2025},
-                                    headers=desk.drafter), 403)
+                                    headers=desk.drafter), 403, "wrong_role")

@@ -43,12 +43,14 @@ async def test_worked_deadlines(requests_client, request_db, desk, receipt, due)
 
 async def test_extension_once_up_to_20_days(requests_client, request_db, desk):
     app_id = await accepted(requests_client, request_db, desk, "2026-02-10")
-    assert_problem(await act(requests_client, desk.handler, app_id, "extend", {"days": 20, "comment": "需要检索"},
-                             expect=403), 403, "wrong_role")
-    await act(requests_client, desk.approver, app_id, "extend", {"days": 21, "comment": "超过上限"}, expect=422)
+    await act(requests_client, desk.handler, app_id, "extend", {"days": 20, "comment": "需要检索"},
+              expect=403, expect_code="wrong_role")
+    await act(requests_client, desk.approver, app_id, "extend", {"days": 21, "comment": "超过上限"},
+              expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.approver, app_id, "extend", {"days": 20, "comment": "信息量大，需要检索"})
     assert r.json()["due_on"] == "2026-04-14" and r.json()["extension_approved_by"] == f"approver@{desk.organ}"
-    await act(requests_client, desk.approver, app_id, "extend", {"days": 5, "comment": "再次延期"}, expect=409)
+    await act(requests_client, desk.approver, app_id, "extend", {"days": 5, "comment": "再次延期"},
+              expect=409, expect_code="invalid_transition")
     letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
     assert "extension_notice" in [letter["kind"] for letter in letters]
 
@@ -104,12 +106,14 @@ async def test_supplement_restarts_the_clock_and_only_once(requests_client, requ
     assert body["supplement_due_on"] == "2025-10-22"  # 10/11 is a 调休 make-up Saturday
     r = await act(requests_client, desk.clerk, app_id, "receive-supplement", {"on": "2025-10-20"})
     assert r.json()["due_on"] == "2025-11-17"  # 20 working days counted again from the day after 10/20
-    await act(requests_client, desk.handler, app_id, "request-supplement", {"items": ["再次补正"]}, expect=409)
+    await act(requests_client, desk.handler, app_id, "request-supplement", {"items": ["再次补正"]},
+              expect=409, expect_code="invalid_transition")
     # A second application never supplemented is closed as abandoned by the sweep.
     other = await accepted(requests_client, request_db, desk, "2025-09-26")
     await act(requests_client, desk.handler, other, "request-supplement", {"items": ["补充"], "on": "2025-10-09",
                                                                            "days": 10})
-    await act(requests_client, desk.handler, other, "close-unsupplemented", {"on": "2025-10-20"}, expect=409)
+    await act(requests_client, desk.handler, other, "close-unsupplemented", {"on": "2025-10-20"},
+              expect=409, expect_code="invalid_transition")
     async with request_db.transaction() as session:
         await expire(session, date(2025, 10, 27), Settings())
     closed = (await requests_client.get(f"{API}/applications/{other}", headers=desk.handler)).json()
@@ -126,7 +130,7 @@ async def test_fee_notice_pauses_and_payment_resumes(requests_client, request_db
     assert body["status"] == "awaiting_fee" and body["fee_amount"] == "4700.00" and body["due_on"] is None
     assert body["fee_due_on"] == "2025-11-10"
     await act(requests_client, desk.handler, app_id, "record-payment", {"amount": "4000", "on": "2025-10-20"},
-              expect=422)
+              expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.handler, app_id, "record-payment", {"amount": "4700.00", "on": "2025-10-24"})
     assert r.json()["status"] == "accepted" and r.json()["due_on"] == "2025-11-12"
     unpaid = await accepted(requests_client, request_db, desk, "2025-09-26")
@@ -141,18 +145,18 @@ async def test_fee_notice_pauses_and_payment_resumes(requests_client, request_db
 async def test_no_fee_is_no_notice(requests_client, request_db, desk):
     app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
     await act(requests_client, desk.handler, app_id, "notify-fee", {"fee_method": "per_volume", "pages": 30},
-              expect=422)
+              expect=422, expect_code="validation_error")
 
 
 async def test_reply_is_drafted_and_signed_off_by_someone_else(requests_client, request_db, desk):
     app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
     await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "withheld.third_party_rights"},
-              expect=422)
+              expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.handler, app_id, "draft-reply", {
         "outcome": "withheld.third_party_rights", "articles": ["条例第十五条"], "comment": "涉及第三方商业秘密"})
     assert r.json()["status"] == "reply_drafted"
     both = auth("handler", "reply_approver", organ=desk.organ, sub=f"handler@{desk.organ}")
-    assert_problem(await act(requests_client, both, app_id, "approve-reply", expect=403), 403, "wrong_role")
+    await act(requests_client, both, app_id, "approve-reply", expect=403, expect_code="wrong_role")
     r = await act(requests_client, desk.approver, app_id, "approve-reply", {"comment": "同意"})
     body = r.json()
     assert body["status"] == "replied" and body["outcome"] == "withheld.third_party_rights" and body["closed_on"]
@@ -165,7 +169,8 @@ async def test_reply_is_drafted_and_signed_off_by_someone_else(requests_client, 
 
 async def test_partial_grant_records_what_was_withheld(requests_client, request_db, desk):
     app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
-    await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "partially_granted"}, expect=422)
+    await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "partially_granted"},
+              expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.handler, app_id, "draft-reply", {
         "outcome": "partially_granted", "comment": "区分处理",
         "withheld_parts": [{"description": "附件2中的个人信息", "ground": "保护第三方合法权益",
@@ -175,7 +180,8 @@ async def test_partial_grant_records_what_was_withheld(requests_client, request_
 
 async def test_roles_organ_and_preconditions(requests_client, request_db, desk):
     app_id = await insert_application(request_db, desk.organ, submitted=__import__("datetime").date(2025, 9, 26))
-    await act(requests_client, desk.handler, app_id, "confirm", {"on": "2025-09-26", "method": "电话"}, expect=403)
+    await act(requests_client, desk.handler, app_id, "confirm", {"on": "2025-09-26", "method": "电话"},
+              expect=403, expect_code="wrong_role")
     other = Desk(organ_code())
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm",
                                               headers={**other.clerk, "If-Match": '"1"'},
@@ -183,15 +189,19 @@ async def test_roles_organ_and_preconditions(requests_client, request_db, desk):
                    "application_not_found")
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}",
                                              headers=auth("applicant", sub="someone")), 403, "wrong_role")
-    assert_problem(await requests_client.get(f"{API}/applications/{app_id}"), 401)
+    assert_problem(await requests_client.get(f"{API}/applications/{app_id}"), 401, "authentication_required")
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm", headers=desk.clerk,
-                                              json={"on": "2025-09-26", "method": "电话"}), 428)
+                                              json={"on": "2025-09-26", "method": "电话"}),
+                   428, "precondition_required")
     assert_problem(await requests_client.post(f"{API}/applications/{app_id}/confirm",
                                               headers={**desk.clerk, "If-Match": '"7"'},
-                                              json={"on": "2025-09-26", "method": "电话"}), 412)
-    await act(requests_client, desk.clerk, app_id, "confirm", {"on": "2099-01-01", "method": "电话"}, expect=422)
-    await act(requests_client, desk.clerk, app_id, "draft-reply", {"outcome": "granted"}, expect=403)
-    await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "granted"}, expect=409)
+                                              json={"on": "2025-09-26", "method": "电话"}), 412, "precondition_failed")
+    await act(requests_client, desk.clerk, app_id, "confirm", {"on": "2099-01-01", "method": "电话"},
+              expect=422, expect_code="validation_error")
+    await act(requests_client, desk.clerk, app_id, "draft-reply", {"outcome": "granted"},
+              expect=403, expect_code="wrong_role")
+    await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "granted"},
+              expect=409, expect_code="invalid_transition")
 
 
 async def test_work_lists(requests_client, request_db, desk):
@@ -212,7 +222,7 @@ async def test_work_lists(requests_client, request_db, desk):
     assert await view("awaiting_confirmation") == {unconfirmed}
     assert {overdue, waiting, unconfirmed} <= await view("all")
     assert_problem(await requests_client.get(f"{API}/applications", headers=desk.handler,
-                                             params={"view": "nonsense"}), 422)
+                                             params={"view": "nonsense"}), 422, "validation_error")
     other = Desk(organ_code())
     assert await (lambda: view("all"))() and overdue not in {
         i["id"] for i in (await requests_client.get(f"{API}/applications", headers=other.handler)).json()["items"]}

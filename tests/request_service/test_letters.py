@@ -1,5 +1,7 @@
 """Letters (文书): every kind and every reply outcome renders its key legal phrases; values are escaped; missing
-optional values leave no trace; the staff API serves the HTML and a PDF."""
+optional values leave no trace; the staff API serves the HTML and a PDF. The PDF is read back (pypdf) and must carry
+every block of the HTML letter — issuer, title, 申请编号, addressee, body, withheld parts, remedy notice, signature,
+date — not merely start with %PDF-."""
 
 import hashlib
 import re
@@ -14,7 +16,7 @@ from request_service.domain.letters import issue_letter, letters_of, render_pdf
 from request_service.errors import LetterOutcomeMissing, UnknownLetterKind
 from request_service.models import Application, KnownOrgan
 from request_service.vocab import LetterKind, Outcome
-from tests.request_service.helpers import API, Desk, act, organ_code
+from tests.request_service.helpers import API, Desk, act, assert_pdf_matches_html, organ_code, pdf_text
 from tests.support import assert_problem, auth
 
 ORGAN_NAME = "测试市财政局"
@@ -49,6 +51,15 @@ async def _issue(db, app_id: str, kind: str, context: dict | None = None):
 def _text(html: str) -> str:
     """The visible text, without tags and line breaks (phrases may wrap in the source)."""
     return re.sub(r"\s+", "", re.sub(r"<[^>]+>", "", html.split("</head>")[-1]))
+
+
+def _pdf(letter) -> str:
+    """The letter's PDF read back: every block of its HTML, in order; returns the PDF's text (no whitespace)."""
+    return assert_pdf_matches_html(render_pdf(letter), letter.html)
+
+
+def _today_cn() -> str:
+    return f"{today().year}年{today().month}月{today().day}日"
 
 
 def _clean(html: str) -> None:
@@ -106,7 +117,8 @@ def test_every_outcome_has_a_case():
 async def test_reply_for_each_outcome(request_db, outcome):
     context, phrases = OUTCOMES[outcome]
     organ = organ_code()
-    app_id = await _application(request_db, organ, outcome=outcome)
+    tracking_no = f"GK{uuid.uuid4().hex[:10].upper()}"
+    app_id = await _application(request_db, organ, outcome=outcome, tracking_no=tracking_no)
     letter = await _issue(request_db, app_id, "reply", context)
     text = _text(letter.html)
     assert letter.kind == "reply" and letter.issued_on == today()
@@ -126,6 +138,18 @@ async def test_reply_for_each_outcome(request_db, outcome):
     assert "自收到本答复之日起60日内依法" in text
     _clean(letter.html)
 
+    # The printed letter says the same: head (issuer, title, 申请编号, addressee), outcome, remedy, signature, date.
+    pdf = _pdf(letter)
+    assert pdf.startswith(f"{ORGAN_NAME}政府信息公开申请答复书申请编号：{tracking_no}王五：本机关于2026年2月10日收到")
+    assert "2025年城市更新项目的立项批复" in pdf
+    for phrase in phrases:
+        assert phrase in pdf, (outcome, phrase)
+    for part in context.get("withheld_parts", []):
+        assert f"{part['part']}：{part['ground']}，依据《中华人民共和国政府信息公开条例》{part['article']}" in pdf
+    assert (MUST_RECONSIDER_FIRST in pdf) is reconsideration_first
+    assert "自收到本答复之日起60日内依法" in pdf and "提起行政诉讼" in pdf
+    assert pdf.endswith(f"{ORGAN_NAME}{_today_cn()}"), pdf[-60:]
+
 
 async def test_withholding_reply_carries_the_reconsideration_first_notice(request_db):
     app_id = await _application(request_db, organ_code(), outcome="withheld.third_party_rights",
@@ -136,6 +160,9 @@ async def test_withholding_reply_carries_the_reconsideration_first_notice(reques
             "根据《中华人民共和国行政复议法》第二十三条第一款第（四）项和第二款的规定，"
             "对行政机关作出的不予公开决定不服的，应当先申请行政复议") in text
     assert "理由：涉及第三方商业秘密" in text and "第十五条、第三十六条第（三）项" in text
+    pdf = _pdf(letter)
+    assert "60日内依法向测试市人民政府申请行政复议" in pdf and MUST_RECONSIDER_FIRST in pdf
+    assert "理由：涉及第三方商业秘密" in pdf
 
 
 async def test_already_published_names_the_document_and_where_it_is(request_db):
@@ -147,6 +174,9 @@ async def test_already_published_names_the_document_and_where_it_is(request_db):
     assert "已经主动公开" in text and "第三十六条第（一）项" in text
     assert "《关于城市更新项目立项的批复》（测财发〔2025〕12号）" in text
     assert "https://www.example.gov.cn/zwgk/12.html" in text and "2025年6月3日" in text
+    pdf = _pdf(letter)
+    assert "《关于城市更新项目立项的批复》（测财发〔2025〕12号）" in pdf
+    assert "https://www.example.gov.cn/zwgk/12.html" in pdf
 
 
 async def test_not_ours_names_the_competent_organ(request_db):
@@ -156,6 +186,8 @@ async def test_not_ours_names_the_competent_organ(request_db):
     text = _text(letter.html)
     assert "第三十六条第（五）项" in text and "测试市自然资源局" in text and "020-12345678" in text
     assert "不属于本机关负责公开" in text and "该政府信息不存在" not in text
+    pdf = _pdf(letter)
+    assert "测试市自然资源局" in pdf and "020-12345678" in pdf and "不属于本机关负责公开" in pdf
 
 
 NOTICES = {
@@ -180,20 +212,27 @@ NOTICES = {
 @pytest.mark.parametrize("kind", sorted(NOTICES))
 async def test_notices(request_db, kind):
     context, phrases = NOTICES[kind]
-    app_id = await _application(request_db, organ_code())
+    tracking_no = f"GK{uuid.uuid4().hex[:10].upper()}"
+    app_id = await _application(request_db, organ_code(), tracking_no=tracking_no)
     letter = await _issue(request_db, app_id, kind, context)
     text = _text(letter.html)
     assert text.startswith(f"{ORGAN_NAME}{LetterKind(kind).zh}申请编号：")
     for phrase in phrases:
         assert phrase in text, (kind, phrase)
     _clean(letter.html)
-    assert render_pdf(letter).startswith(b"%PDF-")
+    pdf = _pdf(letter)
+    addressee = context.get("party_name", "王五")
+    assert pdf.startswith(f"{ORGAN_NAME}{LetterKind(kind).zh}申请编号：{tracking_no}{addressee}：")
+    for phrase in phrases:
+        assert phrase in pdf, (kind, phrase)
+    assert pdf.endswith(f"{ORGAN_NAME}{_today_cn()}"), pdf[-60:]
 
 
 async def test_consultation_letter_never_names_the_applicant(request_db):
     app_id = await _application(request_db, organ_code())
     letter = await _issue(request_db, app_id, "consultation_letter", {"party_name": "某某科技有限公司"})
     assert "王五" not in letter.html
+    assert "王五" not in pdf_text(render_pdf(letter)) and "某某科技有限公司：" in _pdf(letter)
     co_author = await _issue(request_db, app_id, "consultation_letter",
                              {"party_name": "测试市发展改革委", "party_kind": "co_author_organ"})
     assert "第三十四条" in _text(co_author.html) and "视为同意公开" in _text(co_author.html)
@@ -201,10 +240,14 @@ async def test_consultation_letter_never_names_the_applicant(request_db):
 
 @pytest.mark.parametrize("kind", [k.value for k in LetterKind if k != LetterKind.REPLY])
 async def test_missing_optional_values_render_gracefully(request_db, kind):
-    app_id = await _application(request_db, organ_code(), receipt_date=None, due_on=None, known_organ=False)
+    organ = organ_code()
+    app_id = await _application(request_db, organ, receipt_date=None, due_on=None, known_organ=False)
     letter = await _issue(request_db, app_id, kind)
     _clean(letter.html)
-    assert render_pdf(letter).startswith(b"%PDF-")
+    pdf = _pdf(letter)
+    for leftover in ("None", "Undefined", "{{", "____"):
+        assert leftover not in pdf, leftover
+    assert pdf.startswith(organ) and pdf.endswith(f"{organ}{_today_cn()}"), pdf[-60:]
 
 
 async def test_organ_code_stands_in_for_an_unknown_organ_and_values_are_escaped(request_db):
@@ -215,6 +258,8 @@ async def test_organ_code_stands_in_for_an_unknown_organ_and_values_are_escaped(
     assert f'<h1 class="issuer">{organ}</h1>' in letter.html
     assert "<script>" not in letter.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in letter.html
     assert "A &amp; B &lt;b&gt;预算&lt;/b&gt;" in letter.html
+    pdf = _pdf(letter)  # the PDF prints the text as typed, not the markup's escapes
+    assert pdf.startswith(organ) and "<script>alert(1)</script>：" in pdf and "A&B<b>预算</b>" in pdf
 
 
 async def test_reply_needs_an_outcome_and_kinds_are_checked(request_db):
@@ -250,6 +295,9 @@ async def test_letters_api(requests_client, request_db):
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF-") and r.content.rstrip().endswith(b"%%EOF")
     assert b"STSong-Light" in r.content
+    pdf = assert_pdf_matches_html(r.content, second.html)
+    assert "属于人事管理、后勤管理、内部工作流程等内部事务信息" in pdf and "理由：属于内部人事管理信息" in pdf
+    assert MUST_RECONSIDER_FIRST in pdf and pdf.endswith(f"{ORGAN_NAME}{_today_cn()}")
     assert r.headers["content-disposition"].endswith('-reply.pdf"')
 
     assert_problem(await requests_client.get(f"{API}/applications/{app_id}/letters/{uuid.uuid4()}",
@@ -274,10 +322,21 @@ async def test_withholding_reply_through_the_handling_flow(requests_client, requ
     await act(requests_client, desk.approver, app_id, "approve-reply", {})
     letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
     reply = next(letter for letter in letters if letter["kind"] == "reply")
-    text = _text((await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}",
-                                            headers=desk.handler)).text)
+    page = await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}", headers=desk.handler)
+    text = _text(page.text)
     assert "过程性信息" in text and "第十六条第二款" in text and "理由：属于内部讨论记录" in text
     assert RECONSIDERATION_FIRST in text and MUST_RECONSIDER_FIRST in text
+    pdf = await _served_pdf(requests_client, desk, app_id, reply["id"], page.text)
+    assert "过程性信息" in pdf and "理由：属于内部讨论记录" in pdf and MUST_RECONSIDER_FIRST in pdf
+
+
+async def _served_pdf(client, desk: Desk, app_id: str, letter_id: str, letter_html: str) -> str:
+    r = await client.get(f"{API}/applications/{app_id}/letters/{letter_id}.pdf", headers=desk.handler)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text
+    pdf = assert_pdf_matches_html(r.content, letter_html)
+    assert pdf.startswith(f"{ORGAN_NAME}政府信息公开申请答复书申请编号：")
+    assert pdf.endswith(f"{ORGAN_NAME}{_today_cn()}")
+    return pdf
 
 
 def test_articles_are_cited_once_with_the_regulations_name():
@@ -302,7 +361,10 @@ async def test_partial_grant_through_the_handling_flow(requests_client, request_
               {"context": {"provided_items": ["立项批复正文"], "delivery_place": "电子邮件"}})
     letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
     reply = next(letter for letter in letters if letter["kind"] == "reply")
-    text = _text((await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}",
-                                            headers=desk.handler)).text)
+    page = await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}", headers=desk.handler)
+    text = _text(page.text)
     assert "专家评审意见中的个人信息：个人隐私，依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开" in text
     assert "条例》条例" not in text and "立项批复正文" in text and MUST_RECONSIDER_FIRST in text
+    pdf = await _served_pdf(requests_client, desk, app_id, reply["id"], page.text)
+    assert "专家评审意见中的个人信息：个人隐私，依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开" in pdf
+    assert "立项批复正文" in pdf and MUST_RECONSIDER_FIRST in pdf
