@@ -26,7 +26,7 @@ import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.domain.documents import require_own
+from catalog_service.domain.documents import add_review_step, require_own, staff_role
 from catalog_service.domain.events import emit_document_event, is_public
 from catalog_service.domain.visibility import is_catalog_staff, visible_documents
 from catalog_service.errors import (
@@ -173,6 +173,10 @@ async def add_attachment(session: AsyncSession, principal: Principal, doc: Docum
                             sha256=stored.sha256, withheld=withheld, created_by=principal.sub)
     session.add(attachment)
     await session.flush()
+    await add_review_step(session, doc, principal, action="attachment_added", role=staff_role(principal),
+                          status_before=doc.status, attribute_before=doc.attribute,
+                          comment=f"附件 {attachment.id}: {name} ({stored.size} bytes, sha256 {stored.sha256[:12]}…)"
+                                  + ("，不予公开 (withheld)" if withheld else ""))
     emit_document_event(session, doc, organ, "document.updated")
     return attachment
 
@@ -194,6 +198,9 @@ async def remove_attachment(session: AsyncSession, principal: Principal, doc: Do
     await bump_version(session, doc, doc.version)
     await session.delete(attachment)
     await session.flush()
+    await add_review_step(session, doc, principal, action="attachment_removed", role=staff_role(principal),
+                          status_before=doc.status, attribute_before=doc.attribute,
+                          comment=f"附件 {attachment.id}: {attachment.filename}")
     emit_document_event(session, doc, organ, "document.updated")
 
 

@@ -170,6 +170,11 @@ async def update_document(session: AsyncSession, principal: Principal, doc: Docu
         setattr(doc, key, value)
     if "formed_on" in changes:
         publication_due(calendar, doc)
+    # Every change to a record is in its own review log (security review, issue 11): which fields, never their
+    # values (a draft may hold personal data that a redaction will withhold).
+    await add_review_step(session, doc, principal, action="edit", role=staff_role(principal),
+                          status_before=doc.status, attribute_before=doc.attribute,
+                          comment="修改字段 (fields changed): " + ", ".join(sorted(changes)))
     redactions = await redactions_of(session, doc.id)
     edited = set(changes) & set(REDACTABLE_FIELDS)
     for moved in reanchor_all(doc, [r for r in redactions if r.field in edited]):

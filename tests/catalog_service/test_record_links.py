@@ -189,3 +189,29 @@ async def test_a_classified_policy_is_not_named_by_its_published_interpretation(
     # The re-announcement is in the interpretations' own logs.
     [*_, step] = await review_log(catalog, other.unit_head, theirs)
     assert step["action"] == "link_hidden" and policy not in (step["comment"] or "")
+
+
+async def test_a_drafters_own_edits_and_attachments_are_in_the_records_review_log(catalog, tmp_path):
+    """Every change to a record, by whatever path, is in its own review log (security review, issue 11 item 2):
+    an edit of the draft names the fields it changed (never their values), and attaching or removing a file names
+    the file."""
+    from tests.catalog_service.test_attachments import upload
+
+    staff = Staff(await make_organ(catalog))
+    doc_id, etag = await draft(catalog, staff)
+    r = await catalog.patch(f"{API}/documents/{doc_id}", headers=with_etag(staff.drafter, etag),
+                            json={"summary": "王小明的联系电话13800001234", "keywords": ["预算"]})
+    assert r.status_code == 200, r.text
+    r = await upload(catalog, staff.drafter, doc_id, r.headers["etag"])
+    attachment_id = r.json()["id"]
+    r = await catalog.delete(f"{API}/documents/{doc_id}/attachments/{attachment_id}",
+                             headers=with_etag(staff.drafter, r.headers["etag"]))
+    assert r.status_code == 204, r.text
+    steps = await review_log(catalog, staff.drafter, doc_id)
+    assert [s["action"] for s in steps] == ["create", "edit", "attachment_added", "attachment_removed"]
+    edit = steps[1]
+    assert edit["actor_sub"] == f"drafter@{staff.organ}" and edit["role"] == "drafter"
+    assert "keywords" in edit["comment"] and "summary" in edit["comment"]
+    assert "13800001234" not in edit["comment"] and "王小明" not in edit["comment"]
+    assert "关于2026年预算公开的说明.pdf" in steps[2]["comment"] and attachment_id in steps[3]["comment"]
+    assert all(s["status_before"] == s["status_after"] == "draft" for s in steps[1:])

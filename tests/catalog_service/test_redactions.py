@@ -226,15 +226,17 @@ async def test_every_redaction_change_is_in_the_review_log(catalog):
     assert [(s["action"], s["role"], s["actor_sub"], s["redaction_id"]) for s in log] == [
         ("create", "drafter", f"drafter@{staff.organ}", None),
         ("redaction_added", "secrecy_officer", f"secrecy@{staff.organ}", redaction_id),
+        ("edit", "drafter", f"drafter@{staff.organ}", None),
         ("redaction_reanchored", "drafter", f"drafter@{staff.organ}", redaction_id),
+        ("edit", "drafter", f"drafter@{staff.organ}", None),
         ("redaction_anchor_lost", "drafter", f"drafter@{staff.organ}", redaction_id),
         ("redaction_removed", "secrecy_officer", f"secrecy@{staff.organ}", redaction_id),
         ("submit", "drafter", f"drafter@{staff.organ}", None),
     ]
-    assert all(s["status_before"] == s["status_after"] == "draft" for s in log[1:5])
+    assert all(s["status_before"] == s["status_after"] == "draft" for s in log[1:7])
     # The log says where, not what: the withheld text is not copied into it.
     assert all(NAME not in (s["comment"] or "") for s in log)
-    assert "body" in log[1]["comment"] and "8–12" in log[2]["comment"] and "12–16" in log[2]["comment"]
+    assert "body" in log[1]["comment"] and "8–12" in log[3]["comment"] and "12–16" in log[3]["comment"]
 
 
 # ---- the guard at projection time: offsets are never trusted on their own --------------------------------------
