@@ -11,6 +11,9 @@ from datetime import date, timedelta
 import pytest
 
 from request_service.domain.applications import today
+from services.outbox import EventRead
+from stats_service.domain.ingest import apply_request_events
+from stats_service.models import ApplicationFact
 from tests.request_service.helpers import API, Desk, accepted, act, organ_code
 from tests.support import assert_problem, auth
 
@@ -152,7 +155,8 @@ async def test_a_supplement_notice_cannot_be_closed_before_its_period(requests_c
 
 # --- a late 补正 notice is a recorded breach (条例第三十条) ----------------------------------------------------------
 
-async def test_late_supplement_notice_is_allowed_and_recorded_as_a_breach(requests_client, request_db, desk):
+async def test_late_supplement_notice_is_allowed_and_recorded_as_a_breach(requests_client, request_db, stats_db,
+                                                                          desk):
     on_time = await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT)
     r = await act(requests_client, desk.handler, on_time, "request-supplement",
                   {"items": ["请明确所需信息的名称"], "on": "2025-10-13"})  # working day 7
@@ -174,3 +178,9 @@ async def test_late_supplement_notice_is_allowed_and_recorded_as_a_breach(reques
                                                                                "2025-10-14")]
     others = [e for e in feed["items"] if e["entity_id"] == on_time]
     assert others[-1]["payload"]["breaches"] == []
+    # The statistics consumer takes the event with its breach like any other snapshot.
+    async with stats_db.transaction() as session:
+        await apply_request_events(session, [EventRead.model_validate(e) for e in mine])
+    async with stats_db.transaction() as session:
+        fact = await session.get(ApplicationFact, late)
+        assert fact is not None and fact.status == "supplement_requested" and fact.version == mine[-1]["version"]
