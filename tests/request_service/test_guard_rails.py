@@ -78,6 +78,29 @@ async def test_extension_in_time_records_decision_date_and_approver_once(request
     assert "条例第三十三条第二款" in again["detail"]
 
 
+async def test_extension_on_the_last_day_is_allowed_and_the_day_after_refused(requests_client, request_db, desk,
+                                                                             monkeypatch):
+    """The period ends at 24:00 of its 20th working day (legal-rules §6.3), counted on the clock ledger: a pause
+    (征求意见) moves the end, calendar days alone do not. "Today" is set with the replay's test clock."""
+    from tests.stats_service.request_clock import RequestClock
+
+    clock = RequestClock(monkeypatch, date(2025, 9, 26))
+    last_day, day_after, paused = [await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT)
+                                   for _ in range(3)]
+    clock.set(date(2025, 10, 13))
+    await act(requests_client, desk.handler, paused, "consult", {
+        "party_kind": "third_party", "party_name": "某某科技有限公司", "on": "2025-10-13"})  # 7 used, 13 left
+    clock.set(date(2025, 10, 31))  # the day after working day 20 of example 1
+    assert_problem(await act(requests_client, desk.approver, day_after, "extend",
+                             {"days": 20, "comment": "信息量大，需要检索"}, expect=409), 409, "reply_period_expired")
+    # Still consulting: calendar time is past 10/30, but only 7 working days are used.
+    r = await act(requests_client, desk.approver, paused, "extend", {"days": 10, "comment": "等待第三方意见"})
+    assert r.json()["extension_days"] == 10 and r.json()["extension_decided_on"] == "2025-10-31"
+    clock.set(date(2025, 10, 30))  # working day 20 itself
+    r = await act(requests_client, desk.approver, last_day, "extend", {"days": 20, "comment": "信息量大，需要检索"})
+    assert r.json()["extension_decided_on"] == "2025-10-30" and r.json()["due_on"] == "2025-11-27"
+
+
 # --- 延迟答复 (条例第三十五条) -------------------------------------------------------------------------------------
 
 async def test_deferral_after_the_period_ran_out_is_refused(requests_client, request_db, desk):
