@@ -28,6 +28,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('breaches', sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
     with op.batch_alter_table('application', schema=None) as batch_op:
         batch_op.alter_column('breaches', server_default=None)
+    # Applications supplemented before this revision: the supplement's receipt day is where the clock restarted
+    # (a restart segment after the first, domain/clock.py), so a 三（四）3 reply stays possible for them.
+    op.execute(sa.text(
+        "UPDATE application SET supplement_received_on = (SELECT max(s.start_on) FROM clock_segment s "
+        "WHERE s.application_id = application.id AND s.restart AND s.seq > 1) "
+        "WHERE EXISTS (SELECT 1 FROM clock_segment s WHERE s.application_id = application.id AND s.restart "
+        "AND s.seq > 1)"))
 
 
 def downgrade() -> None:
