@@ -85,3 +85,40 @@ class PiiUnmaskForbidden(Forbidden):
 
 class UnmaskReasonRequired(UnprocessableEntity):
     code = "unmask_reason_required"
+
+
+# The statute as guard rails (legal-rules §1.13): acts the 条例 forbids are refused, with the article in `detail`.
+
+
+class ReplyPeriodExpired(Conflict):
+    """延长答复期限 (第三十三条第二款) or 延迟答复 (第三十五条) decided after the running period had ended."""
+
+    code = "reply_period_expired"
+    title, title_zh = "Reply Period Expired", "答复期限已届满"
+
+
+class ExtensionAlreadyGranted(Conflict):
+    code = "extension_already_granted"
+    title, title_zh = "Extension Already Granted", "答复期限已延长过一次"
+
+
+class ExtensionTooLong(UnprocessableEntity):
+    code = "extension_too_long"
+    title, title_zh = "Extension Too Long", "延长期限最长不超过20个工作日"
+
+
+class DeferredDueDateInvalid(UnprocessableEntity):
+    code = "deferred_due_date_invalid"
+    title, title_zh = "Invalid Deferred Deadline", "延迟答复期限不合理"
+
+
+class ClosureNoticeMissing(Conflict):
+    """A closure (三（六）1, 三（六）2, 三（四）3) whose presupposed notice was never sent, or was complied with."""
+
+    code = "closure_notice_missing"
+    title, title_zh = "Closure Without Its Notice", "终止办理缺少前置告知"
+
+
+class ClosurePeriodRunning(Conflict):
+    code = "closure_period_running"
+    title, title_zh = "Notice Period Still Running", "告知期限尚未届满"

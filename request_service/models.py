@@ -114,9 +114,11 @@ class Application(Base):
     due_on: Mapped[date | None] = mapped_column(Date)
     due_provisional: Mapped[bool] = mapped_column(default=False)
     supplement_notice_due_on: Mapped[date | None] = mapped_column(Date)  # 补正告知: 7 working days from receipt
-    supplement_due_on: Mapped[date | None] = mapped_column(Date)  # the applicant's 补正期限
+    supplement_due_on: Mapped[date | None] = mapped_column(Date)  # the applicant's 补正期限 (kept once received)
+    supplement_received_on: Mapped[date | None] = mapped_column(Date)  # 收到补正的申请之日 (三（四）3 needs one)
     extension_days: Mapped[int] = mapped_column(Integer, default=0)
     extension_approved_by: Mapped[str | None] = mapped_column(String(100))
+    extension_decided_on: Mapped[date | None] = mapped_column(Date)  # 第三十三条第二款: decided before expiry
     extension_reason: Mapped[str | None] = mapped_column(Text)
     deferred_due_on: Mapped[date | None] = mapped_column(Date)  # 条例第三十五条 reasonable deferred deadline
     # Fees (国办函〔2020〕109号).
@@ -137,6 +139,8 @@ class Application(Base):
     reply_drafted_by: Mapped[str | None] = mapped_column(String(100))
     reply_approved_by: Mapped[str | None] = mapped_column(String(100))
     closed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    # Acts the 条例 allows but makes breaches (vocab.Breach), e.g. a late 补正 notice: [{code, article, on, due_on}].
+    breaches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

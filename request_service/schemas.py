@@ -12,6 +12,7 @@ from request_service.codes import POSTAL_CODE, normalize_id_number, normalize_ph
 from request_service.vocab import (
     ApplicantType,
     ApplicationStatus,
+    Breach,
     Channel,
     ConsultationChannel,
     Delivery,
@@ -138,6 +139,17 @@ class ConsultationRecordRead(Schema):
     reasons: str | None
 
 
+class BreachRead(Schema):
+    """违规记录: an act the 条例 allows but makes a breach, recorded when it happened (legal-rules §1.13)."""
+
+    code: Breach
+    article: str = Field(description="the article offended, e.g. 条例第三十条")
+    on: date = Field(description="the day of the act (Asia/Shanghai)")
+    due_on: date | None = Field(description="the last day the statute allowed for it")
+    label_zh: str
+    label_en: str
+
+
 class ApplicationSummary(Schema):
     """A row of a staff work-list."""
 
@@ -170,8 +182,10 @@ class ApplicationStaffRead(ApplicationSummary):
     confirmation_method: str | None
     supplement_notice_due_on: date | None
     supplement_due_on: date | None
+    supplement_received_on: date | None
     extension_days: int
     extension_approved_by: str | None
+    extension_decided_on: date | None = Field(description="第三十三条第二款: the day the extension was decided")
     deferred_due_on: date | None
     fee_method: FeeMethod | None
     fee_pages: int | None
@@ -189,6 +203,7 @@ class ApplicationStaffRead(ApplicationSummary):
     reply_drafted_by: str | None
     reply_approved_by: str | None
     closed_on: date | None
+    breaches: list[BreachRead] = Field(description="acts the 条例 allows but makes breaches (e.g. a late 补正 notice)")
     version: int
 
 

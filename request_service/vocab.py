@@ -171,5 +171,16 @@ class LetterKind(LabeledEnum):
     RECEIPT = ("receipt", "受理回执", "Acknowledgement of receipt")
 
 
+class Breach(LabeledEnum):
+    """违规记录 · an act the 条例 allows but makes a breach: accepted, recorded on the application and published on
+    the event feed, so supervision (第四十七条 督促整改) and the organ's own review can count it (legal-rules §1.13)"""
+
+    LATE_SUPPLEMENT_NOTICE = ("late_supplement_notice", "补正告知超过收到申请之日起7个工作日（条例第三十条）",
+                              "Supplement notice later than 7 working days after receipt (Art. 30)")
+
+
+# The article each breach offends (the `article` of a recorded breach).
+BREACH_ARTICLES = {Breach.LATE_SUPPLEMENT_NOTICE: "条例第三十条"}
+
 ALL_ENUMS = (Channel, ApplicantType, Outcome, ApplicationStatus, IdType, InfoForm, Delivery, ConsultationChannel,
-             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind)
+             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach)

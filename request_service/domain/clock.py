@@ -20,8 +20,8 @@ from request_service.domain.applications import is_unsaved, staged
 from request_service.domain.calendar import Calendar, DayInfo
 from request_service.models import Application, ClockSegment
 
-__all__ = ["BASIS", "ClockDay", "ClockState", "REPLY_DAYS", "SUPPLEMENT_NOTICE_DAYS", "compute", "open_segment",
-           "recompute", "segments_of", "start", "switch"]
+__all__ = ["BASIS", "ClockDay", "ClockState", "REPLY_DAYS", "SUPPLEMENT_NOTICE_DAYS", "compute", "expired_on",
+           "open_segment", "period_end", "recompute", "segments_of", "start", "switch"]
 
 REPLY_DAYS = 20  # 条例第三十三条第二款
 SUPPLEMENT_NOTICE_DAYS = 7  # 条例第三十条: 补正告知 within 7 working days of receipt
@@ -57,6 +57,9 @@ class ClockState:
     running: bool
     state: str  # running | paused | stopped | closed
     days: list[ClockDay] = field(default_factory=list)
+    # The day the count reached `allowed` since the last restart, whatever the clock does now: a period that ran
+    # out before a later pause (征求意见 begun after expiry) has still run out (legal-rules §1.13).
+    reached_on: date | None = None
 
 
 async def segments_of(session: AsyncSession, application_id: str) -> list[ClockSegment]:
@@ -140,11 +143,26 @@ def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_o
     running = last_state == "running"
     return ClockState(due_on=due if running or last_state == "closed" else None, provisional=provisional,
                       allowed=allowed, used=min(used, allowed), left=max(allowed - used, 0), running=running,
-                      state=last_state, days=days)
+                      state=last_state, days=days, reached_on=due)
 
 
 def allowed_days(app: Application) -> int:
     return REPLY_DAYS + (app.extension_days or 0)
+
+
+def period_end(app: Application, state: ClockState) -> date | None:
+    """The last day of the period that runs now: a 第三十五条 deferred deadline, else the day the reply period (with
+    any extension) is reached. None while it cannot have run out (paused or stopped before it was reached)."""
+    return app.deferred_due_on or state.reached_on
+
+
+async def expired_on(session: AsyncSession, app: Application, calendar: Calendar, today: date) -> date | None:
+    """The last day of the running period if it ended before `today` (the period ends at 24:00 of its last day,
+    legal-rules §6.3), else None. Decisions that must come before expiry (延期 第三十三条第二款, 延迟答复 第三十五条)
+    ask this."""
+    state = compute(await segments_of(session, app.id), calendar, allowed_days(app), today)
+    end = period_end(app, state)
+    return end if end is not None and end < today else None
 
 
 async def recompute(session: AsyncSession, app: Application, calendar: Calendar, today: date) -> ClockState:

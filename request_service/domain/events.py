@@ -27,6 +27,11 @@ async def stats_projection(session: AsyncSession, app: Application) -> dict:
         "fee_noticed_on": app.fee_noticed_on.isoformat() if app.fee_noticed_on else None,
         "fee_paid_amount": str(app.fee_paid_amount) if app.fee_paid_amount is not None else None,
         "fee_paid_on": app.fee_paid_on.isoformat() if app.fee_paid_on else None, "fee_waived": app.fee_waived,
+        # Breaches recorded on the application (legal-rules §1.13: allowed, but recorded and counted), without
+        # their labels — a consumer has the vocabulary. Consumers that do not know the key ignore it (stats ingest
+        # reads the keys it needs).
+        "breaches": [{"code": b["code"], "article": b["article"], "on": b["on"], "due_on": b.get("due_on")}
+                     for b in app.breaches or []],
         "appeals": [{"id": a.id, "kind": a.kind, "outcome": a.outcome, "filed_on": a.filed_on.isoformat(),
                      "decided_on": a.decided_on.isoformat() if a.decided_on else None} for a in appeals],
     }

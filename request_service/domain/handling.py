@@ -19,8 +19,18 @@ from request_service.domain import clock, fees, letters
 from request_service.domain.applications import HANDLING_ROLES, SHANGHAI, add_step, is_handling_staff, today
 from request_service.domain.calendar import Calendar, current_calendar
 from request_service.domain.events import emit_application_event
-from request_service.errors import InvalidTransition, WrongRole
+from request_service.errors import (
+    ClosureNoticeMissing,
+    ClosurePeriodRunning,
+    DeferredDueDateInvalid,
+    ExtensionAlreadyGranted,
+    ExtensionTooLong,
+    InvalidTransition,
+    ReplyPeriodExpired,
+    WrongRole,
+)
 from request_service.models import Application, HandlingStep, ThirdPartyConsultation
+from request_service.vocab import BREACH_ARTICLES, Breach
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
@@ -189,16 +199,28 @@ async def _request_supplement(c: _Ctx) -> None:
     c.app.supplement_due_on = c.calendar.add_working_days(c.day, days)[0]
     c.app.status = "supplement_requested"
     await clock.switch(c.session, c.app, "stopped", c.day, clock.BASIS["supplement"])
+    # 第三十条: the notice is due within 7 working days of receipt. A late one is still better for the applicant than
+    # none, so it is allowed — but recorded as a breach and published with the application (legal-rules §1.13).
     late = c.app.supplement_notice_due_on is not None and c.day > c.app.supplement_notice_due_on
     if late:
-        c.data.comment = f"{c.data.comment or ''}（补正告知超过收到申请之日起7个工作日）".strip()
+        _record_breach(c.app, Breach.LATE_SUPPLEMENT_NOTICE, c.day, c.app.supplement_notice_due_on)
     await letters.issue_letter(c.session, c.app, "supplement_notice", c.principal.sub,
                                {"items": c.data.items, "supplement_due_on": c.app.supplement_due_on})
 
 
+def _record_breach(app: Application, breach: Breach, on: date, due_on: date | None) -> None:
+    # A new list, not an in-place append: the JSON column is not mutation-tracked.
+    app.breaches = [*(app.breaches or []), {
+        "code": breach.value, "article": BREACH_ARTICLES[breach], "on": on.isoformat(),
+        "due_on": due_on.isoformat() if due_on else None, "label_zh": breach.zh, "label_en": breach.en}]
+
+
 async def _receive_supplement(c: _Ctx) -> None:
+    if c.day < (await clock.segments_of(c.session, c.app.id))[-1].start_on:
+        raise _invalid("on", "the supplement cannot be received before it was requested")
     c.app.status = "accepted"
-    c.app.supplement_due_on = None
+    # supplement_due_on stays: it is the period the notice set, which a 三（六）1 closure is judged against.
+    c.app.supplement_received_on = c.day
     await clock.switch(c.session, c.app, "running", c.day, clock.BASIS["supplement_received"], restart=True)
 
 
@@ -210,10 +232,39 @@ async def _close(c: _Ctx, outcome: str, kind_ctx: dict[str, Any]) -> None:
     await letters.issue_letter(c.session, c.app, "reply", c.principal.sub, {"outcome": outcome, **kind_ctx})
 
 
+# Closures that presuppose a notice (legal-rules §1.13): the outcome and the record must agree, else the annual
+# report counts 视为放弃 or 补正后仍不明确 for applicants who were never asked.
+NO_SUPPLEMENT, FEE_UNPAID, STILL_UNCLEAR = "other.no_supplement", "other.fee_unpaid", \
+    "unable.still_unclear_after_supplement"
+
+
+def _check_closure(app: Application, outcome: str, day: date) -> None:
+    """Refuse a 三（六）1 / 三（六）2 / 三（四）3 outcome the application's record does not support."""
+    if outcome == NO_SUPPLEMENT:
+        article = "条例第三十条: 视为放弃申请须在补正告知书所定补正期限届满而申请人无正当理由逾期不补正之后"
+        if app.supplement_due_on is None:
+            raise ClosureNoticeMissing(f"{article}; no 补正 notice was sent on this application.")
+        if app.supplement_received_on is not None and app.supplement_received_on <= app.supplement_due_on:
+            raise ClosureNoticeMissing(f"{article}; the supplement was received on {app.supplement_received_on}, "
+                                       f"within the period ending {app.supplement_due_on}.")
+        if day <= app.supplement_due_on:
+            raise ClosurePeriodRunning(f"{article}; the applicant has until {app.supplement_due_on} to supplement.")
+    elif outcome == FEE_UNPAID:
+        article = "国办函〔2020〕109号: 逾期未缴纳信息处理费视为放弃申请，须在收费通知所定缴费期限届满之后"
+        if app.fee_due_on is None:
+            raise ClosureNoticeMissing(f"{article}; no fee notice (收费通知) was sent on this application.")
+        if app.fee_paid_on is not None or app.fee_waived:
+            raise ClosureNoticeMissing(f"{article}; the fee was {'waived' if app.fee_waived else 'paid'}.")
+        if day <= app.fee_due_on:
+            raise ClosurePeriodRunning(f"{article}; the applicant has until {app.fee_due_on} to pay.")
+    elif outcome == STILL_UNCLEAR and app.supplement_received_on is None:
+        raise ClosureNoticeMissing("条例第三十条: 补正后申请内容仍不明确须以补正告知并收到补正为前提; no supplement "
+                                   "was received on this application.")
+
+
 async def _close_unsupplemented(c: _Ctx) -> None:
-    if c.app.supplement_due_on is None or c.day <= c.app.supplement_due_on:
-        raise InvalidTransition(f"The applicant has until {c.app.supplement_due_on} to supplement.")
-    await _close(c, "other.no_supplement", {})
+    _check_closure(c.app, NO_SUPPLEMENT, c.day)
+    await _close(c, NO_SUPPLEMENT, {})
 
 
 async def _consult(c: _Ctx) -> None:
@@ -261,16 +312,31 @@ async def _record_opinion(c: _Ctx) -> None:
     await _resume_if_done(c.session, c.app, c.day)
 
 
+async def _refuse_if_expired(c: _Ctx, article: str) -> None:
+    """Decisions the 条例 ties to the running period are taken before it ends — on the service's own today
+    (Asia/Shanghai), never a date the caller gives: a backdated decision is what this guards against."""
+    ended = await clock.expired_on(c.session, c.app, c.calendar, today())
+    if ended is not None:
+        raise ReplyPeriodExpired(f"{article}; the reply period ended on {ended.isoformat()}.")
+
+
 async def _extend(c: _Ctx) -> None:
-    """延期 (第三十三条第二款): once, at most 20 working days, with the office head's consent and notice."""
+    """延期 (第三十三条第二款): before the period ends, once, at most 20 working days, with the consent of the office
+    head (the approver, recorded with the day of the decision) and a notice to the applicant."""
     if c.app.extension_days:
-        raise InvalidTransition("The reply period can be extended only once.")
-    if not c.data.days or not 1 <= c.data.days <= 20:
-        raise _invalid("days", "an extension is 1 to 20 working days")
+        raise ExtensionAlreadyGranted(
+            f"条例第三十三条第二款: 延长答复期限只能一次; it was extended on {c.app.extension_decided_on} "
+            f"by {c.app.extension_days} working days.")
+    if not c.data.days or not 1 <= c.data.days <= clock.REPLY_DAYS:
+        raise ExtensionTooLong("条例第三十三条第二款: 延长的期限最长不得超过20个工作日.",
+                               errors=[{"loc": ["body", "days"], "msg": "1 to 20 working days",
+                                        "type": "value_error"}])
     if not c.data.comment:
         raise _invalid("comment", "give the reason for the extension")
+    await _refuse_if_expired(c, "条例第三十三条第二款: 延长答复期限须在答复期限届满前决定")
     c.app.extension_days = c.data.days
     c.app.extension_approved_by = c.principal.sub
+    c.app.extension_decided_on = today()
     c.app.extension_reason = c.data.comment
     state = await clock.recompute(c.session, c.app, c.calendar, today())
     await letters.issue_letter(c.session, c.app, "extension_notice", c.principal.sub, {
@@ -282,7 +348,24 @@ async def _defer(c: _Ctx) -> None:
     """第三十五条: for an unreasonable volume with reasonable grounds, a reasonable deferred deadline."""
     if not c.data.due_on or not c.data.comment:
         raise _invalid("due_on", "a deferred deadline and its reason are required")
-    c.app.deferred_due_on = c.data.due_on
+    await _refuse_if_expired(c, "条例第三十五条: 延迟答复须在答复期限届满前决定")
+    proposed, now = c.data.due_on, today()
+    # The current due date; while the clock is paused, the earliest it can be (the days left, counted from today).
+    state = clock.compute(await clock.segments_of(c.session, c.app.id), c.calendar, clock.allowed_days(c.app), now)
+    current = clock.period_end(c.app, state) or c.calendar.add_working_days(now, state.left)[0]
+    article = "条例第三十五条: 延迟答复的合理期限"
+    if c.app.receipt_date is not None and proposed < c.app.receipt_date:
+        why = f"cannot precede the receipt date {c.app.receipt_date}"
+    elif proposed < now:
+        why = f"cannot be before today ({now})"
+    elif proposed <= current:
+        why = f"must be after the current due date {current}"
+    else:
+        why = ""
+    if why:
+        raise DeferredDueDateInvalid(f"{article} {why}.", errors=[{"loc": ["body", "due_on"], "msg": why,
+                                                                   "type": "value_error"}])
+    c.app.deferred_due_on = proposed
 
 
 async def _notify_fee(c: _Ctx) -> None:
@@ -323,9 +406,8 @@ async def _waive_fee(c: _Ctx) -> None:
 
 
 async def _close_unpaid(c: _Ctx) -> None:
-    if c.app.fee_due_on is None or c.day <= c.app.fee_due_on:
-        raise InvalidTransition(f"The applicant has until {c.app.fee_due_on} to pay.")
-    await _close(c, "other.fee_unpaid", {})
+    _check_closure(c.app, FEE_UNPAID, c.day)
+    await _close(c, FEE_UNPAID, {})
 
 
 async def _draft_reply(c: _Ctx) -> None:
@@ -336,6 +418,7 @@ async def _draft_reply(c: _Ctx) -> None:
             raise _invalid("comment", "a reply that does not grant needs its reasons (说明理由)")
     if outcome == "partially_granted" and not c.data.withheld_parts:
         raise _invalid("withheld_parts", "a partial grant records what was withheld and why (条例第三十七条)")
+    _check_closure(c.app, outcome, c.day)
     c.app.outcome = outcome
     c.app.reply_articles = list(c.data.articles)
     c.app.reply_reasons = c.data.comment

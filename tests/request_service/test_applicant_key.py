@@ -127,6 +127,7 @@ async def test_rotating_the_secret_keeps_the_grouping(client, request_db, organ,
 def test_production_refuses_the_development_secret():
     """Like the JWT secret and the 查询码 key: a production service will not start on the development default."""
     real = {"environment": "production", "query_code_key": "a-real-query-code-key-for-production-use",
+            "public_base_url": "https://gongkai.example.gov.cn",
             "auth": AuthSettings(environment="production", jwt_secret="a-real-jwt-secret-from-the-vault-0123")}
     with pytest.raises(ValueError, match="REQUEST_APPLICANT_KEY_SECRET"):
         Settings(**real)

@@ -42,15 +42,28 @@ async def test_worked_deadlines(requests_client, request_db, desk, receipt, due)
 
 
 async def test_extension_once_up_to_20_days(requests_client, request_db, desk):
-    app_id = await accepted(requests_client, request_db, desk, "2026-02-10")
+    # An extension is decided before the period ends (条例第三十三条第二款, test_guard_rails.py): the application is
+    # received three days before the service's today, and the worked example (received 2026-02-10, 20 + 20 working
+    # days → 2026-04-14, legal-rules §6.4 example 2) is checked on the calendar.
+    from datetime import timedelta
+
+    from request_service.domain.applications import today
+
+    example = await requests_client.get(f"{API}/calendar/add-working-days", params={"start": "2026-02-10",
+                                                                                   "days": 40})
+    assert example.json()["date"] == "2026-04-14"
+    receipt = (today() - timedelta(days=3)).isoformat()
+    app_id = await accepted(requests_client, request_db, desk, receipt)
     await act(requests_client, desk.handler, app_id, "extend", {"days": 20, "comment": "需要检索"},
               expect=403, expect_code="wrong_role")
     await act(requests_client, desk.approver, app_id, "extend", {"days": 21, "comment": "超过上限"},
               expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.approver, app_id, "extend", {"days": 20, "comment": "信息量大，需要检索"})
-    assert r.json()["due_on"] == "2026-04-14" and r.json()["extension_approved_by"] == f"approver@{desk.organ}"
+    extended = (await requests_client.get(f"{API}/calendar/add-working-days", params={"start": receipt,
+                                                                                     "days": 40})).json()["date"]
+    assert r.json()["due_on"] == extended and r.json()["extension_approved_by"] == f"approver@{desk.organ}"
     await act(requests_client, desk.approver, app_id, "extend", {"days": 5, "comment": "再次延期"},
-              expect=409, expect_code="invalid_transition")
+              expect=409, expect_code="extension_already_granted")
     letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
     assert "extension_notice" in [letter["kind"] for letter in letters]
 
@@ -113,7 +126,7 @@ async def test_supplement_restarts_the_clock_and_only_once(requests_client, requ
     await act(requests_client, desk.handler, other, "request-supplement", {"items": ["补充"], "on": "2025-10-09",
                                                                            "days": 10})
     await act(requests_client, desk.handler, other, "close-unsupplemented", {"on": "2025-10-20"},
-              expect=409, expect_code="invalid_transition")
+              expect=409, expect_code="closure_period_running")
     async with request_db.transaction() as session:
         await expire(session, date(2025, 10, 27), Settings())
     closed = (await requests_client.get(f"{API}/applications/{other}", headers=desk.handler)).json()
