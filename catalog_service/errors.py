@@ -74,3 +74,7 @@ class OrganHierarchyCycle(UnprocessableEntity):
     """机构改革: an organ cannot be placed under itself or under one of its own subordinates."""
 
     code = "organ_hierarchy_cycle"
+
+
+class SynonymNotFound(NotFound):
+    code = "synonym_not_found"

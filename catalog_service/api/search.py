@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from catalog_service.domain import search as domain
+from catalog_service.domain.query import index_no_pattern
 from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
 from services.auth import PrincipalDep
 from services.db import SessionDep
@@ -17,8 +18,11 @@ router = APIRouter(prefix=PREFIX)
 @router.get("/documents", tags=["search"], summary="Search the catalogue (目录检索 · 全文检索)",
             description="Anonymous callers and the public see published records only; catalogue staff may search "
                         "their own organ's records in every state with `scope=organ`. Results carry facet counts "
-                        "and highlighted snippets; counts are exact up to 1,000 matches.",
+                        "and highlighted snippets; counts are exact up to 1,000 matches. `understood` says how the "
+                        "query was read (words, exact phrases, 文号, 索引号, synonyms, dropped words) · 检索式理解.",
             response_model=DocumentSearchResult, responses=problem_responses(401, 422))
 async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: SessionDep,
-                           principal: PrincipalDep) -> DocumentSearchResult:
-    return await domain.search_documents(session, principal, params)
+                           principal: PrincipalDep, request: Request) -> DocumentSearchResult:
+    vocabulary = await request.state.search_vocabulary.current(session) if params.q else None
+    return await domain.search_documents(session, principal, params, *(
+        (vocabulary, index_no_pattern(request.state.settings.index_no_template)) if vocabulary else ()))

@@ -2,6 +2,7 @@
 mask naming the ground, never a length-preserving one (froide#437: lengths leak names). The original is kept;
 only the projection is ever served to the public or indexed for search."""
 
+from catalog_service.domain.query import canonical_doc_number
 from catalog_service.models import Document, Redaction
 from catalog_service.textfold import fold
 from catalog_service.vocab import WithholdingGround
@@ -32,6 +33,7 @@ def refresh_projection(doc: Document, redactions: list[Redaction]) -> None:
     doc.public_title = apply_redactions(doc.title, by_field["title"])
     doc.public_summary = apply_redactions(doc.summary, by_field["summary"]) if doc.summary else doc.summary
     doc.public_body = apply_redactions(doc.body or "", by_field["body"])
+    doc.doc_number_key = canonical_doc_number(doc.doc_number)
     doc.search_text = fold("\n".join(filter(None, [
         doc.public_title, doc.doc_number or "", doc.index_no or "", doc.public_summary or "",
         " ".join(doc.keywords or []), doc.public_body])))
