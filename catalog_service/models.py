@@ -257,11 +257,11 @@ class CalendarState(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
-# ---- search dictionary (检索词典): synonyms and abbreviations, admin-managed and versioned ----------------------------
+# ---- search dictionary (检索词典): synonyms and abbreviations, admin-managed and versioned -------------------------
 
 class SearchSynonym(Base):
-    """同义词 · one entry of the search dictionary: forms that mean the same (公租房 / 公共租赁住房). Applied at query time
-    (domain/query.py): a query word that is one form matches any form, so an edit needs no reindexing."""
+    """同义词 · one entry of the search dictionary: forms that mean the same (公租房 / 公共租赁住房). Applied at query
+    time (domain/query.py): a query word that is one form matches any form, so an edit needs no reindexing."""
 
     __tablename__ = "search_synonym"
 

@@ -11,6 +11,7 @@ import zlib
 from sqlalchemy import String, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service.domain.synonyms import bump_dictionary
 from catalog_service.errors import (
     DocumentNotFound,
     InvalidReference,
@@ -20,7 +21,6 @@ from catalog_service.errors import (
 )
 from catalog_service.models import Document, Organ, new_id, outbox
 from catalog_service.schemas import OrganCreate, OrganRead, OrganUpdate
-from catalog_service.domain.synonyms import bump_dictionary
 from services.concurrency import bump_version, require_if_match
 from services.outbox import record_event
 

@@ -7,16 +7,17 @@ Steps, on the folded query (textfold: NFKC, 繁→简, lower case):
 
 1. 引号短语 quoted phrases ("…", “…”, 「…」, 『…』) are kept whole: one exact substring term each, no segmentation,
    no synonyms.
-2. 文号 in any bracket style (〔〕 [] 【】 () （） ［］ 〖〗, full-width digits, with or without 第, e.g. `穗府办(2011)8号`,
-   `穗府办［2011］第8号`) → the canonical `穗府办〔2011〕8号` (canonical_doc_number). A record matches it when its
-   folded text contains the canonical form or its stored 文号 has that canonical key (Document.doc_number_key);
-   such records rank first.
+2. 文号 in any bracket style (〔〕 [] 【】 () （） ［］ 〖〗, full-width digits, with or without 第,
+   e.g. `穗府办(2011)8号`, `穗府办［2011］第8号`) → the canonical `穗府办〔2011〕8号` (canonical_doc_number).
+   A record matches it when its folded text contains the canonical form (or the 文号 as typed) or its stored 文号
+   has that canonical key (Document.doc_number_key); such records rank first.
 3. 索引号 recognised by the configured template (config.index_no_template) → an exact-hit term, ranked first.
 4. The rest is cut into words with jieba (precise mode), its dictionary extended with a few domain words
    (DOMAIN_WORDS) and the catalogue's own vocabulary: organ names and short names, synonym entries (Vocabulary).
    Function words of questions (FUNCTION_WORDS, FUNCTION_SEQUENCES) and punctuation are dropped and reported;
-   a single character left alone is joined to its neighbour (`依`+`申请` → `依申请`, `2023`+`年` → `2023年`): alone
-   it would match almost anything. A word contained in another word of the query is implied by it and dropped.
+   a single character left alone is joined to its neighbour — the word after it (`依`+`申请` → `依申请`), or the one
+   before it for SUFFIX_CHARACTERS (`2023`+`年` → `2023年`): alone it would match almost anything. A word
+   contained in another word of the query is implied by it and dropped.
 5. 同义词 synonyms: a word that is a form of an entry of the admin-managed dictionary (domain/synonyms.py) matches
    any form of that entry: applied at query time, so an edit needs no reindexing.
 
@@ -35,14 +36,19 @@ from dataclasses import dataclass, field
 
 from catalog_service.textfold import fold, fold_query
 
-__all__ = ["DOMAIN_WORDS", "EMPTY_VOCABULARY", "FUNCTION_SEQUENCES", "FUNCTION_WORDS", "Term", "UnderstoodQuery",
+__all__ = ["DOMAIN_WORDS", "EMPTY_VOCABULARY", "FUNCTION_SEQUENCES", "FUNCTION_WORDS", "SUFFIX_CHARACTERS", "Term",
+           "UnderstoodQuery",
            "Vocabulary", "canonical_doc_number", "index_no_pattern", "understand"]
 
 # 疑问虚词 · function words of questions, dropped as whole jieba tokens: they say how people ask, not what about.
 FUNCTION_WORDS = frozenset({
-    "请问", "我想", "我要", "想要", "想", "请", "怎么", "怎么样", "怎样", "如何", "什么", "哪些", "哪里", "哪儿", "哪个",
-    "吗", "呢", "吧", "啊", "呀", "么", "是否", "能否", "可以", "是", "的", "了",
+    "请问", "我想", "我要", "想要", "想", "请", "怎么", "怎么样", "怎样", "如何", "什么", "哪些", "哪里", "哪儿",
+    "哪个",
+    "吗", "呢", "吧", "啊", "呀", "么", "是否", "能否", "可以", "是", "的", "了", "在",
 })
+# A lone character left by the segmenter joins the word before it when it is one of these (2023年, 医保局, 市委),
+# otherwise the word after it (依申请, 公租房, 住建局): names of organs, dates and numbers end with them.
+SUFFIX_CHARACTERS = frozenset("年月日号局委办厅处科室站所院市区县省镇乡村街费率等类")
 # Token sequences dropped together (`公租房申请的条件` → 公租房 申请): the condition is what every guide describes.
 FUNCTION_SEQUENCES = (("的", "条件"), ("有", "哪些"), ("需要", "什么"), ("要", "什么"))
 # Words of the domain jieba's general dictionary cuts in two (乡村振兴 → 乡村/振兴): kept whole, they find what the
@@ -164,7 +170,7 @@ class _Segmenter:
         self._added: set[str] = set()
         self._version: tuple[int, int] | None = None
 
-    def _load(self):  # noqa: ANN202 (jieba has no type hints)
+    def _load(self):
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
@@ -219,12 +225,18 @@ def _content_words(text: str, vocabulary: Vocabulary, dropped: list[str]) -> lis
     words: list[str] = []
     for run in runs:
         merged: list[str] = []
-        for token in run:
-            lone = len(token) == 1 and _CJK.match(token)
-            if merged and (lone or (len(merged[-1]) == 1 and _CJK.match(merged[-1]))):
-                merged[-1] += token
-            else:
-                merged.append(token)
+        pending = ""  # a lone character waiting to prefix the next token (依+申请, 公+租房, 住+建局)
+        for i, token in enumerate(run):
+            token = pending + token
+            pending = ""
+            if len(token) == 1 and _CJK.match(token):
+                if merged and (token in SUFFIX_CHARACTERS or i == len(run) - 1):  # 2023+年, 医保+局
+                    merged[-1] += token
+                    continue
+                if i < len(run) - 1:
+                    pending = token
+                    continue
+            merged.append(token)
         words += merged
     return words
 
@@ -245,7 +257,7 @@ def understand(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY,
     index_nos: list[str] = []
     dropped: list[str] = []
 
-    def cut_out(pattern: re.Pattern[str], text: str, found) -> str:  # noqa: ANN001
+    def cut_out(pattern: re.Pattern[str], text: str, found) -> str:
         return pattern.sub(lambda m: (found(m), " ")[1], text)
 
     def phrase(m: re.Match[str]) -> None:

@@ -33,7 +33,8 @@ they would be discarded. On PostgreSQL a `SET LOCAL plan_cache_mode`, one EXPLAI
 first.
 
 Relevance is simple and documented: a record whose 文号 (canonical key) or 索引号 is one the query names comes
-first, then records whose (folded, public) title contains every term (one of its alternatives), then newest first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
+first, then records whose (folded, public) title contains every term (one of its alternatives), then newest
+first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
 """
 
 import bisect

@@ -163,8 +163,9 @@ class TestSynonymApi:
                                            json={"note": "x"}), 404, "synonym_not_found")
         assert_problem(await catalog.delete(f"{SYNONYMS}/{second}", headers=with_etag(ADMIN, '"1"')), 404)
 
-    @pytest.mark.parametrize("body", [{"words": ["公租房"]}, {"words": ["公租房", "公租房"]}, {"words": ["公租房", " "]},
-                                      {"words": ["公租房", "x" * 51]}, {"words": "公租房"}, {},
+    @pytest.mark.parametrize("body", [{"words": ["公租房"]}, {"words": ["公租房", "公租房"]},
+                                      {"words": ["公租房", " "]}, {"words": ["公租房", "x" * 51]},
+                                      {"words": "公租房"}, {},
                                       {"words": ["公租房", "公共租赁住房"], "weight": 2}])
     async def test_bad_input_is_422(self, catalog, body):
         assert_problem(await catalog.post(SYNONYMS, headers=ADMIN, json=body), 422)
