@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from catalog_service.textfold import fold, fold_query
 
 __all__ = ["DOMAIN_WORDS", "EMPTY_VOCABULARY", "FUNCTION_SEQUENCES", "FUNCTION_WORDS", "SUFFIX_CHARACTERS", "Term",
-           "UnderstoodQuery",
-           "Vocabulary", "canonical_doc_number", "index_no_pattern", "understand"]
+           "UnderstoodQuery", "Vocabulary", "canonical_doc_number", "index_no_pattern", "understand", "warm_up"]
 
 # 疑问虚词 · function words of questions, dropped as whole jieba tokens: they say how people ask, not what about.
 FUNCTION_WORDS = frozenset({
@@ -197,6 +196,11 @@ class _Segmenter:
 
 
 _segmenter = _Segmenter()
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now (~1 s, in a worker thread at startup) rather than in the first search."""
+    _segmenter.cut("政务公开", EMPTY_VOCABULARY)
 
 
 def _content_words(text: str, vocabulary: Vocabulary, dropped: list[str]) -> list[str]:
