@@ -19,7 +19,8 @@ Steps, on the folded query (textfold: NFKC, 繁→简, lower case):
    before it for SUFFIX_CHARACTERS (`2023`+`年` → `2023年`): alone it would match almost anything. A word
    contained in another word of the query is implied by it and dropped.
 5. 同义词 synonyms: a word that is a form of an entry of the admin-managed dictionary (domain/synonyms.py) matches
-   any form of that entry: applied at query time, so an edit needs no reindexing.
+   any form of that entry, and a word containing a form matches it with the form replaced (住建局 → 住房和城乡建设局):
+   applied at query time, so an edit needs no reindexing.
 
 A query (or a whitespace-separated part of it) of 1–2 characters is kept as today: one substring term.
 A query that leaves nothing after this (only function words, only punctuation) falls back to its whitespace terms,
@@ -309,16 +310,28 @@ def understand(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY,
                            synonyms_used=understood.synonyms_used, dropped=tuple(dict.fromkeys(dropped)))
 
 
+def _expansions(word: str, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The other forms of a word: of the word itself, else of the longest form of an entry inside it, replaced in
+    place (住建局 → 住房和城乡建设局 with the entry 住建 / 住房和城乡建设): a suffix joined to a word keeps its
+    synonyms."""
+    if word in vocabulary.synonyms:
+        return tuple(f for f in vocabulary.synonyms[word] if f != word)
+    inner = max((f for f in vocabulary.synonyms if len(f) >= 2 and f in word), key=len, default=None)
+    if inner is None:
+        return ()
+    return tuple(word.replace(inner, f) for f in vocabulary.synonyms[inner] if f != inner)
+
+
 def _with_synonyms(folded: str, terms: list[Term], dropped: list[str], vocabulary: Vocabulary) -> UnderstoodQuery:
     """Alternatives from the synonym dictionary for plain words (not phrases, 文号 or 索引号)."""
     out: list[Term] = []
     used: dict[str, tuple[str, ...]] = {}
     for term in terms:
-        forms = vocabulary.synonyms.get(term.text) if len(term.alternatives) == 1 and not (
-            term.doc_number or term.index_no) else None
+        plain = len(term.alternatives) == 1 and not (term.doc_number or term.index_no)
+        forms = _expansions(term.text, vocabulary) if plain else ()
         if forms:
-            used[term.text] = tuple(f for f in forms if f != term.text)
-            term = Term(term.text, (term.text, *used[term.text]))
+            used[term.text] = forms
+            term = Term(term.text, (term.text, *forms))
         out.append(term)
     plain = tuple(t.text for t in out if not (t.doc_number or t.index_no))
     return UnderstoodQuery(folded=folded, terms=tuple(out), words=plain, synonyms_used=used,

@@ -125,6 +125,12 @@ class TestSynonyms:
         assert r.status_code == 204, r.text
         assert (await search(catalog, q="黄埔区年度总结"))["total"] == 0
 
+    async def test_a_word_containing_a_form_is_expanded_in_place(self, catalog, fx):
+        await add_synonym(catalog, ["住房和城乡建设", "住建"])
+        understood = (await search(catalog, q="住建局通知"))["understood"]
+        assert understood["words"] == ["住建局", "通知"]
+        assert understood["synonyms_used"] == {"住建局": ["住房和城乡建设局"]}
+
     async def test_organ_names_are_words_of_the_dictionary(self, catalog, fx):
         assert "蓝湖县数据管理局" not in (await search(catalog, q="蓝湖县数据管理局预算"))["understood"]["words"]
         await make_organ(catalog, "蓝湖县数据管理局")  # a new dictionary version: the next search re-reads it
