@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -8,7 +9,9 @@ from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
+from catalog_service.domain.query import warm_up
 from catalog_service.domain.search import check_search_support
+from catalog_service.domain.synonyms import VocabularyCache
 from catalog_service.domain.workflow import publish_due
 from catalog_service.feeds import calendar_hook
 from catalog_service.models import audit, outbox
@@ -23,6 +26,8 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["readiness_probes"]["search"] = _search_probe(state["database"])
+        state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
+        await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
         # 定时发布: publish records whose scheduled time has come (idempotent per record).
         async with periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
                             settings.scheduler_interval_seconds, run=run_jobs):

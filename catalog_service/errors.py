@@ -94,3 +94,7 @@ class ForeignRecordLink(Forbidden):
     """修订/废止 of another organ's record: only that organ (or a co-issuer of a 联合发文 record) acts on it."""
 
     code = "foreign_record_link"
+
+
+class SynonymNotFound(NotFound):
+    code = "synonym_not_found"

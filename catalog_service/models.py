@@ -74,6 +74,9 @@ class Document(Base):
     title: Mapped[str] = mapped_column(String(500))
     summary: Mapped[str | None] = mapped_column(Text)  # 内容概述
     doc_number: Mapped[str | None] = mapped_column(String(100), index=True)  # 文号, stored exactly
+    # 文号 in canonical form (穗府办〔2011〕8号 whatever brackets it was stored with; domain/query.py), kept with the
+    # projection: a 文号 query finds its record first however either side wrote the brackets.
+    doc_number_key: Mapped[str | None] = mapped_column(String(100), index=True)
     subject_category: Mapped[str | None] = mapped_column(String(40))  # 主题分类
     genre: Mapped[str | None] = mapped_column(String(40), index=True)  # 体裁分类
     article20_item: Mapped[str | None] = mapped_column(String(4))  # 条例第二十条 item
@@ -267,4 +270,31 @@ class CalendarState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+# ---- search dictionary (检索词典): synonyms and abbreviations, admin-managed and versioned -------------------------
+
+class SearchSynonym(Base):
+    """同义词 · one entry of the search dictionary: forms that mean the same (公租房 / 公共租赁住房). Applied at query
+    time (domain/query.py): a query word that is one form matches any form, so an edit needs no reindexing."""
+
+    __tablename__ = "search_synonym"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    words: Mapped[list[str]] = mapped_column(JSON)  # two or more forms, as entered
+    note: Mapped[str | None] = mapped_column(String(500))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class SearchDictionaryState(Base):
+    """One row (id 1): the version of the search vocabulary (synonym entries, organ names), bumped by every change.
+    Each process keeps its segmenter dictionary and synonym map under the version it read (domain/synonyms.py)."""
+
+    __tablename__ = "search_dictionary_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -21,6 +21,12 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/organs/{{code}}": public(),
     f"POST {P}/organs": allow("admin", scope=Scope.GLOBAL),
     f"PATCH {P}/organs/{{code}}": allow("admin", scope=Scope.GLOBAL),
+    # 检索词典: the synonym entries search applies (admin-managed; every change audited).
+    f"GET {P}/search/synonyms": allow("admin", scope=Scope.GLOBAL),
+    f"POST {P}/search/synonyms": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
+    f"PATCH {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
+    f"DELETE {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
     f"GET {P}/documents": public("Staff also find their own organ's unpublished records."),
     f"GET {P}/documents/{{document_id}}": public("Published, unclassified records only."),
     f"GET {P}/documents/{{document_id}}/attachments/{{attachment_id}}":

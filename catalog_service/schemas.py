@@ -385,9 +385,12 @@ class DocumentFilterParams(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
 
     q: str | None = Field(None, max_length=SEARCH_MAX_QUERY_CHARS, description=(
-        "检索词 · search text. Whitespace-separated terms must all occur (AND); each term matches as a substring "
-        "of the public title, 文号, 索引号, summary, keywords and body. Traditional and Simplified characters "
-        "match each other, full-width and half-width forms are folded, Latin letters ignore case. At most "
+        "检索词 · search text. Understood (see `understood` in the response): Chinese without spaces is cut into "
+        "words, function words of questions (怎么, 如何, 请问 …) are dropped, quoted phrases (\"…\", “…”, 「…」) match "
+        "exactly, a 文号 in any bracket style finds its record first, synonyms of the search dictionary match each "
+        "other. Every word must occur (AND) as a substring of the public title, 文号, 索引号, summary, keywords and "
+        "body. Traditional and Simplified characters match each other, full-width and half-width forms are folded, "
+        "Latin letters ignore case. 1–2 character queries match as typed. At most "
         f"{SEARCH_MAX_QUERY_CHARS} characters."), examples=["政务公开"])
     organ: str | None = Field(None, description="机关: code of the issuing (lead) organ",
                               examples=["11440100MB0000001L"])
@@ -422,9 +425,10 @@ class DocumentSearchParams(DocumentFilterParams):
         "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
         "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
     sort: Literal["relevance", "date"] = Field("relevance", description=(
-        "`relevance`: records whose title contains every term first, then newest first; with more than 1,000 "
-        "matches this ranks the 200 newest, and the rest follow newest first. `date`: newest first (publication "
-        "date; with scope=organ, publication or else creation date)."))
+        "`relevance`: a record whose 文号 or 索引号 is the one asked for first, then records whose title contains "
+        "every word first, then newest first; with more than 1,000 matches this ranks the 200 newest, and the rest "
+        "follow newest first. `date`: newest first (publication date; with scope=organ, publication or else "
+        "creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
     offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
 
@@ -454,6 +458,27 @@ class FacetCount(BaseModel):
     count: int
 
 
+class QueryUnderstanding(BaseModel):
+    """检索式理解 · how the query was understood (domain/query.py), so that a portal can say "您是不是要找…"."""
+
+    words: list[str] = Field(default_factory=list, description=(
+        "检索词 · the words searched for, all of which must occur (AND): the query folded (繁→简, full-width → "
+        "half-width, lower case) and cut into words (jieba, with the catalogue's organ names and synonym entries), "
+        "function words of questions removed. 1–2 character queries are kept whole. · Words searched for (AND)."))
+    phrases: list[str] = Field(default_factory=list, description=(
+        "引号短语 · quoted phrases (\"…\", “…”, 「…」), matched exactly as substrings, never cut. · Exact phrases."))
+    doc_numbers: list[str] = Field(default_factory=list, description=(
+        "文号 recognised in any bracket style (〔〕 [] 【】 () （） ［］), full-width digits, with or without 第, in "
+        "canonical form `穗府办〔2011〕8号`; records with that 文号 come first. · Document numbers recognised."))
+    index_nos: list[str] = Field(default_factory=list, description=(
+        "索引号 recognised by the catalogue's template; that record comes first. · Index numbers recognised."))
+    synonyms_used: dict[str, list[str]] = Field(default_factory=dict, description=(
+        "同义词 · a word of the query → the other forms it also matched, from the admin-managed search dictionary "
+        "(e.g. 公租房 → [公共租赁住房]). · Synonyms applied."))
+    dropped: list[str] = Field(default_factory=list, description=(
+        "被忽略的词 · function words of a question left out (怎么, 如何, 请问 …). · Words ignored."))
+
+
 class DocumentSearchResult(BaseModel):
     items: list[DocumentSearchHit]
     total: int = Field(description=f"Matches, counted exactly up to {SEARCH_COUNT_CAP:,}")
@@ -471,6 +496,9 @@ class DocumentSearchResult(BaseModel):
     feed_url: str | None = Field(None, description=(
         "订阅此检索 · the Atom feed (GET /api/v1/catalog/feeds/atom.xml) of this search's filters, newest first, "
         "absolute on the platform's public address: for public searches; null with scope=organ (staff)"))
+    understood: QueryUnderstanding = Field(default_factory=QueryUnderstanding, description=(
+        "检索式理解 · how `q` was understood: words (AND), exact phrases, 文号 and 索引号 recognised, synonyms "
+        "applied and words dropped — for a \"您是不是要找…\" line. Empty without `q`."))
 
 
 # ---- Sync surface for integrating agencies: change feed, bulk import (批量导入), attachments (附件) ----------------
@@ -625,3 +653,39 @@ class AttachmentStaffRead(AttachmentRead):
 
 
 DocumentStaffRead.model_rebuild()  # its attachments are AttachmentStaffRead, defined above after it
+
+
+# ---- search dictionary (检索词典) -----------------------------------------------------------------------------------
+
+SynonymWord = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^\S(.*\S)?$",
+                                   description="one form, e.g. 公租房")]
+
+
+class SynonymCreate(InputSchema):
+    words: list[SynonymWord] = Field(min_length=2, max_length=20, description=(
+        "同义词 · two or more forms that mean the same (full name, short name, abbreviation); a query word that is "
+        "one of them matches any of them"), examples=[["公共租赁住房", "公租房"]])
+    note: str | None = Field(None, max_length=500, description="备注")
+
+    @field_validator("words")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("the forms must be distinct")
+        return value
+
+
+class SynonymUpdate(InputSchema):
+    words: list[SynonymWord] | None = Field(None, min_length=2, max_length=20)
+    note: str | None = Field(None, max_length=500)
+
+    _distinct = field_validator("words")(lambda cls, v: SynonymCreate._distinct(v) if v is not None else v)
+
+
+class SynonymRead(Schema):
+    id: str
+    words: list[str]
+    note: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from catalog_service.codes import uscc_check_char
 from catalog_service.config import Settings
 from catalog_service.domain import organs as domain
+from catalog_service.domain import synonyms as synonym_domain
 from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.documents import publication_due
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.projection import refresh_projection
-from catalog_service.models import Document, DocumentIssuer, Organ, ReviewStep
-from catalog_service.schemas import OrganCreate
+from catalog_service.models import Document, DocumentIssuer, Organ, ReviewStep, SearchSynonym
+from catalog_service.schemas import OrganCreate, SynonymCreate
 from services.db import Database, make_engine
 
 SEED_FILE = Path(__file__).parent / "demo_data" / "seed_documents.jsonl"
@@ -40,9 +41,26 @@ DEMO_ORGANS = [
 ]
 DEMO_ORGAN_CODES = [demo_code(base) for base, *_ in DEMO_ORGANS]
 
+# 检索词典 demo entries: what people call things (abbreviation / short form / full name). Administrators keep the real
+# dictionary through /api/v1/catalog/search/synonyms.
+DEMO_SYNONYMS = [
+    ["公共租赁住房", "公租房"],
+    ["发展和改革委员会", "发展改革委", "发改委"],
+    ["年度报告", "年报"],
+    ["社会保险", "社保"],
+    ["医疗保障", "医保"],
+    ["住房公积金", "公积金"],
+    ["最低生活保障", "低保"],
+    ["人力资源和社会保障", "人社"],
+    ["住房和城乡建设", "住建"],
+    ["市场监督管理", "市场监管"],
+    ["卫生健康委员会", "卫健委"],
+    ["依申请公开", "信息公开申请"],
+]
+
 
 async def seed(database: Database, settings: Settings) -> dict[str, int]:
-    created = {"organs": 0, "documents": 0}
+    created = {"organs": 0, "documents": 0, "synonyms": 0}
     async with database.transaction() as session:
         for base, name, short, kind, parent in DEMO_ORGANS:
             code = demo_code(base)
@@ -54,6 +72,12 @@ async def seed(database: Database, settings: Settings) -> dict[str, int]:
                 office_address="示范市人民路1号", office_hours="工作日 9:00-12:00, 14:00-17:30",
                 phone="020-12345678", fax="020-12345679", email="gongkai@example.gov.cn"))
             created["organs"] += 1
+    async with database.transaction() as session:
+        known = {tuple(words) for words in (await session.execute(select(SearchSynonym.words))).scalars()}
+        for words in DEMO_SYNONYMS:
+            if tuple(words) not in known:
+                await synonym_domain.create_synonym(session, SynonymCreate(words=words, note="演示词条"))
+                created["synonyms"] += 1
     async with database.transaction() as session:
         calendar = await CalendarCache().current(session)  # the years learnt from the request service, else the package
         organs = [await domain.get_organ_by_code(session, c) for c in DEMO_ORGAN_CODES]
@@ -100,7 +124,8 @@ async def main() -> None:
         created = await seed(database, settings)
     finally:
         await database.dispose()
-    print(f"demo data: {created['organs']} organs and {created['documents']} documents added "
+    print(f"demo data: {created['organs']} organs, {created['documents']} documents and {created['synonyms']} "
+          "search synonym entries added "
           f"(organs: {', '.join(DEMO_ORGAN_CODES)})")
 
 

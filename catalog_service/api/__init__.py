@@ -17,3 +17,6 @@ router.include_router(attachments.router)
 from catalog_service.api import search  # noqa: E402
 
 router.include_router(search.router)
+from catalog_service.api import synonyms  # noqa: E402
+
+router.include_router(synonyms.router)

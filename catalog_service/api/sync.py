@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from catalog_service.api.search import dictionary
 from catalog_service.deps import CalendarDep, SettingsDep
 from catalog_service.domain import bulk, idempotency, search, sync
 from catalog_service.schemas import (
@@ -90,13 +91,14 @@ catalogue. A public search's `feed_url` is this feed for its filters.
                              "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
                        304: {"description": "Not modified"}, **problem_responses(404, 422)})
 async def get_atom_feed(
-    session: SessionDep, settings: SettingsDep, params: Annotated[DocumentFilterParams, Query()],
+    request: Request, session: SessionDep, settings: SettingsDep, params: Annotated[DocumentFilterParams, Query()],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    content = await sync.atom_feed(session, params, self_url=self_url, document_link=settings.document_link)
+    content = await sync.atom_feed(session, params, self_url=self_url, document_link=settings.document_link,
+                                   dictionary=await dictionary(request, session, params.q))
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

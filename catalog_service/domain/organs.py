@@ -11,6 +11,7 @@ import zlib
 from sqlalchemy import String, func, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service.domain.synonyms import bump_dictionary
 from catalog_service.errors import (
     DocumentNotFound,
     InvalidReference,
@@ -60,6 +61,7 @@ async def create_organ(session: AsyncSession, data: OrganCreate) -> Organ:
     )
     session.add(organ)
     await session.flush()
+    await bump_dictionary(session)  # its name and short name are words of the search dictionary
     record_event(session, outbox, "organ.created", entity_type="organ", entity_id=organ.id, version=organ.version,
                  payload=organ_event_payload(organ, data.parent_code))
     return organ
@@ -115,6 +117,8 @@ async def update_organ(session: AsyncSession, code: str, data: OrganUpdate, if_m
     if moving and (new_parent.id if new_parent else None) != organ.parent_id:
         await _move_subtree(session, organ, new_parent)
     await session.flush()
+    if {"name", "short_name"} & changes.keys():
+        await bump_dictionary(session)  # words of the search dictionary
     parent = await session.get(Organ, organ.parent_id) if organ.parent_id else None
     record_event(session, outbox, "organ.updated", entity_type="organ", entity_id=organ.id, version=organ.version,
                  payload=organ_event_payload(organ, parent.code if parent else None))

@@ -1,11 +1,15 @@
 """全文检索 · search of the disclosure catalogue, on PostgreSQL and SQLite with the same results.
 
-Matching. The query is folded like the indexed text (textfold.fold_query: NFKC, 繁→简, lower case) and split on
-whitespace into terms. A record matches when its `search_text` (the folded public projection: title, 文号, 索引号,
-summary, keywords, body after redaction) contains every term as a substring: exact substring recall, no word
-segmentation (performance.md §3.2, finding 6). The original title and body are never searched.
+Matching. The query is understood by domain/query.py (folded like the indexed text — NFKC, 繁→简, lower case —
+then quoted phrases, 文号 and 索引号 recognised, Chinese cut into words, function words of questions dropped,
+synonyms of the search dictionary added) into terms. A record matches when its `search_text` (the folded public
+projection: title, 文号, 索引号, summary, keywords, body after redaction) contains every term as a substring, where
+a term is satisfied by any of its alternatives (its synonyms) and a 文号 term also by the record's canonical 文号
+key (document.doc_number_key): exact substring recall of each word (performance.md §3.2, finding 6). The original
+title and body are never searched.
 
-Each term takes the index that can answer it (performance.md §5.1–5.2; migration catalog_0002):
+Each alternative of a term takes the index that can answer it, the term is their OR (performance.md §5.1–5.2;
+migration catalog_0002):
 
   PostgreSQL  a run of 3+ letters/digits/CJK  →  `search_text LIKE '%t%'`, pg_trgm GIN;
               otherwise (1–2 characters)      →  `gongkai_bigrams(search_text) @> keys(t)` AND the LIKE recheck,
@@ -28,8 +32,9 @@ When the window overflows, the first summary skips its facets and ranks (a one-t
 they would be discarded. On PostgreSQL a `SET LOCAL plan_cache_mode`, one EXPLAIN of the table and one per term come
 first.
 
-Relevance is simple and documented: records whose (folded, public) title contains every term come first, then
-newest first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
+Relevance is simple and documented: a record whose 文号 (canonical key) or 索引号 is one the query names comes
+first, then records whose (folded, public) title contains every term (one of its alternatives), then newest
+first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
 """
 
 import bisect
@@ -67,6 +72,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
+from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
 from catalog_service.domain.visibility import is_catalog_staff, visible_condition
 from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ
@@ -77,8 +83,9 @@ from catalog_service.schemas import (
     DocumentSearchParams,
     DocumentSearchResult,
     FacetCount,
+    QueryUnderstanding,
 )
-from catalog_service.textfold import fold, fold_query
+from catalog_service.textfold import fold
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
 from services.auth import ANONYMOUS, Principal
 
@@ -115,9 +122,9 @@ _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 # ---------------------------------------------------------------------------------------------- query analysis
 
-def search_terms(q: str | None) -> list[str]:
-    """The folded, distinct, whitespace-separated terms of a query."""
-    return list(dict.fromkeys(fold_query(q).split())) if q else []
+def search_terms(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> list[str]:
+    """Every substring a term of the query may match (each alternative once): what the planner estimates."""
+    return understand(q, vocabulary).substrings
 
 
 def like_pattern(term: str) -> str:
@@ -194,30 +201,54 @@ async def broad_terms(session: AsyncSession, terms: Iterable[str], rows: float) 
     return out
 
 
-def _match_conditions(dialect: str, terms: Sequence[str], broad: set[str], *,
+def _fts_match(expression: str) -> ColumnElement[bool]:
+    fts = table("document_fts", column("rowid"))
+    return literal_column("document.rowid").in_(
+        select(fts.c.rowid).where(literal_column("document_fts").op("MATCH")(expression)))
+
+
+def _fts_any(alternatives: Sequence[str]) -> str:
+    quoted = ['"' + t.replace('"', '""') + '"' for t in alternatives]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
+
+
+def _key_match(term: Term) -> list[ColumnElement[bool]]:
+    return [Document.doc_number_key == term.doc_number] if term.doc_number else []
+
+
+def _match_conditions(dialect: str, terms: Sequence[Term], broad: set[str], *,
                       recheck: bool = True) -> list[ColumnElement[bool]]:
-    """One condition per term (SQLite: one MATCH for the long ones). Without `recheck` (PostgreSQL, estimates only)
-    a gram term is just its index condition: the planner takes the LIKE recheck for an independent second
-    condition and multiplies, and estimated 5 matches for a term in 84 % of the rows."""
+    """One condition per term, the OR of its alternatives (SQLite: one MATCH for the terms whose alternatives are
+    all long). Without `recheck` (PostgreSQL, estimates only) a gram alternative is just its index condition: the
+    planner takes the LIKE recheck for an independent second condition and multiplies, and estimated 5 matches for
+    a term in 84 % of the rows."""
     conditions: list[ColumnElement[bool]] = []
     if dialect == "sqlite":
-        long_terms = [t for t in terms if len(t) >= 3]
-        if long_terms:
-            fts = table("document_fts", column("rowid"))
-            phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long_terms)  # implicit AND of phrases
-            conditions.append(literal_column("document.rowid").in_(
-                select(fts.c.rowid).where(literal_column("document_fts").op("MATCH")(phrase))))
-        conditions += [Document.search_text.like(like_pattern(t), escape="\\") for t in terms if len(t) < 3]
+        simple = [t for t in terms if all(len(a) >= 3 for a in t.alternatives) and not t.doc_number]
+        if simple:  # FTS5 query syntax: AND of phrases and parenthesised ORs of phrases
+            conditions.append(_fts_match(" AND ".join(_fts_any(t.alternatives) for t in simple)))
+        for term in terms:
+            if term in simple:
+                continue
+            if all(len(a) >= 3 for a in term.alternatives):
+                conditions.append(or_(_fts_match(_fts_any(term.alternatives)), *_key_match(term)))
+            else:  # a 1–2 character alternative: LIKE on the base table, never on the FTS table
+                conditions.append(or_(*[Document.search_text.like(like_pattern(a), escape="\\")
+                                        for a in term.alternatives], *_key_match(term)))
         return conditions
     for term in terms:
-        if term in broad:  # no index: strpos, not LIKE, so the planner cannot pick one, and it is ~2x cheaper
-            conditions.append(func.strpos(Document.search_text, term) > 0)
-            continue
-        like = Document.search_text.like(like_pattern(term), escape="\\")
-        if uses_trigram_index(term):
-            conditions.append(like)
-        else:
-            conditions.append(and_(_gram_match(term), like) if recheck else _gram_match(term))
+        alternatives: list[ColumnElement[bool]] = []
+        for alt in term.alternatives:
+            if alt in broad:  # no index: strpos, not LIKE, so the planner cannot pick one, and it is ~2x cheaper
+                alternatives.append(func.strpos(Document.search_text, alt) > 0)
+                continue
+            like = Document.search_text.like(like_pattern(alt), escape="\\")
+            if uses_trigram_index(alt):
+                alternatives.append(like)
+            else:
+                alternatives.append(and_(_gram_match(alt), like) if recheck else _gram_match(alt))
+        alternatives += _key_match(term)
+        conditions.append(alternatives[0] if len(alternatives) == 1 else or_(*alternatives))
     return conditions
 
 
@@ -225,18 +256,30 @@ def _position(dialect: str, haystack: ColumnElement[Any], needle: str) -> Column
     return func.strpos(haystack, needle) if dialect == "postgresql" else func.instr(haystack, needle)
 
 
-def _title_hit(dialect: str, terms: Sequence[str]) -> ColumnElement[bool]:
-    """Every term in the title. search_text starts with the folded public title and a newline
-    (projection.refresh_projection), and terms hold no whitespace, so a term is in the title exactly when its first
-    occurrence is before the first newline."""
+def _title_hit(dialect: str, terms: Sequence[Term]) -> ColumnElement[bool]:
+    """Every term (one of its alternatives) in the title. search_text starts with the folded public title and a
+    newline (projection.refresh_projection), and terms hold no newline, so an alternative is in the title exactly
+    when its first occurrence is before the first newline."""
     if not terms:
         return false()
     title_end = _position(dialect, Document.search_text + "\n", "\n")
     hits = []
     for term in terms:
-        pos = _position(dialect, Document.search_text, term)
-        hits.append(and_(pos > 0, pos < title_end))
+        in_title = []
+        for alt in term.alternatives:
+            pos = _position(dialect, Document.search_text, alt)
+            in_title.append(and_(pos > 0, pos < title_end))
+        hits.append(in_title[0] if len(in_title) == 1 else or_(*in_title))
     return and_(*hits)
+
+
+def _exact_hit(terms: Sequence[Term]) -> ColumnElement[bool]:
+    """The record is one the query names by its 文号 (canonical key) or 索引号: it comes first."""
+    keys = [t.doc_number for t in terms if t.doc_number]
+    index_nos = [t.index_no for t in terms if t.index_no]
+    hits = ([Document.doc_number_key.in_(keys)] if keys else []) + (
+        [func.lower(Document.index_no).in_(index_nos)] if index_nos else [])
+    return or_(*hits) if hits else false()
 
 
 # ---------------------------------------------------------------------------------------------- filters
@@ -318,7 +361,8 @@ class SearchPlan:
 
     dialect: str
     staff: bool
-    terms: list[str]
+    terms: list[str]  # every alternative of every term: what snippets highlight
+    groups: tuple[Term, ...]  # the terms of the understood query (AND), each an OR of alternatives
     selective: bool  # some term is answered from a search index (not a broad term scanned for)
     visible: ColumnElement[bool]
     where: list[ColumnElement[bool]]
@@ -332,8 +376,9 @@ class SearchPlan:
                 else _year_of(self.dialect, Document.published_at))
         return select(Document.id, Document.organ_id, Document.subject_category, Document.genre, Document.key_areas,
                       Document.validity, Document.attribute, Document.status, year.label("year"),
-                      self.sort_date.label("sort_date"), _title_hit(self.dialect, self.terms).label("title_hit")
-                      ).where(*self.where)
+                      self.sort_date.label("sort_date"),
+                      _exact_hit(self.groups).label("exact_hit"),
+                      _title_hit(self.dialect, self.groups).label("title_hit")).where(*self.where)
 
     def summary(self, sort: str, offset: int, limit: int, *, newest: int | None = None,
                 collect: bool = False) -> Select[Any]:
@@ -357,7 +402,7 @@ class SearchPlan:
         else:
             window = rows.order_by(self.sort_date.desc(), Document.id.desc()).limit(newest).cte("w")
         # Window functions come in the outer query: inside, they would be computed over every match before LIMIT.
-        ranking = ([window.c.title_hit.desc()] if sort == "relevance" else []) + [
+        ranking = ([window.c.exact_hit.desc(), window.c.title_hit.desc()] if sort == "relevance" else []) + [
             window.c.sort_date.desc(), window.c.id.desc()]
         ranked = select(window, func.row_number().over(order_by=ranking).label("rank"))
         if newest is None:  # an overflowing window is only counted: capped_summary computes facets and page anew
@@ -413,9 +458,11 @@ class SearchPlan:
 
 
 def plan_search(principal: Principal, params: DocumentSearchParams, dialect: str,
-                broad: set[str] | None = None, organ_ids: Sequence[str] | None = None) -> SearchPlan:
-    """`broad`: 1–2 character terms to search without the gram index (broad_terms); `organ_ids`: the result of
-    organs_query, required when params.organ is set."""
+                broad: set[str] | None = None, organ_ids: Sequence[str] | None = None,
+                understood: UnderstoodQuery | None = None) -> SearchPlan:
+    """`broad`: alternatives to search without their index (broad_terms); `organ_ids`: the result of
+    organs_query, required when params.organ is set; `understood`: params.q understood (default: without the
+    catalogue's vocabulary)."""
     if params.organ and organ_ids is None:
         raise ValueError("resolve the organ filter first (organs_query)")
     staff = params.scope == "organ" and is_catalog_staff(principal)
@@ -426,12 +473,15 @@ def plan_search(principal: Principal, params: DocumentSearchParams, dialect: str
     else:
         visible = visible_condition(principal, staff_view=False)
         sort_date = Document.published_at
-    terms = search_terms(params.q)
+    understood = understood if understood is not None else understand(params.q)
+    groups = understood.terms
+    broad = broad or set()
     filters = [visible, *_filters(params, staff, organ_ids)]
-    selective = any(t not in (broad or set()) for t in terms)
-    return SearchPlan(dialect=dialect, staff=staff, terms=terms, selective=selective, visible=visible,
-                      where=[*filters, *_match_conditions(dialect, terms, broad or set())],
-                      estimate_where=[*filters, *_match_conditions(dialect, terms, broad or set(), recheck=False)],
+    selective = any(all(a not in broad for a in g.alternatives) for g in groups)
+    return SearchPlan(dialect=dialect, staff=staff, terms=understood.substrings, groups=groups,
+                      selective=selective, visible=visible,
+                      where=[*filters, *_match_conditions(dialect, groups, broad)],
+                      estimate_where=[*filters, *_match_conditions(dialect, groups, broad, recheck=False)],
                       sort_date=sort_date)
 
 
@@ -450,8 +500,8 @@ async def check_search_support(session: AsyncSession) -> None:
                            "CJK characters. Recreate the database with LC_CTYPE 'C.UTF-8' and restore into it.")
 
 
-async def _prepare(session: AsyncSession, principal: Principal,
-                   params: DocumentSearchParams) -> tuple[SearchPlan, float]:
+async def _prepare(session: AsyncSession, principal: Principal, params: DocumentSearchParams,
+                   understood: UnderstoodQuery) -> tuple[SearchPlan, float]:
     """The plan of a search, with what it needs resolved first (broad terms, the organ filter's ids), and the
     planner's row count of the table (0 when not asked)."""
     dialect = session.bind.dialect.name
@@ -461,19 +511,23 @@ async def _prepare(session: AsyncSession, principal: Principal,
         # Parameters must shape each plan (a LIKE pattern's selectivity decides index or walk): no generic plans
         # for the prepared statements of this transaction.
         await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        terms = search_terms(params.q)
+        terms = understood.substrings
         if terms:
             rows_in_table = await estimated_rows(session, table_rows())
             broad = await broad_terms(session, terms, rows_in_table)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
-    return plan_search(principal, params, dialect, broad, organ_ids), rows_in_table
+    return plan_search(principal, params, dialect, broad, organ_ids, understood), rows_in_table
 
 
-async def search_documents(session: AsyncSession, principal: Principal, params: DocumentSearchParams, *,
+async def search_documents(session: AsyncSession, principal: Principal, params: DocumentSearchParams,
+                           vocabulary: Vocabulary = EMPTY_VOCABULARY, index_no_re: re.Pattern[str] | None = None, *,
                            feed_base: str | None = None) -> DocumentSearchResult:
-    """`feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索)."""
-    plan, rows_in_table = await _prepare(session, principal, params)
+    """`vocabulary`: the search dictionary's current version (domain/synonyms.py VocabularyCache);
+    `index_no_re`: the 索引号 pattern of the configured template (query.index_no_pattern);
+    `feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索)."""
+    understood = understand(params.q, vocabulary, index_no_re)
+    plan, rows_in_table = await _prepare(session, principal, params, understood)
     rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
     capped = _window_size(rows) > COUNT_CAP
     if capped:  # facets and the page from the newest matches instead
@@ -498,7 +552,15 @@ async def search_documents(session: AsyncSession, principal: Principal, params: 
                                 limit=params.limit, offset=params.offset,
                                 facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS),
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
-                                feed_url=feed_url(feed_base, params) if feed_base and not plan.staff else None)
+                                feed_url=feed_url(feed_base, params) if feed_base and not plan.staff else None,
+                                understood=_understanding(understood))
+
+
+def _understanding(understood: UnderstoodQuery) -> QueryUnderstanding:
+    return QueryUnderstanding(
+        words=[w for w in understood.words if w not in understood.phrases], phrases=list(understood.phrases),
+        doc_numbers=list(understood.doc_numbers), index_nos=list(understood.index_nos),
+        synonyms_used={k: list(v) for k, v in understood.synonyms_used.items()}, dropped=list(understood.dropped))
 
 
 # ---------------------------------------------------------------------------------------------- saved searches
@@ -525,11 +587,13 @@ def feed_url(feed_base: str, params: DocumentFilterParams) -> str:
     return f"{feed_base}?{query}" if query else feed_base
 
 
-async def newest_public_matches(session: AsyncSession, params: DocumentFilterParams, limit: int) -> list[str]:
+async def newest_public_matches(session: AsyncSession, params: DocumentFilterParams, limit: int,
+                                vocabulary: Vocabulary = EMPTY_VOCABULARY,
+                                index_no_re: re.Pattern[str] | None = None) -> list[str]:
     """The ids of the `limit` newest (by publication) records the public search finds with these filters: the
-    search's own plan and matching, always as the anonymous public sees the catalogue, whoever asks."""
+    search's own understanding, plan and matching, always as the anonymous public sees the catalogue, whoever asks."""
     public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)))
-    plan, _ = await _prepare(session, ANONYMOUS, public)
+    plan, _ = await _prepare(session, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re))
     return list((await session.execute(plan.newest_page(0, limit))).scalars())
 
 

@@ -97,14 +97,14 @@ def _feed_title(params: DocumentFilterParams, organ: Organ | None) -> str:
 
 
 async def atom_feed(session: AsyncSession, params: DocumentFilterParams, *, self_url: str,
-                    document_link: Callable[[str], tuple[str, str]]) -> bytes:
+                    document_link: Callable[[str], tuple[str, str]], dictionary: tuple[Any, ...] = ()) -> bytes:
     """Atom 1.0 (RFC 4287) of the ATOM_FEED_SIZE newest public records a public search with `params` finds (检索订阅;
     no filters: the whole catalogue); unknown organ → OrganNotFound. `self_url` (the feed's canonical, normalised
     URL) is also its id. `document_link(id)` gives each entry's alternate link and its media type (the portal page
-    or the JSON record)."""
+    or the JSON record). `dictionary`: what understanding the query needs (api/search.py dictionary)."""
     organ = await get_organ_by_code(session, params.organ) if params.organ else None
     # The search decides what matches (one matcher); the entries are then read as the public sees them now.
-    ids = await newest_public_matches(session, params, ATOM_FEED_SIZE)
+    ids = await newest_public_matches(session, params, ATOM_FEED_SIZE, *dictionary)
     found = {doc.id: (doc, org) for doc, org in (await session.execute(
         visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
         .where(Document.id.in_(ids)))).all()} if ids else {}

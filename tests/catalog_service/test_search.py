@@ -272,7 +272,8 @@ class TestSnippets:
             assert "<" not in stripped and ">" not in stripped
 
     async def test_title_match_snippet_shows_the_start(self, catalog, fx):
-        item = (await search(catalog, q="区分处理测试文件"))["items"][0]
+        # Quoted: the whole title as one exact phrase (unquoted, its words 区分/处理/测试 also occur in the body).
+        item = (await search(catalog, q='"区分处理测试文件"'))["items"][0]
         assert item["snippet"].startswith("区分处理测试")
 
 
