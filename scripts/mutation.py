@@ -4,6 +4,8 @@ wrong rule, not only that they pass. Not part of `make test` or CI: a run takes 
     make mutation                              # all four modules
     ONLY="fees visibility" make mutation       # some of them
     MAX_CHILDREN=2 make mutation               # more parallel mutants (default 1: the box is shared)
+    RESUME=1 ONLY=outbox make mutation         # keep the scratch copy: mutants already checked keep their result
+    RESUME=1 ONLY=fees MUTANTS="request_service.domain.fees.x_fee_for*" make mutation   # re-check just these
 
 mutmut lives in its own virtualenv, .venv-mutation (the project's pinned dependencies plus mutmut), made here on
 first use: the services never import it. Each module is mutated in a scratch copy of the work tree under
@@ -28,14 +30,14 @@ MUTMUT_VERSION = "3.8.1"
 RESULTS = ROOT / "bench-results"
 SCRATCH = RESULTS / "tmp" / "mutation"
 
-# module under mutation → the test files that exercise it (mutmut runs, per mutant, only those of their tests that
-# reached the mutated function).
+# module under mutation → the test files (or classes) that exercise it; mutmut runs, per mutant, only those of
+# their tests that reached the mutated function. Small on purpose: every mutant run sets up the test databases.
 MODULES: dict[str, tuple[str, list[str]]] = {
     "clock": ("request_service/domain/clock.py",
               ["tests/request_service/test_handling.py", "tests/request_service/test_calendar.py"]),
     "fees": ("request_service/domain/fees.py", ["tests/request_service/test_fees.py"]),
     "visibility": ("catalog_service/domain/visibility.py",
-                   ["tests/catalog_service/test_workflow.py", "tests/catalog_service/test_visibility.py"]),
+                   ["tests/catalog_service/test_workflow.py", "tests/catalog_service/test_search.py::TestVisibility"]),
     "outbox": ("services/outbox.py", ["tests/services/test_outbox.py"]),
 }
 PACKAGES = ["services", "catalog_service", "request_service", "stats_service", "gateway"]
@@ -56,11 +58,13 @@ def ensure_venv() -> Path:
     return mutmut
 
 
-def scratch_copy(name: str, module: str, tests: list[str]) -> Path:
+def scratch_copy(name: str, module: str, tests: list[str], *, resume: bool) -> Path:
     """The tracked and untracked-but-not-ignored files of the work tree (new tests count before they are
-    committed), plus mutmut's settings for this module in the copy's pyproject.toml."""
+    committed), plus mutmut's settings for this module in the copy's pyproject.toml. With `resume` the copy is
+    refreshed in place and mutmut's mutants/ (with the results so far) is kept."""
     work = SCRATCH / name
-    shutil.rmtree(work, ignore_errors=True)
+    if not resume:
+        shutil.rmtree(work, ignore_errors=True)
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
                            capture_output=True).stdout.decode().split("\0")
     for rel in filter(None, files):
@@ -99,17 +103,17 @@ print(json.dumps(out))
 """
 
 
-def run_module(name: str, max_children: int) -> dict:
+def run_module(name: str, max_children: int, *, resume: bool, mutant_names: list[str]) -> dict:
     module, tests = MODULES[name]
-    tests = [t for t in tests if (ROOT / t).exists()]
-    work = scratch_copy(name, module, tests)
+    tests = [t for t in tests if (ROOT / t.partition("::")[0]).exists()]
+    work = scratch_copy(name, module, tests, resume=resume)
     started = datetime.now(UTC)
     print(f"== mutation: {name} ({module}) against {', '.join(tests)}", flush=True)
     env = {**os.environ, "TEST_DATABASE": "sqlite"}
     log = RESULTS / "tmp" / f"mutation-{name}.log"
-    with log.open("w") as out:
-        run = subprocess.run([str(VENV / "bin" / "mutmut"), "run", "--max-children", str(max_children)], cwd=work,
-                             env=env, stdout=out, stderr=subprocess.STDOUT)
+    with log.open("a" if resume else "w") as out:
+        run = subprocess.run([str(VENV / "bin" / "mutmut"), "run", "--max-children", str(max_children),
+                              *mutant_names], cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
     print(f"   mutmut exit code {run.returncode}; log {log.relative_to(ROOT)}", flush=True)
     collected = subprocess.run([str(VENV / "bin" / "python"), "-c", COLLECT], cwd=work, env=env, check=True,
                                capture_output=True, text=True).stdout
@@ -152,7 +156,8 @@ def main() -> int:
     SCRATCH.mkdir(parents=True, exist_ok=True)
     results = []
     for name in names:
-        result = run_module(name, max_children)
+        result = run_module(name, max_children, resume=os.environ.get("RESUME") == "1",
+                            mutant_names=os.environ.get("MUTANTS", "").split())
         results.append(result)
         with (RESULTS / "mutation.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps({k: v for k, v in result.items() if k != "survivors"}

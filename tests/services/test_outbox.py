@@ -157,3 +157,39 @@ async def test_running_consumers_apply_in_the_background_and_stop_with_the_block
     assert loop.time() - started < 2
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("consumer ")]
     assert await working.position() == (await fetch_direct(lib_db, 0, 10))[-1].id
+
+
+async def test_consumer_reports_its_lag_and_readiness(lib_db):
+    """What /readyz shows of a feed consumer: nothing is owed before the first poll (but the entry is stale), the
+    producer's head counts what is left after a partial batch, and a drained consumer owes nothing."""
+    from datetime import UTC, datetime
+
+    from services.outbox import FeedPage
+
+    async def apply(session, events):
+        for event in events:
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+
+    async def fetch_page(after, limit):
+        items = await fetch_direct(lib_db, after, limit)
+        head = (await fetch_direct(lib_db, 0, 1000))[-1].id
+        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+
+    consumer = FeedConsumer("lagging", lib_db, outbox, fetch_page, apply, batch_size=2)
+    assert consumer.lag() == {"events": 0, "seconds": 0.0, "last_success": None}
+    assert await consumer.readiness() == {"ok": True, "lag": consumer.lag(), "head_seen": 0, "stale": True}
+
+    for n in range(5):
+        await write_thing(lib_db, n)
+    ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
+    assert await consumer.poll_once() == 2
+    lag = consumer.lag()
+    assert lag["events"] == 3 and lag["seconds"] > 0  # the head came with the page, not from the batch
+    assert datetime.fromisoformat(lag["last_success"]) <= datetime.now(UTC)
+    ready = await consumer.readiness()
+    assert ready["ok"] is True and ready["stale"] is False and ready["head_seen"] == ids[-1]
+    assert (await consumer.readiness(stale_after_seconds=0))["stale"] is True
+
+    assert await consumer.drain() == 3
+    assert consumer.lag()["events"] == 0 and consumer.lag()["seconds"] == 0.0
+    assert (await consumer.readiness())["head_seen"] == ids[-1] == await consumer.position()
