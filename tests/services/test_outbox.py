@@ -192,4 +192,54 @@ async def test_consumer_reports_its_lag_and_readiness(lib_db):
 
     assert await consumer.drain() == 3
     assert consumer.lag()["events"] == 0 and consumer.lag()["seconds"] == 0.0
-    assert (await consumer.readiness())["head_seen"] == ids[-1] == await consumer.position()
+    ready = await consumer.readiness()  # the last, empty poll succeeded too
+    assert ready["head_seen"] == ids[-1] == await consumer.position() and ready["stale"] is False
+
+    # A producer that pages smaller than our batch (its own limit): drain goes on until a poll brings nothing.
+    seen: list[int] = []
+
+    async def remember(session, events):
+        seen.extend(event.id for event in events)
+
+    small_pages = FeedConsumer("small-pages", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, 1), remember)
+    assert await small_pages.drain() == 5 and seen == ids
+
+
+async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(lib_db):
+    """FeedConsumer.run: a failed poll (producer down) waits `idle_seconds` before the next one instead of spinning,
+    and an idle consumer wakes up again to apply what was written meanwhile."""
+    import asyncio
+
+    calls = {"n": 0}
+
+    async def fetch(after, limit):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError("the producer is down")
+        return await fetch_direct(lib_db, after, limit)
+
+    async def apply(session, events):
+        for event in events:
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+
+    async def wait_for_rows(n: int) -> None:
+        for _ in range(300):
+            if await count(lib_db, mirror) == n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the consumer did not apply {n} events in time")
+
+    await write_thing(lib_db, 1)
+    consumer = FeedConsumer("background", lib_db, outbox, fetch, apply)
+    stop = asyncio.Event()
+    started = asyncio.get_running_loop().time()
+    task = asyncio.create_task(consumer.run(stop, idle_seconds=0.2))
+    try:
+        await wait_for_rows(1)
+        # Two failures, each followed by the idle wait: the first event cannot be applied before 0.4 s.
+        assert asyncio.get_running_loop().time() - started >= 0.4 and calls["n"] >= 3
+        await write_thing(lib_db, 2)  # written while the consumer idles: picked up by a later poll
+        await wait_for_rows(2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
