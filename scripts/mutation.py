@@ -1,10 +1,12 @@
 """make mutation: mutation testing (mutmut) of the modules that hold the rules, to show the tests would notice a
-wrong rule, not only that they pass. Not part of `make test` or CI: a run takes tens of minutes on 2 cores.
+wrong rule, not only that they pass. Not part of `make test` or CI: on 2 shared cores with one runner, fees and
+visibility take about a quarter of an hour each, outbox and clock (hundreds of mutants) one to two hours.
 
     make mutation                              # all four modules
     ONLY="fees visibility" make mutation       # some of them
     MAX_CHILDREN=2 make mutation               # more parallel mutants (default 1: the box is shared)
     RESUME=1 ONLY=outbox make mutation         # keep the scratch copy: mutants already checked keep their result
+                                               # (unless the test selection changed: mutmut then resets them)
     RESUME=1 ONLY=fees MUTANTS="request_service.domain.fees.x_fee_for*" make mutation   # re-check just these
 
 mutmut lives in its own virtualenv, .venv-mutation (the project's pinned dependencies plus mutmut), made here on
