@@ -8,7 +8,7 @@ ROLE ?= admin
 ORGAN ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed test openapi token lint fmt bench clean
+.PHONY: help install run migrate seed test openapi token lint fmt bench mutation clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +49,9 @@ fmt: install ## Ruff autofix
 
 bench: install ## Benchmarks with the shared baselines in the same run; results in bench-results/
 	scripts/bench.sh
+
+mutation: install ## Mutation testing (mutmut) of the rule modules on SQLite, not in CI; report in bench-results/
+	$(PY) scripts/mutation.py
 
 clean: ## Remove the SQLite databases and demo tokens in data/
 	rm -rf data

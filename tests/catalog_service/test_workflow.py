@@ -227,6 +227,27 @@ async def test_classified_records_are_never_published(catalog):
     assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
 
 
+async def test_a_published_row_that_is_classified_stays_within_the_secrecy_officers_reach(catalog, catalog_db):
+    """visibility.public_condition's second half: a row that is published *and* classified (which the workflow never
+    produces — e.g. one written by a migration or an import) stays out of the public view and out of a drafter's
+    record view; the secrecy officer and unit head (知悉范围) still see it."""
+    from sqlalchemy import update
+
+    from catalog_service.models import Document
+
+    staff = Staff(await make_organ(catalog))
+    doc_id = await publish(catalog, staff, title="已公开后被定密的文件")
+    assert (await public_get(catalog, doc_id)).status_code == 200
+    async with catalog_db.transaction() as session:
+        await session.execute(update(Document).where(Document.id == doc_id).values(classified=True))
+    assert_problem(await public_get(catalog, doc_id), 404, "document_not_found")
+    for headers in (staff.drafter, staff.division_head):
+        assert_problem(await catalog.get(f"{API}/documents/{doc_id}/record", headers=headers), 404,
+                       "document_not_found")
+    for headers in (staff.secrecy_officer, staff.unit_head):
+        assert (await record(catalog, headers, doc_id))["classified"] is True
+
+
 async def test_unit_head_cannot_publish_a_classified_record(catalog):
     staff = Staff(await make_organ(catalog))
     doc_id, etag = await draft(catalog, staff)

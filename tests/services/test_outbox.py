@@ -158,3 +158,91 @@ async def test_running_consumers_apply_in_the_background_and_stop_with_the_block
     assert loop.time() - started < 30
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("consumer ")]
     assert await working.position() == (await fetch_direct(lib_db, 0, 10))[-1].id
+
+
+async def test_consumer_reports_its_lag_and_readiness(lib_db):
+    """What /readyz shows of a feed consumer: nothing is owed before the first poll (but the entry is stale), the
+    producer's head counts what is left after a partial batch, and a drained consumer owes nothing."""
+    from datetime import UTC, datetime
+
+    from services.outbox import FeedPage
+
+    async def apply(session, events):
+        for event in events:
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+
+    async def fetch_page(after, limit):
+        items = await fetch_direct(lib_db, after, limit)
+        head = (await fetch_direct(lib_db, 0, 1000))[-1].id
+        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+
+    consumer = FeedConsumer("lagging", lib_db, outbox, fetch_page, apply, batch_size=2)
+    assert consumer.lag() == {"events": 0, "seconds": 0.0, "last_success": None}
+    assert await consumer.readiness() == {"ok": True, "lag": consumer.lag(), "head_seen": 0, "stale": True}
+
+    for n in range(5):
+        await write_thing(lib_db, n)
+    ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
+    assert await consumer.poll_once() == 2
+    lag = consumer.lag()
+    assert lag["events"] == 3 and lag["seconds"] > 0  # the head came with the page, not from the batch
+    assert datetime.fromisoformat(lag["last_success"]) <= datetime.now(UTC)
+    ready = await consumer.readiness()
+    assert ready["ok"] is True and ready["stale"] is False and ready["head_seen"] == ids[-1]
+    assert (await consumer.readiness(stale_after_seconds=0))["stale"] is True
+
+    assert await consumer.poll_once() == 2
+    assert await consumer.poll_once() == 1  # reaches the head: nothing is pending any more, without another poll
+    assert consumer.lag()["events"] == 0 and consumer.lag()["seconds"] == 0.0
+    assert await consumer.drain() == 0
+    ready = await consumer.readiness()  # the last, empty poll succeeded too
+    assert ready["head_seen"] == ids[-1] == await consumer.position() and ready["stale"] is False
+
+    # A producer that pages smaller than our batch (its own limit): drain goes on until a poll brings nothing.
+    seen: list[int] = []
+
+    async def remember(session, events):
+        seen.extend(event.id for event in events)
+
+    small_pages = FeedConsumer("small-pages", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, 1), remember)
+    assert await small_pages.drain() == 5 and seen == ids
+
+
+async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(lib_db):
+    """FeedConsumer.run: a failed poll (producer down) waits `idle_seconds` before the next one instead of spinning,
+    and an idle consumer wakes up again to apply what was written meanwhile."""
+    import asyncio
+
+    calls = {"n": 0}
+
+    async def fetch(after, limit):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise ConnectionError("the producer is down")
+        return await fetch_direct(lib_db, after, limit)
+
+    async def apply(session, events):
+        for event in events:
+            await session.execute(mirror.insert().values(event_id=event.id, entity_id=event.entity_id))
+
+    async def wait_for_rows(n: int) -> None:
+        for _ in range(300):
+            if await count(lib_db, mirror) == n:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the consumer did not apply {n} events in time")
+
+    await write_thing(lib_db, 1)
+    consumer = FeedConsumer("background", lib_db, outbox, fetch, apply)
+    stop = asyncio.Event()
+    started = asyncio.get_running_loop().time()
+    task = asyncio.create_task(consumer.run(stop, idle_seconds=0.2))
+    try:
+        await wait_for_rows(1)
+        # Two failures, each followed by the idle wait: the first event cannot be applied before 0.4 s.
+        assert asyncio.get_running_loop().time() - started >= 0.4 and calls["n"] >= 3
+        await write_thing(lib_db, 2)  # written while the consumer idles: picked up by a later poll
+        await wait_for_rows(2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
