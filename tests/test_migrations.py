@@ -23,7 +23,7 @@ from alembic import command
 from sqlalchemy import make_url
 
 from services.db import make_engine
-from tests.support import SERVICES, alembic_config, backend, create_database, drop_database, migrate
+from tests.support import SERVICES, alembic_config, backend, create_database, drop_database, migrate, missing
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -103,7 +103,7 @@ _ALEMBIC_OBJECTS = ("alembic_version", "alembic_version_pkc")
 @pytest.mark.parametrize("service", SERVICES)
 def test_migrated_schema_is_the_models_schema(service: str, tmp_path: Path):
     if backend() == "postgres" and PG_DUMP is None:
-        pytest.skip("pg_dump not found (/usr/lib/postgresql/15/bin/pg_dump or on PATH)")
+        missing("REQUIRE_POSTGRES", "pg_dump not found (/usr/lib/postgresql/15/bin/pg_dump or on PATH)")
     migrated_url = create_database(f"migrated_{service}", tmp_path)
     modelled_url = create_database(f"modelled_{service}", tmp_path)
     try:
