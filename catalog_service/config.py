@@ -1,7 +1,9 @@
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import ServiceSettings, absolute_http_url, default_sqlite_url
+
+DEV_FEED_CURSOR_KEY = "gongkai-development-feed-cursor-key"
 
 
 class Settings(ServiceSettings):
@@ -10,6 +12,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", populate_by_name=True)
 
     index_no_template: str = "{organ_code}/{year}-{serial:05d}"
+    # Key of the public change feed's cursors (domain/feed_cursor.py): they hide the internal event ids, whose gaps
+    # would count non-public activity. Changing it invalidates harvesters' stored cursors (they resume from 0).
+    feed_cursor_key: SecretStr = SecretStr(DEV_FEED_CURSOR_KEY)
     attachment_dir: str = "data/attachments"
     max_attachment_bytes: int = 20 * 1024 * 1024
     scheduler_interval_seconds: float = 30.0  # 定时发布 check; 0 disables the job
@@ -57,6 +62,12 @@ class Settings(ServiceSettings):
     def atom_feed_url(self) -> str:
         """The Atom feed (检索订阅) on the public address; a search's filters are its query (domain/search.feed_url)."""
         return f"{self.public_base_url}/api/v1/catalog/feeds/atom.xml"
+
+    @model_validator(mode="after")
+    def _refuse_development_key_in_production(self) -> "Settings":
+        if self.environment == "production" and self.feed_cursor_key.get_secret_value() == DEV_FEED_CURSOR_KEY:
+            raise ValueError("CATALOG_FEED_CURSOR_KEY must be set in production")
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> "Settings":

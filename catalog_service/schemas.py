@@ -523,7 +523,8 @@ def _storable(value: object) -> object:
 class ChangeItem(BaseModel):
     """One change of a published record. `record` is its *current* public view, or null for a tombstone."""
 
-    cursor: int = Field(description="Position of this change; pass the last one you applied as `after`")
+    cursor: int = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
+                                    "you applied as `after`")
     change: Literal["upsert", "tombstone"] = Field(
         description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
     document_id: str

@@ -33,7 +33,9 @@ Incremental sync of the **published** catalogue (增量同步), for integrating 
   all (`change: tombstone`) when the record is no longer public (withdrawn, classified). Records that were never
   published never appear.
 * Store `next_cursor` with what you applied and pass it as `after` next time; `has_more` (and the `Link:
-  rel="next"` header) say whether to ask again at once.
+  rel="next"` header) say whether to ask again at once. Cursors are opaque numbers: not ordered, not counts, not
+  comparable with each other (they do not reveal how much non-public activity happened between two changes);
+  `after=0` starts from the beginning.
 * Delivery is **at least once**: after a retry or a crash you may see an item again, and several items of one
   record each carry its current state. Apply items by **upserting (or deleting) by `document_id`**; that makes
   replays harmless and leaves your copy equal to the public catalogue.
@@ -60,12 +62,12 @@ token's `organ`, and the token's `sub` is the source system.
 @router.get("/changes", summary="Change feed of published records (增量同步)", response_model=ChangesPage,
             responses=problem_responses(422), description=CHANGES_DESCRIPTION)
 async def list_changes(
-    request: Request, response: Response, session: SessionDep,
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
     after: Annotated[int, Query(ge=0, le=INT64_MAX,
                                 description="Cursor of the last item you applied (0: from the start)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500; larger is a 422)")] = 100,
 ) -> ChangesPage:
-    page = await sync.list_changes(session, after, limit)
+    page = await sync.list_changes(session, after, limit, settings.feed_cursor_key.get_secret_value().encode())
     response.headers["Link"] = f'<{request.url.path}?after={page.next_cursor}&limit={limit}>; rel="next"'
     response.headers["Cache-Control"] = "no-store"  # a withdrawal must end what any cache would serve
     return page

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service.domain import feed_cursor
 from catalog_service.domain.documents import public_reads
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
 from catalog_service.domain.organs import get_organ_by_code
@@ -45,11 +46,13 @@ def _was_public(type_: str, payload: dict[str, Any]) -> bool:
     return type_ == "document.withdrawn" or bool(payload.get("public", True))
 
 
-async def list_changes(session: AsyncSession, after: int, limit: int) -> ChangesPage:
+async def list_changes(session: AsyncSession, after: int, limit: int, cursor_key: bytes) -> ChangesPage:
+    """`after` and the cursors handed out are public cursors (feed_cursor.py), never the internal event ids."""
+    after_id = feed_cursor.decode(cursor_key, after)
     events = outbox.events
     rows = (await session.execute(
         select(events.c.id, events.c.type, events.c.entity_id, events.c.payload, events.c.occurred_at)
-        .where(events.c.id > after, events.c.entity_type == "document", events.c.type.in_(PUBLIC_CHANGE_TYPES))
+        .where(events.c.id > after_id, events.c.entity_type == "document", events.c.type.in_(PUBLIC_CHANGE_TYPES))
         .order_by(events.c.id).limit(limit)
     )).all()
     relevant = [r for r in rows if _was_public(r.type, r.payload or {})]
@@ -59,11 +62,13 @@ async def list_changes(session: AsyncSession, after: int, limit: int) -> Changes
         # The one visibility rule, as the public sees it, decided now — not what the event said then.
         docs = (await session.execute(visible_documents(ANONYMOUS).where(Document.id.in_(ids)))).scalars().all()
         public_now = {view.id: view for view in await public_reads(session, docs)}
-    items = [ChangeItem(cursor=r.id, change="upsert" if r.entity_id in public_now else "tombstone",
-                        document_id=r.entity_id, occurred_at=r.occurred_at, record=public_now.get(r.entity_id))
+    items = [ChangeItem(cursor=feed_cursor.encode(cursor_key, r.id),
+                        change="upsert" if r.entity_id in public_now else "tombstone", document_id=r.entity_id,
+                        occurred_at=r.occurred_at, record=public_now.get(r.entity_id))
              for r in relevant]
     # The cursor moves past every event read, shown or not, so a long run of private events is crossed once.
-    return ChangesPage(items=items, next_cursor=rows[-1].id if rows else after, has_more=len(rows) == limit)
+    next_cursor = feed_cursor.encode(cursor_key, rows[-1].id) if rows else after
+    return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) == limit)
 
 
 def _rfc3339(moment: datetime) -> str:

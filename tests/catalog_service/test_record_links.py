@@ -215,3 +215,44 @@ async def test_a_drafters_own_edits_and_attachments_are_in_the_records_review_lo
     assert "13800001234" not in edit["comment"] and "王小明" not in edit["comment"]
     assert "关于2026年预算公开的说明.pdf" in steps[2]["comment"] and attachment_id in steps[3]["comment"]
     assert all(s["status_before"] == s["status_after"] == "draft" for s in steps[1:])
+
+
+async def test_the_change_feed_cursor_does_not_count_hidden_activity(catalog, catalog_db):
+    """索引号 aside, the public change feed's cursors must not let a reader count what the public cannot see
+    (security review item 6): drafts created between two publications leave no trace in the cursors a harvester
+    reads — the cursors are not the internal event ids, and their difference says nothing."""
+    from sqlalchemy import select
+
+    from catalog_service.models import outbox
+
+    staff = Staff(await make_organ(catalog))
+    first = await publish(catalog, staff)
+    for n in range(5):  # hidden activity: five drafts, each an event on the internal feed
+        await draft(catalog, staff, title=f"内部草稿{n}")
+    second = await publish(catalog, staff)
+    items = await all_changes(catalog)
+    cursors = {i["document_id"]: i["cursor"] for i in items if i["document_id"] in (first, second)}
+    async with catalog_db.session(write=False) as session:
+        event_ids = dict((await session.execute(
+            select(outbox.events.c.entity_id, outbox.events.c.id)
+            .where(outbox.events.c.entity_id.in_([first, second]), outbox.events.c.type == "document.published")
+        )).all())
+    assert event_ids[second] - event_ids[first] > 5  # the internal feed did see the drafts
+    assert cursors[first] != event_ids[first] and cursors[second] != event_ids[second]
+    assert cursors[second] - cursors[first] != event_ids[second] - event_ids[first]
+    # Still a cursor: resuming after the first publication's cursor gives the second next.
+    r = await catalog.get(f"{API}/changes", params={"after": cursors[first]})
+    assert [i["document_id"] for i in r.json()["items"]][-1] == second
+
+
+def test_feed_cursors_are_a_keyed_permutation():
+    """encode/decode undo each other on the whole int64 range, stay inside it, and depend on the key."""
+    from catalog_service.domain import feed_cursor
+
+    key = b"test-key"
+    samples = [1, 2, 3, 41, 42, 10**6, 2**31, 2**32 - 1, 2**32, 2**62, feed_cursor.LIMIT - 1]
+    encoded = [feed_cursor.encode(key, n) for n in samples]
+    assert all(0 < c < feed_cursor.LIMIT for c in encoded) and len(set(encoded)) == len(samples)
+    assert [feed_cursor.decode(key, c) for c in encoded] == samples
+    assert feed_cursor.encode(key, 0) == 0 and feed_cursor.decode(key, 0) == 0
+    assert [feed_cursor.encode(b"other-key", n) for n in samples] != encoded

@@ -92,7 +92,7 @@ async def test_change_feed_serves_current_public_state_and_content_free_tombston
     before = await all_changes(catalog)
     assert [i["document_id"] for i in before] == [withdrawn, classified, repealed, kept]
     assert all(i["change"] == "upsert" and i["record"]["id"] == i["document_id"] for i in before)
-    assert [i["cursor"] for i in before] == sorted(i["cursor"] for i in before)
+    assert len({i["cursor"] for i in before}) == len(before)  # opaque, but one per change
 
     await act(catalog, staff.unit_head, withdrawn, "withdraw", await staff_etag(catalog, staff, withdrawn),
               {"comment": "发布有误，撤回"})
@@ -121,8 +121,9 @@ async def test_change_feed_serves_current_public_state_and_content_free_tombston
 async def test_change_feed_pages_by_cursor(catalog):
     organ = await make_organ(catalog)
     ids = await imported(catalog, organ, *[record(n, review=REVIEW) for n in range(5)])
-    head = (await changes(catalog, 0, 500))
-    start = head["items"][0]["cursor"] - 1
+    head = await all_changes(catalog)
+    first = next(n for n, i in enumerate(head) if i["document_id"] == ids[0])
+    start = head[first - 1]["cursor"] if first else 0  # the change before this test's first one (cursors are opaque)
 
     seen, after, pages = [], start, 0
     while True:
