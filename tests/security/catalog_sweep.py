@@ -1,6 +1,7 @@
 """The catalogue crawl of the confidentiality sweep (test_canary_catalog.py, test_canary_search.py): one method per
 group of routes, every response checked as it comes in (Sweep.get)."""
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -54,6 +55,12 @@ class Sweep:
         await self.get(who, "GET /api/v1/catalog/organs", f"{API}/organs", staff_view=False, params={"under": self.w.x})
         for code in (self.w.x, self.w.y, "000014349"):
             await self.get(who, "GET /api/v1/catalog/organs/{code}", f"{API}/organs/{code}", staff_view=False)
+        # The search dictionary (admin only; others are refused): a synonym entry names no record.
+        r = await self.get(who, "GET /api/v1/catalog/search/synonyms", f"{API}/search/synonyms", staff_view=False)
+        entries = r.json()["items"] if r.status_code == 200 else []
+        for synonym_id in [e["id"] for e in entries[:1]] + [str(uuid.uuid4())]:
+            await self.get(who, "GET /api/v1/catalog/search/synonyms/{synonym_id}",
+                           f"{API}/search/synonyms/{synonym_id}", staff_view=False)
 
     async def records(self, who: Principal) -> None:
         every_version = ", ".join(f'"{v}"' for v in range(1, 30))
