@@ -256,3 +256,15 @@ def test_feed_cursors_are_a_keyed_permutation():
     assert [feed_cursor.decode(key, c) for c in encoded] == samples
     assert feed_cursor.encode(key, 0) == 0 and feed_cursor.decode(key, 0) == 0
     assert [feed_cursor.encode(b"other-key", n) for n in samples] != encoded
+
+
+def test_production_refuses_the_development_feed_cursor_key():
+    import pytest
+
+    from services.settings import AuthSettings
+
+    real = {"environment": "production", "public_base_url": "https://gongkai.example.gov.cn",
+            "auth": AuthSettings(environment="production", jwt_secret="a-real-jwt-secret-from-the-vault-0123")}
+    with pytest.raises(ValueError, match="CATALOG_FEED_CURSOR_KEY"):
+        Settings(**real)
+    assert Settings(**real, feed_cursor_key="a-real-feed-cursor-key-0123").feed_cursor_key.get_secret_value()

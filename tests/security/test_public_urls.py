@@ -166,7 +166,7 @@ def test_the_public_base_is_required_in_production_and_both_urls_are_checked():
     secret = AuthSettings(environment="production", jwt_secret="a-real-secret-from-the-vault-0123456789")
     with pytest.raises(ValueError, match="GONGKAI_PUBLIC_BASE_URL must be set in production"):
         CatalogSettings(environment="production", auth=secret)
-    assert CatalogSettings(environment="production", auth=secret,
+    assert CatalogSettings(environment="production", auth=secret, feed_cursor_key="a-real-feed-cursor-key-0123",
                            public_base_url="https://gongkai.example.gov.cn/").public_base_url == BASE
     for bad in ("gongkai.example.gov.cn", "javascript:alert(1)", "https://user:pw@gongkai.example.gov.cn",
                 "https://gongkai.example.gov.cn/?next=x", "https:///path"):
