@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import free_port
-from tests.support import ROOT
+from tests.harness import free_port, new_databases
+from tests.support import ROOT, drop_database
 
 pytestmark = pytest.mark.slow
 
@@ -68,16 +68,26 @@ def random_address() -> str:
     return f"198.51.100.{secrets.randbelow(254) + 1}, 203.0.113.{secrets.randbelow(254) + 1}"
 
 
-def test_random_forwarded_for_from_loopback_is_still_rate_limited(tmp_path: Path, database_urls: dict[str, str]):
-    with running_system(tmp_path, database_urls) as base, httpx.Client(base_url=base, timeout=10) as client:
+@pytest.fixture
+def own_databases(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Databases of its own for the running system: its consumers commit cursors and mirrors, which must not reach
+    the session's shared databases (the statistics tests feed their own events from id 1)."""
+    urls = new_databases(tmp_path)
+    yield urls
+    for url in urls.values():
+        drop_database(url)
+
+
+def test_random_forwarded_for_from_loopback_is_still_rate_limited(tmp_path: Path, own_databases: dict[str, str]):
+    with running_system(tmp_path, own_databases) as base, httpx.Client(base_url=base, timeout=10) as client:
         statuses = [client.get(PATH, headers={"X-Forwarded-For": random_address()}).status_code
                     for _ in range(BURST + 5)]
     assert statuses[:BURST] == [200] * BURST, statuses
     assert statuses[BURST:] == [429] * 5, statuses  # one client (127.0.0.1), however many addresses it claims
 
 
-def test_a_trusted_proxy_names_the_client(tmp_path: Path, database_urls: dict[str, str]):
-    with running_system(tmp_path, database_urls, GONGKAI_TRUSTED_PROXIES="127.0.0.1") as base, \
+def test_a_trusted_proxy_names_the_client(tmp_path: Path, own_databases: dict[str, str]):
+    with running_system(tmp_path, own_databases, GONGKAI_TRUSTED_PROXIES="127.0.0.1") as base, \
             httpx.Client(base_url=base, timeout=10) as client:
         # Each forwarded address is its own client with its own bucket …
         distinct = [client.get(PATH, headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
