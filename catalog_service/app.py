@@ -2,6 +2,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,11 +10,12 @@ from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
+from catalog_service.domain.indexer import SearchEngine, prune_revocations
 from catalog_service.domain.query import warm_up
-from catalog_service.domain.search import check_search_support
 from catalog_service.domain.synonyms import VocabularyCache
 from catalog_service.domain.workflow import publish_due
 from catalog_service.feeds import calendar_hook
+from catalog_service.metrics import router as metrics_router
 from catalog_service.models import audit, outbox
 from catalog_service.policy import POLICY
 from services.app import create_service_app
@@ -22,32 +24,47 @@ from services.jobs import periodic
 from services.outbox import make_event_feed_router
 
 
-def make_lifespan_hook(settings: Settings, *, run_jobs: bool):
+def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool):
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
-        state["readiness_probes"]["search"] = _search_probe(state["database"])
         state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
         await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
-        # 定时发布: publish records whose scheduled time has come (idempotent per record).
-        async with periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
-                            settings.scheduler_interval_seconds, run=run_jobs):
-            yield
+        # 检索索引: this process's index, opened (or built from the database) and caught up before serving.
+        engine = SearchEngine(state["database"], Path(settings.search_index_dir) if settings.search_index_dir else None)
+        await engine.open()
+        state["search_engine"] = engine
+        state["readiness_probes"]["search_index"] = _search_probe(engine, settings.search_index_max_lag_seconds)
+        stop = asyncio.Event()
+        # The background indexer runs in every real process; tests drive it (catch-up) on their one connection.
+        indexer = (asyncio.create_task(engine.run(stop, settings.search_index_interval_seconds)) if run_indexer
+                   else None)
+        try:
+            # 定时发布: publish records whose scheduled time has come (idempotent per record).
+            async with (periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
+                                 settings.scheduler_interval_seconds, run=run_jobs),
+                        periodic("search revocation pruning", state["database"], prune_revocations, 3600,
+                                 run=run_jobs)):
+                yield
+        finally:
+            stop.set()
+            if indexer is not None:
+                await indexer
+            engine.close()
 
     return hook
 
 
-def _search_probe(database: Database):
-    """Ready only if CJK search can work: on PostgreSQL the database LC_CTYPE must be UTF-8 (performance.md §3.1)."""
+def _search_probe(engine: SearchEngine, max_lag_seconds: float):
+    """Ready while the search index lags the catalogue by at most `max_lag_seconds` (age of the oldest change not
+    yet indexed); the lag is shown either way."""
 
     async def probe() -> dict[str, Any]:
         try:
-            async with database.session(write=False) as session:
-                await check_search_support(session)
-        except RuntimeError as exc:
-            return {"ok": False, "error": str(exc)}
+            status = await engine.status()
         except Exception:  # the database itself is down: its own check reports that
             return {"ok": True, "skipped": "database unavailable"}
-        return {"ok": True}
+        return {"ok": status["lag_seconds"] <= max_lag_seconds,
+                **{k: status[k] for k in ("position", "head", "lag_events", "lag_seconds", "entries")}}
 
     return probe
 
@@ -64,13 +81,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         policy=POLICY,
         audit=audit,
-        routers=[router, make_event_feed_router(outbox, tag="internal")],
+        routers=[router, metrics_router, make_event_feed_router(outbox, tag="internal")],
         hooks=[
             # The calendar cache first: the scheduled-publication job and every request may compute deadlines.
             # The feed consumer runs outside tests (they drive it directly, as feeds.make_calendar_consumer).
             calendar_hook(settings, run_feed=database is None and settings.calendar_feed_enabled,
                           transport=request_transport),
-            make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0),
+            make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0,
+                               run_indexer=database is None),
         ],
     )
 

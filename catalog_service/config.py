@@ -31,6 +31,14 @@ class Settings(ServiceSettings):
     calendar_feed_enabled: bool = True
     calendar_feed_interval_seconds: float = 10.0  # idle wait between polls once caught up
     calendar_feed_batch_size: int = 500  # the feed carries every request-service event; most are skipped
+    # 检索索引 (domain/indexer.py): this process's search index. Unset: in memory, built from the database at start
+    # (the embedded default; fine for tens of thousands of records). Production: a directory per instance.
+    search_index_dir: str | None = None
+    search_index_interval_seconds: float = 0.5  # background catch-up; freshness of search after a commit
+    # Search first applies pending changes itself when at most this many are pending (read-your-writes for a
+    # clerk); more (a bulk import) are left to the background indexer so no search waits for them. 0: never.
+    search_catch_up_on_read: int = 50
+    search_index_max_lag_seconds: float = 60.0  # readiness: an index lagging more is not ready
 
     # The portal's page of a document (门户网站政府信息公开页), e.g. "https://portal.example/xxgk/{document_id}":
     # Atom entries link there, where readers want the page rather than the JSON record. Unset: the entries link

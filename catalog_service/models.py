@@ -4,8 +4,20 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from services.audit import AuditLog
 from services.db import UtcDateTime, make_metadata, utcnow
@@ -229,7 +241,6 @@ class IdempotencyKey(Base):
 
 
 # ---- the working-day calendar learnt from the request service's feed (calendar.year_loaded) --------------------------
-from sqlalchemy import BigInteger  # noqa: E402  (appended section)
 
 
 class CalendarYear(Base):
@@ -298,3 +309,45 @@ class SearchDictionaryState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+# ---- search revocations (检索撤销): visibility in search is never eventual -------------------------------------------
+
+class SearchRevocation(Base):
+    """检索撤销 · written in the same transaction as any change that takes a public record out of public view or
+    changes its public text (涉密 classification, 撤回 withdrawal, 区分处理 redaction, an edit of a published
+    record): until an index entry read *after* this row exists, search leaves the record out of results, counts and
+    facets (domain/search.py), so the index's lag never exposes what was withdrawn — not for a second.
+    Rows are kept for REVOCATION_RETENTION (domain/indexer.py), far longer than any index may lag and stay ready."""
+
+    __tablename__ = "search_revocation"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(36), index=True)  # no foreign key: deletions are revoked too
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+
+
+# What the public search matches on: a change to any of these on a public record revokes its index entry.
+PUBLIC_TEXT_ATTRIBUTES = ("public_title", "public_summary", "public_body", "doc_number", "index_no", "keywords")
+
+
+def _old(state: Any, name: str) -> Any:
+    history = state.attrs[name].history
+    return history.deleted[0] if history.deleted else getattr(state.obj(), name)
+
+
+@event.listens_for(Session, "before_flush")
+def _revoke_from_search(session: Session, _context: Any, _instances: Any) -> None:
+    """Add a SearchRevocation for every public record this flush takes out of public view, deletes, or whose public
+    text it changes. One rule at the ORM layer, so no write path (workflow, bulk import, redaction, links) can
+    forget it; writes by plain SQL UPDATE would bypass it, and the catalogue has none for documents."""
+    for doc in [*session.dirty, *session.deleted]:
+        if not isinstance(doc, Document):
+            continue
+        state = inspect(doc)
+        if not (_old(state, "status") == "published" and not _old(state, "classified")):
+            continue
+        still_public = doc.status == "published" and not doc.classified and doc not in session.deleted
+        if not still_public or any(state.attrs[n].history.has_changes() for n in PUBLIC_TEXT_ATTRIBUTES):
+            session.add(SearchRevocation(document_id=doc.id))

@@ -16,6 +16,7 @@ STAFF = tuple(sorted(CATALOG_STAFF_ROLES))
 
 TABLE: dict[str, Rule] = {
     **SHARED_ROUTES,
+    "GET /metrics": public("Prometheus scrape (the search index's lag; no records)."),
     f"GET {P}/vocabularies": public(),
     f"GET {P}/organs": public(),
     f"GET {P}/organs/{{code}}": public(),
@@ -27,6 +28,11 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
     f"PATCH {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
     f"DELETE {P}/search/synonyms/{{synonym_id}}": allow("admin", scope=Scope.GLOBAL),
+    # 检索索引运维: status, catch-up, reconciliation and rebuild of the process's search index (operators).
+    f"GET {P}/search/index": allow("admin", scope=Scope.GLOBAL),
+    f"POST {P}/search/index/catch-up": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/search/index/reconciliation": allow("admin", scope=Scope.GLOBAL),
+    f"POST {P}/search/index/rebuild": allow("admin", scope=Scope.GLOBAL),
     f"GET {P}/documents": public("Staff also find their own organ's unpublished records."),
     f"GET {P}/documents/{{document_id}}": public("Published, unclassified records only."),
     f"GET {P}/documents/{{document_id}}/attachments/{{attachment_id}}":
@@ -49,4 +55,4 @@ TABLE: dict[str, Rule] = {
        for action, rule in TRANSITIONS.items()},
 }
 
-POLICY = Policy("catalog", TABLE)
+POLICY = Policy("catalog", TABLE, hidden={"GET /metrics"})

@@ -375,7 +375,6 @@ from typing import Literal  # noqa: E402  (appended section: the head of this mo
 
 SEARCH_MAX_QUERY_CHARS = 100
 SEARCH_MAX_OFFSET = 10_000
-SEARCH_COUNT_CAP = 1_000  # exact counts and facets up to this many matches (performance.md §6 T3)
 
 
 class DocumentFilterParams(BaseModel):
@@ -388,9 +387,10 @@ class DocumentFilterParams(BaseModel):
         "检索词 · search text. Understood (see `understood` in the response): Chinese without spaces is cut into "
         "words, function words of questions (怎么, 如何, 请问 …) are dropped, quoted phrases (\"…\", “…”, 「…」) match "
         "exactly, a 文号 in any bracket style finds its record first, synonyms of the search dictionary match each "
-        "other. Every word must occur (AND) as a substring of the public title, 文号, 索引号, summary, keywords and "
-        "body. Traditional and Simplified characters match each other, full-width and half-width forms are folded, "
-        "Latin letters ignore case. 1–2 character queries match as typed. At most "
+        "other. Every word must occur (AND) in the public title, 文号, 索引号, summary, keywords or body; when no "
+        "record has them all, records with some of them are returned (`understood.relaxed`). Traditional and "
+        "Simplified characters match each other, full-width and half-width forms are folded, Latin letters ignore "
+        "case; numbers and Latin words match whole. 1–2 character queries match as typed. At most "
         f"{SEARCH_MAX_QUERY_CHARS} characters."), examples=["政务公开"])
     organ: str | None = Field(None, description="机关: code of the issuing (lead) organ",
                               examples=["11440100MB0000001L"])
@@ -425,10 +425,10 @@ class DocumentSearchParams(DocumentFilterParams):
         "`public`: published records (everyone). `organ`: catalogue staff only — every record of their own organ in "
         "any state (classified ones only for the secrecy officer and unit head); anyone else gets `public`."))
     sort: Literal["relevance", "date"] = Field("relevance", description=(
-        "`relevance`: a record whose 文号 or 索引号 is the one asked for first, then records whose title contains "
-        "every word first, then newest first; with more than 1,000 matches this ranks the 200 newest, and the rest "
-        "follow newest first. `date`: newest first (publication date; with scope=organ, publication or else "
-        "creation date)."))
+        "`relevance`: a record whose 文号 or 索引号 is the one asked for first, then BM25 over the words with field "
+        "weights (title 4, 文号/索引号 3, keywords 2, summary 1.5, body 1) and a boost when the title contains the "
+        "whole query; ties in force before repealed, then newest. Without `q`: newest first. `date`: newest first "
+        "(publication date; with scope=organ, publication or else creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
     offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
 
@@ -477,22 +477,23 @@ class QueryUnderstanding(BaseModel):
         "(e.g. 公租房 → [公共租赁住房]). · Synonyms applied."))
     dropped: list[str] = Field(default_factory=list, description=(
         "被忽略的词 · function words of a question left out (怎么, 如何, 请问 …). · Words ignored."))
+    relaxed: bool = Field(False, description=(
+        "放宽匹配 · true when no record contains every word: the results then contain some of them, best first "
+        "(show \"没有同时包含全部检索词的结果，以下结果包含部分检索词\"). · Matched some words, not all."))
 
 
 class DocumentSearchResult(BaseModel):
     items: list[DocumentSearchHit]
-    total: int = Field(description=f"Matches, counted exactly up to {SEARCH_COUNT_CAP:,}")
-    total_is_estimate: bool = Field(description=(
-        f"true when there are more than {SEARCH_COUNT_CAP:,} matches: `total` is then {SEARCH_COUNT_CAP:,} "
-        f"(show \"{SEARCH_COUNT_CAP:,}+\") and the facet counts cover the 200 newest matches only: an estimate "
-        "of the proportions"))
+    total: int = Field(description="Matches, counted exactly (any number: the search engine counts every match)")
+    total_is_estimate: bool = Field(False, description=(
+        "Always false: `total` and the facets are exact for any number of matches. Kept for clients of the earlier "
+        "contract, where more than 1,000 matches were estimated."))
     limit: int
     offset: int
     facets: dict[str, list[FacetCount]] = Field(description=(
         "Counts per value over the same visible, filtered matches as `items`, most frequent first: organ, "
         "subject_category, genre, key_area, year, validity, and with scope=organ also attribute and status. "
-        "While `total_is_estimate` is false, a value's count is exactly the number of items the search returns "
-        "with that filter added."))
+        "A value's count is exactly the number of items the search returns with that filter added."))
     feed_url: str | None = Field(None, description=(
         "订阅此检索 · the Atom feed (GET /api/v1/catalog/feeds/atom.xml) of this search's filters, newest first, "
         "absolute on the platform's public address: for public searches; null with scope=organ (staff)"))

@@ -40,7 +40,7 @@ def process_revision_directives(context_, revision, directives) -> None:
         directives[:] = []
 
 
-# Objects a migration creates with raw DDL, outside the ORM metadata: the catalogue's search indexes
+# Objects a migration creates with raw DDL, outside the ORM metadata: the catalogue's former search indexes
 # (catalog_0002: ix_document_search_*) and SQLite's FTS5 table with its shadow tables (document_fts*).
 # Without this filter autogenerate (and the drift test) would propose dropping them.
 UNMANAGED_PREFIXES = ("document_fts", "ix_document_search_")

@@ -62,37 +62,16 @@ _AUDIT_SQLITE: dict[tuple[str, str], str | None] = {
     ("TRIGGER", f"audit_log_no_{op.lower()}"): f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
     "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END" for op in ("UPDATE", "DELETE")
 }
-_FTS_DELETE = ("INSERT INTO document_fts(document_fts, rowid, search_text) "
-               "VALUES ('delete', old.rowid, old.search_text);")
-_FTS_INSERT = "INSERT INTO document_fts(rowid, search_text) VALUES (new.rowid, new.search_text);"
 RAW_DDL: dict[str, dict[str, dict[tuple[str, str], str | None]]] = {
     "postgresql": {
-        "catalog": _AUDIT_PG | {
-            ("EXTENSION", "pg_trgm"): None,
-            ("FUNCTION", "gongkai_bigrams(text)"): None,
-            ("INDEX", "ix_document_search_bigram"): "CREATE INDEX ix_document_search_bigram ON public.document USING "
-            "gin (public.gongkai_bigrams(search_text));\n"
-            "ALTER INDEX public.ix_document_search_bigram ALTER COLUMN 1 SET STATISTICS 300;",
-            ("INDEX", "ix_document_search_key_areas"): "CREATE INDEX ix_document_search_key_areas ON public.document "
-            "USING gin (((key_areas)::character varying) public.gin_trgm_ops);",
-            ("INDEX", "ix_document_search_trgm"): "CREATE INDEX ix_document_search_trgm ON public.document USING gin "
-            "(search_text public.gin_trgm_ops);",
-            ("STORAGE", "document.search_text"): "ALTER TABLE ONLY public.document ALTER COLUMN search_text SET "
-            "STORAGE MAIN;",
-        },
+        # pg_trgm stays from catalog_0002 (its indexes went in catalog_0008: search is a tantivy index per process;
+        # dropping an extension is the DBA's decision).
+        "catalog": _AUDIT_PG | {("EXTENSION", "pg_trgm"): None},
         "request": _AUDIT_PG,
         "stats": _AUDIT_PG,
     },
     "sqlite": {
-        "catalog": _AUDIT_SQLITE | {
-            **{("TABLE", f"document_fts{part}"): None for part in ("", "_config", "_data", "_docsize", "_idx")},
-            ("TRIGGER", "document_fts_ai"): f"CREATE TRIGGER document_fts_ai AFTER INSERT ON document BEGIN "
-            f"{_FTS_INSERT} END",
-            ("TRIGGER", "document_fts_ad"): f"CREATE TRIGGER document_fts_ad AFTER DELETE ON document BEGIN "
-            f"{_FTS_DELETE} END",
-            ("TRIGGER", "document_fts_au"): "CREATE TRIGGER document_fts_au AFTER UPDATE OF search_text ON document "
-            f"BEGIN {_FTS_DELETE} {_FTS_INSERT} END",
-        },
+        "catalog": _AUDIT_SQLITE,
         "request": _AUDIT_SQLITE,
         "stats": _AUDIT_SQLITE,
     },

@@ -1,16 +1,19 @@
 """Catalogue search (目录检索): one thin endpoint over domain/search.py."""
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.deps import SettingsDep
 from catalog_service.domain import search as domain
+from catalog_service.domain.indexer import reconcile
 from catalog_service.domain.query import index_no_pattern
 from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
 from services.auth import PrincipalDep
-from services.db import SessionDep
+from services.db import SessionDep, utcnow
 from services.errors import problem_responses
 
 PREFIX = "/api/v1/catalog"
@@ -19,14 +22,19 @@ router = APIRouter(prefix=PREFIX)
 
 @router.get("/documents", tags=["search"], summary="Search the catalogue (目录检索 · 全文检索)",
             description="Anonymous callers and the public see published records only; catalogue staff may search "
-                        "their own organ's records in every state with `scope=organ`. Results carry facet counts "
-                        "and highlighted snippets; counts are exact up to 1,000 matches. `understood` says how the "
-                        "query was read (words, exact phrases, 文号, 索引号, synonyms, dropped words) · 检索式理解. A "
+                        "their own organ's records in every state with `scope=organ`. Ranked by BM25 with field "
+                        "weights; results carry exact totals and facet counts and highlighted snippets. "
+                        "`understood` says how the query was read (words, exact phrases, 文号, 索引号, synonyms, "
+                        "dropped words) · 检索式理解. A "
                         "public search carries `feed_url`, the Atom feed of its filters (订阅此检索).",
             response_model=DocumentSearchResult, responses=problem_responses(401, 422))
 async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: SessionDep,
                            principal: PrincipalDep, settings: SettingsDep, request: Request) -> DocumentSearchResult:
-    return await domain.search_documents(session, principal, params, *await dictionary(request, session, params.q),
+    engine = request.state.search_engine
+    if settings.search_catch_up_on_read:
+        await engine.catch_up(max_pending=settings.search_catch_up_on_read)
+    return await domain.search_documents(session, engine, principal, params,
+                                         *await dictionary(request, session, params.q),
                                          feed_base=settings.atom_feed_url)
 
 
@@ -38,3 +46,62 @@ async def dictionary(request: Request, session: AsyncSession, q: str | None) -> 
         return ()
     return (await request.state.search_vocabulary.current(session),
             index_no_pattern(request.state.settings.index_no_template))
+
+
+# ---- 检索索引运维 · the search index, for operators (admin) -------------------------------------------------------
+
+class SearchIndexStatus(BaseModel):
+    position: int = Field(description="The last catalogue change event applied to this process's index")
+    head: int = Field(description="The newest change event of the catalogue")
+    lag_events: int
+    lag_seconds: float = Field(description="Age of the oldest change not yet indexed (0 when caught up)")
+    entries: int = Field(description="Records in the index (every state: staff search their organ's drafts)")
+    location: str = Field(description="The index directory, or `memory`")
+    rebuild: dict[str, Any] | None = Field(None, description="The last rebuild: state running/done/failed, times")
+
+
+@router.get("/search/index", tags=["search"], summary="Search index status (检索索引状态)",
+            response_model=SearchIndexStatus, responses=problem_responses(401, 403))
+async def search_index_status(request: Request) -> SearchIndexStatus:
+    return SearchIndexStatus(**await request.state.search_engine.status())
+
+
+@router.post("/search/index/catch-up", tags=["search"], summary="Apply pending changes to the search index now",
+             description="Runs the indexer once to the newest change (what the background indexer does every "
+                         "half second); answers with the status after it.",
+             response_model=SearchIndexStatus, responses=problem_responses(401, 403))
+async def catch_up_search_index(request: Request) -> SearchIndexStatus:
+    engine = request.state.search_engine
+    await engine.catch_up()
+    return SearchIndexStatus(**await engine.status())
+
+
+@router.get("/search/index/reconciliation", tags=["search"], summary="Reconcile the search index (检索索引对账)",
+            description="Per organ, the number of records and a SHA-256 over their (id, version) in the catalogue "
+                        "and in this process's index; the ids missing from the index, stale in it (older version "
+                        "or older than a search revocation) and extra. Reads the whole index.",
+            response_model=dict[str, Any], responses=problem_responses(401, 403))
+async def reconcile_search_index(request: Request, session: SessionDep) -> dict[str, Any]:
+    return await reconcile(session, request.state.search_engine.index)
+
+
+@router.post("/search/index/rebuild", tags=["search"], status_code=202,
+             summary="Rebuild the search index (重建检索索引)",
+             description="Builds a new index from the catalogue beside the one in use and swaps it in when it has "
+                         "caught up; search answers from the old index until then. Progress in "
+                         "GET /search/index (`rebuild`). One rebuild at a time. `wait=true`: answer when done "
+                         "(for scripts).",
+             response_model=SearchIndexStatus, responses=problem_responses(401, 403))
+async def rebuild_search_index(request: Request, wait: bool = False) -> SearchIndexStatus:
+    engine = request.state.search_engine
+    if wait:
+        await engine.rebuild()
+    elif not (engine.rebuilding and engine.rebuilding.get("state") == "running"):
+        engine.rebuilding = {"state": "running", "started_at": utcnow().isoformat(), "documents": 0}
+        task = asyncio.create_task(engine.rebuild(already_marked=True))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    return SearchIndexStatus(**await engine.status())
+
+
+_background: set[asyncio.Task[Any]] = set()  # running rebuilds (a task must be referenced until it ends)

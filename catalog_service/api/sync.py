@@ -99,7 +99,10 @@ async def get_atom_feed(
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    content = await sync.atom_feed(session, params, self_url=self_url, document_link=settings.document_link,
+    engine = request.state.search_engine
+    if settings.search_catch_up_on_read:
+        await engine.catch_up(max_pending=settings.search_catch_up_on_read)
+    content = await sync.atom_feed(session, engine, params, self_url=self_url, document_link=settings.document_link,
                                    dictionary=await dictionary(request, session, params.q))
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.

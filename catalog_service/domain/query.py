@@ -185,7 +185,10 @@ class _Segmenter:
             if self._tokenizer is None:
                 self._tokenizer = self._load()
             key = (id(vocabulary), vocabulary.version)
-            if key != self._version:
+            # The empty vocabulary (callers that only normalise a query, e.g. a saved search's feed URL) cuts with
+            # whatever the process has loaded: switching the dictionary away and back for them re-added every
+            # organ name and synonym twice per search (~0.3 s at 600 words: measured by the relevance bench).
+            if key != self._version and vocabulary is not EMPTY_VOCABULARY:
                 for word in self._added - vocabulary.words:
                     if word not in DOMAIN_WORDS:
                         self._tokenizer.del_word(word)

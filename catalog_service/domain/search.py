@@ -1,83 +1,55 @@
-"""全文检索 · search of the disclosure catalogue, on PostgreSQL and SQLite with the same results.
+"""全文检索 · search of the disclosure catalogue: ranked Chinese search over the search index (domain/search_index.py,
+tantivy), the same on PostgreSQL and SQLite.
 
-Matching. The query is understood by domain/query.py (folded like the indexed text — NFKC, 繁→简, lower case —
-then quoted phrases, 文号 and 索引号 recognised, Chinese cut into words, function words of questions dropped,
-synonyms of the search dictionary added) into terms. A record matches when its `search_text` (the folded public
-projection: title, 文号, 索引号, summary, keywords, body after redaction) contains every term as a substring, where
-a term is satisfied by any of its alternatives (its synonyms) and a 文号 term also by the record's canonical 文号
-key (document.doc_number_key): exact substring recall of each word (performance.md §3.2, finding 6). The original
-title and body are never searched.
+Understanding. The query is understood by domain/query.py (folded like the indexed text — NFKC, 繁→简, lower case —
+then quoted phrases, 文号 and 索引号 recognised, Chinese cut into words with the catalogue's vocabulary, function
+words of questions dropped, synonyms of the search dictionary added) into terms, each with its alternatives.
 
-Each alternative of a term takes the index that can answer it, the term is their OR (performance.md §5.1–5.2;
-migration catalog_0002):
+Matching. Each alternative is a phrase of the index's tokens (CJK bigrams; search_index.query_tokens), so a word
+matches where the text contains it, in any of the fields; a 文号 term also matches the record's canonical 文号 key,
+a 索引号 term its 索引号. Every term must match (AND). When no record has them all, the search is *relaxed*: records
+with any of the terms, still ranked — `understood.relaxed` says so ("没有同时包含全部检索词的结果").
 
-  PostgreSQL  a run of 3+ letters/digits/CJK  →  `search_text LIKE '%t%'`, pg_trgm GIN;
-              otherwise (1–2 characters)      →  `gongkai_bigrams(search_text) @> keys(t)` AND the LIKE recheck,
-                                                 the unigram+bigram GIN.
-              A term the planner expects in very many rows (EXPLAIN, broad_terms) gets no index condition but
-              `strpos(search_text, t) > 0`: scanning finds enough of its matches sooner than an index lists them.
-  SQLite      3+ characters                   →  FTS5 trigram `MATCH '"t"'`;
-              1–2 characters                  →  LIKE on the base table (never on the FTS table: 3.40.1 returns
-                                                 no rows).
+Ranking (the relevance function, `sort=relevance`):
+  1. BM25 (k1 1.2, b 0.75; tantivy) of every matched phrase, per field, times the field's boost (FIELD_BOOSTS:
+     title 4, 文号/索引号 3, keywords 2, summary 1.5, body 1), summed;
+  2. plus EXACT_BOOST for a record whose 文号 (canonical key) or 索引号 is one the query names — it comes first,
+     whatever the brackets — and TITLE_PHRASE_BOOST × BM25 when the title contains the whole query as typed
+     (without dropped words);
+  3. ties (scores equal to 4 significant digits) then in force before repealed/expired, then newest.
+`sort=date`: newest first (publication date; with scope=organ, publication or else creation date).
 
-Visibility. Every statement starts from visibility.visible_condition (the one rule): `public` scope is published,
-unclassified records; `organ` scope (catalogue staff only) is the caller's own organ in every state.
+Counts and facets are exact, for any number of matches: the engine counts every match and aggregates the facet
+fields over all of them (`total_is_estimate` stays false; it is kept for clients of the earlier contract).
 
-Bounded work (performance.md §6 T3). One statement (the summary) reads at most COUNT_CAP + 1 matches, in no
-particular order so that the scan stops early, and returns, computed in the database, the total, the facet counts
-and the ids of the page: about a hundred small rows, whatever the number of matches. With at most COUNT_CAP matches
-all of it is exact. With more, total is COUNT_CAP ("1,000+") and a second summary over the RELEVANCE_WINDOW newest
-matches gives the facets (an estimate, flagged) and the page (capped_summary). Then one statement loads the page.
-When the window overflows, the first summary skips its facets and ranks (a one-time filter on the window's size):
-they would be discarded. On PostgreSQL a `SET LOCAL plan_cache_mode`, one EXPLAIN of the table and one per term come
-first.
-
-Relevance is simple and documented: a record whose 文号 (canonical key) or 索引号 is one the query names comes
-first, then records whose (folded, public) title contains every term (one of its alternatives), then newest
-first. With more than COUNT_CAP matches it ranks only the RELEVANCE_WINDOW newest; past them, newest first.
+Visibility. Public scope matches entries of published, unclassified records; staff scope (scope=organ) their own
+organ's records in every state (classified only for those who may read them). The index may lag the database by a
+moment; what it must never do is show a record that has just left public view. So every search excludes the
+records with a search revocation newer than their entry (revoked_ids; models.SearchRevocation, written in the
+transaction that withdrew, classified or redacted the record), from results, counts and facets alike — and the page
+is read from the base table under the visibility rule again.
 """
 
 import bisect
 import html
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import (
-    Integer,
-    Select,
-    String,
-    and_,
-    cast,
-    column,
-    false,
-    func,
-    literal_column,
-    or_,
-    select,
-    table,
-    text,
-    true,
-    union_all,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+import tantivy
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 
+from catalog_service.domain.indexer import SearchEngine
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
-from catalog_service.domain.visibility import is_catalog_staff, visible_condition
+from catalog_service.domain.search_index import SCHEMA, TEXT_FIELDS, query_tokens
+from catalog_service.domain.visibility import CLASSIFIED_READERS, is_catalog_staff, visible_condition
 from catalog_service.errors import StaffOnlyFilter
-from catalog_service.models import Document, Organ
+from catalog_service.models import Document, Organ, SearchRevocation
 from catalog_service.schemas import (
-    SEARCH_COUNT_CAP,
     DocumentFilterParams,
     DocumentSearchHit,
     DocumentSearchParams,
@@ -89,209 +61,98 @@ from catalog_service.textfold import fold
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
 from services.auth import ANONYMOUS, Principal
 
-__all__ = ["BROAD_GRAM_FACTOR", "BROAD_TRIGRAM_FACTOR", "COUNT_CAP", "Explain", "ORDERED_WALK_FACTOR",
-           "RELEVANCE_WINDOW", "SearchPlan", "break_even", "capped_summary", "check_search_support",
-           "estimated_rows", "feed_query", "feed_url", "gram_keys", "newest_public_matches", "organs_query",
-           "plan_search", "search_documents", "search_terms", "snippet", "table_rows", "term_probe",
-           "uses_trigram_index"]
+__all__ = ["EXACT_BOOST", "FIELD_BOOSTS", "TITLE_PHRASE_BOOST", "feed_query", "feed_url", "newest_public_matches",
+           "organs_query", "revoked_ids", "search_documents", "search_terms", "snippet"]
 
-COUNT_CAP = SEARCH_COUNT_CAP
-# With more than COUNT_CAP matches, facets count and relevance ranks the RELEVANCE_WINDOW newest (ten pages of 20):
-# reading the newest COUNT_CAP in order instead cost 50–100 ms for terms in 3–10 % of 1 M documents.
-RELEVANCE_WINDOW = 200
-# Break-even points between the two routes of a search, measured at 1 M documents with scripts/bench_search.py, and
-# scaled to the table's size by the square root: one route costs in proportion to the matches, the other to the
-# rows it must pass to collect enough of them (table rows / share of matches). As a FACTOR f, the break-even is
-# sqrt(f × table rows) estimated matches.
-# A term expected in more rows is searched without its index (broad_terms), by a scan that stops early: the gram
-# index costs ~0.05 ms per row wherever the planner would evaluate it row by row, and a trigram index scan reads
-# every posting of the term's trigrams before the first row.
-BROAD_GRAM_FACTOR = 900  # 1–2 characters (gram index): 30,000 at 1 M rows, 4,200 at 20,000
-BROAD_TRIGRAM_FACTOR = 10_000  # 3+ characters (pg_trgm): 100,000 at 1 M rows, 14,000 at 20,000
-# With more than COUNT_CAP matches and at most this many expected, the newest are found by collecting every match
-# and sorting, not by walking the date index (capped_summary).
-ORDERED_WALK_FACTOR = 100  # 10,000 at 1 M rows
+FIELD_BOOSTS = {"title": 4.0, "docno": 3.0, "keywords": 2.0, "summary": 1.5, "body": 1.0}
+EXACT_BOOST = 1000.0  # 文号 / 索引号 named by the query: first, whatever BM25 says
+TITLE_PHRASE_BOOST = 3.0
+TIE_DIGITS = 4  # scores equal to this many significant digits are ties, broken by validity then date
+TIE_EXTRA = 50  # hits fetched past the page so that ties at its edge are ordered like the rest
 SNIPPET_CHARS = 120  # window of public text shown around the first match
 SNIPPET_LEAD = 30  # characters shown before the match
 SNIPPET_SCAN = 10_000  # only this much of summary and body is loaded to look for the match
-SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
+FACET_BUCKETS = 10_000  # distinct values per facet aggregated exactly (organs of a province: a few thousand)
 
-_TRIGRAM_WORD = re.compile(r"[^\W_]{3}")  # pg_trgm indexes runs of letters/digits (CJK included under C.UTF-8)
-_LIKE_SPECIAL = re.compile(r"([\\%_])")
+Q = tantivy.Query
+MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 
 
-# ---------------------------------------------------------------------------------------------- query analysis
+# ---------------------------------------------------------------------------------------------- query building
 
 def search_terms(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> list[str]:
-    """Every substring a term of the query may match (each alternative once): what the planner estimates."""
+    """Every substring a term of the query may match (each alternative once): what snippets highlight."""
     return understand(q, vocabulary).substrings
 
 
-def like_pattern(term: str) -> str:
-    """`%term%` with LIKE's wildcards in the term escaped (ESCAPE '\\')."""
-    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term) + "%"
+def _phrase(field: str, folded: str) -> tantivy.Query | None:
+    """`folded` as a phrase of the field's tokens; None when it has no token (punctuation only)."""
+    tokens = query_tokens(folded)
+    if not tokens:
+        return None
+    if len(tokens) == 1:
+        text, is_regex = tokens[0]
+        return Q.regex_query(SCHEMA, field, text) if is_regex else Q.term_query(SCHEMA, field, text)
+    if any(is_regex for _, is_regex in tokens):
+        return Q.regex_phrase_query(SCHEMA, field, [t if r else re.escape(t) for t, r in tokens])
+    return Q.phrase_query(SCHEMA, field, [t for t, _ in tokens])
 
 
-def _int4(value: int) -> int:
-    return value - (1 << 32) if value >= (1 << 31) else value
+def _alternative(folded: str) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+    clauses = []
+    for field in TEXT_FIELDS:
+        phrase = _phrase(field, folded)
+        if phrase is not None:
+            clauses.append((SHOULD, Q.boost_query(phrase, FIELD_BOOSTS[field])))
+    return clauses
 
 
-def gram_keys(term: str) -> list[int]:
-    """The int4 keys of gongkai_bigrams() (migration catalog_0002) a text containing `term` must have: the single
-    character of a one-character term, else every adjacent pair. Code points are taken modulo 2^16 there too."""
-    cps = [ord(c) & 0xFFFF for c in term]
-    if len(cps) == 1:
-        return cps
-    return list(dict.fromkeys(_int4((a << 16) | b) for a, b in zip(cps, cps[1:], strict=False)))
+def _term(term: Term) -> tantivy.Query | None:
+    """One term: any of its alternatives in any field, or its 文号 key / 索引号 exactly (boosted to come first)."""
+    clauses = [c for alt in term.alternatives for c in _alternative(alt)]
+    if term.doc_number:
+        clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "doc_number_key", term.doc_number), EXACT_BOOST)))
+    if term.index_no:
+        clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "index_no", term.index_no), EXACT_BOOST)))
+    return Q.boolean_query(clauses) if clauses else None
 
 
-def uses_trigram_index(term: str) -> bool:
-    return bool(_TRIGRAM_WORD.search(term))
+def _title_phrase(understood: UnderstoodQuery) -> tantivy.Query | None:
+    """The whole query as typed (folded, without the dropped function words) in the title: a boost, never needed."""
+    core = understood.folded
+    for word in understood.dropped:
+        core = core.replace(word, "")
+    if len(understood.terms) < 2 or len(core.strip()) < 3:
+        return None
+    phrase = _phrase("title", core.strip())
+    return Q.boost_query(phrase, TITLE_PHRASE_BOOST) if phrase is not None else None
 
 
-def _gram_match(term: str) -> ColumnElement[bool]:
-    return func.gongkai_bigrams(Document.search_text).bool_op("@>")(
-        cast(gram_keys(term), ARRAY(Integer)))
-
-
-class Explain(Executable, ClauseElement):
-    """`EXPLAIN (FORMAT JSON) <select>` (PostgreSQL), executed like any statement; the first row is the plan."""
-
-    inherit_cache = False  # compiled per use (~0.5 ms): a cached construct must also describe its result columns
-
-    def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-
-
-@compiles(Explain, "postgresql")
-def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
-
-
-async def estimated_rows(session: AsyncSession, explain: Explain) -> float:
-    return float((await session.execute(explain)).scalar_one()[0]["Plan"]["Plan Rows"])
-
-
-def term_probe(term: str) -> Explain:
-    """EXPLAIN of one term's index condition: the planner's estimate of how many rows contain it, from the gram
-    index's element statistics (1–2 characters) or the search_text histogram (3+)."""
-    condition = (Document.search_text.like(like_pattern(term), escape="\\") if uses_trigram_index(term)
-                 else _gram_match(term))
-    return Explain(select(Document.id).where(condition))
-
-
-def break_even(factor: float, rows: float) -> float:
-    """The estimated matches at which two routes cost the same in a table of `rows` rows (see the FACTORs)."""
-    return math.sqrt(max(factor, 0) * rows)
-
-
-def table_rows() -> Explain:
-    """EXPLAIN of the whole table: the planner's row count (also before the first ANALYZE, from its size)."""
-    return Explain(select(Document.id))
-
-
-async def broad_terms(session: AsyncSession, terms: Iterable[str], rows: float) -> set[str]:
-    """The terms the planner expects in so many of the table's `rows` that scanning (newest first, or in table
-    order until COUNT_CAP + 1 turn up) beats reading them from a search index (PostgreSQL only)."""
-    out = set()
-    for term in terms:
-        factor = BROAD_TRIGRAM_FACTOR if uses_trigram_index(term) else BROAD_GRAM_FACTOR
-        if await estimated_rows(session, term_probe(term)) > break_even(factor, rows):
-            out.add(term)
-    return out
-
-
-def _fts_match(expression: str) -> ColumnElement[bool]:
-    fts = table("document_fts", column("rowid"))
-    return literal_column("document.rowid").in_(
-        select(fts.c.rowid).where(literal_column("document_fts").op("MATCH")(expression)))
-
-
-def _fts_any(alternatives: Sequence[str]) -> str:
-    quoted = ['"' + t.replace('"', '""') + '"' for t in alternatives]
-    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
-
-
-def _key_match(term: Term) -> list[ColumnElement[bool]]:
-    return [Document.doc_number_key == term.doc_number] if term.doc_number else []
-
-
-def _match_conditions(dialect: str, terms: Sequence[Term], broad: set[str], *,
-                      recheck: bool = True) -> list[ColumnElement[bool]]:
-    """One condition per term, the OR of its alternatives (SQLite: one MATCH for the terms whose alternatives are
-    all long). Without `recheck` (PostgreSQL, estimates only) a gram alternative is just its index condition: the
-    planner takes the LIKE recheck for an independent second condition and multiplies, and estimated 5 matches for
-    a term in 84 % of the rows."""
-    conditions: list[ColumnElement[bool]] = []
-    if dialect == "sqlite":
-        simple = [t for t in terms if all(len(a) >= 3 for a in t.alternatives) and not t.doc_number]
-        if simple:  # FTS5 query syntax: AND of phrases and parenthesised ORs of phrases
-            conditions.append(_fts_match(" AND ".join(_fts_any(t.alternatives) for t in simple)))
-        for term in terms:
-            if term in simple:
-                continue
-            if all(len(a) >= 3 for a in term.alternatives):
-                conditions.append(or_(_fts_match(_fts_any(term.alternatives)), *_key_match(term)))
-            else:  # a 1–2 character alternative: LIKE on the base table, never on the FTS table
-                conditions.append(or_(*[Document.search_text.like(like_pattern(a), escape="\\")
-                                        for a in term.alternatives], *_key_match(term)))
-        return conditions
-    for term in terms:
-        alternatives: list[ColumnElement[bool]] = []
-        for alt in term.alternatives:
-            if alt in broad:  # no index: strpos, not LIKE, so the planner cannot pick one, and it is ~2x cheaper
-                alternatives.append(func.strpos(Document.search_text, alt) > 0)
-                continue
-            like = Document.search_text.like(like_pattern(alt), escape="\\")
-            if uses_trigram_index(alt):
-                alternatives.append(like)
-            else:
-                alternatives.append(and_(_gram_match(alt), like) if recheck else _gram_match(alt))
-        alternatives += _key_match(term)
-        conditions.append(alternatives[0] if len(alternatives) == 1 else or_(*alternatives))
-    return conditions
-
-
-def _position(dialect: str, haystack: ColumnElement[Any], needle: str) -> ColumnElement[int]:
-    return func.strpos(haystack, needle) if dialect == "postgresql" else func.instr(haystack, needle)
-
-
-def _title_hit(dialect: str, terms: Sequence[Term]) -> ColumnElement[bool]:
-    """Every term (one of its alternatives) in the title. search_text starts with the folded public title and a
-    newline (projection.refresh_projection), and terms hold no newline, so an alternative is in the title exactly
-    when its first occurrence is before the first newline."""
+def _text_query(understood: UnderstoodQuery, *, relaxed: bool) -> tantivy.Query | None:
+    terms = [q for q in (_term(t) for t in understood.terms) if q is not None]
     if not terms:
-        return false()
-    title_end = _position(dialect, Document.search_text + "\n", "\n")
-    hits = []
-    for term in terms:
-        in_title = []
-        for alt in term.alternatives:
-            pos = _position(dialect, Document.search_text, alt)
-            in_title.append(and_(pos > 0, pos < title_end))
-        hits.append(in_title[0] if len(in_title) == 1 else or_(*in_title))
-    return and_(*hits)
+        return None
+    clauses = [(SHOULD if relaxed else MUST, q) for q in terms]
+    boost = _title_phrase(understood)
+    if boost is not None:
+        clauses.append((SHOULD, boost))
+    return Q.boolean_query(clauses)
 
 
-def _exact_hit(terms: Sequence[Term]) -> ColumnElement[bool]:
-    """The record is one the query names by its 文号 (canonical key) or 索引号: it comes first."""
-    keys = [t.doc_number for t in terms if t.doc_number]
-    index_nos = [t.index_no for t in terms if t.index_no]
-    hits = ([Document.doc_number_key.in_(keys)] if keys else []) + (
-        [func.lower(Document.index_no).in_(index_nos)] if index_nos else [])
-    return or_(*hits) if hits else false()
+def _filter_query(clauses: list[tantivy.Query]) -> tantivy.Query:
+    """Filters do not score: a constant 0 added to the text's BM25."""
+    return Q.const_score_query(Q.boolean_query([(MUST, c) for c in clauses]), 0.0)
+
+
+def _int_eq(field: str, value: int) -> tantivy.Query:
+    return Q.term_query(SCHEMA, field, value)
 
 
 # ---------------------------------------------------------------------------------------------- filters
 
-def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    return datetime(year, 1, 1, tzinfo=SHANGHAI), datetime(year + 1, 1, 1, tzinfo=SHANGHAI)
-
-
-def organs_query(params: DocumentSearchParams) -> Select[Any] | None:
+def organs_query(params: DocumentFilterParams) -> Any:
     """The ids the organ filter stands for: the organ, with include_subordinates also every organ below it (its
-    materialised path is a prefix of theirs). Resolved before the search so that the filter is a list of ids the
-    planner has statistics for (a sub-select was estimated at one organ: 5,000 rows instead of 24,000)."""
+    materialised path is a prefix of theirs)."""
     if not params.organ:
         return None
     if params.include_subordinates:
@@ -300,38 +161,25 @@ def organs_query(params: DocumentSearchParams) -> Select[Any] | None:
     return select(Organ.id).where(Organ.code == params.organ)
 
 
-def _filters(params: DocumentSearchParams, staff: bool, organ_ids: Sequence[str] | None) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
+def _filters(params: DocumentSearchParams, staff: bool, organ_ids: Sequence[str] | None) -> list[tantivy.Query]:
+    out: list[tantivy.Query] = []
     if organ_ids is not None:
-        out.append(Document.organ_id.in_(list(organ_ids)))
-    if params.subject_category:
-        out.append(Document.subject_category == params.subject_category.value)
-    if params.genre:
-        out.append(Document.genre == params.genre.value)
-    if params.key_area:
-        # JSON list membership, portable: the list is stored as JSON text and values are vocabulary codes
-        # ([a-z_]+), so the quoted code occurs in the text exactly when it is an element.
-        out.append(cast(Document.key_areas, String).like(f'%"{params.key_area.value}"%'))
-    if params.validity:
-        out.append(Document.validity == params.validity.value)
+        out.append(Q.term_set_query(SCHEMA, "organ_id", list(organ_ids)) if organ_ids else Q.empty_query())
+    for name in ("subject_category", "genre", "validity", "key_area"):
+        value = getattr(params, name)
+        if value:
+            out.append(Q.term_query(SCHEMA, name, value.value))
     if params.index_no:
-        out.append(Document.index_no == params.index_no)
+        out.append(Q.term_query(SCHEMA, "index_no", params.index_no))
     if params.doc_number:
-        out.append(Document.doc_number == params.doc_number)
-    if params.year:
-        lo, hi = _year_bounds(params.year)
-        if staff:  # 成文日期, or the creation time when there is none
-            out.append(or_(
-                and_(Document.written_date >= date(params.year, 1, 1),
-                     Document.written_date < date(params.year + 1, 1, 1)),
-                and_(Document.written_date.is_(None), Document.created_at >= lo, Document.created_at < hi)))
-        else:
-            out.append(and_(Document.published_at >= lo, Document.published_at < hi))
+        out.append(Q.term_query(SCHEMA, "doc_number", params.doc_number))
+    if params.year:  # staff: 成文日期, or the creation time when there is none; public: the publication year
+        out.append(_int_eq("staff_year" if staff else "pub_year", params.year))
     if staff:
         if params.attribute:
-            out.append(Document.attribute == params.attribute.value)
+            out.append(Q.term_query(SCHEMA, "attribute", params.attribute.value))
         if params.status:
-            out.append(Document.status == params.status.value)
+            out.append(Q.term_query(SCHEMA, "status", params.status.value))
     else:
         for name in ("attribute", "status"):
             if getattr(params, name) is not None:
@@ -341,226 +189,154 @@ def _filters(params: DocumentSearchParams, staff: bool, organ_ids: Sequence[str]
     return out
 
 
-# ---------------------------------------------------------------------------------------------- statements
-
-FACETS = ("organ", "subject_category", "genre", "key_area", "year", "validity")
-STAFF_FACETS = (*FACETS, "attribute", "status")
-
-
-def _year_of(dialect: str, column: ColumnElement[Any], *, is_date: bool = False) -> ColumnElement[int]:
-    """The Beijing-time year of a UTC timestamp (or the year of a date). Asia/Shanghai has been UTC+8 since 1991."""
-    if dialect == "postgresql":
-        local = column if is_date else func.timezone("Asia/Shanghai", column)
-        return cast(func.extract("year", local), Integer)
-    return cast(func.strftime("%Y", column, *(() if is_date else ("+8 hours",))), Integer)
-
-
-@dataclass(frozen=True)
-class SearchPlan:
-    """The statements of one search, built before running them (the benchmark runs the same ones directly)."""
-
-    dialect: str
-    staff: bool
-    terms: list[str]  # every alternative of every term: what snippets highlight
-    groups: tuple[Term, ...]  # the terms of the understood query (AND), each an OR of alternatives
-    selective: bool  # some term is answered from a search index (not a broad term scanned for)
-    visible: ColumnElement[bool]
-    where: list[ColumnElement[bool]]
-    estimate_where: list[ColumnElement[bool]]  # `where` with one condition per term, for the planner's estimate
-    sort_date: ColumnElement[Any]
-
-    def _rows(self) -> Select[Any]:
-        """The columns of the matches that totals, facets and ranks need (never the texts)."""
-        year = (func.coalesce(_year_of(self.dialect, Document.written_date, is_date=True),
-                              _year_of(self.dialect, Document.created_at)) if self.staff
-                else _year_of(self.dialect, Document.published_at))
-        return select(Document.id, Document.organ_id, Document.subject_category, Document.genre, Document.key_areas,
-                      Document.validity, Document.attribute, Document.status, year.label("year"),
-                      self.sort_date.label("sort_date"),
-                      _exact_hit(self.groups).label("exact_hit"),
-                      _title_hit(self.dialect, self.groups).label("title_hit")).where(*self.where)
-
-    def summary(self, sort: str, offset: int, limit: int, *, newest: int | None = None,
-                collect: bool = False) -> Select[Any]:
-        """One statement, rows of (kind, value, label, n): kind 'total' (n = rows in the window), one row per facet
-        value (n = count), and 'page' rows (value = id, n = position) for the positions of the page inside the
-        window. About a hundred small rows cross the wire, whatever the number of matches.
-
-        The window, by default: *any* COUNT_CAP + 1 matches, in no particular order. Without ORDER BY the scan
-        stops as soon as it has them (a bitmap heap scan, a sequential scan alike), however wrong the planner's
-        estimate. With at most COUNT_CAP matches that is all of them: total, facets and page are exact.
-
-        With `newest`: the `newest` most recent matches (for more than COUNT_CAP matches, page_ids_capped).
-        Found by walking the date index, or with `collect` by fetching every match through a search index into a
-        MATERIALIZED CTE and sorting it."""
-        rows = self._rows()
-        if newest is None:
-            window = rows.limit(COUNT_CAP + 1).cte("w")
-        elif collect:
-            every = rows.cte("m").prefix_with("MATERIALIZED")
-            window = select(every).order_by(every.c.sort_date.desc(), every.c.id.desc()).limit(newest).cte("w")
-        else:
-            window = rows.order_by(self.sort_date.desc(), Document.id.desc()).limit(newest).cte("w")
-        # Window functions come in the outer query: inside, they would be computed over every match before LIMIT.
-        ranking = ([window.c.exact_hit.desc(), window.c.title_hit.desc()] if sort == "relevance" else []) + [
-            window.c.sort_date.desc(), window.c.id.desc()]
-        ranked = select(window, func.row_number().over(order_by=ranking).label("rank"))
-        if newest is None:  # an overflowing window is only counted: capped_summary computes facets and page anew
-            ranked = ranked.where(select(func.count()).select_from(window).scalar_subquery() <= COUNT_CAP)
-        ranked = ranked.subquery("r")
-        counted = (select(ranked).where(ranked.c.rank <= (COUNT_CAP if newest is None else newest))
-                   .cte("c"))  # what facets count and pages rank
-        text_ = String()
-        no_label = cast(None, text_)
-
-        def kind(name: str) -> Any:
-            return cast(literal_column(f"'{name}'"), text_).label("kind")
-
-        parts: list[Select[Any]] = [
-            select(kind("total"), cast(None, text_).label("value"), no_label.label("label"),
-                   func.count().label("n")).select_from(window),
-            select(kind("organ"), Organ.code, Organ.name, func.count())
-            .select_from(counted.join(Organ, Organ.id == counted.c.organ_id)).group_by(Organ.code, Organ.name),
-            select(kind("year"), cast(counted.c.year, text_), no_label, func.count())
-            .where(counted.c.year.is_not(None)).group_by(counted.c.year)]
-        for name in ("subject_category", "genre", "validity", *(("attribute", "status") if self.staff else ())):
-            col = counted.c[name]
-            parts.append(select(kind(name), col, no_label, func.count()).where(col.is_not(None)).group_by(col))
-        # Key areas: one row per list element. A function in FROM may use columns of the items before it on both
-        # databases (implicitly LATERAL), so a plain join ON true does it.
-        elements = (func.json_array_elements_text(counted.c.key_areas) if self.dialect == "postgresql"
-                    else func.json_each(counted.c.key_areas)).table_valued("value").alias("e")
-        parts.append(select(kind("key_area"), elements.c.value, no_label, func.count(func.distinct(counted.c.id)))
-                     .select_from(counted.join(elements, true())).group_by(elements.c.value))
-        parts.append(select(kind("page"), counted.c.id, no_label, counted.c.rank)
-                     .where(counted.c.rank > offset, counted.c.rank <= offset + limit))
-        return union_all(*parts)  # type: ignore[return-value]
-
-    def count_estimate(self) -> "Explain":
-        """EXPLAIN of the match set: the planner's estimate of how many records match (page_ids_capped)."""
-        return Explain(select(Document.id).where(*self.estimate_where))
-
-    def newest_page(self, offset: int, limit: int) -> Select[Any]:
-        """Newest first from position `offset` (past the window of page_ids_capped)."""
-        return (select(Document.id).where(*self.where)
-                .order_by(self.sort_date.desc(), Document.id.desc()).offset(offset).limit(limit))
-
-    def page(self, ids: Sequence[str]) -> Select[Any]:
-        # Visibility again, although the ids come from a visible query: this statement must stand on its own. (Not
-        # the match: the gram condition would be computed row by row here.)
-        return (select(Document.id, Document.index_no, Document.public_title, Document.doc_number, Organ.code,
-                       Organ.name, Document.genre, Document.subject_category, Document.published_at,
-                       Document.validity, Document.status, Document.attribute,
-                       func.substr(Document.public_summary, 1, SNIPPET_SCAN).label("summary"),
-                       func.substr(Document.public_body, 1, SNIPPET_SCAN).label("body"))
-                .join(Organ, Organ.id == Document.organ_id)
-                .where(Document.id.in_(list(ids)), self.visible))
+async def revoked_ids(session: AsyncSession, searcher: tantivy.Searcher) -> list[str]:
+    """Records with a search revocation newer than their index entry: left out of every result, count and facet.
+    The revocation table holds a day of changes to public records (indexer.REVOCATION_RETENTION); the entries of
+    those records are looked up by id and compared by `mark`."""
+    rows = (await session.execute(select(SearchRevocation.document_id, SearchRevocation.id))).all()
+    if not rows:
+        return []
+    newest: dict[str, int] = {}
+    for doc_id, rev in rows:
+        newest[doc_id] = max(rev, newest.get(doc_id, 0))
+    hits = searcher.search(Q.term_set_query(SCHEMA, "id", list(newest)), len(newest), count=False).hits
+    addresses = [a for _, a in hits]
+    marks = dict(zip((searcher.doc(a)["id"][0] for a in addresses),
+                     searcher.fast_field_values("mark", addresses), strict=True))
+    return [doc_id for doc_id, rev in newest.items() if doc_id in marks and (marks[doc_id] or 0) < rev]
 
 
-def plan_search(principal: Principal, params: DocumentSearchParams, dialect: str,
-                broad: set[str] | None = None, organ_ids: Sequence[str] | None = None,
-                understood: UnderstoodQuery | None = None) -> SearchPlan:
-    """`broad`: alternatives to search without their index (broad_terms); `organ_ids`: the result of
-    organs_query, required when params.organ is set; `understood`: params.q understood (default: without the
-    catalogue's vocabulary)."""
-    if params.organ and organ_ids is None:
-        raise ValueError("resolve the organ filter first (organs_query)")
-    staff = params.scope == "organ" and is_catalog_staff(principal)
-    if staff:  # their own organ, every state (visible_condition still decides about classified records)
-        own = Document.organ_id.in_(select(Organ.id).where(Organ.code == principal.organ))
-        visible = and_(visible_condition(principal), own)
-        sort_date: ColumnElement[Any] = func.coalesce(Document.published_at, Document.created_at)
-    else:
-        visible = visible_condition(principal, staff_view=False)
-        sort_date = Document.published_at
-    understood = understood if understood is not None else understand(params.q)
-    groups = understood.terms
-    broad = broad or set()
-    filters = [visible, *_filters(params, staff, organ_ids)]
-    selective = any(all(a not in broad for a in g.alternatives) for g in groups)
-    return SearchPlan(dialect=dialect, staff=staff, terms=understood.substrings, groups=groups,
-                      selective=selective, visible=visible,
-                      where=[*filters, *_match_conditions(dialect, groups, broad)],
-                      estimate_where=[*filters, *_match_conditions(dialect, groups, broad, recheck=False)],
-                      sort_date=sort_date)
+def _scope(principal: Principal, staff: bool, own_organ_id: str | None) -> list[tantivy.Query]:
+    if not staff:
+        return [_int_eq("public", 1)]
+    own = Q.term_query(SCHEMA, "organ_id", own_organ_id or "")
+    return [own] if principal.has_any(CLASSIFIED_READERS) else [own, _int_eq("classified", 0)]
 
 
 # ---------------------------------------------------------------------------------------------- the use case
 
-async def check_search_support(session: AsyncSession) -> None:
-    """Startup check (PostgreSQL): pg_trgm must see CJK characters, i.e. the database LC_CTYPE is a UTF-8 locale.
-    Migration catalog_0002 checks it too, but a dump restored into a database created with LC_CTYPE 'C' skips the
-    migrations and would silently serve search from an empty trigram index (performance.md §3.1)."""
-    if session.bind.dialect.name != "postgresql":
-        return
-    if (await session.execute(text("SELECT show_trgm('政务公开') = '{}'"))).scalar_one():
-        ctype = (await session.execute(text(
-            "SELECT datctype FROM pg_database WHERE datname = current_database()"))).scalar_one()
-        raise RuntimeError(f"catalogue search needs a UTF-8 LC_CTYPE (this database has {ctype}): pg_trgm sees no "
-                           "CJK characters. Recreate the database with LC_CTYPE 'C.UTF-8' and restore into it.")
+def _key(hit: tuple[float, Any], in_force: int, published: int) -> tuple[Any, ...]:
+    score = hit[0]
+    rounded = float(f"{score:.{TIE_DIGITS}g}") if score and math.isfinite(score) else 0.0
+    return (-rounded, -in_force, -published)
 
 
-async def _prepare(session: AsyncSession, principal: Principal, params: DocumentSearchParams,
-                   understood: UnderstoodQuery) -> tuple[SearchPlan, float]:
-    """The plan of a search, with what it needs resolved first (broad terms, the organ filter's ids), and the
-    planner's row count of the table (0 when not asked)."""
-    dialect = session.bind.dialect.name
-    broad: set[str] = set()
-    rows_in_table = 0.0
-    if dialect == "postgresql":
-        # Parameters must shape each plan (a LIKE pattern's selectivity decides index or walk): no generic plans
-        # for the prepared statements of this transaction.
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        terms = understood.substrings
-        if terms:
-            rows_in_table = await estimated_rows(session, table_rows())
-            broad = await broad_terms(session, terms, rows_in_table)
+async def _matches(session: AsyncSession, engine: SearchEngine, principal: Principal, params: DocumentSearchParams,
+                   understood: UnderstoodQuery, *, facets: bool) -> tuple[list[str], int, dict[str, Any], bool]:
+    """(page ids in order, total, facet aggregations, relaxed)."""
+    staff = params.scope == "organ" and is_catalog_staff(principal)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
-    return plan_search(principal, params, dialect, broad, organ_ids, understood), rows_in_table
+    own = ((await session.execute(select(Organ.id).where(Organ.code == principal.organ))).scalar_one_or_none()
+           if staff else None)
+    index = engine.index
+    if index is None:
+        return [], 0, {}, False
+    searcher = index.searcher()
+    filters = [*_scope(principal, staff, own), *_filters(params, staff, organ_ids)]
+    excluded = await revoked_ids(session, searcher)
+    relaxed = False
 
+    def build(text: tantivy.Query | None) -> tantivy.Query:
+        clauses = [(MUST, _filter_query(filters))]
+        if text is not None:
+            clauses.append((MUST, text))
+        if excluded:
+            clauses.append((MUST_NOT, Q.term_set_query(SCHEMA, "id", excluded)))
+        return Q.boolean_query(clauses)
 
-async def search_documents(session: AsyncSession, principal: Principal, params: DocumentSearchParams,
-                           vocabulary: Vocabulary = EMPTY_VOCABULARY, index_no_re: re.Pattern[str] | None = None, *,
-                           feed_base: str | None = None) -> DocumentSearchResult:
-    """`vocabulary`: the search dictionary's current version (domain/synonyms.py VocabularyCache);
-    `index_no_re`: the 索引号 pattern of the configured template (query.index_no_pattern);
-    `feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索)."""
-    understood = understand(params.q, vocabulary, index_no_re)
-    plan, rows_in_table = await _prepare(session, principal, params, understood)
-    rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
-    capped = _window_size(rows) > COUNT_CAP
-    if capped:  # facets and the page from the newest matches instead
-        rows, page_ids = await capped_summary(session, plan, params.sort, params.offset, params.limit,
-                                              rows_in_table=rows_in_table)
+    text = _text_query(understood, relaxed=False)
+    if text is None and understood.terms:  # only punctuation: nothing to match, never everything
+        text = Q.empty_query()
+    query = build(text)
+    wanted = params.offset + params.limit
+    by_date = params.sort == "date" or not understood.terms
+    if by_date:
+        result = searcher.search(query, wanted, count=True, order_by_field="sort_ts", offset=0)
     else:
-        page_ids = _page_ids(rows)
+        result = searcher.search(query, wanted + TIE_EXTRA, count=True)
+        if result.count == 0 and len(understood.terms) > 1:
+            relaxed = True
+            query = build(_text_query(understood, relaxed=True))
+            result = searcher.search(query, wanted + TIE_EXTRA, count=True)
+    hits = list(result.hits)
+    addresses = [a for _, a in hits]
+    if not by_date and hits:
+        in_force = searcher.fast_field_values("in_force", addresses)
+        published = searcher.fast_field_values("sort_ts", addresses)
+        order = sorted(range(len(hits)), key=lambda i: _key(hits[i], in_force[i] or 0, published[i] or 0))
+        addresses = [addresses[i] for i in order]
+    page = [searcher.doc(a)["id"][0] for a in addresses[params.offset:wanted]]
+    aggregations: dict[str, Any] = {}
+    if facets and result.count:
+        names = ("organ_id", "subject_category", "genre", "key_area", "validity",
+                 *(("attribute", "status") if staff else ()))
+        spec = {n: {"terms": {"field": n, "size": FACET_BUCKETS}} for n in names}
+        spec["year"] = {"terms": {"field": "staff_year" if staff else "pub_year", "size": FACET_BUCKETS}}
+        aggregations = searcher.aggregate(query, spec)
+    return page, result.count, aggregations, relaxed
+
+
+async def search_documents(session: AsyncSession, engine: SearchEngine, principal: Principal,
+                           params: DocumentSearchParams, vocabulary: Vocabulary = EMPTY_VOCABULARY,
+                           index_no_re: re.Pattern[str] | None = None, *,
+                           feed_base: str | None = None) -> DocumentSearchResult:
+    """`engine`: this process's search index (domain/indexer.py); `vocabulary`: the search dictionary's current
+    version (domain/synonyms.py VocabularyCache); `index_no_re`: the 索引号 pattern of the configured template
+    (query.index_no_pattern); `feed_base`: the absolute URL of the Atom feed; a public search then carries its
+    feed_url (订阅此检索)."""
+    understood = understand(params.q, vocabulary, index_no_re)
+    staff = params.scope == "organ" and is_catalog_staff(principal)
+    page_ids, total, aggregations, relaxed = await _matches(session, engine, principal, params, understood,
+                                                            facets=True)
     items: list[DocumentSearchHit] = []
     if page_ids:
-        by_id = {r.id: r for r in (await session.execute(plan.page(page_ids))).all()}
+        visible = visible_condition(principal) if staff else visible_condition(principal, staff_view=False)
+        rows = (await session.execute(
+            select(Document.id, Document.index_no, Document.public_title, Document.doc_number, Organ.code,
+                   Organ.name, Document.genre, Document.subject_category, Document.published_at,
+                   Document.validity, Document.status, Document.attribute,
+                   Document.public_summary, Document.public_body)
+            .join(Organ, Organ.id == Document.organ_id).where(Document.id.in_(page_ids), visible))).all()
+        by_id = {r.id: r for r in rows}
+        terms = understood.substrings
         for doc_id in page_ids:
             r = by_id.get(doc_id)
-            if r is None:  # changed state between the two statements (read committed): leave it out
+            if r is None:  # left view after the index read it (the base table decides)
                 continue
             items.append(DocumentSearchHit(
                 id=r.id, index_no=r.index_no, title=r.public_title, doc_number=r.doc_number, organ_code=r.code,
                 organ_name=r.name, genre=r.genre, subject_category=r.subject_category, published_at=r.published_at,
-                validity=r.validity, snippet=snippet([r.summary, r.body], plan.terms),
-                status=r.status if plan.staff else None, attribute=r.attribute if plan.staff else None))
-    return DocumentSearchResult(items=items, total=COUNT_CAP if capped else _window_size(rows),
-                                total_is_estimate=capped,
+                validity=r.validity,
+                snippet=snippet([(r.public_summary or "")[:SNIPPET_SCAN], (r.public_body or "")[:SNIPPET_SCAN]],
+                                terms),
+                status=r.status if staff else None, attribute=r.attribute if staff else None))
+    return DocumentSearchResult(items=items, total=total, total_is_estimate=False,
                                 limit=params.limit, offset=params.offset,
-                                facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS),
+                                facets=await _facets(session, aggregations, STAFF_FACETS if staff else FACETS),
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
-                                feed_url=feed_url(feed_base, params) if feed_base and not plan.staff else None,
-                                understood=_understanding(understood))
+                                feed_url=feed_url(feed_base, params) if feed_base and not staff else None,
+                                understood=_understanding(understood, relaxed))
 
 
-def _understanding(understood: UnderstoodQuery) -> QueryUnderstanding:
+def _understanding(understood: UnderstoodQuery, relaxed: bool = False) -> QueryUnderstanding:
     return QueryUnderstanding(
         words=[w for w in understood.words if w not in understood.phrases], phrases=list(understood.phrases),
         doc_numbers=list(understood.doc_numbers), index_nos=list(understood.index_nos),
-        synonyms_used={k: list(v) for k, v in understood.synonyms_used.items()}, dropped=list(understood.dropped))
+        synonyms_used={k: list(v) for k, v in understood.synonyms_used.items()}, dropped=list(understood.dropped),
+        relaxed=relaxed)
+
+
+async def newest_public_matches(session: AsyncSession, engine: SearchEngine, params: DocumentFilterParams,
+                                limit: int, vocabulary: Vocabulary = EMPTY_VOCABULARY,
+                                index_no_re: re.Pattern[str] | None = None) -> list[str]:
+    """The ids of the `limit` newest (by publication) records the public search finds with these filters: the
+    search's own understanding and matching, always as the anonymous public sees the catalogue, whoever asks."""
+    public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)),
+                                  sort="date", limit=limit)
+    ids, _, _, _ = await _matches(session, engine, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re),
+                                  facets=False)
+    return ids
 
 
 # ---------------------------------------------------------------------------------------------- saved searches
@@ -587,52 +363,10 @@ def feed_url(feed_base: str, params: DocumentFilterParams) -> str:
     return f"{feed_base}?{query}" if query else feed_base
 
 
-async def newest_public_matches(session: AsyncSession, params: DocumentFilterParams, limit: int,
-                                vocabulary: Vocabulary = EMPTY_VOCABULARY,
-                                index_no_re: re.Pattern[str] | None = None) -> list[str]:
-    """The ids of the `limit` newest (by publication) records the public search finds with these filters: the
-    search's own understanding, plan and matching, always as the anonymous public sees the catalogue, whoever asks."""
-    public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)))
-    plan, _ = await _prepare(session, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re))
-    return list((await session.execute(plan.newest_page(0, limit))).scalars())
-
-
-def _window_size(rows: Sequence[Any]) -> int:
-    return next(r.n for r in rows if r.kind == "total")
-
-
-def _page_ids(rows: Sequence[Any]) -> list[str]:
-    return [r.value for r in sorted((r for r in rows if r.kind == "page"), key=lambda r: r.n)]
-
-
-async def capped_summary(session: AsyncSession, plan: SearchPlan, sort: str, offset: int, limit: int, *,
-                         rows_in_table: float = 0.0) -> tuple[Sequence[Any], list[str]]:
-    """More than COUNT_CAP matches: the summary rows (facets) and the page ids from the RELEVANCE_WINDOW newest
-    matches, ranked by `sort`; positions past the window newest first. One order over all matches, so consecutive
-    pages neither repeat nor skip a record.
-
-    Two ways to find the newest matches: walk the date index until enough turn up (~window / share of matching
-    rows), or collect every match through a search index and sort (~matches). PostgreSQL prices a LIKE on a 1 KB
-    text like any operator, and once walked 58,000 rows for a term in 0.3 % of them (190 ms; collecting: 15 ms).
-    So when a term has a selective index (trigram, or a gram term that is not broad) and the planner expects at
-    most break_even(ORDERED_WALK_FACTOR, rows_in_table) matches, collect; otherwise let the planner choose (the
-    walk, for common terms). Its estimates for rare patterns are low rather than high, which bounds the cost of
-    collecting too eagerly."""
-    collect = False
-    if plan.dialect == "postgresql" and plan.selective:
-        expected = await estimated_rows(session, plan.count_estimate())
-        collect = expected <= break_even(ORDERED_WALK_FACTOR, rows_in_table)
-    rows = (await session.execute(plan.summary(sort, offset, limit, newest=RELEVANCE_WINDOW,
-                                               collect=collect))).all()
-    ids = _page_ids(rows)
-    start = max(offset, RELEVANCE_WINDOW)
-    if offset + limit > start:
-        ids += (await session.execute(plan.newest_page(start, offset + limit - start))).scalars()
-    return rows, ids
-
-
 # ---------------------------------------------------------------------------------------------- facets
 
+FACETS = ("organ", "subject_category", "genre", "key_area", "year", "validity")
+STAFF_FACETS = (*FACETS, "attribute", "status")
 _ENUMS: dict[str, Any] = {"subject_category": SubjectCategory, "genre": Genre, "key_area": KeyArea,
                           "validity": Validity, "attribute": DisclosureAttribute, "status": DocumentStatus}
 
@@ -648,14 +382,29 @@ def _label(facet: str, value: str, label: str | None) -> str:
         return value
 
 
-def _facets(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[FacetCount]]:
-    """Facet rows of the summary statement, most frequent first (years newest first). They count exactly the
+async def _facets(session: AsyncSession, aggregations: dict[str, Any],
+                  names: Sequence[str]) -> dict[str, list[FacetCount]]:
+    """The engine's aggregations as facet counts, most frequent first (years newest first). They count exactly the
     records the list pages through; a record with two key areas counts for both, as the key_area filter would
-    find it under either."""
+    find it under either. Organs are shown by code and name."""
     out: dict[str, list[FacetCount]] = {name: [] for name in names}
-    for r in rows:
-        if r.kind in out:
-            out[r.kind].append(FacetCount(value=r.value, label=_label(r.kind, r.value, r.label), count=r.n))
+    organ_buckets = aggregations.get("organ_id", {}).get("buckets", [])
+    organs = {}
+    if organ_buckets:
+        organs = {r.id: (r.code, r.name) for r in (await session.execute(
+            select(Organ.id, Organ.code, Organ.name).where(Organ.id.in_([b["key"] for b in organ_buckets])))).all()}
+    for b in organ_buckets:
+        if b["key"] in organs:
+            code, name = organs[b["key"]]
+            out["organ"].append(FacetCount(value=code, label=name, count=b["doc_count"]))
+    for name in names:
+        if name == "organ":
+            continue
+        for b in aggregations.get(name, {}).get("buckets", []):
+            value = str(b["key"])
+            if name == "year" and value == "0":
+                continue
+            out[name].append(FacetCount(value=value, label=_label(name, value, None), count=b["doc_count"]))
     for name, counts in out.items():
         counts.sort(key=(lambda f: f.value) if name == "year" else (lambda f: (-f.count, f.value)),
                     reverse=name == "year")

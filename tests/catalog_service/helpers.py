@@ -69,6 +69,9 @@ from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, date, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from sqlalchemy import select  # noqa: E402
+
+from catalog_service.domain.events import emit_document_event  # noqa: E402
 from catalog_service.domain.projection import refresh_projection  # noqa: E402
 from catalog_service.models import Document, Organ, Redaction, new_id  # noqa: E402
 from services.db import Database  # noqa: E402
@@ -161,6 +164,12 @@ async def seed_search_fixture(db: Database) -> SearchFixture:
         refresh_projection(redacted, [segment])
         fx.public.append({"title": "区分处理测试文件", "script": "simplified", "doc": redacted})
         fx.canaries["redacted"] = redacted
+        await session.flush()
+        # Every write path of the catalogue announces its records on the outbox; so does this seed, and the search
+        # index (domain/indexer.py) picks them up from there like any other change.
+        organs = {o.id: o for o in (await session.execute(select(Organ))).scalars()}
+        for doc in [*(entry["doc"] for entry in fx.public), *fx.canaries.values()]:
+            emit_document_event(session, doc, organs[doc.organ_id], "document.published")
         await session.flush()
         for entry in fx.public:
             doc = entry.pop("doc")

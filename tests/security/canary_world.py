@@ -232,6 +232,7 @@ async def build_world(client: httpx.AsyncClient, before_reclassification: Any = 
             await _step(client, s.unit_head, doc, "withdraw")
         elif key == "reclassified_after_publication":
             if before_reclassification is not None:
+                await search_index_caught_up(client)  # so that a search can find it while it is public
                 await before_reclassification(w, doc)
             await _classify(client, s, doc)
 
@@ -258,7 +259,17 @@ async def build_world(client: httpx.AsyncClient, before_reclassification: Any = 
         doc.index_no = r.json()["index_no"] or ""
     assert {d.key for d in w.docs} == {*STATES, "public_control"}
     assert len(w.canaries) >= 100, len(w.canaries)
+    # The search index follows the change events (catalog_service/domain/indexer.py); an operator's catch-up makes
+    # it see the whole world before the sweeps, whatever the number of changes (search catches up by itself only
+    # when a few are pending). Records hidden after they were indexed are then still out of search by their
+    # revocations (test_search_index.py tests that window).
+    await search_index_caught_up(client)
     return w
+
+
+async def search_index_caught_up(client: httpx.AsyncClient) -> None:
+    r = await client.post(f"{API}/search/index/catch-up", headers=auth("admin"))
+    assert r.status_code == 200 and r.json()["lag_events"] == 0, r.text
 
 
 async def _classify(client: httpx.AsyncClient, s: Staff, doc: Doc) -> None:

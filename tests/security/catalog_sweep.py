@@ -61,6 +61,10 @@ class Sweep:
         for synonym_id in [e["id"] for e in entries[:1]] + [str(uuid.uuid4())]:
             await self.get(who, "GET /api/v1/catalog/search/synonyms/{synonym_id}",
                            f"{API}/search/synonyms/{synonym_id}", staff_view=False)
+        # The search index's operations (admin only): positions, counts, hashes and ids, never a record's text.
+        await self.get(who, "GET /api/v1/catalog/search/index", f"{API}/search/index", staff_view=False)
+        await self.get(who, "GET /api/v1/catalog/search/index/reconciliation", f"{API}/search/index/reconciliation",
+                       staff_view=False)
 
     async def records(self, who: Principal) -> None:
         every_version = ", ".join(f'"{v}"' for v in range(1, 30))
@@ -192,7 +196,7 @@ class Sweep:
                        params={"within_working_days": 61})
 
     async def health(self, who: Principal) -> None:
-        for path in ("/healthz", "/readyz"):
+        for path in ("/healthz", "/readyz", "/metrics"):
             await self.get(who, f"GET {path}", path, staff_view=False)
 
     async def references(self, who: Principal, docs: list[Doc], *, bulk: bool = False) -> None:

@@ -1,0 +1,289 @@
+"""索引器 · the indexer: keeps this process's search index (domain/search_index.py) a projection of the document
+table, from the catalogue's own change events (the outbox), off the write path.
+
+- Catch-up: read the outbox past the index's position, re-read each named record as it is *now* (so events may be
+  merged or replayed: the result is the same), replace its entry (or drop it when the record is gone), commit, and
+  advance the position. A background loop catches up every `search_index_interval_seconds` (freshness: a
+  published change is searchable within about that long); search itself catches up first when at most
+  `search_catch_up_on_read` events are pending, so a clerk finds what they have just saved (read-your-writes),
+  while a bulk import in progress never makes searches wait.
+- Visibility is never eventual: models.SearchRevocation rows are written in the writing transaction; each entry
+  stores the newest revocation id of its record as read together with the record (`mark`), and search excludes a
+  record with a revocation newer than its entry (search.revoked_ids).
+- Build and rebuild: a full scan of the document table into a new index (outbox head noted first, then caught up
+  from there), swapped in atomically when done: search keeps answering from the old index meanwhile.
+- Reconciliation: per organ, the count and a hash of (id, version) in the base table vs in the index, with the ids
+  missing from the index, stale in it (older version) or extra.
+"""
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_service.domain.search_index import IndexEntry, SearchIndex
+from catalog_service.models import Document, Organ, SearchRevocation, outbox
+from services.db import Database, utcnow
+
+__all__ = ["REVOCATION_RETENTION", "SearchEngine", "reconcile"]
+
+log = logging.getLogger("gongkai.catalog.indexer")
+
+BATCH_EVENTS = 500  # outbox events per catch-up round
+BATCH_DOCUMENTS = 1_000  # records per round of a full build
+# Revocations are kept this long: an index lagging more is not ready (readiness) long before it could matter.
+REVOCATION_RETENTION = timedelta(days=1)
+CURRENT_FILE = "CURRENT"  # in the index directory: the name of the generation in use
+
+
+def _entry_columns() -> list[Any]:
+    mark = (select(func.coalesce(func.max(SearchRevocation.id), 0))
+            .where(SearchRevocation.document_id == Document.id).scalar_subquery())
+    return [Document.id, Document.organ_id, Document.status, Document.classified, Document.version,
+            mark.label("mark"), Document.public_title, Document.doc_number, Document.doc_number_key,
+            Document.index_no, Document.keywords, Document.public_summary, Document.public_body, Document.genre,
+            Document.subject_category, Document.validity, Document.attribute, Document.key_areas,
+            Document.written_date, Document.published_at, Document.created_at]
+
+
+def _entry(row: Any) -> IndexEntry:
+    return IndexEntry(
+        id=row.id, organ_id=row.organ_id, status=row.status, classified=bool(row.classified), version=row.version,
+        mark=int(row.mark or 0), title=row.public_title or "", doc_number=row.doc_number,
+        doc_number_key=row.doc_number_key, index_no=row.index_no, keywords=list(row.keywords or []),
+        summary=row.public_summary, body=row.public_body or "", genre=row.genre,
+        subject_category=row.subject_category, validity=row.validity, attribute=row.attribute,
+        key_areas=list(row.key_areas or []), written_date=row.written_date, published_at=row.published_at,
+        created_at=row.created_at)
+
+
+async def _load(session: AsyncSession, ids: Sequence[str]) -> list[IndexEntry]:
+    # One statement per batch: each record and its revocation mark come from the same snapshot.
+    rows = (await session.execute(select(*_entry_columns()).where(Document.id.in_(list(ids))))).all()
+    return [_entry(r) for r in rows]
+
+
+async def outbox_head(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.coalesce(func.max(outbox.events.c.id), 0)))).scalar_one())
+
+
+@dataclass
+class SearchEngine:
+    """This process's search index and its indexer. `base` is the index directory (None: in memory, rebuilt from the
+    database at every start — the embedded default and tests)."""
+
+    database: Database
+    base: Path | None
+    index: SearchIndex | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    rebuilding: dict[str, Any] | None = None
+    last_round_at: float | None = None
+    indexed_total: int = 0
+
+    # ---- life cycle
+
+    async def open(self) -> None:
+        """Open the index in use (or build the first one) and catch it up."""
+        current = self._current_path()
+        if current is not None and current.exists():
+            self.index = SearchIndex(current)
+        if self.index is None or self.index.position is None:
+            if self.index is not None:
+                self.index.close(delete=True)
+            self.index = await self._build(self._new_path())
+            self._publish_current()
+        await self.catch_up()
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+    def _current_path(self) -> Path | None:
+        if self.base is None or not (self.base / CURRENT_FILE).exists():
+            return None
+        return self.base / (self.base / CURRENT_FILE).read_text().strip()
+
+    def _new_path(self) -> Path | None:
+        if self.base is None:
+            return None
+        self.base.mkdir(parents=True, exist_ok=True)
+        return self.base / f"gen-{time.time_ns()}"
+
+    def _publish_current(self) -> None:
+        if self.base is None or self.index is None or self.index.path is None:
+            return
+        tmp = self.base / (CURRENT_FILE + ".tmp")
+        tmp.write_text(self.index.path.name)
+        tmp.replace(self.base / CURRENT_FILE)
+
+    # ---- indexing
+
+    async def _build(self, path: Path | None) -> SearchIndex:
+        """A new index of every record, consistent with the outbox position noted before the scan (events after it
+        are applied by catch-up, replacing whatever the scan read)."""
+        index = await asyncio.to_thread(SearchIndex, path)
+        async with self.database.session(write=False) as session:
+            head = await outbox_head(session)
+        last = ""
+        while True:
+            async with self.database.session(write=False) as session:
+                rows = (await session.execute(select(*_entry_columns()).where(Document.id > last)
+                                              .order_by(Document.id).limit(BATCH_DOCUMENTS))).all()
+            if not rows:
+                break
+            entries = [_entry(r) for r in rows]
+            await asyncio.to_thread(index.apply, entries, [], head)
+            last = rows[-1].id
+            if self.rebuilding is not None:
+                self.rebuilding["documents"] = self.rebuilding.get("documents", 0) + len(entries)
+        index.set_position(head)
+        return index
+
+    async def catch_up(self, *, max_pending: int | None = None, index: SearchIndex | None = None) -> int:
+        """Apply the events past the position; with `max_pending`, only when no more than that many are pending
+        (search's read-your-writes). Returns the number of events applied."""
+        target = index or self.index
+        if target is None or (max_pending is not None and self.lock.locked()):
+            return 0  # the background indexer is at it: never make a search wait for a batch
+        async with self.lock:
+            applied = 0
+            while True:
+                async with self.database.session(write=False) as session:
+                    position = target.position or 0
+                    events = (await session.execute(
+                        select(outbox.events.c.id, outbox.events.c.entity_type, outbox.events.c.entity_id)
+                        .where(outbox.events.c.id > position).order_by(outbox.events.c.id)
+                        .limit(BATCH_EVENTS))).all()
+                    if not events:
+                        break
+                    if max_pending is not None and applied == 0 and len(events) > max_pending:
+                        return 0  # a bulk import is being indexed: answer from the index as it stands
+                    ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
+                    entries = await _load(session, ids) if ids else []
+                found = {e.id for e in entries}
+                removed = [i for i in ids if i not in found]
+                await asyncio.to_thread(target.apply, entries, removed, events[-1].id)
+                applied += len(events)
+                self.indexed_total += len(entries)
+            self.last_round_at = time.time()
+            return applied
+
+    async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
+        """The background indexer: catch up, wait, again. An error is logged and retried next round."""
+        while not stop.is_set():
+            try:
+                await self.catch_up()
+            except Exception:
+                log.exception("search index catch-up failed; retrying")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            except TimeoutError:
+                pass
+
+    async def rebuild(self, *, already_marked: bool = False) -> dict[str, Any]:
+        """Build a new index beside the one in use, catch it up, swap. Search answers from the old index until the
+        swap; one rebuild at a time (`already_marked`: the caller set `rebuilding` to running)."""
+        if not already_marked:
+            if self.rebuilding is not None and self.rebuilding.get("state") == "running":
+                return self.rebuilding
+            self.rebuilding = {"state": "running", "started_at": utcnow().isoformat(), "documents": 0}
+        assert self.rebuilding is not None
+        try:
+            fresh = await self._build(self._new_path())
+            await self.catch_up(index=fresh)
+            async with self.lock:  # no catch-up of the old index in flight while swapping
+                await self.catch_up_locked(fresh)
+                old, self.index = self.index, fresh
+                self._publish_current()
+            if old is not None:
+                old.close(delete=True)
+            self.rebuilding.update(state="done", finished_at=utcnow().isoformat())
+        except Exception as exc:
+            log.exception("search index rebuild failed")
+            self.rebuilding.update(state="failed", error=type(exc).__name__)
+        return self.rebuilding
+
+    async def catch_up_locked(self, index: SearchIndex) -> None:
+        """The last events before a swap, under the lock already held."""
+        async with self.database.session(write=False) as session:
+            events = (await session.execute(
+                select(outbox.events.c.id, outbox.events.c.entity_type, outbox.events.c.entity_id)
+                .where(outbox.events.c.id > (index.position or 0)).order_by(outbox.events.c.id))).all()
+            if not events:
+                return
+            ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
+            entries = await _load(session, ids) if ids else []
+        found = {e.id for e in entries}
+        await asyncio.to_thread(index.apply, entries, [i for i in ids if i not in found], events[-1].id)
+
+    # ---- status
+
+    async def status(self) -> dict[str, Any]:
+        """Position, outbox head, lag in events and seconds (age of the oldest event not yet indexed)."""
+        # One snapshot of the engine (a rebuild may swap the index while the database answers).
+        index, rebuild = self.index, dict(self.rebuilding) if self.rebuilding else None
+        position = (index.position or 0) if index else 0
+        async with self.database.session(write=False) as session:
+            head = await outbox_head(session)
+            oldest = (await session.execute(select(func.min(outbox.events.c.occurred_at))
+                                            .where(outbox.events.c.id > position))).scalar_one()
+        lag_seconds = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+        return {"position": position, "head": head, "lag_events": max(0, head - position),
+                "lag_seconds": round(lag_seconds, 3), "entries": index.searcher().num_docs if index else 0,
+                "location": str(index.path) if index and index.path else "memory", "rebuild": rebuild}
+
+
+async def prune_revocations(session: AsyncSession) -> int:
+    """Revocations older than REVOCATION_RETENTION have been superseded by every ready index (run periodically)."""
+    result = await session.execute(delete(SearchRevocation)
+                                   .where(SearchRevocation.created_at < utcnow() - REVOCATION_RETENTION))
+    return result.rowcount or 0
+
+
+def _digest(pairs: Sequence[tuple[str, int]]) -> str:
+    h = hashlib.sha256()
+    for doc_id, version in sorted(pairs):
+        h.update(f"{doc_id}:{version}\n".encode())
+    return h.hexdigest()
+
+
+async def reconcile(session: AsyncSession, index: SearchIndex) -> dict[str, Any]:
+    """对账 · base table vs index, per organ: count and SHA-256 over sorted (id, version); plus the ids missing from
+    the index, stale in it (an older version, or an entry older than a revocation of its record) and extra (no such
+    record). Reads every record's id and version and every entry: an operator's check, not a per-request one."""
+    mark = (select(func.coalesce(func.max(SearchRevocation.id), 0))
+            .where(SearchRevocation.document_id == Document.id).scalar_subquery())
+    rows = (await session.execute(select(Document.id, Document.version, mark.label("mark"), Organ.code)
+                                  .join(Organ, Organ.id == Document.organ_id))).all()
+    indexed = await asyncio.to_thread(index.entries)
+    base: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    in_index: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    missing, stale = [], []
+    organ_of = {}
+    for r in rows:
+        organ_of[r.id] = r.code
+        base[r.code].append((r.id, r.version))
+        if r.id not in indexed:
+            missing.append(r.id)
+            continue
+        version, entry_mark = indexed[r.id]
+        in_index[r.code].append((r.id, version))
+        if version != r.version or entry_mark < r.mark:
+            stale.append(r.id)
+    extra = sorted(i for i in indexed if i not in organ_of)
+    organs = []
+    for code in sorted(set(base) | set(in_index)):
+        b, i = base.get(code, []), in_index.get(code, [])
+        organs.append({"organ_code": code, "records": len(b), "entries": len(i), "records_hash": _digest(b),
+                       "entries_hash": _digest(i), "consistent": _digest(b) == _digest(i)})
+    return {"consistent": not (missing or stale or extra), "position": index.position, "organs": organs,
+            "missing": sorted(missing), "stale": sorted(stale), "extra": extra}

@@ -1,0 +1,230 @@
+"""检索索引 · the catalogue's search index: a tantivy index (BM25, Rust) per process, a projection of the document
+table maintained by the indexer (domain/indexer.py) from the catalogue's own change events — off the write path.
+
+Why tantivy: a maintained embedded engine with BM25 ranking, per-field boosts, phrase queries, exact counts and
+aggregations (facets), the same on SQLite and PostgreSQL, with no server to run (`make run` needs only Python).
+Each process keeps its own index (a directory, or memory for the embedded default and tests), fed from the
+catalogue's outbox; adding instances adds indexes, not load on the database's write path.
+
+Analysis (the same for records and queries, so what matches is predictable):
+  - text is folded (textfold.fold: NFKC, 繁→简, lower case);
+  - a run of CJK characters becomes its overlapping bigrams (政务公开 → 政务 务公 公开), a run of one character that
+    character; a run of Latin letters or digits is one token (2011, pm2);
+  - tokens are given to tantivy pre-split (its `whitespace` tokenizer), so positions are consecutive and a word of
+    the query is a *phrase* of its bigrams: 政务公开 matches exactly where the text contains 政务公开 (CJK bigram
+    indexing, as Lucene's `cjk` analyzer; words from the query's segmentation become phrases, Lucene-style).
+
+Fields: title, docno (文号 and 索引号), keywords, summary, body — each BM25-scored with its own boost (domain/search.py
+FIELD_BOOSTS); and exact-value fields for filters, facets and sorting (organ, genre, year, …). The record's
+`version` and `mark` (the newest search revocation the indexer had seen when it read the record, indexer.py) are
+stored, so that search can tell an entry older than a revocation.
+"""
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import tantivy
+
+from catalog_service.textfold import fold
+
+__all__ = ["SCHEMA", "TEXT_FIELDS", "IndexEntry", "SearchIndex", "cjk_tokens", "is_cjk", "query_tokens"]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
+TEXT_FIELDS = ("title", "docno", "keywords", "summary", "body")
+KEYWORD_FIELDS = ("id", "organ_id", "genre", "subject_category", "validity", "status", "attribute", "key_area",
+                  "doc_number_key", "doc_number", "index_no")
+INT_FIELDS = ("public", "classified", "in_force", "pub_year", "staff_year", "sort_ts", "published_ts", "version",
+              "mark")
+WRITER_HEAP_BYTES = 32_000_000  # one indexing thread; tantivy flushes a segment when the heap fills
+POSITION_FILE = "gongkai-position.json"
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    for name in KEYWORD_FIELDS:
+        builder.add_text_field(name, stored=name == "id", fast=True, tokenizer_name="raw")
+    for name in TEXT_FIELDS:
+        builder.add_text_field(name, tokenizer_name="whitespace")  # pre-split tokens (cjk_tokens)
+    for name in INT_FIELDS:
+        builder.add_integer_field(name, stored=name in ("version", "mark"), indexed=True, fast=True)
+    return builder.build()
+
+
+SCHEMA = _schema()
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_RUNS = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")
+
+
+def is_cjk(ch: str) -> bool:
+    return bool(re.match(f"[{_CJK}]", ch))
+
+
+def cjk_tokens(folded: str) -> list[str]:
+    """The tokens of already folded text: CJK runs as overlapping bigrams (one character alone), other letter or
+    digit runs whole. Punctuation and spaces separate runs and produce nothing."""
+    out: list[str] = []
+    for run in _RUNS.findall(folded):
+        if is_cjk(run[0]) and len(run) > 1:
+            out.extend(run[i:i + 2] for i in range(len(run) - 1))
+        else:
+            out.append(run)
+    return out
+
+
+def query_tokens(folded: str) -> list[tuple[str, bool]]:
+    """The tokens a query string must match, in order, each with whether it is a regular expression: a lone CJK
+    character at the edge of the query string may be the first or last character of a longer run in the record
+    (年 in 2011年 against 2011年度), so it matches any bigram it starts or ends there. Empty: nothing to match."""
+    runs = [(m.group(), m.start(), m.end()) for m in _RUNS.finditer(folded)]
+    out: list[tuple[str, bool]] = []
+    for run, start, end in runs:
+        if is_cjk(run[0]) and len(run) > 1:
+            out.extend((run[i:i + 2], False) for i in range(len(run) - 1))
+        elif is_cjk(run[0]):
+            left = ".?" if start == 0 else ""  # the query's edge: the record may have more CJK before it
+            right = ".?" if end == len(folded) else ""
+            out.append((f"{left}{re.escape(run)}{right}", True) if left or right else (run, False))
+        else:
+            out.append((run, False))
+    return out
+
+
+def _ts(value: datetime | None) -> int:
+    return int(value.timestamp()) if value else 0
+
+
+def _year(value: datetime | None) -> int:
+    return value.astimezone(SHANGHAI).year if value else 0
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the index holds of one record (read by the indexer from the document table)."""
+
+    id: str
+    organ_id: str
+    status: str
+    classified: bool
+    version: int
+    mark: int  # newest search_revocation id of the record when it was read (0: none)
+    title: str
+    doc_number: str | None
+    doc_number_key: str | None
+    index_no: str | None
+    keywords: list[str]
+    summary: str | None
+    body: str
+    genre: str | None
+    subject_category: str | None
+    validity: str
+    attribute: str | None
+    key_areas: list[str]
+    written_date: date | None
+    published_at: datetime | None
+    created_at: datetime
+
+    def document(self) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_text("id", self.id)
+        doc.add_text("organ_id", self.organ_id)
+        for name in ("genre", "subject_category", "validity", "status", "attribute", "doc_number_key", "doc_number",
+                     "index_no"):
+            value = getattr(self, name)
+            if value:
+                doc.add_text(name, value)
+        for area in self.key_areas or ():
+            doc.add_text("key_area", area)
+        texts = {"title": self.title, "docno": f"{self.doc_number or ''} {self.index_no or ''}",
+                 "keywords": " ".join(self.keywords or ()), "summary": self.summary or "", "body": self.body}
+        for name, value in texts.items():
+            tokens = cjk_tokens(fold(value))
+            if tokens:
+                doc.add_text(name, " ".join(tokens))
+        public = self.status == "published" and not self.classified
+        staff_year = self.written_date.year if self.written_date else _year(self.created_at)
+        for name, value in (("public", int(public)), ("classified", int(self.classified)),
+                            ("in_force", int(self.validity == "in_force")), ("pub_year", _year(self.published_at)),
+                            ("staff_year", staff_year), ("sort_ts", _ts(self.published_at or self.created_at)),
+                            ("published_ts", _ts(self.published_at)), ("version", self.version),
+                            ("mark", self.mark)):
+            doc.add_integer(name, value)
+        return doc
+
+
+class SearchIndex:
+    """One tantivy index — a directory, or memory when `path` is None — its single writer, and `position`: the id
+    of the last outbox event applied (None: never built). Only the indexer writes (one at a time, indexer.py)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+        self.index = tantivy.Index(SCHEMA, path=str(path) if path else None, reuse=True)
+        self.writer = self.index.writer(WRITER_HEAP_BYTES, 1)
+        self.position: int | None = self._read_position()
+
+    def _read_position(self) -> int | None:
+        if self.path is None or not (self.path / POSITION_FILE).exists():
+            return None
+        return int(json.loads((self.path / POSITION_FILE).read_text())["position"])
+
+    def apply(self, entries: list[IndexEntry], removed: list[str], position: int) -> None:
+        """Replace the entries of these records (and drop `removed`), commit, then remember `position`. A crash
+        between the two re-applies the same events at the next start: replacing is idempotent."""
+        for doc_id in [*(e.id for e in entries), *removed]:
+            self.writer.delete_documents_by_term("id", doc_id)
+        for entry in entries:
+            self.writer.add_document(entry.document())
+        self.writer.commit()
+        self.index.reload()
+        self.set_position(position)
+
+    def set_position(self, position: int) -> None:
+        self.position = position
+        if self.path is not None:
+            tmp = self.path / (POSITION_FILE + ".tmp")
+            tmp.write_text(json.dumps({"position": position}))
+            os.replace(tmp, self.path / POSITION_FILE)
+
+    def remove(self, doc_id: str) -> None:
+        """Drop one entry (used by reconciliation tests to simulate a lost entry, and by repair)."""
+        self.writer.delete_documents_by_term("id", doc_id)
+        self.writer.commit()
+        self.index.reload()
+
+    def searcher(self) -> tantivy.Searcher:
+        return self.index.searcher()
+
+    def entries(self) -> dict[str, tuple[int, int]]:
+        """Every entry's id → (version, mark), for reconciliation (reads the whole index)."""
+        searcher = self.searcher()
+        total = searcher.num_docs
+        if not total:
+            return {}
+        hits = searcher.search(tantivy.Query.all_query(), total, count=False).hits
+        addresses = [address for _, address in hits]
+        versions = searcher.fast_field_values("version", addresses)
+        marks = searcher.fast_field_values("mark", addresses)
+        return {searcher.doc(address)["id"][0]: (int(v or 0), int(m or 0))
+                for address, v, m in zip(addresses, versions, marks, strict=True)}
+
+    def close(self, *, delete: bool = False) -> None:
+        try:
+            self.writer.wait_merging_threads()
+        except Exception:  # already closed (tantivy consumes the writer): nothing left to wait for
+            pass
+        if delete and self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def describe(index: SearchIndex) -> dict[str, Any]:
+    return {"entries": index.searcher().num_docs, "position": index.position,
+            "location": str(index.path) if index.path else "memory"}

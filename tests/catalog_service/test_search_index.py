@@ -1,0 +1,276 @@
+"""The search index off the write path (domain/indexer.py, search_index.py), through the API on both databases:
+ranking on a small judged set, visibility never eventual while the index lags, exact counts past the old cap,
+reconciliation finding a dropped and a stale entry, a rebuild that keeps answering."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from catalog_service.app import create_app
+from catalog_service.config import Settings
+from catalog_service.domain.events import emit_document_event
+from catalog_service.domain.projection import refresh_projection
+from catalog_service.models import Document, Organ
+from services.db import Database, make_engine
+from tests.catalog_service.helpers import (
+    API,
+    SearchFixture,
+    Staff,
+    act,
+    make_organ,
+    new_code,
+    publish,
+    seed_search_fixture,
+)
+from tests.harness import drop_database, new_database
+from tests.support import auth, serve
+
+URL = f"{API}/documents"
+ADMIN = auth("admin")
+
+
+@pytest.fixture
+async def fx(catalog_db) -> SearchFixture:
+    return await seed_search_fixture(catalog_db)
+
+
+@pytest.fixture
+async def lagging(catalog_db):
+    """The catalogue with search never catching up by itself (no background indexer in tests, no catch-up on
+    read): the index lags until an operator's catch-up — the window in which visibility must still hold."""
+    async with serve(create_app(Settings(search_catch_up_on_read=0), database=catalog_db)) as client:
+        yield client
+
+
+async def search(client, headers: dict[str, str] | None = None, **params: Any) -> dict[str, Any]:
+    r = await client.get(URL, params=params, headers=headers or {})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def catch_up(client) -> dict[str, Any]:
+    r = await client.post(f"{API}/search/index/catch-up", headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def ids(body: dict[str, Any]) -> list[str]:
+    return [i["id"] for i in body["items"]]
+
+
+class TestRanking:
+    # A small judged set over the 18 seed documents: the query as people type it → the meant record's title start.
+    JUDGED = [
+        ("阿勒泰地区政务公开实施方案", "阿勒泰地区行政公署办公室关于印发《地区全面推进政务公开重点工作实施方案》"),
+        ("大庆市政务公开通知", "大庆市人民政府办公室关于"),
+        ("穗府办(2011)8号", "印发广州市2011年全面推进政务公开工作要点的通知"),
+        ("黄埔区信息公开年度报告", "2012年廣州市黃埔區人民政府信息公開年度報告"),
+    ]
+
+    @pytest.mark.parametrize("query,title", JUDGED)
+    async def test_the_meant_record_ranks_first(self, catalog, fx, query, title):
+        body = await search(catalog, q=query)
+        assert body["items"] and body["items"][0]["title"].startswith(title), [i["title"] for i in body["items"]]
+
+    async def test_title_matches_outrank_body_matches_and_ties_prefer_in_force(self, catalog, fx):
+        ranked = (await search(catalog, q="广州", limit=50))["items"]
+        in_title = ["广州" in i["title"] or "廣州" in i["title"] for i in ranked]
+        assert in_title == sorted(in_title, reverse=True) and any(in_title) and not all(in_title)
+
+    async def test_an_all_words_match_is_not_relaxed_and_a_partial_one_says_so(self, catalog, fx):
+        assert (await search(catalog, q="政务公开"))["understood"]["relaxed"] is False
+        body = await search(catalog, q="政务公开 火星基地")
+        assert body["understood"]["relaxed"] is True and body["total"] > 0
+
+
+class TestVisibilityIsNeverEventual:
+    async def test_withdrawn_classified_and_redacted_records_leave_search_before_the_index_catches_up(
+            self, lagging, fx):
+        client = lagging
+        organ = await make_organ(client, "检索撤销测试局")
+        staff = Staff(organ)
+        word = "青鸾测试词"
+        doc_ids = [await publish(client, staff, title=f"{word}文件{n}", body=f"正文含{word}和联系人王小明。")
+                   for n in range(3)]
+        await catch_up(client)
+        body = await search(client, q=word)
+        assert sorted(ids(body)) == sorted(doc_ids) and body["total"] == 3
+
+        # Withdraw one (撤回), classify another (定密), and leave the index behind.
+        r = await client.get(f"{URL}/{doc_ids[0]}/record", headers=staff.unit_head)
+        await act(client, staff.unit_head, doc_ids[0], "withdraw", r.headers["etag"], {"comment": "内容有误"})
+        r = await client.get(f"{URL}/{doc_ids[1]}/record", headers=staff.secrecy_officer)
+        await act(client, staff.secrecy_officer, doc_ids[1], "classify", r.headers["etag"],
+                  {"classification_level": "secret", "secrecy_period_years": 10,
+                   "classification_responsible": "王主任"})
+        status = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
+        assert status["lag_events"] > 0  # the index has not seen the changes
+
+        body = await search(client, q=word)
+        assert ids(body) == [doc_ids[2]] and body["total"] == 1
+        assert sum(f["count"] for f in body["facets"]["organ"]) == 1
+        assert (await search(client, q="王小明"))["total"] == 1  # only the untouched record
+        feed = await client.get(f"{API}/feeds/atom.xml", params={"q": word})
+        assert doc_ids[0] not in feed.text and doc_ids[1] not in feed.text and doc_ids[2] in feed.text
+        await catch_up(client)
+        assert ids(await search(client, q=word)) == [doc_ids[2]]
+        assert ids(await search(client, q="王小明")) == [doc_ids[2]]
+
+    async def test_a_redacted_word_is_not_found_while_the_index_lags(self, lagging, fx, catalog_db):
+        # The redaction fixture's 蓝鲸丁 is withheld; a new redaction on a published record (through the ORM, as
+        # any write path) hides its text from search in the same transaction.
+        client = lagging
+        await catch_up(client)
+        target = fx.public[4]
+        word = target["title"][:6]
+        assert target["id"] in ids(await search(client, q=word, limit=100))
+        async with catalog_db.transaction() as session:
+            doc = await session.get(Document, target["id"])
+            doc.public_title = "［已删除：涉及第三方合法权益］"
+        assert target["id"] not in ids(await search(client, q=word, limit=100))
+
+    async def test_classification_removes_a_record_in_the_same_transaction(self, lagging, fx, catalog_db):
+        client = lagging
+        await catch_up(client)
+        target = fx.public[3]
+        assert target["id"] in ids(await search(client, q=target["title"][:8], limit=100))
+        async with catalog_db.transaction() as session:  # 定密 after publication, as the secrecy review would
+            doc = await session.get(Document, target["id"])
+            doc.classified = True
+        body = await search(client, q=target["title"][:8], limit=100)
+        assert target["id"] not in ids(body)
+        assert body["total"] == len(ids(body))
+
+
+class TestCounts:
+    async def test_totals_and_facets_are_exact_past_a_thousand_matches(self, catalog, catalog_db):
+        async with catalog_db.transaction() as session:
+            code = new_code()
+            organ = Organ(code=code, name="计数测试局", kind="department", path="/")
+            session.add(organ)
+            await session.flush()
+            organ.path = f"/{organ.id}/"
+            docs = []
+            for n in range(1_105):
+                doc = Document(organ_id=organ.id, title=f"计数测试通知第{n}号", body="计数测试正文。",
+                               status="published", attribute="proactive", validity="in_force",
+                               genre="notice" if n % 2 else "report", subject_category="general_affairs",
+                               article20_item="1", keywords=[], key_areas=[], index_no=f"CNT/2024-{n:05d}",
+                               published_at=datetime(2024, 1 + n % 12, 1, 2, tzinfo=UTC))
+                refresh_projection(doc, [])
+                docs.append(doc)
+            session.add_all(docs)
+            await session.flush()
+            for doc in docs:
+                emit_document_event(session, doc, organ, "document.published")
+        await catch_up(catalog)
+        body = await search(catalog, q="计数测试", organ=code, limit=5)
+        assert (body["total"], body["total_is_estimate"]) == (1_105, False)
+        genres = {f["value"]: f["count"] for f in body["facets"]["genre"]}
+        assert genres == {"notice": 552, "report": 553}
+        assert sum(f["count"] for f in body["facets"]["year"]) == 1_105
+
+
+class TestReconciliation:
+    async def test_finds_a_dropped_and_a_stale_entry_and_a_rebuild_repairs_them(self, catalog, fx, catalog_db):
+        await catch_up(catalog)
+        report = (await catalog.get(f"{API}/search/index/reconciliation", headers=ADMIN)).json()
+        assert report["consistent"] is True, report
+        # A write that bypassed the change events (an entry never indexed) and one whose text changed behind the
+        # index's back (a stale entry): what a lost event or a bug would leave.
+        async with catalog_db.transaction() as session:
+            organ_id = (await session.execute(select(Organ.id).where(Organ.code == fx.parent))).scalar_one()
+            lost = Document(organ_id=organ_id, title="漏索引的文件", body="正文", status="published",
+                            attribute="proactive", validity="in_force", subject_category="general_affairs",
+                            article20_item="1", keywords=[], key_areas=[], index_no=f"{fx.parent}/2024-77777",
+                            published_at=datetime(2024, 2, 1, tzinfo=UTC))
+            refresh_projection(lost, [])
+            session.add(lost)
+            await session.execute(update(Document).where(Document.id == fx.public[2]["id"])
+                                  .values(version=Document.version + 1))
+        report = (await catalog.get(f"{API}/search/index/reconciliation", headers=ADMIN)).json()
+        assert report["consistent"] is False
+        assert report["missing"] == [lost.id] and report["stale"] == [fx.public[2]["id"]] and report["extra"] == []
+        parent = next(o for o in report["organs"] if o["organ_code"] == fx.parent)
+        assert parent["records"] == parent["entries"] + 1 and not parent["consistent"]
+        # On the test's one connection the rebuild runs within the call (wait=true); running beside searches is
+        # test_a_rebuild_keeps_answering_until_it_swaps's business.
+        r = await catalog.post(f"{API}/search/index/rebuild", params={"wait": "true"}, headers=ADMIN)
+        assert r.status_code == 202 and r.json()["rebuild"]["state"] == "done", r.text
+        report = (await catalog.get(f"{API}/search/index/reconciliation", headers=ADMIN)).json()
+        assert report["consistent"] is True, report
+        assert ids(await search(catalog, q="漏索引的文件")) == [lost.id]
+
+    async def test_operations_are_for_admins_only(self, catalog):
+        for method, path in (("GET", "search/index"), ("POST", "search/index/catch-up"),
+                             ("GET", "search/index/reconciliation"), ("POST", "search/index/rebuild")):
+            r = await catalog.request(method, f"{API}/{path}", headers=auth("drafter"))
+            assert r.status_code == 403, (path, r.text)
+            r = await catalog.request(method, f"{API}/{path}")
+            assert r.status_code == 401, (path, r.text)
+
+
+async def test_a_rebuild_keeps_answering_until_it_swaps(tmp_path):
+    """A real catalogue (its own database, background indexer running, the index in a directory): searches during a
+    rebuild answer from the old index, all results every time; afterwards the new generation is in use."""
+    url = await asyncio.to_thread(new_database, "catalog", tmp_path)
+    try:
+        settings = Settings(database_url=url, search_index_dir=str(tmp_path / "index"), scheduler_interval_seconds=0,
+                            calendar_feed_enabled=False, search_catch_up_on_read=0)
+        async with serve(create_app(settings)) as client:
+            database = Database(make_engine(url, null_pool=True))
+            try:
+                async with database.transaction() as session:
+                    organ = Organ(code=new_code(), name="重建测试局", kind="department", path="/")
+                    session.add(organ)
+                    await session.flush()
+                    organ.path = f"/{organ.id}/"
+                    docs = [Document(organ_id=organ.id, title=f"重建测试文件{n}", body="重建测试正文" * 50,
+                                     status="published", attribute="proactive", validity="in_force",
+                                     subject_category="general_affairs", article20_item="1", keywords=[],
+                                     key_areas=[], index_no=f"RB/2024-{n:05d}",
+                                     published_at=datetime(2024, 3, 1, tzinfo=UTC)) for n in range(400)]
+                    for doc in docs:
+                        refresh_projection(doc, [])
+                    session.add_all(docs)
+                    await session.flush()
+                    for doc in docs:
+                        emit_document_event(session, doc, organ, "document.published")
+            finally:
+                await database.dispose()
+            for _ in range(200):  # the background indexer picks the records up (freshness)
+                if (await search(client, q="重建测试"))["total"] == 400:
+                    break
+                await asyncio.sleep(0.05)
+            before = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
+            assert before["entries"] == 400 and before["location"].endswith(before["location"].split("/")[-1])
+            r = await client.post(f"{API}/search/index/rebuild", headers=ADMIN)
+            assert r.status_code == 202 and r.json()["rebuild"]["state"] == "running"
+            answers = []
+            while True:
+                answers.append((await search(client, q="重建测试"))["total"])
+                status = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
+                if status["rebuild"]["state"] != "running":
+                    break
+                await asyncio.sleep(0.01)
+            assert status["rebuild"]["state"] == "done" and set(answers) == {400}, (status, answers)
+            assert status["location"] != before["location"] and status["entries"] == 400, (before, status)
+            assert (await search(client, q="重建测试"))["total"] == 400
+    finally:
+        await asyncio.to_thread(drop_database, url)
+
+
+async def test_index_lag_is_in_readyz_and_metrics(lagging, fx):
+    await catch_up(lagging)
+    ready = (await lagging.get("/readyz")).json()["checks"]["search_index"]
+    assert ready["ok"] is True and ready["lag_events"] == 0
+    staff = Staff(await make_organ(lagging, "指标测试局"))
+    await publish(lagging, staff, title="指标测试文件", body="正文")
+    ready = (await lagging.get("/readyz")).json()["checks"]["search_index"]
+    assert ready["lag_events"] > 0 and ready["lag_seconds"] >= 0
+    metrics = (await lagging.get("/metrics")).text
+    lag = next(line for line in metrics.splitlines() if line.startswith("gongkai_catalog_search_index_lag_events "))
+    assert float(lag.split()[1]) == ready["lag_events"]
