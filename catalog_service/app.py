@@ -13,7 +13,7 @@ from catalog_service.domain.query import warm_up
 from catalog_service.domain.search import check_search_support
 from catalog_service.domain.synonyms import VocabularyCache
 from catalog_service.domain.workflow import publish_due
-from catalog_service.feeds import calendar_hook
+from catalog_service.feeds import calendar_hook, webhook_hook
 from catalog_service.models import audit, outbox
 from catalog_service.policy import POLICY
 from services.app import create_service_app
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             calendar_hook(settings, run_feed=database is None and settings.calendar_feed_enabled,
                           transport=request_transport),
             make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0),
+            webhook_hook(settings, run=database is None and settings.webhooks_enabled),
         ],
     )
 

@@ -690,3 +690,101 @@ class SynonymRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+# ---- webhook subscriptions (推送订阅) -------------------------------------------------------------------------------
+
+WEBHOOK_EVENT_TYPES = ("document.published", "document.updated", "document.withdrawn", "document.repealed",
+                       "document.removed")
+WebhookEventType = Literal["document.published", "document.updated", "document.withdrawn", "document.repealed",
+                           "document.removed"]
+
+
+class WebhookSubscriptionCreate(InputSchema):
+    url: str = Field(min_length=8, max_length=2048, description="https:// address that receives the deliveries",
+                     examples=["https://sync.example.gov.cn/gongkai/webhook"])
+    organ_code: str | None = Field(None, description="The organ whose records (and its subordinates') are pushed; "
+                                                     "default: the token's organ. Must be within the token's organ.")
+    event_types: list[WebhookEventType] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENT_TYPES), min_length=1, max_length=len(WEBHOOK_EVENT_TYPES),
+        description="Which changes to push. `document.removed`: a record that is no longer public when its delivery "
+                    "is sent (a tombstone: it never says why)")
+    description: str | None = Field(None, max_length=200)
+
+    @field_validator("organ_code")
+    @classmethod
+    def _valid_code(cls, value: str | None) -> str | None:
+        return normalize_organ_code(value) if value is not None else None
+
+    @field_validator("event_types")
+    @classmethod
+    def _distinct_types(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class WebhookSubscriptionUpdate(InputSchema):
+    url: str | None = Field(None, min_length=8, max_length=2048)
+    event_types: list[WebhookEventType] | None = Field(None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    description: str | None = Field(None, max_length=200)
+    status: Literal["active", "disabled"] | None = Field(
+        None, description="`active` re-enables a subscription disabled for failing; pending deliveries resume in order")
+
+    _distinct = field_validator("event_types")(
+        lambda cls, v: WebhookSubscriptionCreate._distinct_types(v) if v is not None else v)
+
+
+class WebhookSubscriptionRead(Schema):
+    id: str
+    url: str
+    organ_code: str
+    event_types: list[str]
+    description: str | None
+    status: Literal["active", "disabled"]
+    disabled_reason: str | None = Field(description="Why the platform disabled it (failing for days)")
+    failing_since: datetime | None
+    last_seq: int = Field(description="Sequence number of the newest delivery; replay from any number up to it")
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until when the previous secret still signs deliveries")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookSecret(BaseModel):
+    subscription: WebhookSubscriptionRead
+    secret: str = Field(description="whsec_… signing secret (Standard Webhooks); shown only now, keep it safe")
+
+
+class WebhookReplay(InputSchema):
+    from_seq: int = Field(ge=1, le=2**31 - 1, description="Send again every delivery from this sequence number on")
+
+
+class WebhookReplayResult(BaseModel):
+    requeued: int
+
+
+class WebhookAttemptRead(Schema):
+    attempted_at: datetime
+    status_code: int | None
+    ok: bool
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+
+
+class WebhookDeliveryRead(Schema):
+    id: str = Field(description="The `webhook-id` header of this delivery (the same on every retry)")
+    seq: int
+    event_type: str
+    document_id: str
+    occurred_at: datetime
+    status: Literal["pending", "delivered", "dead", "skipped"] = Field(
+        description="skipped: when it was due, what it had become (e.g. a removal) was not among your event types")
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_attempt: WebhookAttemptRead | None = None
+
+
+class WebhookDeliveryDetail(WebhookDeliveryRead):
+    log: list[WebhookAttemptRead] = Field(description="Every attempt, oldest first (delivery log)")
