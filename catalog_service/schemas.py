@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -21,6 +22,8 @@ from catalog_service.vocab import (
 )
 from services.inputs import JsonTypes
 from services.vocab import Term
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
 
 
 class Schema(BaseModel):
@@ -273,6 +276,8 @@ class DocumentStaffRead(Schema):
     reevaluation_due_on: date | None = Field(description="条例第十八条: next re-evaluation of a withheld record")
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
+    migrated: bool = Field(False, description="历史数据迁移: imported with its real history from another system")
+    validity_history: list[dict[str, str]] | None = Field(None, description="有效性 before the import, oldest first")
     public_title: str
     public_summary: str | None
     public_body: str
@@ -560,6 +565,40 @@ class ImportReview(InputSchema):
         return self
 
 
+class ValidityChange(InputSchema):
+    """One step of a migrated record's 有效性 in the system it comes from."""
+
+    validity: Validity
+    since: date = Field(description="From this day on")
+
+
+class ImportHistory(InputSchema):
+    """历史数据迁移: the life a record already had in another system (an old CMS), kept with its real dates so that
+    reports, the timeliness dashboard (条例第二十六条) and the feeds count it in its own year and days. Only with a
+    `review` concluding proactive: the record was public there and is published here under its original date."""
+
+    published_at: datetime = Field(description="When it was published there (with a UTC offset; in the past)")
+    validity: Validity = Field(Validity.IN_FORCE, description="有效性 now")
+    repeal_date: date | None = Field(None, description="废止日期 (with validity repealed)")
+    validity_history: list[ValidityChange] = Field(default_factory=list, max_length=20,
+                                                   description="有效性 changes, oldest first")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ImportHistory":
+        if self.published_at.tzinfo is None:
+            raise ValueError("published_at needs a UTC offset, e.g. 2025-03-14T09:00:00+08:00")
+        if self.published_at > datetime.now(self.published_at.tzinfo):
+            raise ValueError("published_at must lie in the past (a migrated record was already published)")
+        if (self.validity == Validity.REPEALED) != (self.repeal_date is not None):
+            raise ValueError("repeal_date goes with validity repealed, and only with it")
+        days = [c.since for c in self.validity_history]
+        if days != sorted(days):
+            raise ValueError("validity_history must be in date order, oldest first")
+        if self.validity_history and self.validity_history[-1].validity != self.validity:
+            raise ValueError("the last validity_history entry must be the current validity")
+        return self
+
+
 class BulkRecord(DocumentFields):
     """One record of an organ's document system. The token's `sub` is the source system and its `organ` the
     owner: a record cannot name another organ. Links (interpretation_of, amends, repeals) may point only at the
@@ -569,6 +608,8 @@ class BulkRecord(DocumentFields):
     external_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
                              description="The caller's own id of the record (printable ASCII); the upsert key")
     review: ImportReview | None = Field(None, description="Review already done upstream; proactive → published")
+    history: ImportHistory | None = Field(None, description="历史数据迁移: the record's real publication date and "
+                                                            "validity from the system it comes from; marked migrated")
 
     @field_validator("*")
     @classmethod
@@ -579,6 +620,22 @@ class BulkRecord(DocumentFields):
     def _one_attribute(self) -> "BulkRecord":
         if self.review and self.proposed_attribute and self.review.conclusion != self.proposed_attribute:
             raise ValueError("proposed_attribute contradicts the review's conclusion")
+        return self
+
+    @model_validator(mode="after")
+    def _history_of_a_published_record(self) -> "BulkRecord":
+        history = self.history
+        if history is None:
+            return self
+        if self.review is None or self.review.conclusion != DisclosureAttribute.PROACTIVE:
+            raise ValueError("history (a migrated record) needs the review that made it public: conclusion proactive")
+        published_on = history.published_at.astimezone(SHANGHAI).date()
+        for name in ("written_date", "formed_on"):
+            value = getattr(self, name)
+            if value is not None and value > published_on:
+                raise ValueError(f"{name} lies after the publication date")
+        if history.repeal_date is not None and history.repeal_date < (self.written_date or history.repeal_date):
+            raise ValueError("repeal_date lies before the written date (成文日期)")
         return self
 
 
