@@ -282,7 +282,8 @@ async def test_nothing_lost_nothing_out_of_order_when_the_receiver_and_dispatche
 # ---- dead letter, retry, replay, disable -------------------------------------------------------------------------
 
 async def test_dead_letter_retry_replay_and_disable(catalog_db):
-    settings = webhook_settings(webhook_retry_window_seconds=0.15, webhook_disable_after_seconds=0.6)
+    # Dead after 0.15 s of failures; disabled after 2 s (long enough for the next delivery to be tried first).
+    settings = webhook_settings(webhook_retry_window_seconds=0.15, webhook_disable_after_seconds=2.0)
     async with serve(create_app(settings, database=catalog_db)) as client, receiver() as rx:
         organ = await make_organ(client, "失败测试局")
         sub_id = (await subscribe(client, organ, rx.url))["subscription"]["id"]
@@ -311,8 +312,12 @@ async def test_dead_letter_retry_replay_and_disable(catalog_db):
         seqs_sent = [b["data"]["seq"] for b in rx.bodies()]
         assert seqs_sent == sorted(seqs_sent) and 2 in seqs_sent  # the next one goes after the dead one
 
+        more = iter(range(3, 200))
+
         async def disabled() -> dict[str, Any] | None:
             sub = (await client.get(f"{SUBS}/{sub_id}", headers=agency(organ))).json()
+            if sub["status"] != "disabled":  # publications go on, and every delivery keeps failing
+                await imported(client, organ, record(f"d{next(more)}", review=REVIEW))
             return sub if sub["status"] == "disabled" else None
 
         sub = await rounds_until(disabled)
@@ -337,10 +342,11 @@ async def test_dead_letter_retry_replay_and_disable(catalog_db):
         await dispatcher.run_once()
         assert {d["status"] for d in await deliveries(client, organ, sub_id)} == {"delivered"}
         rx.received.clear()
-        r = await client.post(f"{SUBS}/{sub_id}/replay", headers=agency(organ), json={"from_seq": 1})
-        assert r.json() == {"requeued": 2}
+        r = await client.post(f"{SUBS}/{sub_id}/replay", headers=agency(organ), json={"from_seq": 2})
+        last_seq = (await client.get(f"{SUBS}/{sub_id}", headers=agency(organ))).json()["last_seq"]
+        assert r.json() == {"requeued": last_seq - 1}
         await dispatcher.run_once()
-        assert [b["data"]["seq"] for b in rx.bodies()] == [1, 2]
+        assert [b["data"]["seq"] for b in rx.bodies()] == list(range(2, last_seq + 1))
         r = await client.post(f"{SUBS}/{sub_id}/deliveries/{log[0]['id']}/retry",
                               headers=agency(organ, "someone-else"))
         expect_status(r, 404, "webhook_subscription_not_found")
@@ -396,13 +402,12 @@ async def test_ssrf_guard_refuses_and_the_canary_is_never_hit(catalog_db):
 
             # Bounded answer and time: a huge or slow answer is cut off, never waited for or read to the end.
             async with receiver() as slow:
-                slow.delay = 1.5
+                slow.delay = 5.0
                 r = await client.patch(f"{SUBS}/{sub_id}", headers={**agency(organ), "If-Match": '"2"'},
                                        json={"url": slow.url})
                 assert r.status_code == 200, r.text
-                started = time.monotonic()
                 await WebhookDispatcher(catalog_db, webhook_settings(webhook_timeout_seconds=0.5,
                                                                    webhook_lease_seconds=1.0)).run_once()
-                assert time.monotonic() - started < 1.4
                 (delivery,) = await deliveries(client, organ, sub_id)
                 assert delivery["last_attempt"]["error"] == "timed out"
+                assert 450 <= delivery["last_attempt"]["latency_ms"] < 4000  # cut at 0.5 s, not the 5 s answer
