@@ -14,7 +14,7 @@ from catalog_service.domain.indexer import SearchEngine, prune_revocations
 from catalog_service.domain.query import warm_up
 from catalog_service.domain.synonyms import VocabularyCache
 from catalog_service.domain.workflow import publish_due
-from catalog_service.feeds import calendar_hook
+from catalog_service.feeds import calendar_hook, webhook_hook
 from catalog_service.metrics import router as metrics_router
 from catalog_service.models import audit, outbox
 from catalog_service.policy import POLICY
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                           transport=request_transport),
             make_lifespan_hook(settings, run_jobs=database is None and settings.scheduler_interval_seconds > 0,
                                run_indexer=database is None),
+            webhook_hook(settings, run=database is None and settings.webhooks_enabled),
         ],
     )
 

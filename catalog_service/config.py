@@ -40,6 +40,27 @@ class Settings(ServiceSettings):
     search_catch_up_on_read: int = 50
     search_index_max_lag_seconds: float = 60.0  # readiness: an index lagging more is not ready
 
+    # Webhook subscriptions (domain/webhooks.py): the dispatcher fans the outbox out to subscriptions and sends
+    # deliveries in order per subscription. Off: subscriptions are still kept and fanned out when it runs again.
+    webhooks_enabled: bool = True
+    webhook_interval_seconds: float = 1.0  # idle wait between rounds once nothing is due
+    webhook_concurrency: int = 8  # subscriptions served at once by one process
+    # SSRF guard (reliability.md API7): https only unless this is set (tests, a development receiver); the resolved
+    # address must be public unless it is inside one of these networks (CIDR, e.g. an agency's private link).
+    webhook_allow_http: bool = False
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_connect_timeout_seconds: float = 5.0
+    webhook_timeout_seconds: float = 15.0  # the whole attempt, connection to the last byte read
+    webhook_max_response_bytes: int = 64 * 1024  # read at most this much of a receiver's answer
+    # Retries: exponential backoff base·2^(n−1) capped at max, each delay jittered to 50–100 %; a delivery still
+    # failing `window` after its first attempt is dead-lettered (at least 24 h in production).
+    webhook_retry_base_seconds: float = 30.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_retry_window_seconds: float = 24 * 3600.0
+    webhook_disable_after_seconds: float = 5 * 24 * 3600.0  # a subscription failing this long is disabled
+    webhook_secret_overlap_seconds: float = 24 * 3600.0  # after a rotation the old secret still signs this long
+    webhook_lease_seconds: float = 60.0  # one process sends a subscription's deliveries at a time
+
     # The portal's page of a document (门户网站政府信息公开页), e.g. "https://portal.example/xxgk/{document_id}":
     # Atom entries link there, where readers want the page rather than the JSON record. Unset: the entries link
     # to GET /api/v1/catalog/documents/{id} on GONGKAI_PUBLIC_BASE_URL.
@@ -75,6 +96,21 @@ class Settings(ServiceSettings):
     def _refuse_development_key_in_production(self) -> "Settings":
         if self.environment == "production" and self.feed_cursor_key.get_secret_value() == DEV_FEED_CURSOR_KEY:
             raise ValueError("CATALOG_FEED_CURSOR_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_guard(self) -> "Settings":
+        import ipaddress
+
+        for network in self.webhook_allowed_networks:
+            ipaddress.ip_network(network, strict=False)  # a typo must not start a service with no guard intended
+        if self.environment == "production":
+            if self.webhook_allow_http:
+                raise ValueError("CATALOG_WEBHOOK_ALLOW_HTTP is for tests and development, not production")
+            if self.webhook_retry_window_seconds < 24 * 3600:
+                raise ValueError("CATALOG_WEBHOOK_RETRY_WINDOW_SECONDS must be at least 24 hours in production")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("CATALOG_WEBHOOK_LEASE_SECONDS must exceed CATALOG_WEBHOOK_TIMEOUT_SECONDS")
         return self
 
     @model_validator(mode="after")

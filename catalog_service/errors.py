@@ -98,3 +98,19 @@ class ForeignRecordLink(Forbidden):
 
 class SynonymNotFound(NotFound):
     code = "synonym_not_found"
+
+
+# ---- webhook subscriptions (推送订阅) ----
+
+class WebhookSubscriptionNotFound(NotFound):
+    code = "webhook_subscription_not_found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+
+
+class WebhookUrlRefused(UnprocessableEntity):
+    """SSRF guard: not https, or the host resolves to a loopback, private, link-local or metadata address."""
+
+    code = "webhook_url_refused"

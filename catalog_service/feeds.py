@@ -8,8 +8,9 @@ request service away, deadlines are still computed (package data and the years l
 provisional where no official data exists.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import httpx
@@ -19,11 +20,12 @@ from catalog_service.clients import make_request_client
 from catalog_service.config import Settings
 from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.calendar_feed import apply_calendar_events
+from catalog_service.domain.webhooks import FANOUT_FEED, WebhookDispatcher
 from catalog_service.models import outbox
 from services.db import Database
 from services.outbox import FeedConsumer, FetchEvents, running_consumers
 
-__all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer"]
+__all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer", "webhook_hook"]
 
 CALENDAR_FEED = "request-calendar"
 
@@ -52,3 +54,31 @@ def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncB
 
     return hook
 
+
+
+def webhook_hook(settings: Settings, *, run: bool):
+    """The webhook dispatcher (domain/webhooks.py) as a background task of every catalogue process: the fan-out
+    consumer's cursor and the per-subscription leases let several processes run it at once. Tests drive it
+    directly. Its readiness entry reports the fan-out's lag, never makes the catalogue unready."""
+
+    @asynccontextmanager
+    async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
+        if not run:
+            yield
+            return
+        dispatcher = WebhookDispatcher(state["database"], settings)
+        state["readiness_probes"][FANOUT_FEED] = dispatcher.fanout.readiness
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop), name="webhook dispatcher")
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=settings.webhook_timeout_seconds + 5)
+            except TimeoutError:  # an attempt in flight: its delivery is sent again by the next process
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
+    return hook

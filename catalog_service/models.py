@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -130,6 +131,10 @@ class Document(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     content_hash: Mapped[str | None] = mapped_column(String(64))  # bulk upsert: unchanged retries change nothing
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # 历史数据迁移: a record brought over from another system with its real dates (bulk import `history`): its
+    # publication date lies in the past, and reports count it in its own year (issue 15 item 3).
+    migrated: Mapped[bool] = mapped_column(default=False, server_default=false())
+    validity_history: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{validity, since}], oldest first
     created_by: Mapped[str | None] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
@@ -351,3 +356,76 @@ def _revoke_from_search(session: Session, _context: Any, _instances: Any) -> Non
         still_public = doc.status == "published" and not doc.classified and doc not in session.deleted
         if not still_public or any(state.attrs[n].history.has_changes() for n in PUBLIC_TEXT_ATTRIBUTES):
             session.add(SearchRevocation(document_id=doc.id))
+
+# ---- webhook subscriptions (推送订阅) of integrating agencies: domain/webhooks.py ----------------------------------
+
+class WebhookSubscription(Base):
+    """推送订阅 · an integration client's subscription to the published catalogue of an organ and its subordinates.
+
+    `secret` signs deliveries (Standard Webhooks, whsec_…); after a rotation `previous_secret` still signs until
+    `previous_secret_expires_at`, so the receiver can switch over. `last_seq` is the sequence number of the newest
+    delivery fanned out to it; `start_event_id` the outbox position when it was created (nothing older is sent)."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(200), index=True)  # the integration client's token `sub`
+    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    start_event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription, numbered `seq` (1, 2, … per subscription) and sent in that order. Its body
+    is built when sent, from the record as the public sees it then: a retry never carries what has since been
+    withdrawn or classified. status: pending → delivered, or dead (dead-letter) after the retry window."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "seq", name="uq_webhook_delivery_seq"),
+        Index("ix_webhook_delivery_due", "subscription_id", "status", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)  # the webhook-id
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("webhook_subscription.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))  # outbox position
+    event_type: Mapped[str] = mapped_column(String(40))  # the outbox type it came from
+    document_id: Mapped[str] = mapped_column(String(36))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt (status, latency, the start of the receiver's answer)."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(default=False)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(300))
+    response_excerpt: Mapped[str | None] = mapped_column(String(500))

@@ -50,6 +50,14 @@ TABLE: dict[str, Rule] = {
     f"DELETE {P}/documents/{{document_id}}/attachments/{{attachment_id}}": allow(*sorted(UPLOADER_ROLES)),
     f"GET {P}/worklists/publication": allow(*STAFF),
     f"GET {P}/worklists/reevaluation": allow(*STAFF),
+    # 推送订阅: an integration client's own subscriptions (another client's are 404), within its organ's subtree.
+    **{f"{method} {P}/webhooks/subscriptions{path}": allow("integration", note="Own subscriptions only.")
+       for method, path in (("GET", ""), ("POST", ""), ("GET", "/{subscription_id}"),
+                            ("PATCH", "/{subscription_id}"), ("DELETE", "/{subscription_id}"),
+                            ("POST", "/{subscription_id}/rotate-secret"), ("POST", "/{subscription_id}/replay"),
+                            ("GET", "/{subscription_id}/deliveries"),
+                            ("GET", "/{subscription_id}/deliveries/{delivery_id}"),
+                            ("POST", "/{subscription_id}/deliveries/{delivery_id}/retry"))},
     # One endpoint per workflow action, callable by exactly the roles the workflow table names for it.
     **{f"POST {P}/documents/{{document_id}}/{action.replace('_', '-')}": allow(*sorted(rule.roles))
        for action, rule in TRANSITIONS.items()},

@@ -3,6 +3,7 @@
 import re
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -21,6 +22,8 @@ from catalog_service.vocab import (
 )
 from services.inputs import JsonTypes
 from services.vocab import Term
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
 
 
 class Schema(BaseModel):
@@ -273,6 +276,8 @@ class DocumentStaffRead(Schema):
     reevaluation_due_on: date | None = Field(description="条例第十八条: next re-evaluation of a withheld record")
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
+    migrated: bool = Field(False, description="历史数据迁移: imported with its real history from another system")
+    validity_history: list[dict[str, str]] | None = Field(None, description="有效性 before the import, oldest first")
     public_title: str
     public_summary: str | None
     public_body: str
@@ -561,6 +566,40 @@ class ImportReview(InputSchema):
         return self
 
 
+class ValidityChange(InputSchema):
+    """One step of a migrated record's 有效性 in the system it comes from."""
+
+    validity: Validity
+    since: date = Field(description="From this day on")
+
+
+class ImportHistory(InputSchema):
+    """历史数据迁移: the life a record already had in another system (an old CMS), kept with its real dates so that
+    reports, the timeliness dashboard (条例第二十六条) and the feeds count it in its own year and days. Only with a
+    `review` concluding proactive: the record was public there and is published here under its original date."""
+
+    published_at: datetime = Field(description="When it was published there (with a UTC offset; in the past)")
+    validity: Validity = Field(Validity.IN_FORCE, description="有效性 now")
+    repeal_date: date | None = Field(None, description="废止日期 (with validity repealed)")
+    validity_history: list[ValidityChange] = Field(default_factory=list, max_length=20,
+                                                   description="有效性 changes, oldest first")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ImportHistory":
+        if self.published_at.tzinfo is None:
+            raise ValueError("published_at needs a UTC offset, e.g. 2025-03-14T09:00:00+08:00")
+        if self.published_at > datetime.now(self.published_at.tzinfo):
+            raise ValueError("published_at must lie in the past (a migrated record was already published)")
+        if (self.validity == Validity.REPEALED) != (self.repeal_date is not None):
+            raise ValueError("repeal_date goes with validity repealed, and only with it")
+        days = [c.since for c in self.validity_history]
+        if days != sorted(days):
+            raise ValueError("validity_history must be in date order, oldest first")
+        if self.validity_history and self.validity_history[-1].validity != self.validity:
+            raise ValueError("the last validity_history entry must be the current validity")
+        return self
+
+
 class BulkRecord(DocumentFields):
     """One record of an organ's document system. The token's `sub` is the source system and its `organ` the
     owner: a record cannot name another organ. Links (interpretation_of, amends, repeals) may point only at the
@@ -570,6 +609,8 @@ class BulkRecord(DocumentFields):
     external_id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
                              description="The caller's own id of the record (printable ASCII); the upsert key")
     review: ImportReview | None = Field(None, description="Review already done upstream; proactive → published")
+    history: ImportHistory | None = Field(None, description="历史数据迁移: the record's real publication date and "
+                                                            "validity from the system it comes from; marked migrated")
 
     @field_validator("*")
     @classmethod
@@ -580,6 +621,22 @@ class BulkRecord(DocumentFields):
     def _one_attribute(self) -> "BulkRecord":
         if self.review and self.proposed_attribute and self.review.conclusion != self.proposed_attribute:
             raise ValueError("proposed_attribute contradicts the review's conclusion")
+        return self
+
+    @model_validator(mode="after")
+    def _history_of_a_published_record(self) -> "BulkRecord":
+        history = self.history
+        if history is None:
+            return self
+        if self.review is None or self.review.conclusion != DisclosureAttribute.PROACTIVE:
+            raise ValueError("history (a migrated record) needs the review that made it public: conclusion proactive")
+        published_on = history.published_at.astimezone(SHANGHAI).date()
+        for name in ("written_date", "formed_on"):
+            value = getattr(self, name)
+            if value is not None and value > published_on:
+                raise ValueError(f"{name} lies after the publication date")
+        if history.repeal_date is not None and history.repeal_date < (self.written_date or history.repeal_date):
+            raise ValueError("repeal_date lies before the written date (成文日期)")
         return self
 
 
@@ -691,3 +748,101 @@ class SynonymRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+# ---- webhook subscriptions (推送订阅) -------------------------------------------------------------------------------
+
+WEBHOOK_EVENT_TYPES = ("document.published", "document.updated", "document.withdrawn", "document.repealed",
+                       "document.removed")
+WebhookEventType = Literal["document.published", "document.updated", "document.withdrawn", "document.repealed",
+                           "document.removed"]
+
+
+class WebhookSubscriptionCreate(InputSchema):
+    url: str = Field(min_length=8, max_length=2048, description="https:// address that receives the deliveries",
+                     examples=["https://sync.example.gov.cn/gongkai/webhook"])
+    organ_code: str | None = Field(None, description="The organ whose records (and its subordinates') are pushed; "
+                                                     "default: the token's organ. Must be within the token's organ.")
+    event_types: list[WebhookEventType] = Field(
+        default_factory=lambda: list(WEBHOOK_EVENT_TYPES), min_length=1, max_length=len(WEBHOOK_EVENT_TYPES),
+        description="Which changes to push. `document.removed`: a record that is no longer public when its delivery "
+                    "is sent (a tombstone: it never says why)")
+    description: str | None = Field(None, max_length=200)
+
+    @field_validator("organ_code")
+    @classmethod
+    def _valid_code(cls, value: str | None) -> str | None:
+        return normalize_organ_code(value) if value is not None else None
+
+    @field_validator("event_types")
+    @classmethod
+    def _distinct_types(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class WebhookSubscriptionUpdate(InputSchema):
+    url: str | None = Field(None, min_length=8, max_length=2048)
+    event_types: list[WebhookEventType] | None = Field(None, min_length=1, max_length=len(WEBHOOK_EVENT_TYPES))
+    description: str | None = Field(None, max_length=200)
+    status: Literal["active", "disabled"] | None = Field(
+        None, description="`active` re-enables a subscription disabled for failing; pending deliveries resume in order")
+
+    _distinct = field_validator("event_types")(
+        lambda cls, v: WebhookSubscriptionCreate._distinct_types(v) if v is not None else v)
+
+
+class WebhookSubscriptionRead(Schema):
+    id: str
+    url: str
+    organ_code: str
+    event_types: list[str]
+    description: str | None
+    status: Literal["active", "disabled"]
+    disabled_reason: str | None = Field(description="Why the platform disabled it (failing for days)")
+    failing_since: datetime | None
+    last_seq: int = Field(description="Sequence number of the newest delivery; replay from any number up to it")
+    previous_secret_expires_at: datetime | None = Field(
+        description="After a rotation: until when the previous secret still signs deliveries")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookSecret(BaseModel):
+    subscription: WebhookSubscriptionRead
+    secret: str = Field(description="whsec_… signing secret (Standard Webhooks); shown only now, keep it safe")
+
+
+class WebhookReplay(InputSchema):
+    from_seq: int = Field(ge=1, le=2**31 - 1, description="Send again every delivery from this sequence number on")
+
+
+class WebhookReplayResult(BaseModel):
+    requeued: int
+
+
+class WebhookAttemptRead(Schema):
+    attempted_at: datetime
+    status_code: int | None
+    ok: bool
+    latency_ms: int
+    error: str | None
+    response_excerpt: str | None
+
+
+class WebhookDeliveryRead(Schema):
+    id: str = Field(description="The `webhook-id` header of this delivery (the same on every retry)")
+    seq: int
+    event_type: str
+    document_id: str
+    occurred_at: datetime
+    status: Literal["pending", "delivered", "dead", "skipped"] = Field(
+        description="skipped: when it was due, what it had become (e.g. a removal) was not among your event types")
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_attempt: WebhookAttemptRead | None = None
+
+
+class WebhookDeliveryDetail(WebhookDeliveryRead):
+    log: list[WebhookAttemptRead] = Field(description="Every attempt, oldest first (delivery log)")

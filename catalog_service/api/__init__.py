@@ -20,3 +20,6 @@ router.include_router(search.router)
 from catalog_service.api import synonyms  # noqa: E402
 
 router.include_router(synonyms.router)
+from catalog_service.api import webhooks  # noqa: E402
+
+router.include_router(webhooks.router)

@@ -60,6 +60,7 @@ from catalog_service.domain.workflow import Actor, publish
 from catalog_service.errors import IntegrationScopeMissing
 from catalog_service.models import Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep, new_id
 from catalog_service.schemas import (
+    SHANGHAI,
     BulkImportResult,
     BulkImportSummary,
     BulkRecord,
@@ -76,7 +77,7 @@ __all__ = ["bulk_import", "content_hash"]
 
 log = logging.getLogger("gongkai.catalog.bulk")
 LINK_FIELDS = frozenset({"co_issuer_codes", "interpretation_of", "amends", "repeals"})
-NOT_COLUMNS = LINK_FIELDS | {"external_id", "review"}
+NOT_COLUMNS = LINK_FIELDS | {"external_id", "review", "history"}
 SOURCE_SYSTEM_MAX = 64  # Document.source_system
 
 
@@ -289,6 +290,12 @@ def _set_fields(doc: Document, record: BulkRecord, calendar: WorkingCalendar, re
     for key, value in record.model_dump(exclude=NOT_COLUMNS).items():
         setattr(doc, key, value)
     doc.interpretation_of_id = record.interpretation_of
+    history = record.history
+    if history is not None:
+        # 历史数据迁移: its validity as it stands, and the steps that led there (kept for the record).
+        doc.migrated, doc.validity, doc.repeal_date = True, history.validity.value, history.repeal_date
+        doc.validity_history = [{"validity": c.validity.value, "since": c.since.isoformat()}
+                                for c in history.validity_history] or None
     review = record.review
     if review is not None:
         # The organ's own review decides what is proposed; the unit head still decides non-proactive records.
@@ -330,6 +337,20 @@ def _publish_unlinked(doc: Document, index_no: str) -> None:
     doc.status, doc.published_at, doc.scheduled_publish_at, doc.reevaluation_due_on = "published", utcnow(), None, None
     if doc.index_no is None:
         doc.index_no = index_no
+
+
+def _keep_history(doc: Document, record: BulkRecord) -> None:
+    """A migrated record was published on its own day, not on the day of the import: every count by publication
+    day (timeliness, dashboards, the Atom feed's entries) must see that day. Its last change is that publication."""
+    if record.history is not None:
+        doc.published_at = doc.updated_at = record.history.published_at
+
+
+def _publication_year(write: _Write) -> int:
+    """The year of the 索引号 block: the publication's, in Beijing time (a migrated record's lies in the past)."""
+    if write.record.history is not None:
+        return write.record.history.published_at.astimezone(SHANGHAI).year
+    return today_shanghai().year
 
 
 def _review_comment(review: ImportReview) -> str:
@@ -408,8 +429,10 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     linked: list[tuple[_Write, Document]] = []
     in_place = [w for w in writes if w.record.review is not None and not (w.record.amends or w.record.repeals)
                 and w.record.review.conclusion == DisclosureAttribute.PROACTIVE and docs[w.index].index_no is None]
-    index_nos = iter(await next_index_nos(session, ctx.organ, today_shanghai().year, ctx.settings.index_no_template,
-                                          len(in_place)) if in_place else [])
+    # One block of 索引号 per publication year (migrated records are numbered in the year they were published).
+    by_year = Counter(_publication_year(w) for w in in_place)
+    index_nos = {year: iter(await next_index_nos(session, ctx.organ, year, ctx.settings.index_no_template, count))
+                 for year, count in sorted(by_year.items())}
     for write in writes:
         review, doc = write.record.review, docs[write.index]
         if review is None:
@@ -421,7 +444,8 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         status_before, attribute_before = doc.status, doc.attribute
         if proactive:
             doc.attribute = DisclosureAttribute.PROACTIVE.value
-            _publish_unlinked(doc, doc.index_no or next(index_nos))
+            _publish_unlinked(doc, doc.index_no or next(index_nos[_publication_year(write)]))
+            _keep_history(doc, write.record)
             emit_document_event(session, doc, ctx.organ, "document.published")
             published.add(write.index)
         comment = _review_comment(review) + ("；区分处理定位失效，未发布，待保密审查员复核"
@@ -438,6 +462,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         status_before, attribute_before = doc.status, doc.attribute
         doc.attribute = DisclosureAttribute.PROACTIVE.value
         await publish(session, doc, ctx.organ, Actor(ctx.principal, "integration", ctx.settings))
+        _keep_history(doc, write.record)
         emit_document_event(session, doc, ctx.organ, "document.published")
         published.add(write.index)
         steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", _review_comment(review), status_before,

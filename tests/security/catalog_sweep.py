@@ -195,6 +195,20 @@ class Sweep:
         await self.get(who, "errors", f"{API}/worklists/publication", staff_view=True,
                        params={"within_working_days": 61})
 
+    async def webhooks(self, who: Principal) -> None:
+        """推送订阅: an integration client's own subscriptions; for everyone else, and for ids not theirs, nothing."""
+        base = f"{API}/webhooks/subscriptions"
+        r = await self.get(who, f"GET {base}", base, staff_view=False)
+        subs = [s["id"] for s in r.json()] if r.status_code == 200 else []
+        for sub in [*subs, str(uuid.uuid4())]:
+            await self.get(who, f"GET {base}/{{subscription_id}}", f"{base}/{sub}", staff_view=False)
+            r = await self.get(who, f"GET {base}/{{subscription_id}}/deliveries", f"{base}/{sub}/deliveries",
+                               staff_view=False, params={"limit": 100})
+            deliveries = [d["id"] for d in r.json()["items"]] if r.status_code == 200 else []
+            for delivery in [*deliveries, str(uuid.uuid4())]:
+                await self.get(who, f"GET {base}/{{subscription_id}}/deliveries/{{delivery_id}}",
+                               f"{base}/{sub}/deliveries/{delivery}", staff_view=False)
+
     async def health(self, who: Principal) -> None:
         for path in ("/healthz", "/readyz", "/metrics"):
             await self.get(who, f"GET {path}", path, staff_view=False)

@@ -49,6 +49,7 @@ async def test_no_canary_leaves_the_catalogue(client):
         await sweep.feeds(who)
         await sweep.worklists(who)
         await sweep.health(who)
+        await sweep.webhooks(who)
 
     # Links to hidden records: another organ's drafter, to any of X's; X's own drafter, to X's classified records
     # (a drafter may not read them); X's document system (bulk import: the organ's own unclassified records and
