@@ -121,6 +121,15 @@ class Application(Base):
     extension_decided_on: Mapped[date | None] = mapped_column(Date)  # 第三十三条第二款: decided before expiry
     extension_reason: Mapped[str | None] = mapped_column(Text)
     deferred_due_on: Mapped[date | None] = mapped_column(Date)  # 条例第三十五条 reasonable deferred deadline
+    # 条例第三十五条 as its steps: the applicant is asked to explain (说明理由, a notice with a reply window), the
+    # reasons are recorded and judged; then 不予处理 (三（五）4) or a 延迟答复 decided before expiry, with a notice.
+    explanation_requested_on: Mapped[date | None] = mapped_column(Date)
+    explanation_due_on: Mapped[date | None] = mapped_column(Date)  # the applicant's window to explain
+    explanation_received_on: Mapped[date | None] = mapped_column(Date)
+    explanation_reasons: Mapped[str | None] = mapped_column(Text)
+    explanation_judgement: Mapped[str | None] = mapped_column(String(16))  # reasonable | unreasonable | none_given
+    deferral_decided_on: Mapped[date | None] = mapped_column(Date)
+    deferral_reason: Mapped[str | None] = mapped_column(Text)
     # Fees (国办函〔2020〕109号).
     fee_method: Mapped[str | None] = mapped_column(String(20))  # per_application | per_volume
     fee_pages: Mapped[int | None] = mapped_column(Integer)

@@ -26,6 +26,8 @@ from request_service.schemas import (
     DeadlineRead,
     DeferBody,
     DraftReplyBody,
+    ExplanationBody,
+    ExplanationRequestBody,
     ExtendBody,
     FeeNoticeBody,
     HandlingStepRead,
@@ -171,7 +173,13 @@ _action("record_opinion", OpinionBody, "Record the consulted party's answer; the
         lambda b: A(on=b.on, consultation_id=b.consultation_id, opinion=b.opinion.value, comment=b.comment))
 _action("extend", ExtendBody, "Extend the reply period once, ≤ 20 working days (延期答复)",
         lambda b: A(days=b.days, comment=b.comment))
-_action("defer", DeferBody, "Set a deferred deadline (第三十五条)", lambda b: A(due_on=b.due_on, comment=b.comment))
+_action("request_explanation", ExplanationRequestBody,
+        "Ask the applicant to explain an excessive volume (说明理由, 第三十五条): a notice with a reply window",
+        lambda b: A(on=b.on, days=b.days, comment=b.comment))
+_action("record_explanation", ExplanationBody, "Record the applicant's reasons (第三十五条)",
+        lambda b: A(on=b.on, comment=b.comment))
+_action("defer", DeferBody, "Reasons judged reasonable: a deferred deadline with a notice (延迟答复, 第三十五条)",
+        lambda b: A(due_on=b.due_on, comment=b.comment))
 _action("notify_fee", FeeNoticeBody, "Send a fee notice (收费通知, 国办函〔2020〕109号)",
         lambda b: A(on=b.on, fee_method=b.fee_method.value, pages=b.pages, comment=b.comment))
 _action("record_payment", PaymentBody, "Record the fee payment; the clock resumes",

@@ -23,14 +23,18 @@ from request_service.errors import (
     ClosureNoticeMissing,
     ClosurePeriodRunning,
     DeferredDueDateInvalid,
+    ExplanationNotRequested,
+    ExplanationPeriodRunning,
+    ExplanationReasonsMissing,
     ExtensionAlreadyGranted,
     ExtensionTooLong,
     InvalidTransition,
     ReplyPeriodExpired,
+    WithholdingGroundInvalid,
     WrongRole,
 )
 from request_service.models import Application, HandlingStep, ThirdPartyConsultation
-from request_service.vocab import BREACH_ARTICLES, Breach
+from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, WithholdingGround
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
@@ -85,6 +89,8 @@ RULES: dict[str, Rule] = {
     "consult": _r({"handler"}, {"accepted", "consulting"}),
     "record_opinion": _r({"handler"}, {"consulting"}),
     "extend": _r({"reply_approver"}, {"accepted", "consulting", "awaiting_fee", "reply_drafted"}),
+    "request_explanation": _r({"handler"}, {"accepted", "consulting"}),
+    "record_explanation": _r({"handler", "intake_clerk"}, {"accepted", "consulting"}),
     "defer": _r({"reply_approver"}, {"accepted", "consulting", "reply_drafted"}),
     "notify_fee": _r({"handler"}, {"accepted"}),
     "record_payment": _r({"handler", "intake_clerk"}, {"awaiting_fee"}),
@@ -344,16 +350,70 @@ async def _extend(c: _Ctx) -> None:
         "reasons": c.data.comment})
 
 
+ARTICLE_35 = "条例第三十五条"
+
+
+async def _request_explanation(c: _Ctx) -> None:
+    """第三十五条, step 1: the number or frequency of the applicant's requests clearly exceeds a reasonable range, so
+    the organ asks them to explain (说明理由) within a window, by a notice letter. The reply clock keeps running
+    (the statute stops it for 补正 and consultations only): the decision that follows must still precede expiry."""
+    if not c.data.comment:
+        raise _invalid("comment", "say why the volume or frequency exceeds a reasonable range")
+    if c.app.explanation_requested_on is not None:
+        raise InvalidTransition(f"{ARTICLE_35}: the applicant was already asked to explain on "
+                                f"{c.app.explanation_requested_on}.")
+    await _refuse_if_expired(c, f"{ARTICLE_35}: 要求申请人说明理由须在答复期限届满前")
+    if c.app.receipt_date is not None and c.day < c.app.receipt_date:
+        raise _invalid("on", "the notice cannot precede the receipt of the application")
+    days = c.data.days or c.settings.explanation_days
+    c.app.explanation_requested_on = c.day
+    c.app.explanation_due_on = c.calendar.add_working_days(c.day, days)[0]
+    await letters.issue_letter(c.session, c.app, "explanation_request", c.principal.sub, {
+        "explanation_due_on": c.app.explanation_due_on, "grounds": c.data.comment})
+
+
+async def _record_explanation(c: _Ctx) -> None:
+    """第三十五条, step 2: the applicant's reasons, as given, and the day they arrived."""
+    if c.app.explanation_requested_on is None:
+        raise ExplanationNotRequested(f"{ARTICLE_35}: the applicant was never asked to explain (说明理由).")
+    if c.app.explanation_received_on is not None:
+        raise InvalidTransition(f"{ARTICLE_35}: the applicant's reasons were recorded on "
+                                f"{c.app.explanation_received_on}.")
+    if not c.data.comment:
+        raise _invalid("comment", "record the applicant's reasons as given")
+    if c.day < c.app.explanation_requested_on:
+        raise _invalid("on", "the reasons cannot arrive before they were asked for")
+    c.app.explanation_received_on = c.day
+    c.app.explanation_reasons = c.data.comment
+
+
+def _require_explanation(app: Application, day: date, decision: str, *, reasons_needed: bool) -> None:
+    """Step 3 needs steps 1 and 2: asked, then reasons recorded — or, for 不予处理, the window ran out unanswered."""
+    if app.explanation_requested_on is None:
+        raise ExplanationNotRequested(f"{ARTICLE_35}: {decision}须先要求申请人说明理由; "
+                                      "the applicant was never asked.")
+    if app.explanation_received_on is not None:
+        return
+    if app.explanation_due_on is None or day <= app.explanation_due_on:
+        raise ExplanationPeriodRunning(f"{ARTICLE_35}: {decision}; the applicant has until "
+                                       f"{app.explanation_due_on} to explain, and no reasons are recorded yet.")
+    if reasons_needed:
+        raise ExplanationReasonsMissing(f"{ARTICLE_35}: {decision}须以申请人说明的理由合理为前提; no reasons were "
+                                        f"given by {app.explanation_due_on}.")
+
+
 async def _defer(c: _Ctx) -> None:
-    """第三十五条: for an unreasonable volume with reasonable grounds, a reasonable deferred deadline."""
+    """第三十五条, step 3 (reasons judged reasonable): a reasonable deferred deadline after the current due date,
+    decided before expiry, with a notice letter."""
     if not c.data.due_on or not c.data.comment:
         raise _invalid("due_on", "a deferred deadline and its reason are required")
-    await _refuse_if_expired(c, "条例第三十五条: 延迟答复须在答复期限届满前决定")
+    await _refuse_if_expired(c, f"{ARTICLE_35}: 延迟答复须在答复期限届满前决定")
+    _require_explanation(c.app, today(), "延迟答复", reasons_needed=True)
     proposed, now = c.data.due_on, today()
     # The current due date; while the clock is paused, the earliest it can be (the days left, counted from today).
     state = clock.compute(await clock.segments_of(c.session, c.app.id), c.calendar, clock.allowed_days(c.app), now)
     current = clock.period_end(c.app, state) or c.calendar.add_working_days(now, state.left)[0]
-    article = "条例第三十五条: 延迟答复的合理期限"
+    article = f"{ARTICLE_35}: 延迟答复的合理期限"
     if c.app.receipt_date is not None and proposed < c.app.receipt_date:
         why = f"cannot precede the receipt date {c.app.receipt_date}"
     elif proposed < now:
@@ -366,6 +426,11 @@ async def _defer(c: _Ctx) -> None:
         raise DeferredDueDateInvalid(f"{article} {why}.", errors=[{"loc": ["body", "due_on"], "msg": why,
                                                                    "type": "value_error"}])
     c.app.deferred_due_on = proposed
+    c.app.deferral_decided_on = now
+    c.app.deferral_reason = c.data.comment
+    c.app.explanation_judgement = "reasonable"
+    await letters.issue_letter(c.session, c.app, "deferral_notice", c.principal.sub, {
+        "original_due_on": current, "deferred_due_on": proposed, "reason": c.data.comment})
 
 
 async def _notify_fee(c: _Ctx) -> None:
@@ -419,13 +484,61 @@ async def _draft_reply(c: _Ctx) -> None:
     if outcome == "partially_granted" and not c.data.withheld_parts:
         raise _invalid("withheld_parts", "a partial grant records what was withheld and why (条例第三十七条)")
     _check_closure(c.app, outcome, c.day)
+    parts = [_withheld_part(n, part) for n, part in enumerate(c.data.withheld_parts)]
+    articles = list(c.data.articles)
+    if outcome.startswith(WITHHELD_OR_PARTIAL):
+        # The outcome is the ground (its row of table 三); the reply cites its article whatever else it cites.
+        ground_article = GROUND_ARTICLES[WithholdingGround(outcome.removeprefix(WITHHELD_OR_PARTIAL))]
+        if not any(_same_article(ground_article, a) for a in articles):
+            articles.insert(0, ground_article)
+    if outcome == EXCESSIVE:
+        # 第三十五条: 不予处理 only after the applicant was asked to explain and gave no (reasonable) reasons, and
+        # before the period ran out, like the deferral that is its alternative.
+        await _refuse_if_expired(c, f"{ARTICLE_35}: 不予处理须在答复期限届满前决定")
+        _require_explanation(c.app, c.day, "不予处理", reasons_needed=False)
+        c.app.explanation_judgement = "unreasonable" if c.app.explanation_received_on else "none_given"
     c.app.outcome = outcome
-    c.app.reply_articles = list(c.data.articles)
+    c.app.reply_articles = articles
     c.app.reply_reasons = c.data.comment
-    c.app.withheld_parts = list(c.data.withheld_parts)
+    c.app.withheld_parts = parts
     c.app.published_document_id = c.data.published_document_id
     c.app.reply_drafted_by = c.principal.sub
     c.app.status = "reply_drafted"
+
+
+EXCESSIVE = "not_processed.excessive_volume"
+_GROUNDS_TEXT = "、".join(f"{g.value}（{g.zh}，{GROUND_ARTICLES[g]}）" for g in WithholdingGround)
+
+
+def _same_article(a: str, b: str) -> bool:
+    def bare(text: str) -> str:
+        text = text.strip()
+        for prefix in ("《中华人民共和国政府信息公开条例》", "《政府信息公开条例》", "条例"):
+            text = text.removeprefix(prefix)
+        return text
+    return bare(a) == bare(b)
+
+
+def _withheld_part(n: int, part: dict[str, Any]) -> dict[str, Any]:
+    """A withheld part's ground is one of the vocabulary (WithholdingGround), its article the ground's; free text
+    only explains (legal-rules §1.13). "领导不同意" is no ground of the 条例."""
+    article_rule = ("条例第三十六条第（三）项、第三十七条: 不予公开的理由须为条例第十四、十五、十六条"
+                    "或第三十六条第（七）项规定的情形（区分处理另可为不属于政府信息的内容）")
+    try:
+        ground = WithholdingGround(part.get("ground"))
+    except ValueError:
+        raise WithholdingGroundInvalid(
+            f"{article_rule}; {part.get('ground')!r} is not one of them. Grounds: {_GROUNDS_TEXT}.",
+            errors=[{"loc": ["body", "withheld_parts", n, "ground"], "msg": "not a ground of the 条例",
+                     "type": "enum"}]) from None
+    article = GROUND_ARTICLES[ground]
+    if part.get("article") and not _same_article(part["article"], article):
+        raise WithholdingGroundInvalid(
+            f"{article_rule}; the ground {ground.value} rests on {article}, not {part['article']}.",
+            errors=[{"loc": ["body", "withheld_parts", n, "article"], "msg": f"the ground's article is {article}",
+                     "type": "value_error"}])
+    return {"description": part.get("description"), "ground": ground.value, "ground_label": ground.zh,
+            "article": article, "reason": part.get("reason")}
 
 
 async def _return_reply(c: _Ctx) -> None:
@@ -443,6 +556,7 @@ LETTER_FACTS = frozenset({
     "kind", "title", "organ_name", "tracking_no", "addressee", "applicant_name", "info_title", "received_on",
     "issued_on", "outcome", "outcome_label", "group", "articles", "reasons", "withheld_parts", "ground_text",
     "already_published", "supplement_due_on", "fee_noticed_on", "fee_amount", "fee_due_on",
+    "explanation_requested_on", "no_reasons_given",
 })
 
 
@@ -468,7 +582,8 @@ async def _approve_reply(c: _Ctx) -> None:
 _HANDLERS = {
     "confirm": _confirm, "assign": _assign, "request_supplement": _request_supplement,
     "receive_supplement": _receive_supplement, "close_unsupplemented": _close_unsupplemented, "consult": _consult,
-    "record_opinion": _record_opinion, "extend": _extend, "defer": _defer, "notify_fee": _notify_fee,
+    "record_opinion": _record_opinion, "extend": _extend, "defer": _defer,
+    "request_explanation": _request_explanation, "record_explanation": _record_explanation, "notify_fee": _notify_fee,
     "record_payment": _record_payment, "waive_fee": _waive_fee, "close_unpaid": _close_unpaid,
     "draft_reply": _draft_reply, "return_reply": _return_reply, "approve_reply": _approve_reply,
 }

@@ -1,0 +1,37 @@
+"""the statute's procedures (legal-rules §1.13, issue 13 items 2–6): 第三十五条 steps
+
+application.explanation_*: the 第三十五条 procedure — the day the applicant was asked to explain (说明理由), the
+reply window, the day and text of the reasons, the organ's judgement; deferral_decided_on / deferral_reason: the
+延迟答复 decision (before expiry) and why.
+
+Revision ID: request_0006
+Revises: request_0005
+Create Date: 2026-12-07 01:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = 'request_0006'
+down_revision: str | None = 'request_0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('explanation_requested_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('explanation_due_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('explanation_received_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('explanation_reasons', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('explanation_judgement', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('deferral_decided_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('deferral_reason', sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('application', schema=None) as batch_op:
+        for column in ('deferral_reason', 'deferral_decided_on', 'explanation_judgement', 'explanation_reasons',
+                       'explanation_received_on', 'explanation_due_on', 'explanation_requested_on'):
+            batch_op.drop_column(column)
