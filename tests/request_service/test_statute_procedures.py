@@ -179,6 +179,18 @@ async def test_a_ground_outside_the_statute_is_refused(requests_client, request_
 
 
 async def test_letters_quote_the_grounds_article(requests_client, request_db, desk):
+    # A withholding that cites another article only: the ground's own article is cited too.
+    withheld = await accepted(requests_client, request_db, desk, recent())
+    r = await act(requests_client, desk.handler, withheld, "draft-reply", {
+        "outcome": "withheld.process_information", "articles": ["第三十六条第（三）项"],
+        "comment": "该信息为内部讨论记录"})
+    assert r.json()["reply_articles"] == ["条例第十六条第二款", "第三十六条第（三）项"]
+    await act(requests_client, desk.approver, withheld, "approve-reply", {})
+    _, pdf = await letter(requests_client, desk, withheld, "reply")
+    assert ("《中华人民共和国政府信息公开条例》第十六条第二款、第三十六条第（三）项的规定，"
+            "本机关决定不予公开") in pdf, pdf
+
+    # A withheld part: the ground from the vocabulary, its article and label; the reason only explains.
     partial = await accepted(requests_client, request_db, desk, recent())
     r = await act(requests_client, desk.handler, partial, "draft-reply", {
         "outcome": "partially_granted", "comment": "区分处理",
@@ -192,17 +204,6 @@ async def test_letters_quote_the_grounds_article(requests_client, request_db, de
     _, pdf = await letter(requests_client, desk, partial, "reply")
     assert ("附件2中的个人信息：保护第三方合法权益（商业秘密、个人隐私等），"
             "依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开") in pdf, pdf
-
-    # A withholding that cites another article only: the ground's own article is cited too.
-    withheld = await accepted(requests_client, request_db, desk, recent())
-    r = await act(requests_client, desk.handler, withheld, "draft-reply", {
-        "outcome": "withheld.process_information", "articles": ["第三十六条第（三）项"],
-        "comment": "该信息为内部讨论记录"})
-    assert r.json()["reply_articles"] == ["条例第十六条第二款", "第三十六条第（三）项"]
-    await act(requests_client, desk.approver, withheld, "approve-reply", {})
-    _, pdf = await letter(requests_client, desk, withheld, "reply")
-    assert ("《中华人民共和国政府信息公开条例》第十六条第二款、第三十六条第（三）项的规定，"
-            "本机关决定不予公开") in pdf, pdf
 
 
 async def test_the_grounds_vocabulary_names_article_and_report_row(requests_client):
