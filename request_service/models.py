@@ -130,6 +130,11 @@ class Application(Base):
     explanation_judgement: Mapped[str | None] = mapped_column(String(16))  # reasonable | unreasonable | none_given
     deferral_decided_on: Mapped[date | None] = mapped_column(Date)
     deferral_reason: Mapped[str | None] = mapped_column(Text)
+    # 正当理由 (第三十条): a late supplement accepted by the handler's recorded decision re-opens a 视为放弃 closure.
+    good_cause_reason: Mapped[str | None] = mapped_column(Text)
+    good_cause_decided_by: Mapped[str | None] = mapped_column(String(100))
+    good_cause_decided_on: Mapped[date | None] = mapped_column(Date)
+    reopened_closure_on: Mapped[date | None] = mapped_column(Date)  # the 视为放弃 closure that was undone
     # Fees (国办函〔2020〕109号).
     fee_method: Mapped[str | None] = mapped_column(String(20))  # per_application | per_volume
     fee_pages: Mapped[int | None] = mapped_column(Integer)

@@ -213,6 +213,10 @@ class ApplicationStaffRead(ApplicationSummary):
         description="reasonable (延迟答复) · unreasonable · none_given (不予处理)")
     deferral_decided_on: date | None
     deferral_reason: str | None
+    good_cause_reason: str | None = Field(description="正当理由 (第三十条) for a late supplement, as recorded")
+    good_cause_decided_by: str | None
+    good_cause_decided_on: date | None
+    reopened_closure_on: date | None = Field(description="the 视为放弃 closure the good cause undid")
     fee_method: FeeMethod | None
     fee_pages: int | None
     fee_amount: Decimal | None

@@ -1,8 +1,9 @@
-"""the statute's procedures (legal-rules §1.13, issue 13 items 2–6): 第三十五条 steps
+"""the statute's procedures (legal-rules §1.13, issue 13 items 2–6): 第三十五条 steps, 正当理由
 
 application.explanation_*: the 第三十五条 procedure — the day the applicant was asked to explain (说明理由), the
 reply window, the day and text of the reasons, the organ's judgement; deferral_decided_on / deferral_reason: the
-延迟答复 decision (before expiry) and why.
+延迟答复 decision (before expiry) and why. good_cause_*: 正当理由 (第三十条) — the handler's recorded decision that
+accepts a late supplement and re-opens a 视为放弃 closure (reopened_closure_on: the closure undone).
 
 Revision ID: request_0006
 Revises: request_0005
@@ -28,10 +29,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('explanation_judgement', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('deferral_decided_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('deferral_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('good_cause_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('good_cause_decided_by', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('good_cause_decided_on', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('reopened_closure_on', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('application', schema=None) as batch_op:
-        for column in ('deferral_reason', 'deferral_decided_on', 'explanation_judgement', 'explanation_reasons',
+        for column in ('reopened_closure_on', 'good_cause_decided_on', 'good_cause_decided_by', 'good_cause_reason',
+                       'deferral_reason', 'deferral_decided_on', 'explanation_judgement', 'explanation_reasons',
                        'explanation_received_on', 'explanation_due_on', 'explanation_requested_on'):
             batch_op.drop_column(column)

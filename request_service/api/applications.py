@@ -166,6 +166,9 @@ _action("receive_supplement", DatedBody, "Supplement received: the 20 working da
         lambda b: A(on=b.on, comment=b.comment))
 _action("close_unsupplemented", DatedBody, "Close: not supplemented in time (视为放弃)",
         lambda b: A(on=b.on, comment=b.comment))
+_action("accept_late_supplement", DatedBody,
+        "正当理由: accept a late supplement and re-open an application closed as 视为放弃 (第三十条)",
+        lambda b: A(on=b.on, comment=b.comment))
 _action("consult", ConsultBody, "Consult a third party or co-author organ (征求意见): clock pauses",
         lambda b: A(on=b.on, party_kind=b.party_kind.value, party_name=b.party_name,
                     received_by_party_on=b.received_by_party_on, comment=b.comment))

@@ -86,6 +86,7 @@ RULES: dict[str, Rule] = {
     "request_supplement": _r({"handler"}, {"accepted"}),
     "receive_supplement": _r({"intake_clerk", "handler"}, {"supplement_requested"}),
     "close_unsupplemented": _r({"handler"}, {"supplement_requested"}),
+    "accept_late_supplement": _r({"handler"}, {"closed"}),
     "consult": _r({"handler"}, {"accepted", "consulting"}),
     "record_opinion": _r({"handler"}, {"consulting"}),
     "extend": _r({"reply_approver"}, {"accepted", "consulting", "awaiting_fee", "reply_drafted"}),
@@ -228,6 +229,34 @@ async def _receive_supplement(c: _Ctx) -> None:
     # supplement_due_on stays: it is the period the notice set, which a 三（六）1 closure is judged against.
     c.app.supplement_received_on = c.day
     await clock.switch(c.session, c.app, "running", c.day, clock.BASIS["supplement_received"], restart=True)
+
+
+async def _accept_late_supplement(c: _Ctx) -> None:
+    """正当理由 (第三十条 "无正当理由逾期不补正的，视为放弃"): the handler judges the reason for a late supplement good
+    and records it; the application closed as 视为放弃 is re-opened and the 20 working days count again from the
+    day the supplement was received. The closure's 三（六）1 row goes with it: the statistics move the application
+    back to open (a signed-off report shows the change as a discrepancy)."""
+    article = "条例第三十条: 有正当理由逾期补正的，不视为放弃申请"
+    if c.app.outcome != NO_SUPPLEMENT:
+        raise InvalidTransition(f"{article}; only an application closed as 视为放弃 (no supplement) is re-opened, "
+                                f"this one was closed as {c.app.outcome}.")
+    if not c.data.comment:
+        raise _invalid("comment", "record the good reason (正当理由) for the late supplement")
+    segments = await clock.segments_of(c.session, c.app.id)
+    noticed = next((s.start_on for s in reversed(segments) if s.state == "stopped"), c.app.receipt_date)
+    if noticed is not None and c.day < noticed:
+        raise _invalid("on", "the supplement cannot be received before it was requested")
+    closed_on = c.app.closed_on
+    c.app.status = "accepted"
+    c.app.outcome = None
+    c.app.closed_on = None
+    c.app.supplement_received_on = c.day
+    c.app.good_cause_reason = c.data.comment
+    c.app.good_cause_decided_by = c.principal.sub
+    c.app.good_cause_decided_on = today()
+    c.app.reopened_closure_on = closed_on
+    await clock.switch(c.session, c.app, "running", c.day, clock.BASIS["supplement_received"], restart=True,
+                       note=f"正当理由逾期补正，撤销{closed_on}视为放弃的终止")
 
 
 async def _close(c: _Ctx, outcome: str, kind_ctx: dict[str, Any]) -> None:
@@ -582,6 +611,7 @@ async def _approve_reply(c: _Ctx) -> None:
 _HANDLERS = {
     "confirm": _confirm, "assign": _assign, "request_supplement": _request_supplement,
     "receive_supplement": _receive_supplement, "close_unsupplemented": _close_unsupplemented, "consult": _consult,
+    "accept_late_supplement": _accept_late_supplement,
     "record_opinion": _record_opinion, "extend": _extend, "defer": _defer,
     "request_explanation": _request_explanation, "record_explanation": _record_explanation, "notify_fee": _notify_fee,
     "record_payment": _record_payment, "waive_fee": _waive_fee, "close_unpaid": _close_unpaid,
@@ -593,7 +623,9 @@ assert set(_HANDLERS) == set(RULES)
 async def expire(session: AsyncSession, on: date, settings: Settings) -> int:
     """The daily sweep: consultations past their 15 working days count as no reply (a co-author organ's silence is
     consent, 第三十四条) and the clock resumes; unsupplemented and unpaid applications past their deadline are
-    closed as deemed abandoned (视为放弃). Returns how many applications changed."""
+    closed as deemed abandoned (视为放弃) — dated the day their period ran out (the last day of the 补正 period or
+    payment window), not the day the sweep ran: a sweep that was down over New Year must not move a closure into
+    the next report year (legal-rules §1.13). Returns how many applications changed."""
     system = Principal(sub="system", name="系统", roles=frozenset(HANDLING_ROLES))
     calendar = await current_calendar(session)
     changed = 0
@@ -622,7 +654,8 @@ async def expire(session: AsyncSession, on: date, settings: Settings) -> int:
                                       .limit(500))).scalars().all()
         for app in apps:
             await bump_version(session, app, app.version)
-            ctx = _Ctx(session, system, app, Action(), settings, calendar, on, "system")
+            ran_out = app.supplement_due_on if status == "supplement_requested" else app.fee_due_on
+            ctx = _Ctx(session, system, app, Action(), settings, calendar, ran_out or on, "system")
             await _close(ctx, outcome, {})
             await add_step(session, app, system, action="deemed_abandoned", role="system", status_before=status,
                            comment="逾期未补正，视为放弃申请" if status == "supplement_requested"

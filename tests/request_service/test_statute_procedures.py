@@ -14,7 +14,7 @@ import pytest
 
 from request_service.domain.applications import today
 from tests.request_service.helpers import API, Desk, accepted, act, assert_pdf_matches_html, organ_code
-from tests.support import assert_problem
+from tests.support import assert_problem, auth
 
 EXPIRED_RECEIPT = "2025-09-26"  # legal-rules §6.4 example 1: reply by 2025-10-30
 
@@ -218,3 +218,104 @@ async def test_the_grounds_vocabulary_names_article_and_report_row(requests_clie
     assert all(g["zh"] and g["en"] for g in grounds.values())
     vocab = (await requests_client.get(f"{API}/vocabularies")).json()["vocabularies"]
     assert {t["code"] for t in vocab["withholding_ground"]} == set(grounds)
+
+
+# --- 正当理由 and the dates of automatic closures (第三十条) ------------------------------------------------------
+
+
+async def _sweep(request_db, on: date) -> None:
+    from request_service.config import Settings
+    from request_service.domain.handling import expire
+
+    async with request_db.transaction() as session:
+        await expire(session, on, Settings())
+
+
+async def test_the_sweep_dates_a_closure_the_day_the_period_ran_out(requests_client, request_db, desk):
+    """A sweep that was down for weeks — over New Year — closes on the last day of the period, not on its own day."""
+    unsupplemented = await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT)
+    r = await act(requests_client, desk.handler, unsupplemented, "request-supplement",
+                  {"items": ["请明确所需信息的名称"], "on": "2025-10-09", "days": 10})
+    assert r.json()["supplement_due_on"] == "2025-10-22"
+    unpaid = await accepted(requests_client, request_db, desk, "2025-11-24")
+    r = await act(requests_client, desk.handler, unpaid, "notify-fee",
+                  {"fee_method": "per_volume", "pages": 250, "on": "2025-12-01"})
+    assert r.json()["fee_due_on"] == "2025-12-29"
+    await _sweep(request_db, date(2026, 1, 6))
+    closed = await read(requests_client, desk, unsupplemented)
+    assert (closed["status"], closed["outcome"], closed["closed_on"]) == ("closed", "other.no_supplement",
+                                                                          "2025-10-22")
+    closed = await read(requests_client, desk, unpaid)
+    assert (closed["status"], closed["outcome"], closed["closed_on"]) == ("closed", "other.fee_unpaid",
+                                                                          "2025-12-29")  # the 2025 report
+
+
+async def test_good_cause_reopens_a_deemed_abandoned_application(requests_client, request_db, stats, stats_db, desk):
+    """The handler's recorded 正当理由 re-opens a 视为放弃 closure; the 2025 report moves it back to open, and the
+    published 2025 report shows the change as a discrepancy (its snapshot stays as signed off)."""
+    from tests.stats_service.helpers import Feed, drain, organ
+
+    app_id = await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT)
+    await act(requests_client, desk.handler, app_id, "request-supplement",
+              {"items": ["请明确所需信息的名称"], "on": "2025-10-09", "days": 10})
+    await _sweep(request_db, date(2025, 10, 27))
+    assert (await read(requests_client, desk, app_id))["closed_on"] == "2025-10-22"
+
+    catalog, requests = Feed(), Feed()
+    organ(catalog, desk.organ, "测试市财政局")
+    seen: set[int] = set()
+
+    async def feed_stats() -> None:
+        events = (await requests_client.get("/internal/v1/events", headers=auth("service"),
+                                            params={"limit": 1000})).json()["items"]
+        for e in events:
+            if e["entity_id"] == app_id and e["id"] not in seen:
+                seen.add(e["id"])
+                requests.add(e["type"], e["entity_type"], e["entity_id"], e["version"], e["payload"])
+        await drain(stats_db, catalog, requests)
+
+    await feed_stats()
+    reports = f"/api/v1/stats/annual-reports/{desk.organ}/2025"
+    officer, head = auth("stats_officer", organ=desk.organ), auth("unit_head", organ=desk.organ)
+    report = (await stats.get(reports, headers=officer)).json()["section3"]["rows"]
+    assert report["other.no_supplement"]["total"] == 1 and report["carried_forward"]["total"] == 0
+    etag = (await stats.get(f"{reports}/status", headers=officer)).headers["etag"]
+    r = await stats.post(f"{reports}/submit", headers={**officer, "If-Match": etag})
+    r = await stats.post(f"{reports}/publish", headers={**head, "If-Match": r.headers["etag"]})
+    assert r.json()["status"] == "published"
+
+    # Only with the good reason recorded; only a 视为放弃 closure.
+    await act(requests_client, desk.handler, app_id, "accept-late-supplement", {"on": "2025-10-24"},
+              expect=422, expect_code="validation_error")
+    r = await act(requests_client, desk.handler, app_id, "accept-late-supplement",
+                  {"on": "2025-10-24", "comment": "申请人住院治疗，有医院证明"})
+    body = r.json()
+    assert (body["status"], body["outcome"], body["closed_on"]) == ("accepted", None, None)
+    assert body["supplement_received_on"] == "2025-10-24" and body["reopened_closure_on"] == "2025-10-22"
+    assert body["good_cause_reason"] == "申请人住院治疗，有医院证明"
+    assert body["good_cause_decided_by"] == f"handler@{desk.organ}"
+    assert body["good_cause_decided_on"] == today().isoformat()
+    restarted = (await requests_client.get(f"{API}/calendar/add-working-days",
+                                           params={"start": "2025-10-24", "days": 20})).json()
+    assert body["due_on"] == restarted["date"]  # the 20 working days count again from the supplement
+    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler)).json()
+    assert history[-1]["action"] == "accept_late_supplement"
+    assert history[-1]["comment"] == "申请人住院治疗，有医院证明"
+
+    await feed_stats()
+    live = (await stats.get(reports, headers=officer))
+    assert live.json()["section3"]["rows"]["other.no_supplement"]["total"] == 1  # published: frozen
+    found = (await stats.get(f"{reports}/discrepancies", headers=officer)).json()
+    assert {"cell": "section3.rows.other.no_supplement.total", "published": 1, "live": 0} in found
+    assert {"cell": "section3.rows.carried_forward.total", "published": 0, "live": 1} in found
+
+
+async def test_good_cause_reopens_only_a_deemed_abandoned_closure(requests_client, request_db, desk):
+    app_id = await accepted(requests_client, request_db, desk, "2025-11-24")
+    await act(requests_client, desk.handler, app_id, "notify-fee",
+              {"fee_method": "per_volume", "pages": 250, "on": "2025-12-01"})
+    await _sweep(request_db, date(2026, 1, 6))
+    body = assert_problem(await act(requests_client, desk.handler, app_id, "accept-late-supplement",
+                                    {"on": "2026-01-05", "comment": "有正当理由"},
+                                    expect=409, expect_code="invalid_transition"), 409, "invalid_transition")
+    assert "条例第三十条" in body["detail"]
