@@ -148,3 +148,11 @@ class WithholdingGroundInvalid(UnprocessableEntity):
 
     code = "withholding_ground_invalid"
     title, title_zh = "Invalid Withholding Ground", "不予公开理由不属于法定情形"
+
+
+class NoticeNotDelivered(Conflict):
+    """A window the law runs from the applicant's receipt of a notice (补正, 收费通知) has not started: the notice's
+    delivery is not recorded yet."""
+
+    code = "notice_not_delivered"
+    title, title_zh = "Notice Not Yet Delivered", "告知书尚未送达"

@@ -223,6 +223,13 @@ class Letter(Base):
     html: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date] = mapped_column(Date)
+    # Notices whose window the law runs from the applicant's receipt (补正, 收费通知, 说明理由): how they went out and
+    # when they arrived — electronic: the day sent; post: the day signed for, entered by staff. Until then the
+    # window has not started (legal-rules §1.13). Null for other letters.
+    delivery_channel: Mapped[str | None] = mapped_column(String(16))  # electronic | post
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+    delivery_recorded_by: Mapped[str | None] = mapped_column(String(100))
+    window_days: Mapped[int | None] = mapped_column(Integer)  # the window, in working days from delivery
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

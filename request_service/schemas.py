@@ -109,6 +109,14 @@ class ExplanationBody(DatedBody):
     comment: str = Field(min_length=2, max_length=8000, description="the applicant's reasons")
 
 
+class DeliveryBody(InputSchema):
+    """送达: the day a notice sent by post (or collected in person) was signed for; its window counts from it."""
+
+    letter_id: str = Field(min_length=1, max_length=36, description="the notice (补正告知书, 收费通知, 说明理由通知书)")
+    on: date = Field(description="the day the applicant signed for it (Asia/Shanghai)")
+    comment: str | None = Field(None, max_length=4000, description="e.g. the postal tracking number")
+
+
 class WithheldPart(InputSchema):
     description: str = Field(min_length=1, max_length=1000, description="what was withheld")
     # A str, checked by the service against WithholdingGround, so that a ground outside the 条例 is refused with the

@@ -25,6 +25,7 @@ from request_service.schemas import (
     DatedBody,
     DeadlineRead,
     DeferBody,
+    DeliveryBody,
     DraftReplyBody,
     ExplanationBody,
     ExplanationRequestBody,
@@ -83,7 +84,8 @@ async def list_applications(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
     view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$",
                                description="all · due_soon · overdue · waiting_applicant · waiting_third_party · "
-                                           "awaiting_confirmation · awaiting_sign_off")] = "all",
+                                           "awaiting_confirmation · awaiting_sign_off · "
+                                           "notices_not_delivered")] = "all",
     within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
     limit: Limit = 50, cursor: str | None = None,
 ) -> CursorPage[ApplicationSummary]:
@@ -169,6 +171,9 @@ _action("close_unsupplemented", DatedBody, "Close: not supplemented in time (视
 _action("accept_late_supplement", DatedBody,
         "正当理由: accept a late supplement and re-open an application closed as 视为放弃 (第三十条)",
         lambda b: A(on=b.on, comment=b.comment))
+_action("record_delivery", DeliveryBody,
+        "Record the day a notice sent by post was signed for (送达): its window starts counting",
+        lambda b: A(on=b.on, letter_id=b.letter_id, comment=b.comment))
 _action("consult", ConsultBody, "Consult a third party or co-author organ (征求意见): clock pauses",
         lambda b: A(on=b.on, party_kind=b.party_kind.value, party_name=b.party_name,
                     received_by_party_on=b.received_by_party_on, comment=b.comment))

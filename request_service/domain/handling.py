@@ -29,11 +29,12 @@ from request_service.errors import (
     ExtensionAlreadyGranted,
     ExtensionTooLong,
     InvalidTransition,
+    NoticeNotDelivered,
     ReplyPeriodExpired,
     WithholdingGroundInvalid,
     WrongRole,
 )
-from request_service.models import Application, HandlingStep, ThirdPartyConsultation
+from request_service.models import Application, HandlingStep, Letter, ThirdPartyConsultation
 from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, WithholdingGround
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
@@ -93,6 +94,8 @@ RULES: dict[str, Rule] = {
     "request_explanation": _r({"handler"}, {"accepted", "consulting"}),
     "record_explanation": _r({"handler", "intake_clerk"}, {"accepted", "consulting"}),
     "defer": _r({"reply_approver"}, {"accepted", "consulting", "reply_drafted"}),
+    "record_delivery": _r({"intake_clerk", "handler"}, {"supplement_requested", "awaiting_fee", "accepted",
+                                                        "consulting"}),
     "notify_fee": _r({"handler"}, {"accepted"}),
     "record_payment": _r({"handler", "intake_clerk"}, {"awaiting_fee"}),
     "waive_fee": _r({"reply_approver"}, {"awaiting_fee"}),
@@ -126,6 +129,7 @@ class Action:
     articles: list[str] = field(default_factory=list)
     withheld_parts: list[dict[str, Any]] = field(default_factory=list)
     published_document_id: str | None = None
+    letter_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -203,7 +207,8 @@ async def _request_supplement(c: _Ctx) -> None:
     if earlier:
         raise InvalidTransition("A supplement was already requested once (一次性告知); it cannot be requested again.")
     days = c.data.days or c.settings.supplement_days
-    c.app.supplement_due_on = c.calendar.add_working_days(c.day, days)[0]
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.supplement_due_on = c.calendar.add_working_days(delivered, days)[0] if delivered else None
     c.app.status = "supplement_requested"
     await clock.switch(c.session, c.app, "stopped", c.day, clock.BASIS["supplement"])
     # 第三十条: the notice is due within 7 working days of receipt. A late one is still better for the applicant than
@@ -211,8 +216,50 @@ async def _request_supplement(c: _Ctx) -> None:
     late = c.app.supplement_notice_due_on is not None and c.day > c.app.supplement_notice_due_on
     if late:
         _record_breach(c.app, Breach.LATE_SUPPLEMENT_NOTICE, c.day, c.app.supplement_notice_due_on)
-    await letters.issue_letter(c.session, c.app, "supplement_notice", c.principal.sub,
-                               {"items": c.data.items, "supplement_due_on": c.app.supplement_due_on})
+    notice = await letters.issue_letter(c.session, c.app, "supplement_notice", c.principal.sub, {
+        "items": c.data.items, "supplement_due_on": c.app.supplement_due_on, "supplement_days": days})
+    _sent(notice, c.app, delivered, days)
+
+
+# Notices whose window the law runs from the applicant's receipt (legal-rules §1.13; 109号 "收到收费通知次日起"): the
+# application's field the window's last day goes in. Electronic delivery is the day sent; post (and collection in
+# person) is the day signed for, entered by staff (record_delivery) — until then the window has not started.
+NOTICE_WINDOWS = {"supplement_notice": "supplement_due_on", "fee_notice": "fee_due_on",
+                  "explanation_request": "explanation_due_on"}
+ELECTRONIC = frozenset({"email", "online", "fax"})  # vocab.Delivery; mail and pickup are signed for
+
+
+def _delivered_when_sent(app: Application, sent_on: date) -> date | None:
+    return sent_on if app.delivery in ELECTRONIC else None
+
+
+def _sent(notice: Letter, app: Application, delivered: date | None, days: int) -> None:
+    notice.delivery_channel = "electronic" if app.delivery in ELECTRONIC else "post"
+    notice.delivered_on, notice.window_days = delivered, days
+
+
+async def _notice_sent_on(c: _Ctx, notice: Letter) -> date | None:
+    if notice.kind == "fee_notice":
+        return c.app.fee_noticed_on
+    if notice.kind == "explanation_request":
+        return c.app.explanation_requested_on
+    stopped = [s for s in await clock.segments_of(c.session, c.app.id) if s.state == "stopped"]
+    return stopped[-1].start_on if stopped else None
+
+
+async def _record_delivery(c: _Ctx) -> None:
+    """The day a notice sent by post was signed for (送达): its window starts counting from it."""
+    notice = await c.session.get(Letter, c.data.letter_id or "")
+    if notice is None or notice.application_id != c.app.id or notice.kind not in NOTICE_WINDOWS:
+        raise _invalid("letter_id", "no notice of this application whose window runs from its delivery")
+    if notice.delivered_on is not None:
+        raise InvalidTransition(f"The {notice.kind} was delivered on {notice.delivered_on} "
+                                f"({notice.delivery_channel}); its delivery is recorded once.")
+    sent_on = await _notice_sent_on(c, notice)
+    if sent_on is not None and c.day < sent_on:
+        raise _invalid("on", f"the notice cannot arrive before it was sent ({sent_on})")
+    notice.delivered_on, notice.delivery_recorded_by = c.day, c.principal.sub
+    setattr(c.app, NOTICE_WINDOWS[notice.kind], c.calendar.add_working_days(c.day, notice.window_days or 0)[0])
 
 
 def _record_breach(app: Application, breach: Breach, on: date, due_on: date | None) -> None:
@@ -277,8 +324,11 @@ def _check_closure(app: Application, outcome: str, day: date) -> None:
     """Refuse a 三（六）1 / 三（六）2 / 三（四）3 outcome the application's record does not support."""
     if outcome == NO_SUPPLEMENT:
         article = "条例第三十条: 视为放弃申请须在补正告知书所定补正期限届满而申请人无正当理由逾期不补正之后"
+        if app.supplement_due_on is None and app.status == "supplement_requested":
+            raise NoticeNotDelivered(f"{article}; the 补正 period runs from the applicant's receipt of the notice, "
+                                     "and its delivery is not recorded yet.")
         if app.supplement_due_on is None:
-            raise ClosureNoticeMissing(f"{article}; no 补正 notice was sent on this application.")
+            raise ClosureNoticeMissing(f"{article}; no 补正 notice was sent or delivered on this application.")
         if app.supplement_received_on is not None and app.supplement_received_on <= app.supplement_due_on:
             raise ClosureNoticeMissing(f"{article}; the supplement was received on {app.supplement_received_on}, "
                                        f"within the period ending {app.supplement_due_on}.")
@@ -286,6 +336,9 @@ def _check_closure(app: Application, outcome: str, day: date) -> None:
             raise ClosurePeriodRunning(f"{article}; the applicant has until {app.supplement_due_on} to supplement.")
     elif outcome == FEE_UNPAID:
         article = "国办函〔2020〕109号: 逾期未缴纳信息处理费视为放弃申请，须在收费通知所定缴费期限届满之后"
+        if app.fee_due_on is None and app.fee_noticed_on is not None:
+            raise NoticeNotDelivered(f"{article}; the payment window runs from the day after the applicant received "
+                                     "the fee notice (收到收费通知次日起), and its delivery is not recorded yet.")
         if app.fee_due_on is None:
             raise ClosureNoticeMissing(f"{article}; no fee notice (收费通知) was sent on this application.")
         if app.fee_paid_on is not None or app.fee_waived:
@@ -396,9 +449,11 @@ async def _request_explanation(c: _Ctx) -> None:
         raise _invalid("on", "the notice cannot precede the receipt of the application")
     days = c.data.days or c.settings.explanation_days
     c.app.explanation_requested_on = c.day
-    c.app.explanation_due_on = c.calendar.add_working_days(c.day, days)[0]
-    await letters.issue_letter(c.session, c.app, "explanation_request", c.principal.sub, {
-        "explanation_due_on": c.app.explanation_due_on, "grounds": c.data.comment})
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.explanation_due_on = c.calendar.add_working_days(delivered, days)[0] if delivered else None
+    notice = await letters.issue_letter(c.session, c.app, "explanation_request", c.principal.sub, {
+        "explanation_due_on": c.app.explanation_due_on, "explanation_days": days, "grounds": c.data.comment})
+    _sent(notice, c.app, delivered, days)
 
 
 async def _record_explanation(c: _Ctx) -> None:
@@ -423,7 +478,10 @@ def _require_explanation(app: Application, day: date, decision: str, *, reasons_
                                       "the applicant was never asked.")
     if app.explanation_received_on is not None:
         return
-    if app.explanation_due_on is None or day <= app.explanation_due_on:
+    if app.explanation_due_on is None:
+        raise NoticeNotDelivered(f"{ARTICLE_35}: {decision}; the applicant's window to explain runs from their "
+                                 "receipt of the notice, and its delivery is not recorded yet.")
+    if day <= app.explanation_due_on:
         raise ExplanationPeriodRunning(f"{ARTICLE_35}: {decision}; the applicant has until "
                                        f"{app.explanation_due_on} to explain, and no reasons are recorded yet.")
     if reasons_needed:
@@ -470,13 +528,15 @@ async def _notify_fee(c: _Ctx) -> None:
         raise _invalid("fee_method", "no fee is due under 国办函〔2020〕109号 for this application")
     c.app.fee_method, c.app.fee_pages, c.app.fee_amount = c.data.fee_method, c.data.pages, amount
     c.app.fee_noticed_on = c.day
-    c.app.fee_due_on = c.calendar.add_working_days(c.day, c.settings.fee_payment_days)[0]
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.fee_due_on = c.calendar.add_working_days(delivered, c.settings.fee_payment_days)[0] if delivered else None
     c.app.status = "awaiting_fee"
     if c.settings.fee_pauses_clock:
         await clock.switch(c.session, c.app, "paused", c.day, clock.BASIS["fee"])
-    await letters.issue_letter(c.session, c.app, "fee_notice", c.principal.sub, {
+    notice = await letters.issue_letter(c.session, c.app, "fee_notice", c.principal.sub, {
         "fee_amount": amount, "fee_method": c.data.fee_method, "fee_due_on": c.app.fee_due_on,
         "pages": c.data.pages})
+    _sent(notice, c.app, delivered, c.settings.fee_payment_days)
 
 
 async def _settle_fee(c: _Ctx) -> None:
@@ -611,7 +671,7 @@ async def _approve_reply(c: _Ctx) -> None:
 _HANDLERS = {
     "confirm": _confirm, "assign": _assign, "request_supplement": _request_supplement,
     "receive_supplement": _receive_supplement, "close_unsupplemented": _close_unsupplemented, "consult": _consult,
-    "accept_late_supplement": _accept_late_supplement,
+    "accept_late_supplement": _accept_late_supplement, "record_delivery": _record_delivery,
     "record_opinion": _record_opinion, "extend": _extend, "defer": _defer,
     "request_explanation": _request_explanation, "record_explanation": _record_explanation, "notify_fee": _notify_fee,
     "record_payment": _record_payment, "waive_fee": _waive_fee, "close_unpaid": _close_unpaid,

@@ -39,7 +39,8 @@ reply (政府信息公开申请答复书) — the section follows `outcome`
                                 fee_due_on (fee unpaid)
 supplement_notice (补正告知书, 条例第三十条)
     items                 list[str]  the items to supplement (one notice, all items)
-    supplement_due_on     date  补正期限; default app.supplement_due_on
+    supplement_due_on     date  补正期限; default app.supplement_due_on (none while a posted notice is undelivered)
+    supplement_days       int   the period in working days from receipt, printed when there is no date yet
     guidance              str   指导和释明
     submit_to             str   how to send the supplement
 extension_notice (延期答复告知书, 条例第三十三条第二款)
@@ -68,6 +69,7 @@ fee_notice (收费通知, 国办函〔2020〕109号)
 explanation_request (说明理由通知书, 条例第三十五条)
     grounds               str   why the volume or frequency of requests exceeds a reasonable range
     explanation_due_on    date  the applicant's window; default app.explanation_due_on
+    explanation_days      int   the window in working days from receipt, printed when there is no date yet
     submit_to             str   how to send the reasons
 deferral_notice (延迟答复告知书, 条例第三十五条)
     deferred_due_on       date  the deferred deadline; default app.deferred_due_on

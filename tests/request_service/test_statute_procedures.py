@@ -319,3 +319,77 @@ async def test_good_cause_reopens_only_a_deemed_abandoned_closure(requests_clien
                                     {"on": "2026-01-05", "comment": "有正当理由"},
                                     expect=409, expect_code="invalid_transition"), 409, "invalid_transition")
     assert "条例第三十条" in body["detail"]
+
+
+# --- delivery of notices (送达): windows run from the applicant's receipt ---------------------------------------------
+
+
+async def _notices(client, desk: Desk, app_id: str) -> dict[str, dict]:
+    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    return {item["kind"]: item for item in letters}
+
+
+async def _undelivered(client, desk: Desk) -> set[str]:
+    r = await client.get(f"{API}/applications", params={"view": "notices_not_delivered", "limit": 100},
+                         headers=desk.handler)
+    assert r.status_code == 200, r.text
+    return {item["id"] for item in r.json()["items"]}
+
+
+async def test_an_electronic_notice_is_delivered_the_day_it_is_sent(requests_client, request_db, desk):
+    app_id = await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT, delivery="email")
+    r = await act(requests_client, desk.handler, app_id, "request-supplement",
+                  {"items": ["请明确所需信息的名称"], "on": "2025-10-09", "days": 10})
+    assert r.json()["supplement_due_on"] == "2025-10-22"
+    notice = (await _notices(requests_client, desk, app_id))["supplement_notice"]
+    assert (notice["delivery_channel"], notice["delivered_on"]) == ("electronic", "2025-10-09")
+    assert app_id not in await _undelivered(requests_client, desk)
+
+
+async def test_a_posted_supplement_notice_counts_from_the_day_signed_for(requests_client, request_db, desk):
+    app_id = await accepted(requests_client, request_db, desk, EXPIRED_RECEIPT, delivery="mail")
+    r = await act(requests_client, desk.handler, app_id, "request-supplement",
+                  {"items": ["请明确所需信息的名称"], "on": "2025-10-09", "days": 10})
+    assert r.json()["status"] == "supplement_requested" and r.json()["supplement_due_on"] is None
+    notice = (await _notices(requests_client, desk, app_id))["supplement_notice"]
+    assert (notice["delivery_channel"], notice["delivered_on"]) == ("post", None)
+    page, pdf = await letter(requests_client, desk, app_id, "supplement_notice")
+    assert "自收到本告知书之日起10个工作日内" in pdf
+    assert app_id in await _undelivered(requests_client, desk)
+    # Until delivery is recorded the period has not started: no closure, and the sweep leaves it alone.
+    body = assert_problem(await act(requests_client, desk.handler, app_id, "close-unsupplemented",
+                                    {"on": "2025-12-01"}, expect=409, expect_code="notice_not_delivered"),
+                          409, "notice_not_delivered")
+    assert "条例第三十条" in body["detail"]
+    await _sweep(request_db, date(2025, 12, 1))
+    assert (await read(requests_client, desk, app_id))["status"] == "supplement_requested"
+    # Signed for on 10/15: ten working days from then (10/11 was a 调休 working Saturday, before it).
+    await act(requests_client, desk.clerk, app_id, "record-delivery",
+              {"letter_id": notice["id"], "on": "2025-10-08"}, expect=422, expect_code="validation_error")
+    r = await act(requests_client, desk.clerk, app_id, "record-delivery",
+                  {"letter_id": notice["id"], "on": "2025-10-15", "comment": "EMS1234567890"})
+    assert r.json()["supplement_due_on"] == "2025-10-29"
+    notice = (await _notices(requests_client, desk, app_id))["supplement_notice"]
+    assert notice["delivered_on"] == "2025-10-15"
+    assert app_id not in await _undelivered(requests_client, desk)
+    await act(requests_client, desk.clerk, app_id, "record-delivery", {"letter_id": notice["id"], "on": "2025-10-16"},
+              expect=409, expect_code="invalid_transition")
+    await _sweep(request_db, date(2025, 12, 1))
+    closed = await read(requests_client, desk, app_id)
+    assert (closed["status"], closed["closed_on"]) == ("closed", "2025-10-29")
+
+
+async def test_a_posted_fee_notice_counts_from_the_day_signed_for(requests_client, request_db, desk):
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26", delivery="mail")
+    r = await act(requests_client, desk.handler, app_id, "notify-fee",
+                  {"fee_method": "per_volume", "pages": 250, "on": "2025-10-13"})
+    assert r.json()["fee_due_on"] is None
+    body = assert_problem(await act(requests_client, desk.handler, app_id, "close-unpaid", {"on": "2025-12-01"},
+                                    expect=409, expect_code="notice_not_delivered"), 409, "notice_not_delivered")
+    assert "国办函〔2020〕109号" in body["detail"]
+    notice = (await _notices(requests_client, desk, app_id))["fee_notice"]
+    r = await act(requests_client, desk.handler, app_id, "record-delivery",
+                  {"letter_id": notice["id"], "on": "2025-10-17"})
+    window = (await requests_client.get(f"{API}/calendar/add-working-days",
+                                        params={"start": "2025-10-17", "days": 20})).json()
+    assert r.json()["fee_due_on"] == window["date"]  # not 2025-11-10, counted from the notice's drafting
