@@ -119,9 +119,9 @@ class DeliveryBody(InputSchema):
 
 class WithheldPart(InputSchema):
     description: str = Field(min_length=1, max_length=1000, description="what was withheld")
-    # A str, checked by the service against WithholdingGround, so that a ground outside the 条例 is refused with the
+    # A str, checked by the service against RefusalGround, so that a ground outside the 条例 is refused with the
     # article in the problem's detail (422 withholding_ground_invalid), not a bare enum error.
-    ground: str = Field(min_length=1, max_length=200, description="the ground: a WithholdingGround code (see "
+    ground: str = Field(min_length=1, max_length=200, description="the ground: a RefusalGround code (see "
                                                                   "GET /withholding-grounds), e.g. third_party_rights")
     article: str | None = Field(None, max_length=100, description="optional; must be the ground's (e.g. 条例第十五条)")
     reason: str | None = Field(None, max_length=2000, description="free-text explanation beside the ground")

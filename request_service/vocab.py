@@ -184,7 +184,7 @@ class Breach(LabeledEnum):
 # The article each breach offends (the `article` of a recorded breach).
 BREACH_ARTICLES = {Breach.LATE_SUPPLEMENT_NOTICE: "条例第三十条"}
 
-class WithholdingGround(LabeledEnum):
+class RefusalGround(LabeledEnum):
     """不予公开 / 区分处理的理由 · the legal ground of a withholding or of a withheld part (条例第十四、十五、十六条,
     第三十六条第（七）项, 第三十七条): chosen from this list, never free text — the free text is only the explanation
     beside it. Each ground has its article (GROUND_ARTICLES) and the annual-report row it feeds (GROUND_ROWS)."""
@@ -204,23 +204,23 @@ class WithholdingGround(LabeledEnum):
 
 
 # The article each ground rests on (legal-rules §1.8; the 36(七) mapping is 🔧) — quoted by the letters.
-GROUND_ARTICLES: dict[WithholdingGround, str] = {
-    WithholdingGround.STATE_SECRET: "条例第十四条",
-    WithholdingGround.PROHIBITED_BY_LAW: "条例第十四条",
-    WithholdingGround.ENDANGERS_SECURITY_STABILITY: "条例第十四条",
-    WithholdingGround.THIRD_PARTY_RIGHTS: "条例第十五条",
-    WithholdingGround.INTERNAL_AFFAIRS: "条例第十六条第一款",
-    WithholdingGround.PROCESS_INFORMATION: "条例第十六条第二款",
-    WithholdingGround.ENFORCEMENT_CASE_FILE: "条例第十六条第二款",
-    WithholdingGround.ADMINISTRATIVE_QUERY: "条例第三十六条第（七）项",
-    WithholdingGround.NOT_GOVERNMENT_INFORMATION: "条例第三十七条",
+GROUND_ARTICLES: dict[RefusalGround, str] = {
+    RefusalGround.STATE_SECRET: "条例第十四条",
+    RefusalGround.PROHIBITED_BY_LAW: "条例第十四条",
+    RefusalGround.ENDANGERS_SECURITY_STABILITY: "条例第十四条",
+    RefusalGround.THIRD_PARTY_RIGHTS: "条例第十五条",
+    RefusalGround.INTERNAL_AFFAIRS: "条例第十六条第一款",
+    RefusalGround.PROCESS_INFORMATION: "条例第十六条第二款",
+    RefusalGround.ENFORCEMENT_CASE_FILE: "条例第十六条第二款",
+    RefusalGround.ADMINISTRATIVE_QUERY: "条例第三十六条第（七）项",
+    RefusalGround.NOT_GOVERNMENT_INFORMATION: "条例第三十七条",
 }
 # The row of annual-report table 三 an application withheld on the ground is counted in (a partial disclosure is
 # counted in （二） whatever the grounds of its withheld parts). "Not government information" is no 不予公开 ground.
-GROUND_ROWS: dict[WithholdingGround, str | None] = {
-    g: f"withheld.{g.value}" for g in WithholdingGround if g is not WithholdingGround.NOT_GOVERNMENT_INFORMATION}
-GROUND_ROWS[WithholdingGround.NOT_GOVERNMENT_INFORMATION] = None
+GROUND_ROWS: dict[RefusalGround, str | None] = {
+    g: f"withheld.{g.value}" for g in RefusalGround if g is not RefusalGround.NOT_GOVERNMENT_INFORMATION}
+GROUND_ROWS[RefusalGround.NOT_GOVERNMENT_INFORMATION] = None
 
 
 ALL_ENUMS = (Channel, ApplicantType, Outcome, ApplicationStatus, IdType, InfoForm, Delivery, ConsultationChannel,
-             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach, WithholdingGround)
+             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach, RefusalGround)

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from request_service.vocab import ALL_ENUMS, GROUND_ARTICLES, GROUND_ROWS, Outcome, WithholdingGround
+from request_service.vocab import ALL_ENUMS, GROUND_ARTICLES, GROUND_ROWS, Outcome, RefusalGround
 from services.vocab import Term, vocabulary
 
 PREFIX = "/api/v1/requests"
@@ -19,7 +19,7 @@ async def list_vocabularies() -> VocabularyRead:
 
 
 class WithholdingGroundRead(BaseModel):
-    code: WithholdingGround
+    code: RefusalGround
     zh: str
     en: str
     article: str = Field(description="the article it rests on, quoted by the letters, e.g. 条例第十五条")
@@ -35,4 +35,4 @@ class WithholdingGroundRead(BaseModel):
 async def list_withholding_grounds() -> list[WithholdingGroundRead]:
     return [WithholdingGroundRead(code=g, zh=g.zh, en=g.en, article=GROUND_ARTICLES[g], report_row=GROUND_ROWS[g],
                                   report_row_zh=Outcome(GROUND_ROWS[g]).zh if GROUND_ROWS[g] else None)
-            for g in WithholdingGround]
+            for g in RefusalGround]

@@ -35,7 +35,7 @@ from request_service.errors import (
     WrongRole,
 )
 from request_service.models import Application, HandlingStep, Letter, ThirdPartyConsultation
-from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, WithholdingGround
+from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, RefusalGround
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
@@ -577,7 +577,7 @@ async def _draft_reply(c: _Ctx) -> None:
     articles = list(c.data.articles)
     if outcome.startswith(WITHHELD_OR_PARTIAL):
         # The outcome is the ground (its row of table 三); the reply cites its article whatever else it cites.
-        ground_article = GROUND_ARTICLES[WithholdingGround(outcome.removeprefix(WITHHELD_OR_PARTIAL))]
+        ground_article = GROUND_ARTICLES[RefusalGround(outcome.removeprefix(WITHHELD_OR_PARTIAL))]
         if not any(_same_article(ground_article, a) for a in articles):
             articles.insert(0, ground_article)
     if outcome == EXCESSIVE:
@@ -596,7 +596,7 @@ async def _draft_reply(c: _Ctx) -> None:
 
 
 EXCESSIVE = "not_processed.excessive_volume"
-_GROUNDS_TEXT = "、".join(f"{g.value}（{g.zh}，{GROUND_ARTICLES[g]}）" for g in WithholdingGround)
+_GROUNDS_TEXT = "、".join(f"{g.value}（{g.zh}，{GROUND_ARTICLES[g]}）" for g in RefusalGround)
 
 
 def _same_article(a: str, b: str) -> bool:
@@ -609,12 +609,12 @@ def _same_article(a: str, b: str) -> bool:
 
 
 def _withheld_part(n: int, part: dict[str, Any]) -> dict[str, Any]:
-    """A withheld part's ground is one of the vocabulary (WithholdingGround), its article the ground's; free text
+    """A withheld part's ground is one of the vocabulary (RefusalGround), its article the ground's; free text
     only explains (legal-rules §1.13). "领导不同意" is no ground of the 条例."""
     article_rule = ("条例第三十六条第（三）项、第三十七条: 不予公开的理由须为条例第十四、十五、十六条"
                     "或第三十六条第（七）项规定的情形（区分处理另可为不属于政府信息的内容）")
     try:
-        ground = WithholdingGround(part.get("ground"))
+        ground = RefusalGround(part.get("ground"))
     except ValueError:
         raise WithholdingGroundInvalid(
             f"{article_rule}; {part.get('ground')!r} is not one of them. Grounds: {_GROUNDS_TEXT}.",

@@ -102,7 +102,7 @@ from request_service.domain.applications import SHANGHAI, today
 from request_service.domain.fees import STANDARD, application_rank
 from request_service.errors import LetterNotFound, LetterOutcomeMissing, UnknownLetterKind
 from request_service.models import Application, KnownOrgan, Letter
-from request_service.vocab import GROUND_ARTICLES, Channel, Delivery, FeeMethod, LetterKind, Outcome, WithholdingGround
+from request_service.vocab import GROUND_ARTICLES, Channel, Delivery, FeeMethod, LetterKind, Outcome, RefusalGround
 
 __all__ = ["ALIASES", "DEFAULT_ARTICLES", "get_letter", "issue_letter", "letters_of", "render_html", "render_pdf"]
 
@@ -244,7 +244,7 @@ def _withheld_part(part: Any) -> dict[str, Any]:
         return {"part": str(part)}
     ground, article = part.get("ground"), part.get("article") or part.get("articles")
     try:  # a ground of the vocabulary prints its label and always quotes its own article
-        known = WithholdingGround(ground)
+        known = RefusalGround(ground)
         ground, article = known.zh, GROUND_ARTICLES[known]
     except ValueError:
         pass  # a free-text ground recorded before the vocabulary: printed as recorded

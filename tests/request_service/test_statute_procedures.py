@@ -217,7 +217,7 @@ async def test_the_grounds_vocabulary_names_article_and_report_row(requests_clie
     assert grounds["not_government_information"]["report_row"] is None
     assert all(g["zh"] and g["en"] for g in grounds.values())
     vocab = (await requests_client.get(f"{API}/vocabularies")).json()["vocabularies"]
-    assert {t["code"] for t in vocab["withholding_ground"]} == set(grounds)
+    assert {t["code"] for t in vocab["refusal_ground"]} == set(grounds)
 
 
 # --- 正当理由 and the dates of automatic closures (第三十条) ------------------------------------------------------
