@@ -37,6 +37,7 @@ class Settings(ServiceSettings):
     supplement_days: int = 15  # 合理的补正期限 (条例第三十条 leaves it to the organ), working days
     fee_pauses_clock: bool = True  # 109号: notice → payment not counted (legal-rules §2, unverified: configurable)
     fee_payment_days: int = 20  # 收到收费通知次日起20个工作日内缴纳
+    explanation_days: int = 10  # 第三十五条 说明理由: the applicant's window (the statute sets none), working days
     consultation_days: int = 15  # 第三十二条/第三十四条: the consulted party answers within 15 working days
     job_interval_seconds: float = 60.0  # expiry sweep (补正/缴费 overdue, consultations without reply); 0 = off
 

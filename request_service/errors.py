@@ -122,3 +122,37 @@ class ClosureNoticeMissing(Conflict):
 class ClosurePeriodRunning(Conflict):
     code = "closure_period_running"
     title, title_zh = "Notice Period Still Running", "告知期限尚未届满"
+
+
+class ExplanationNotRequested(Conflict):
+    """第三十五条: a 延迟答复 or a 不予处理 (三（五）4) without first asking the applicant to explain (说明理由)."""
+
+    code = "explanation_not_requested"
+    title, title_zh = "Applicant Not Asked to Explain", "未要求申请人说明理由"
+
+
+class ExplanationPeriodRunning(Conflict):
+    code = "explanation_period_running"
+    title, title_zh = "Explanation Window Still Running", "说明理由期限尚未届满"
+
+
+class ExplanationReasonsMissing(Conflict):
+    """第三十五条: a 延迟答复 presupposes reasons the organ judged reasonable; none were given."""
+
+    code = "explanation_reasons_missing"
+    title, title_zh = "No Reasons Given", "申请人未说明理由"
+
+
+class WithholdingGroundInvalid(UnprocessableEntity):
+    """A withholding or withheld part whose ground is not one of 条例第十四、十五、十六条 / 第三十六条 / 第三十七条."""
+
+    code = "withholding_ground_invalid"
+    title, title_zh = "Invalid Withholding Ground", "不予公开理由不属于法定情形"
+
+
+class NoticeNotDelivered(Conflict):
+    """A window the law runs from the applicant's receipt of a notice (补正, 收费通知) has not started: the notice's
+    delivery is not recorded yet."""
+
+    code = "notice_not_delivered"
+    title, title_zh = "Notice Not Yet Delivered", "告知书尚未送达"

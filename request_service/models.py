@@ -121,6 +121,20 @@ class Application(Base):
     extension_decided_on: Mapped[date | None] = mapped_column(Date)  # 第三十三条第二款: decided before expiry
     extension_reason: Mapped[str | None] = mapped_column(Text)
     deferred_due_on: Mapped[date | None] = mapped_column(Date)  # 条例第三十五条 reasonable deferred deadline
+    # 条例第三十五条 as its steps: the applicant is asked to explain (说明理由, a notice with a reply window), the
+    # reasons are recorded and judged; then 不予处理 (三（五）4) or a 延迟答复 decided before expiry, with a notice.
+    explanation_requested_on: Mapped[date | None] = mapped_column(Date)
+    explanation_due_on: Mapped[date | None] = mapped_column(Date)  # the applicant's window to explain
+    explanation_received_on: Mapped[date | None] = mapped_column(Date)
+    explanation_reasons: Mapped[str | None] = mapped_column(Text)
+    explanation_judgement: Mapped[str | None] = mapped_column(String(16))  # reasonable | unreasonable | none_given
+    deferral_decided_on: Mapped[date | None] = mapped_column(Date)
+    deferral_reason: Mapped[str | None] = mapped_column(Text)
+    # 正当理由 (第三十条): a late supplement accepted by the handler's recorded decision re-opens a 视为放弃 closure.
+    good_cause_reason: Mapped[str | None] = mapped_column(Text)
+    good_cause_decided_by: Mapped[str | None] = mapped_column(String(100))
+    good_cause_decided_on: Mapped[date | None] = mapped_column(Date)
+    reopened_closure_on: Mapped[date | None] = mapped_column(Date)  # the 视为放弃 closure that was undone
     # Fees (国办函〔2020〕109号).
     fee_method: Mapped[str | None] = mapped_column(String(20))  # per_application | per_volume
     fee_pages: Mapped[int | None] = mapped_column(Integer)
@@ -209,6 +223,13 @@ class Letter(Base):
     html: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date] = mapped_column(Date)
+    # Notices whose window the law runs from the applicant's receipt (补正, 收费通知, 说明理由): how they went out and
+    # when they arrived — electronic: the day sent; post: the day signed for, entered by staff. Until then the
+    # window has not started (legal-rules §1.13). Null for other letters.
+    delivery_channel: Mapped[str | None] = mapped_column(String(16))  # electronic | post
+    delivered_on: Mapped[date | None] = mapped_column(Date)
+    delivery_recorded_by: Mapped[str | None] = mapped_column(String(100))
+    window_days: Mapped[int | None] = mapped_column(Integer)  # the window, in working days from delivery
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

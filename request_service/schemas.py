@@ -95,10 +95,36 @@ class PaymentBody(DatedBody):
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
 
 
+class ExplanationRequestBody(DatedBody):
+    """第三十五条 说明理由通知: why the volume or frequency exceeds a reasonable range, and the reply window."""
+
+    comment: str = Field(min_length=2, max_length=4000, description="why the requests exceed a reasonable range")
+    days: int | None = Field(None, ge=1, le=30, description="the applicant's window in working days (default "
+                                                            "configured)")
+
+
+class ExplanationBody(DatedBody):
+    """The applicant's reasons (第三十五条), as given, and the day they arrived."""
+
+    comment: str = Field(min_length=2, max_length=8000, description="the applicant's reasons")
+
+
+class DeliveryBody(InputSchema):
+    """送达: the day a notice sent by post (or collected in person) was signed for; its window counts from it."""
+
+    letter_id: str = Field(min_length=1, max_length=36, description="the notice (补正告知书, 收费通知, 说明理由通知书)")
+    on: date = Field(description="the day the applicant signed for it (Asia/Shanghai)")
+    comment: str | None = Field(None, max_length=4000, description="e.g. the postal tracking number")
+
+
 class WithheldPart(InputSchema):
     description: str = Field(min_length=1, max_length=1000, description="what was withheld")
-    ground: str = Field(min_length=1, max_length=200, description="why: the ground, e.g. 保护第三方合法权益")
-    article: str | None = Field(None, max_length=100, description="e.g. 条例第十五条")
+    # A str, checked by the service against RefusalGround, so that a ground outside the 条例 is refused with the
+    # article in the problem's detail (422 withholding_ground_invalid), not a bare enum error.
+    ground: str = Field(min_length=1, max_length=200, description="the ground: a RefusalGround code (see "
+                                                                  "GET /withholding-grounds), e.g. third_party_rights")
+    article: str | None = Field(None, max_length=100, description="optional; must be the ground's (e.g. 条例第十五条)")
+    reason: str | None = Field(None, max_length=2000, description="free-text explanation beside the ground")
 
 
 class DraftReplyBody(InputSchema):
@@ -187,6 +213,18 @@ class ApplicationStaffRead(ApplicationSummary):
     extension_approved_by: str | None
     extension_decided_on: date | None = Field(description="第三十三条第二款: the day the extension was decided")
     deferred_due_on: date | None
+    explanation_requested_on: date | None = Field(description="第三十五条: the applicant was asked to explain")
+    explanation_due_on: date | None
+    explanation_received_on: date | None
+    explanation_reasons: str | None
+    explanation_judgement: str | None = Field(
+        description="reasonable (延迟答复) · unreasonable · none_given (不予处理)")
+    deferral_decided_on: date | None
+    deferral_reason: str | None
+    good_cause_reason: str | None = Field(description="正当理由 (第三十条) for a late supplement, as recorded")
+    good_cause_decided_by: str | None
+    good_cause_decided_on: date | None
+    reopened_closure_on: date | None = Field(description="the 视为放弃 closure the good cause undid")
     fee_method: FeeMethod | None
     fee_pages: int | None
     fee_amount: Decimal | None

@@ -169,6 +169,8 @@ class LetterKind(LabeledEnum):
     CONSULTATION_LETTER = ("consultation_letter", "第三方意见征询函", "Consultation letter")
     FEE_NOTICE = ("fee_notice", "收费通知", "Fee notice")
     RECEIPT = ("receipt", "受理回执", "Acknowledgement of receipt")
+    EXPLANATION_REQUEST = ("explanation_request", "说明理由通知书", "Request to explain the reasons (Art. 35)")
+    DEFERRAL_NOTICE = ("deferral_notice", "延迟答复告知书", "Notice of a deferred reply (Art. 35)")
 
 
 class Breach(LabeledEnum):
@@ -182,5 +184,43 @@ class Breach(LabeledEnum):
 # The article each breach offends (the `article` of a recorded breach).
 BREACH_ARTICLES = {Breach.LATE_SUPPLEMENT_NOTICE: "条例第三十条"}
 
+class RefusalGround(LabeledEnum):
+    """不予公开 / 区分处理的理由 · the legal ground of a withholding or of a withheld part (条例第十四、十五、十六条,
+    第三十六条第（七）项, 第三十七条): chosen from this list, never free text — the free text is only the explanation
+    beside it. Each ground has its article (GROUND_ARTICLES) and the annual-report row it feeds (GROUND_ROWS)."""
+
+    STATE_SECRET = ("state_secret", "属于国家秘密", "State secret")
+    PROHIBITED_BY_LAW = ("prohibited_by_law", "其他法律行政法规禁止公开", "Prohibited by other laws")
+    ENDANGERS_SECURITY_STABILITY = ("endangers_security_stability", "危及“三安全一稳定”",
+                                    "Endangers national, public or economic security or social stability")
+    THIRD_PARTY_RIGHTS = ("third_party_rights", "保护第三方合法权益（商业秘密、个人隐私等）",
+                          "Third-party rights (trade secrets, privacy)")
+    INTERNAL_AFFAIRS = ("internal_affairs", "属于三类内部事务信息", "Internal affairs")
+    PROCESS_INFORMATION = ("process_information", "属于四类过程性信息", "Process information")
+    ENFORCEMENT_CASE_FILE = ("enforcement_case_file", "属于行政执法案卷", "Administrative enforcement case file")
+    ADMINISTRATIVE_QUERY = ("administrative_query", "属于行政查询事项", "Administrative query matter")
+    NOT_GOVERNMENT_INFORMATION = ("not_government_information", "不属于政府信息",
+                                  "Not government information (partial disclosure only)")
+
+
+# The article each ground rests on (legal-rules §1.8; the 36(七) mapping is 🔧) — quoted by the letters.
+GROUND_ARTICLES: dict[RefusalGround, str] = {
+    RefusalGround.STATE_SECRET: "条例第十四条",
+    RefusalGround.PROHIBITED_BY_LAW: "条例第十四条",
+    RefusalGround.ENDANGERS_SECURITY_STABILITY: "条例第十四条",
+    RefusalGround.THIRD_PARTY_RIGHTS: "条例第十五条",
+    RefusalGround.INTERNAL_AFFAIRS: "条例第十六条第一款",
+    RefusalGround.PROCESS_INFORMATION: "条例第十六条第二款",
+    RefusalGround.ENFORCEMENT_CASE_FILE: "条例第十六条第二款",
+    RefusalGround.ADMINISTRATIVE_QUERY: "条例第三十六条第（七）项",
+    RefusalGround.NOT_GOVERNMENT_INFORMATION: "条例第三十七条",
+}
+# The row of annual-report table 三 an application withheld on the ground is counted in (a partial disclosure is
+# counted in （二） whatever the grounds of its withheld parts). "Not government information" is no 不予公开 ground.
+GROUND_ROWS: dict[RefusalGround, str | None] = {
+    g: f"withheld.{g.value}" for g in RefusalGround if g is not RefusalGround.NOT_GOVERNMENT_INFORMATION}
+GROUND_ROWS[RefusalGround.NOT_GOVERNMENT_INFORMATION] = None
+
+
 ALL_ENUMS = (Channel, ApplicantType, Outcome, ApplicationStatus, IdType, InfoForm, Delivery, ConsultationChannel,
-             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach)
+             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach, RefusalGround)

@@ -25,7 +25,10 @@ from request_service.schemas import (
     DatedBody,
     DeadlineRead,
     DeferBody,
+    DeliveryBody,
     DraftReplyBody,
+    ExplanationBody,
+    ExplanationRequestBody,
     ExtendBody,
     FeeNoticeBody,
     HandlingStepRead,
@@ -81,7 +84,8 @@ async def list_applications(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
     view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$",
                                description="all · due_soon · overdue · waiting_applicant · waiting_third_party · "
-                                           "awaiting_confirmation · awaiting_sign_off")] = "all",
+                                           "awaiting_confirmation · awaiting_sign_off · "
+                                           "notices_not_delivered")] = "all",
     within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
     limit: Limit = 50, cursor: str | None = None,
 ) -> CursorPage[ApplicationSummary]:
@@ -164,6 +168,12 @@ _action("receive_supplement", DatedBody, "Supplement received: the 20 working da
         lambda b: A(on=b.on, comment=b.comment))
 _action("close_unsupplemented", DatedBody, "Close: not supplemented in time (视为放弃)",
         lambda b: A(on=b.on, comment=b.comment))
+_action("accept_late_supplement", DatedBody,
+        "正当理由: accept a late supplement and re-open an application closed as 视为放弃 (第三十条)",
+        lambda b: A(on=b.on, comment=b.comment))
+_action("record_delivery", DeliveryBody,
+        "Record the day a notice sent by post was signed for (送达): its window starts counting",
+        lambda b: A(on=b.on, letter_id=b.letter_id, comment=b.comment))
 _action("consult", ConsultBody, "Consult a third party or co-author organ (征求意见): clock pauses",
         lambda b: A(on=b.on, party_kind=b.party_kind.value, party_name=b.party_name,
                     received_by_party_on=b.received_by_party_on, comment=b.comment))
@@ -171,7 +181,13 @@ _action("record_opinion", OpinionBody, "Record the consulted party's answer; the
         lambda b: A(on=b.on, consultation_id=b.consultation_id, opinion=b.opinion.value, comment=b.comment))
 _action("extend", ExtendBody, "Extend the reply period once, ≤ 20 working days (延期答复)",
         lambda b: A(days=b.days, comment=b.comment))
-_action("defer", DeferBody, "Set a deferred deadline (第三十五条)", lambda b: A(due_on=b.due_on, comment=b.comment))
+_action("request_explanation", ExplanationRequestBody,
+        "Ask the applicant to explain an excessive volume (说明理由, 第三十五条): a notice with a reply window",
+        lambda b: A(on=b.on, days=b.days, comment=b.comment))
+_action("record_explanation", ExplanationBody, "Record the applicant's reasons (第三十五条)",
+        lambda b: A(on=b.on, comment=b.comment))
+_action("defer", DeferBody, "Reasons judged reasonable: a deferred deadline with a notice (延迟答复, 第三十五条)",
+        lambda b: A(due_on=b.due_on, comment=b.comment))
 _action("notify_fee", FeeNoticeBody, "Send a fee notice (收费通知, 国办函〔2020〕109号)",
         lambda b: A(on=b.on, fee_method=b.fee_method.value, pages=b.pages, comment=b.comment))
 _action("record_payment", PaymentBody, "Record the fee payment; the clock resumes",

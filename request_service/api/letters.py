@@ -38,12 +38,16 @@ class LetterRead(BaseModel):
     sha256: str = Field(description="SHA-256 of the stored HTML: the letter as issued")
     created_by: str
     created_at: datetime
+    delivery_channel: str | None = Field(None, description="notices whose window runs from receipt: electronic "
+                                                           "(delivered the day sent) | post (signed for)")
+    delivered_on: date | None = Field(None, description="送达: the applicant's receipt; null = not yet delivered")
 
     @classmethod
     def of(cls, letter: Letter) -> "LetterRead":
         return cls(id=letter.id, application_id=letter.application_id, kind=LetterKind(letter.kind),
                    title=LetterKind(letter.kind).zh, issued_on=letter.issued_on, sha256=letter.sha256,
-                   created_by=letter.created_by, created_at=letter.created_at)
+                   created_by=letter.created_by, created_at=letter.created_at,
+                   delivery_channel=letter.delivery_channel, delivered_on=letter.delivered_on)
 
 
 @router.get("/applications/{application_id}/letters", summary="Letters issued on an application (文书列表)",

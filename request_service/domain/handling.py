@@ -23,14 +23,19 @@ from request_service.errors import (
     ClosureNoticeMissing,
     ClosurePeriodRunning,
     DeferredDueDateInvalid,
+    ExplanationNotRequested,
+    ExplanationPeriodRunning,
+    ExplanationReasonsMissing,
     ExtensionAlreadyGranted,
     ExtensionTooLong,
     InvalidTransition,
+    NoticeNotDelivered,
     ReplyPeriodExpired,
+    WithholdingGroundInvalid,
     WrongRole,
 )
-from request_service.models import Application, HandlingStep, ThirdPartyConsultation
-from request_service.vocab import BREACH_ARTICLES, Breach
+from request_service.models import Application, HandlingStep, Letter, ThirdPartyConsultation
+from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, RefusalGround
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
@@ -82,10 +87,15 @@ RULES: dict[str, Rule] = {
     "request_supplement": _r({"handler"}, {"accepted"}),
     "receive_supplement": _r({"intake_clerk", "handler"}, {"supplement_requested"}),
     "close_unsupplemented": _r({"handler"}, {"supplement_requested"}),
+    "accept_late_supplement": _r({"handler"}, {"closed"}),
     "consult": _r({"handler"}, {"accepted", "consulting"}),
     "record_opinion": _r({"handler"}, {"consulting"}),
     "extend": _r({"reply_approver"}, {"accepted", "consulting", "awaiting_fee", "reply_drafted"}),
+    "request_explanation": _r({"handler"}, {"accepted", "consulting"}),
+    "record_explanation": _r({"handler", "intake_clerk"}, {"accepted", "consulting"}),
     "defer": _r({"reply_approver"}, {"accepted", "consulting", "reply_drafted"}),
+    "record_delivery": _r({"intake_clerk", "handler"}, {"supplement_requested", "awaiting_fee", "accepted",
+                                                        "consulting"}),
     "notify_fee": _r({"handler"}, {"accepted"}),
     "record_payment": _r({"handler", "intake_clerk"}, {"awaiting_fee"}),
     "waive_fee": _r({"reply_approver"}, {"awaiting_fee"}),
@@ -119,6 +129,7 @@ class Action:
     articles: list[str] = field(default_factory=list)
     withheld_parts: list[dict[str, Any]] = field(default_factory=list)
     published_document_id: str | None = None
+    letter_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,7 +207,8 @@ async def _request_supplement(c: _Ctx) -> None:
     if earlier:
         raise InvalidTransition("A supplement was already requested once (一次性告知); it cannot be requested again.")
     days = c.data.days or c.settings.supplement_days
-    c.app.supplement_due_on = c.calendar.add_working_days(c.day, days)[0]
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.supplement_due_on = c.calendar.add_working_days(delivered, days)[0] if delivered else None
     c.app.status = "supplement_requested"
     await clock.switch(c.session, c.app, "stopped", c.day, clock.BASIS["supplement"])
     # 第三十条: the notice is due within 7 working days of receipt. A late one is still better for the applicant than
@@ -204,8 +216,50 @@ async def _request_supplement(c: _Ctx) -> None:
     late = c.app.supplement_notice_due_on is not None and c.day > c.app.supplement_notice_due_on
     if late:
         _record_breach(c.app, Breach.LATE_SUPPLEMENT_NOTICE, c.day, c.app.supplement_notice_due_on)
-    await letters.issue_letter(c.session, c.app, "supplement_notice", c.principal.sub,
-                               {"items": c.data.items, "supplement_due_on": c.app.supplement_due_on})
+    notice = await letters.issue_letter(c.session, c.app, "supplement_notice", c.principal.sub, {
+        "items": c.data.items, "supplement_due_on": c.app.supplement_due_on, "supplement_days": days})
+    _sent(notice, c.app, delivered, days)
+
+
+# Notices whose window the law runs from the applicant's receipt (legal-rules §1.13; 109号 "收到收费通知次日起"): the
+# application's field the window's last day goes in. Electronic delivery is the day sent; post (and collection in
+# person) is the day signed for, entered by staff (record_delivery) — until then the window has not started.
+NOTICE_WINDOWS = {"supplement_notice": "supplement_due_on", "fee_notice": "fee_due_on",
+                  "explanation_request": "explanation_due_on"}
+ELECTRONIC = frozenset({"email", "online", "fax"})  # vocab.Delivery; mail and pickup are signed for
+
+
+def _delivered_when_sent(app: Application, sent_on: date) -> date | None:
+    return sent_on if app.delivery in ELECTRONIC else None
+
+
+def _sent(notice: Letter, app: Application, delivered: date | None, days: int) -> None:
+    notice.delivery_channel = "electronic" if app.delivery in ELECTRONIC else "post"
+    notice.delivered_on, notice.window_days = delivered, days
+
+
+async def _notice_sent_on(c: _Ctx, notice: Letter) -> date | None:
+    if notice.kind == "fee_notice":
+        return c.app.fee_noticed_on
+    if notice.kind == "explanation_request":
+        return c.app.explanation_requested_on
+    stopped = [s for s in await clock.segments_of(c.session, c.app.id) if s.state == "stopped"]
+    return stopped[-1].start_on if stopped else None
+
+
+async def _record_delivery(c: _Ctx) -> None:
+    """The day a notice sent by post was signed for (送达): its window starts counting from it."""
+    notice = await c.session.get(Letter, c.data.letter_id or "")
+    if notice is None or notice.application_id != c.app.id or notice.kind not in NOTICE_WINDOWS:
+        raise _invalid("letter_id", "no notice of this application whose window runs from its delivery")
+    if notice.delivered_on is not None:
+        raise InvalidTransition(f"The {notice.kind} was delivered on {notice.delivered_on} "
+                                f"({notice.delivery_channel}); its delivery is recorded once.")
+    sent_on = await _notice_sent_on(c, notice)
+    if sent_on is not None and c.day < sent_on:
+        raise _invalid("on", f"the notice cannot arrive before it was sent ({sent_on})")
+    notice.delivered_on, notice.delivery_recorded_by = c.day, c.principal.sub
+    setattr(c.app, NOTICE_WINDOWS[notice.kind], c.calendar.add_working_days(c.day, notice.window_days or 0)[0])
 
 
 def _record_breach(app: Application, breach: Breach, on: date, due_on: date | None) -> None:
@@ -222,6 +276,34 @@ async def _receive_supplement(c: _Ctx) -> None:
     # supplement_due_on stays: it is the period the notice set, which a 三（六）1 closure is judged against.
     c.app.supplement_received_on = c.day
     await clock.switch(c.session, c.app, "running", c.day, clock.BASIS["supplement_received"], restart=True)
+
+
+async def _accept_late_supplement(c: _Ctx) -> None:
+    """正当理由 (第三十条 "无正当理由逾期不补正的，视为放弃"): the handler judges the reason for a late supplement good
+    and records it; the application closed as 视为放弃 is re-opened and the 20 working days count again from the
+    day the supplement was received. The closure's 三（六）1 row goes with it: the statistics move the application
+    back to open (a signed-off report shows the change as a discrepancy)."""
+    article = "条例第三十条: 有正当理由逾期补正的，不视为放弃申请"
+    if c.app.outcome != NO_SUPPLEMENT:
+        raise InvalidTransition(f"{article}; only an application closed as 视为放弃 (no supplement) is re-opened, "
+                                f"this one was closed as {c.app.outcome}.")
+    if not c.data.comment:
+        raise _invalid("comment", "record the good reason (正当理由) for the late supplement")
+    segments = await clock.segments_of(c.session, c.app.id)
+    noticed = next((s.start_on for s in reversed(segments) if s.state == "stopped"), c.app.receipt_date)
+    if noticed is not None and c.day < noticed:
+        raise _invalid("on", "the supplement cannot be received before it was requested")
+    closed_on = c.app.closed_on
+    c.app.status = "accepted"
+    c.app.outcome = None
+    c.app.closed_on = None
+    c.app.supplement_received_on = c.day
+    c.app.good_cause_reason = c.data.comment
+    c.app.good_cause_decided_by = c.principal.sub
+    c.app.good_cause_decided_on = today()
+    c.app.reopened_closure_on = closed_on
+    await clock.switch(c.session, c.app, "running", c.day, clock.BASIS["supplement_received"], restart=True,
+                       note=f"正当理由逾期补正，撤销{closed_on}视为放弃的终止")
 
 
 async def _close(c: _Ctx, outcome: str, kind_ctx: dict[str, Any]) -> None:
@@ -242,8 +324,11 @@ def _check_closure(app: Application, outcome: str, day: date) -> None:
     """Refuse a 三（六）1 / 三（六）2 / 三（四）3 outcome the application's record does not support."""
     if outcome == NO_SUPPLEMENT:
         article = "条例第三十条: 视为放弃申请须在补正告知书所定补正期限届满而申请人无正当理由逾期不补正之后"
+        if app.supplement_due_on is None and app.status == "supplement_requested":
+            raise NoticeNotDelivered(f"{article}; the 补正 period runs from the applicant's receipt of the notice, "
+                                     "and its delivery is not recorded yet.")
         if app.supplement_due_on is None:
-            raise ClosureNoticeMissing(f"{article}; no 补正 notice was sent on this application.")
+            raise ClosureNoticeMissing(f"{article}; no 补正 notice was sent or delivered on this application.")
         if app.supplement_received_on is not None and app.supplement_received_on <= app.supplement_due_on:
             raise ClosureNoticeMissing(f"{article}; the supplement was received on {app.supplement_received_on}, "
                                        f"within the period ending {app.supplement_due_on}.")
@@ -251,6 +336,9 @@ def _check_closure(app: Application, outcome: str, day: date) -> None:
             raise ClosurePeriodRunning(f"{article}; the applicant has until {app.supplement_due_on} to supplement.")
     elif outcome == FEE_UNPAID:
         article = "国办函〔2020〕109号: 逾期未缴纳信息处理费视为放弃申请，须在收费通知所定缴费期限届满之后"
+        if app.fee_due_on is None and app.fee_noticed_on is not None:
+            raise NoticeNotDelivered(f"{article}; the payment window runs from the day after the applicant received "
+                                     "the fee notice (收到收费通知次日起), and its delivery is not recorded yet.")
         if app.fee_due_on is None:
             raise ClosureNoticeMissing(f"{article}; no fee notice (收费通知) was sent on this application.")
         if app.fee_paid_on is not None or app.fee_waived:
@@ -344,16 +432,75 @@ async def _extend(c: _Ctx) -> None:
         "reasons": c.data.comment})
 
 
+ARTICLE_35 = "条例第三十五条"
+
+
+async def _request_explanation(c: _Ctx) -> None:
+    """第三十五条, step 1: the number or frequency of the applicant's requests clearly exceeds a reasonable range, so
+    the organ asks them to explain (说明理由) within a window, by a notice letter. The reply clock keeps running
+    (the statute stops it for 补正 and consultations only): the decision that follows must still precede expiry."""
+    if not c.data.comment:
+        raise _invalid("comment", "say why the volume or frequency exceeds a reasonable range")
+    if c.app.explanation_requested_on is not None:
+        raise InvalidTransition(f"{ARTICLE_35}: the applicant was already asked to explain on "
+                                f"{c.app.explanation_requested_on}.")
+    await _refuse_if_expired(c, f"{ARTICLE_35}: 要求申请人说明理由须在答复期限届满前")
+    if c.app.receipt_date is not None and c.day < c.app.receipt_date:
+        raise _invalid("on", "the notice cannot precede the receipt of the application")
+    days = c.data.days or c.settings.explanation_days
+    c.app.explanation_requested_on = c.day
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.explanation_due_on = c.calendar.add_working_days(delivered, days)[0] if delivered else None
+    notice = await letters.issue_letter(c.session, c.app, "explanation_request", c.principal.sub, {
+        "explanation_due_on": c.app.explanation_due_on, "explanation_days": days, "grounds": c.data.comment})
+    _sent(notice, c.app, delivered, days)
+
+
+async def _record_explanation(c: _Ctx) -> None:
+    """第三十五条, step 2: the applicant's reasons, as given, and the day they arrived."""
+    if c.app.explanation_requested_on is None:
+        raise ExplanationNotRequested(f"{ARTICLE_35}: the applicant was never asked to explain (说明理由).")
+    if c.app.explanation_received_on is not None:
+        raise InvalidTransition(f"{ARTICLE_35}: the applicant's reasons were recorded on "
+                                f"{c.app.explanation_received_on}.")
+    if not c.data.comment:
+        raise _invalid("comment", "record the applicant's reasons as given")
+    if c.day < c.app.explanation_requested_on:
+        raise _invalid("on", "the reasons cannot arrive before they were asked for")
+    c.app.explanation_received_on = c.day
+    c.app.explanation_reasons = c.data.comment
+
+
+def _require_explanation(app: Application, day: date, decision: str, *, reasons_needed: bool) -> None:
+    """Step 3 needs steps 1 and 2: asked, then reasons recorded — or, for 不予处理, the window ran out unanswered."""
+    if app.explanation_requested_on is None:
+        raise ExplanationNotRequested(f"{ARTICLE_35}: {decision}须先要求申请人说明理由; "
+                                      "the applicant was never asked.")
+    if app.explanation_received_on is not None:
+        return
+    if app.explanation_due_on is None:
+        raise NoticeNotDelivered(f"{ARTICLE_35}: {decision}; the applicant's window to explain runs from their "
+                                 "receipt of the notice, and its delivery is not recorded yet.")
+    if day <= app.explanation_due_on:
+        raise ExplanationPeriodRunning(f"{ARTICLE_35}: {decision}; the applicant has until "
+                                       f"{app.explanation_due_on} to explain, and no reasons are recorded yet.")
+    if reasons_needed:
+        raise ExplanationReasonsMissing(f"{ARTICLE_35}: {decision}须以申请人说明的理由合理为前提; no reasons were "
+                                        f"given by {app.explanation_due_on}.")
+
+
 async def _defer(c: _Ctx) -> None:
-    """第三十五条: for an unreasonable volume with reasonable grounds, a reasonable deferred deadline."""
+    """第三十五条, step 3 (reasons judged reasonable): a reasonable deferred deadline after the current due date,
+    decided before expiry, with a notice letter."""
     if not c.data.due_on or not c.data.comment:
         raise _invalid("due_on", "a deferred deadline and its reason are required")
-    await _refuse_if_expired(c, "条例第三十五条: 延迟答复须在答复期限届满前决定")
+    await _refuse_if_expired(c, f"{ARTICLE_35}: 延迟答复须在答复期限届满前决定")
+    _require_explanation(c.app, today(), "延迟答复", reasons_needed=True)
     proposed, now = c.data.due_on, today()
     # The current due date; while the clock is paused, the earliest it can be (the days left, counted from today).
     state = clock.compute(await clock.segments_of(c.session, c.app.id), c.calendar, clock.allowed_days(c.app), now)
     current = clock.period_end(c.app, state) or c.calendar.add_working_days(now, state.left)[0]
-    article = "条例第三十五条: 延迟答复的合理期限"
+    article = f"{ARTICLE_35}: 延迟答复的合理期限"
     if c.app.receipt_date is not None and proposed < c.app.receipt_date:
         why = f"cannot precede the receipt date {c.app.receipt_date}"
     elif proposed < now:
@@ -366,6 +513,11 @@ async def _defer(c: _Ctx) -> None:
         raise DeferredDueDateInvalid(f"{article} {why}.", errors=[{"loc": ["body", "due_on"], "msg": why,
                                                                    "type": "value_error"}])
     c.app.deferred_due_on = proposed
+    c.app.deferral_decided_on = now
+    c.app.deferral_reason = c.data.comment
+    c.app.explanation_judgement = "reasonable"
+    await letters.issue_letter(c.session, c.app, "deferral_notice", c.principal.sub, {
+        "original_due_on": current, "deferred_due_on": proposed, "reason": c.data.comment})
 
 
 async def _notify_fee(c: _Ctx) -> None:
@@ -376,13 +528,15 @@ async def _notify_fee(c: _Ctx) -> None:
         raise _invalid("fee_method", "no fee is due under 国办函〔2020〕109号 for this application")
     c.app.fee_method, c.app.fee_pages, c.app.fee_amount = c.data.fee_method, c.data.pages, amount
     c.app.fee_noticed_on = c.day
-    c.app.fee_due_on = c.calendar.add_working_days(c.day, c.settings.fee_payment_days)[0]
+    delivered = _delivered_when_sent(c.app, c.day)
+    c.app.fee_due_on = c.calendar.add_working_days(delivered, c.settings.fee_payment_days)[0] if delivered else None
     c.app.status = "awaiting_fee"
     if c.settings.fee_pauses_clock:
         await clock.switch(c.session, c.app, "paused", c.day, clock.BASIS["fee"])
-    await letters.issue_letter(c.session, c.app, "fee_notice", c.principal.sub, {
+    notice = await letters.issue_letter(c.session, c.app, "fee_notice", c.principal.sub, {
         "fee_amount": amount, "fee_method": c.data.fee_method, "fee_due_on": c.app.fee_due_on,
         "pages": c.data.pages})
+    _sent(notice, c.app, delivered, c.settings.fee_payment_days)
 
 
 async def _settle_fee(c: _Ctx) -> None:
@@ -419,13 +573,61 @@ async def _draft_reply(c: _Ctx) -> None:
     if outcome == "partially_granted" and not c.data.withheld_parts:
         raise _invalid("withheld_parts", "a partial grant records what was withheld and why (条例第三十七条)")
     _check_closure(c.app, outcome, c.day)
+    parts = [_withheld_part(n, part) for n, part in enumerate(c.data.withheld_parts)]
+    articles = list(c.data.articles)
+    if outcome.startswith(WITHHELD_OR_PARTIAL):
+        # The outcome is the ground (its row of table 三); the reply cites its article whatever else it cites.
+        ground_article = GROUND_ARTICLES[RefusalGround(outcome.removeprefix(WITHHELD_OR_PARTIAL))]
+        if not any(_same_article(ground_article, a) for a in articles):
+            articles.insert(0, ground_article)
+    if outcome == EXCESSIVE:
+        # 第三十五条: 不予处理 only after the applicant was asked to explain and gave no (reasonable) reasons, and
+        # before the period ran out, like the deferral that is its alternative.
+        await _refuse_if_expired(c, f"{ARTICLE_35}: 不予处理须在答复期限届满前决定")
+        _require_explanation(c.app, c.day, "不予处理", reasons_needed=False)
+        c.app.explanation_judgement = "unreasonable" if c.app.explanation_received_on else "none_given"
     c.app.outcome = outcome
-    c.app.reply_articles = list(c.data.articles)
+    c.app.reply_articles = articles
     c.app.reply_reasons = c.data.comment
-    c.app.withheld_parts = list(c.data.withheld_parts)
+    c.app.withheld_parts = parts
     c.app.published_document_id = c.data.published_document_id
     c.app.reply_drafted_by = c.principal.sub
     c.app.status = "reply_drafted"
+
+
+EXCESSIVE = "not_processed.excessive_volume"
+_GROUNDS_TEXT = "、".join(f"{g.value}（{g.zh}，{GROUND_ARTICLES[g]}）" for g in RefusalGround)
+
+
+def _same_article(a: str, b: str) -> bool:
+    def bare(text: str) -> str:
+        text = text.strip()
+        for prefix in ("《中华人民共和国政府信息公开条例》", "《政府信息公开条例》", "条例"):
+            text = text.removeprefix(prefix)
+        return text
+    return bare(a) == bare(b)
+
+
+def _withheld_part(n: int, part: dict[str, Any]) -> dict[str, Any]:
+    """A withheld part's ground is one of the vocabulary (RefusalGround), its article the ground's; free text
+    only explains (legal-rules §1.13). "领导不同意" is no ground of the 条例."""
+    article_rule = ("条例第三十六条第（三）项、第三十七条: 不予公开的理由须为条例第十四、十五、十六条"
+                    "或第三十六条第（七）项规定的情形（区分处理另可为不属于政府信息的内容）")
+    try:
+        ground = RefusalGround(part.get("ground"))
+    except ValueError:
+        raise WithholdingGroundInvalid(
+            f"{article_rule}; {part.get('ground')!r} is not one of them. Grounds: {_GROUNDS_TEXT}.",
+            errors=[{"loc": ["body", "withheld_parts", n, "ground"], "msg": "not a ground of the 条例",
+                     "type": "enum"}]) from None
+    article = GROUND_ARTICLES[ground]
+    if part.get("article") and not _same_article(part["article"], article):
+        raise WithholdingGroundInvalid(
+            f"{article_rule}; the ground {ground.value} rests on {article}, not {part['article']}.",
+            errors=[{"loc": ["body", "withheld_parts", n, "article"], "msg": f"the ground's article is {article}",
+                     "type": "value_error"}])
+    return {"description": part.get("description"), "ground": ground.value, "ground_label": ground.zh,
+            "article": article, "reason": part.get("reason")}
 
 
 async def _return_reply(c: _Ctx) -> None:
@@ -443,6 +645,7 @@ LETTER_FACTS = frozenset({
     "kind", "title", "organ_name", "tracking_no", "addressee", "applicant_name", "info_title", "received_on",
     "issued_on", "outcome", "outcome_label", "group", "articles", "reasons", "withheld_parts", "ground_text",
     "already_published", "supplement_due_on", "fee_noticed_on", "fee_amount", "fee_due_on",
+    "explanation_requested_on", "no_reasons_given",
 })
 
 
@@ -468,7 +671,9 @@ async def _approve_reply(c: _Ctx) -> None:
 _HANDLERS = {
     "confirm": _confirm, "assign": _assign, "request_supplement": _request_supplement,
     "receive_supplement": _receive_supplement, "close_unsupplemented": _close_unsupplemented, "consult": _consult,
-    "record_opinion": _record_opinion, "extend": _extend, "defer": _defer, "notify_fee": _notify_fee,
+    "accept_late_supplement": _accept_late_supplement, "record_delivery": _record_delivery,
+    "record_opinion": _record_opinion, "extend": _extend, "defer": _defer,
+    "request_explanation": _request_explanation, "record_explanation": _record_explanation, "notify_fee": _notify_fee,
     "record_payment": _record_payment, "waive_fee": _waive_fee, "close_unpaid": _close_unpaid,
     "draft_reply": _draft_reply, "return_reply": _return_reply, "approve_reply": _approve_reply,
 }
@@ -478,7 +683,9 @@ assert set(_HANDLERS) == set(RULES)
 async def expire(session: AsyncSession, on: date, settings: Settings) -> int:
     """The daily sweep: consultations past their 15 working days count as no reply (a co-author organ's silence is
     consent, 第三十四条) and the clock resumes; unsupplemented and unpaid applications past their deadline are
-    closed as deemed abandoned (视为放弃). Returns how many applications changed."""
+    closed as deemed abandoned (视为放弃) — dated the day their period ran out (the last day of the 补正 period or
+    payment window), not the day the sweep ran: a sweep that was down over New Year must not move a closure into
+    the next report year (legal-rules §1.13). Returns how many applications changed."""
     system = Principal(sub="system", name="系统", roles=frozenset(HANDLING_ROLES))
     calendar = await current_calendar(session)
     changed = 0
@@ -507,7 +714,8 @@ async def expire(session: AsyncSession, on: date, settings: Settings) -> int:
                                       .limit(500))).scalars().all()
         for app in apps:
             await bump_version(session, app, app.version)
-            ctx = _Ctx(session, system, app, Action(), settings, calendar, on, "system")
+            ran_out = app.supplement_due_on if status == "supplement_requested" else app.fee_due_on
+            ctx = _Ctx(session, system, app, Action(), settings, calendar, ran_out or on, "system")
             await _close(ctx, outcome, {})
             await add_step(session, app, system, action="deemed_abandoned", role="system", status_before=status,
                            comment="逾期未补正，视为放弃申请" if status == "supplement_requested"

@@ -33,12 +33,14 @@ reply (政府信息公开申请答复书) — the section follows `outcome`
     无法提供 unable.*: search_record (检索情况, 36(四)); not_ours (bool, 36(五)) with competent_organ and
                                 competent_organ_contact; supplement_requested_on (still unclear)
     不予处理 not_processed.*: proper_channel (39①), previous_tracking_no / previous_replied_on (36(六)),
-                                publication_place (39②), no_reasons_given (35)
+                                publication_place (39②), no_reasons_given (35; default: the applicant gave none),
+                                explanation_requested_on (35; default app.explanation_requested_on)
     其他处理 other.*: supplement_requested_on, supplement_due_on (no supplement); fee_noticed_on, fee_amount,
                                 fee_due_on (fee unpaid)
 supplement_notice (补正告知书, 条例第三十条)
     items                 list[str]  the items to supplement (one notice, all items)
-    supplement_due_on     date  补正期限; default app.supplement_due_on
+    supplement_due_on     date  补正期限; default app.supplement_due_on (none while a posted notice is undelivered)
+    supplement_days       int   the period in working days from receipt, printed when there is no date yet
     guidance              str   指导和释明
     submit_to             str   how to send the supplement
 extension_notice (延期答复告知书, 条例第三十三条第二款)
@@ -64,6 +66,16 @@ fee_notice (收费通知, 国办函〔2020〕109号)
     fee_standard          str   default: the standard of the method (fees.STANDARD)
     fee_due_on            date  payment deadline; default app.fee_due_on
     payment_method        str   how to pay
+explanation_request (说明理由通知书, 条例第三十五条)
+    grounds               str   why the volume or frequency of requests exceeds a reasonable range
+    explanation_due_on    date  the applicant's window; default app.explanation_due_on
+    explanation_days      int   the window in working days from receipt, printed when there is no date yet
+    submit_to             str   how to send the reasons
+deferral_notice (延迟答复告知书, 条例第三十五条)
+    deferred_due_on       date  the deferred deadline; default app.deferred_due_on
+    original_due_on       date  the due date it replaces
+    reason                str   why the reply cannot be given in time; default app.deferral_reason
+    explanation_requested_on, explanation_received_on   dates of the 说明理由 steps (defaults from app)
 receipt (受理回执)
     submitted_on          date  default: the Shanghai date of app.submitted_at
     due_on                date  default app.due_on;  due_provisional  bool  default app.due_provisional
@@ -90,7 +102,7 @@ from request_service.domain.applications import SHANGHAI, today
 from request_service.domain.fees import STANDARD, application_rank
 from request_service.errors import LetterNotFound, LetterOutcomeMissing, UnknownLetterKind
 from request_service.models import Application, KnownOrgan, Letter
-from request_service.vocab import Channel, Delivery, FeeMethod, LetterKind, Outcome
+from request_service.vocab import GROUND_ARTICLES, Channel, Delivery, FeeMethod, LetterKind, Outcome, RefusalGround
 
 __all__ = ["ALIASES", "DEFAULT_ARTICLES", "get_letter", "issue_letter", "letters_of", "render_html", "render_pdf"]
 
@@ -230,9 +242,14 @@ def _label(enum: Any, value: str | None) -> str | None:
 def _withheld_part(part: Any) -> dict[str, Any]:
     if not isinstance(part, dict):
         return {"part": str(part)}
-    return {"part": part.get("part") or part.get("what") or part.get("description"),
-            "ground": part.get("ground"), "article": part.get("article") or part.get("articles"),
-            "reason": part.get("reason") or part.get("why")}
+    ground, article = part.get("ground"), part.get("article") or part.get("articles")
+    try:  # a ground of the vocabulary prints its label and always quotes its own article
+        known = RefusalGround(ground)
+        ground, article = known.zh, GROUND_ARTICLES[known]
+    except ValueError:
+        pass  # a free-text ground recorded before the vocabulary: printed as recorded
+    return {"part": part.get("part") or part.get("what") or part.get("description"), "ground": ground,
+            "article": article, "reason": part.get("reason") or part.get("why")}
 
 
 async def _organ_name(session: AsyncSession, organ_code: str) -> str:
@@ -267,7 +284,9 @@ async def letter_context(session: AsyncSession, app: Application, kind: str,
                    delivery_method=_label(Delivery, app.delivery),
                    withheld_parts=app.withheld_parts or [],
                    supplement_due_on=app.supplement_due_on, fee_noticed_on=app.fee_noticed_on,
-                   fee_amount=app.fee_amount, fee_due_on=app.fee_due_on)
+                   fee_amount=app.fee_amount, fee_due_on=app.fee_due_on,
+                   explanation_requested_on=app.explanation_requested_on,
+                   no_reasons_given=app.explanation_judgement == "none_given")
     elif kind == LetterKind.SUPPLEMENT_NOTICE.value:
         ctx.update(items=[], supplement_due_on=app.supplement_due_on)
     elif kind == LetterKind.EXTENSION_NOTICE.value:
@@ -279,6 +298,12 @@ async def letter_context(session: AsyncSession, app: Application, kind: str,
     elif kind == LetterKind.FEE_NOTICE.value:
         ctx.update(fee_amount=app.fee_amount, fee_method=app.fee_method, fee_pages=app.fee_pages,
                    fee_due_on=app.fee_due_on)
+    elif kind == LetterKind.EXPLANATION_REQUEST.value:
+        ctx.update(explanation_due_on=app.explanation_due_on)
+    elif kind == LetterKind.DEFERRAL_NOTICE.value:
+        ctx.update(deferred_due_on=app.deferred_due_on, reason=app.deferral_reason,
+                   explanation_requested_on=app.explanation_requested_on,
+                   explanation_received_on=app.explanation_received_on)
     elif kind == LetterKind.RECEIPT.value:
         ctx.update(submitted_on=app.submitted_at, channel_label=_label(Channel, app.channel), due_on=app.due_on,
                    due_provisional=app.due_provisional)

@@ -34,7 +34,7 @@ class Desk:
 
 async def insert_application(db, organ: str, *, submitted: date, channel: str = "online",
                              applicant_type: str = "natural_person", key: str | None = None,
-                             title: str = "申请公开2025年度部门预算") -> str:
+                             title: str = "申请公开2025年度部门预算", delivery: str = "online") -> str:
     app_id = str(uuid.uuid4())
     async with db.transaction() as session:
         if await session.get(KnownOrgan, organ) is None:
@@ -44,7 +44,8 @@ async def insert_application(db, organ: str, *, submitted: date, channel: str = 
             channel=channel, submitted_at=datetime(submitted.year, submitted.month, submitted.day, 2, tzinfo=UTC),
             applicant_type=applicant_type, applicant_name="张三",
             applicant_key=key or hashlib.sha256(app_id.encode()).hexdigest(), id_type="resident_id",
-            id_number="11010519491231002X", phone="13812345678", info_title=title, status="received"))
+            id_number="11010519491231002X", phone="13812345678", info_title=title, status="received",
+            delivery=delivery))
     return app_id
 
 

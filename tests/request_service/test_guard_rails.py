@@ -184,6 +184,9 @@ async def test_deferral_dates_are_checked(requests_client, request_db, desk):
     app_id = await accepted(requests_client, request_db, desk, receipt.isoformat())
     due = date.fromisoformat((await read(requests_client, desk, app_id))["due_on"])
     reasons = "申请数量明显超过合理范围，理由合理"
+    # The 第三十五条 steps before a deferral (test_statute_procedures.py): asked to explain, reasons recorded.
+    await act(requests_client, desk.handler, app_id, "request-explanation", {"comment": "一个月内提出申请120件"})
+    await act(requests_client, desk.handler, app_id, "record-explanation", {"comment": "课题研究需要，逐件核对"})
     for bad in (receipt - timedelta(days=1), today() - timedelta(days=1), due):
         body = assert_problem(
             await act(

@@ -186,7 +186,7 @@ async def test_partial_grant_records_what_was_withheld(requests_client, request_
               expect=422, expect_code="validation_error")
     r = await act(requests_client, desk.handler, app_id, "draft-reply", {
         "outcome": "partially_granted", "comment": "区分处理",
-        "withheld_parts": [{"description": "附件2中的个人信息", "ground": "保护第三方合法权益",
+        "withheld_parts": [{"description": "附件2中的个人信息", "ground": "third_party_rights",
                             "article": "条例第十五条"}]})
     assert r.json()["withheld_parts"][0]["article"] == "条例第十五条"
 

@@ -350,21 +350,25 @@ def test_articles_are_cited_once_with_the_regulations_name():
     assert cite([]) == "" and cite(None) == ""
 
 
+WITHHELD_PART = ("专家评审意见中的个人信息：保护第三方合法权益（商业秘密、个人隐私等），"
+                 "依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开。理由：涉及个人隐私")
+
+
 async def test_partial_grant_through_the_handling_flow(requests_client, request_db):
     desk = Desk(organ_code())
     app_id = await _application(request_db, desk.organ)
     await act(requests_client, desk.handler, app_id, "draft-reply", {
         "outcome": "partially_granted", "comment": "其余部分予以公开",
-        "withheld_parts": [{"description": "专家评审意见中的个人信息", "ground": "个人隐私",
-                            "article": "条例第十五条"}]})
+        "withheld_parts": [{"description": "专家评审意见中的个人信息", "ground": "third_party_rights",
+                            "article": "条例第十五条", "reason": "涉及个人隐私"}]})
     await act(requests_client, desk.approver, app_id, "approve-reply",
               {"context": {"provided_items": ["立项批复正文"], "delivery_place": "电子邮件"}})
     letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
     reply = next(letter for letter in letters if letter["kind"] == "reply")
     page = await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}", headers=desk.handler)
     text = _text(page.text)
-    assert "专家评审意见中的个人信息：个人隐私，依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开" in text
+    assert WITHHELD_PART in text
     assert "条例》条例" not in text and "立项批复正文" in text and MUST_RECONSIDER_FIRST in text
     pdf = await _served_pdf(requests_client, desk, app_id, reply["id"], page.text)
-    assert "专家评审意见中的个人信息：个人隐私，依据《中华人民共和国政府信息公开条例》第十五条的规定不予公开" in pdf
+    assert WITHHELD_PART in pdf
     assert "立项批复正文" in pdf and MUST_RECONSIDER_FIRST in pdf

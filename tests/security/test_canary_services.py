@@ -173,13 +173,14 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
     async def get(route: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         return await crawl.get(client, who, f"GET {REQ}{route}" if route.startswith("/") else route, path, params)
 
-    for view in ("all", "due_soon", "awaiting_sign_off"):
+    for view in ("all", "due_soon", "awaiting_sign_off", "notices_not_delivered"):
         await get("/applications", f"{REQ}/applications", {"view": view, "limit": 100})
     await get("/applications/mine", f"{REQ}/applications/mine")
     await get("/applicants/monthly-counts", f"{REQ}/applicants/monthly-counts", {"month": TODAY.strftime("%Y-%m")})
     await get("/consultations", f"{REQ}/consultations")
     await get("/consultations/summary", f"{REQ}/consultations/summary", {"year": YEAR})
     await get("/vocabularies", f"{REQ}/vocabularies")
+    await get("/withholding-grounds", f"{REQ}/withholding-grounds")
     await get("/calendar/add-working-days", f"{REQ}/calendar/add-working-days",
               {"start": TODAY.isoformat(), "days": 20})
     await get("/calendar/years/{year}", f"{REQ}/calendar/years/{YEAR}")

@@ -212,6 +212,14 @@ class Replay:
                                                            "comment": "需要调取历年档案，经负责人同意延期"})
         assert app["extension_days"] == days
 
+    async def request_explanation(self, case: Case, day: date, days: int) -> None:
+        app = await self._act(case, "handler", "request_explanation", {
+            "on": day.isoformat(), "days": days, "comment": "一个月内提出申请数十件，明显超过合理范围"})
+        assert app["explanation_requested_on"] == day.isoformat()
+
+    async def record_explanation(self, case: Case, day: date) -> None:
+        await self._act(case, "handler", "record_explanation", {"on": day.isoformat(), "comment": "未说明具体用途"})
+
     async def notify_fee(self, case: Case, day: date, pages: int, amount: str) -> None:
         app = await self._act(case, "handler", "notify_fee", {"on": day.isoformat(), "fee_method": "per_volume",
                                                               "pages": pages})
@@ -231,7 +239,7 @@ class Replay:
         body: dict[str, Any] = {"outcome": outcome, "articles": ["《中华人民共和国政府信息公开条例》第三十六条"],
                                 "comment": REASONS.get(outcome.split(".")[0])}
         if outcome == "partially_granted":
-            body["withheld_parts"] = [{"description": "涉及个人信息的部分", "ground": "保护第三方合法权益",
+            body["withheld_parts"] = [{"description": "涉及个人信息的部分", "ground": "third_party_rights",
                                        "article": "条例第十五条"}]
             body["comment"] = "对涉及第三方个人信息的部分作区分处理。"
         if already_published:  # 条例第三十六条第一项: counted as granted

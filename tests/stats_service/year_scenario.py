@@ -107,6 +107,11 @@ class Case:
         self._step(day, "consult", party_kind=kind)
         return self._step(answered, "record_opinion", opinion=opinion) if answered else self
 
+    def ask_reasons(self, day: str, *, days: int, received: str | None = None) -> "Case":
+        """第三十五条: the applicant is asked to explain (说明理由) before a 不予处理 or a deferral."""
+        self._step(day, "request_explanation", days=days)
+        return self._step(received, "record_explanation") if received else self
+
     def extend(self, day: str, days: int) -> "Case":
         return self._step(day, "extend", days=days)
 
@@ -260,6 +265,7 @@ def build() -> Scenario:
     s.apply("A17", DEPT, "in_person", "legal_service_org", "2025-09-01") \
         .reply("2025-09-10", "not_processed.publication_requested")
     s.apply("A18", DEPT, "email", "other_org", "2025-09-08", confirm="2025-09-09") \
+        .ask_reasons("2025-09-10", days=5, received="2025-09-15") \
         .reply("2025-09-19", "not_processed.excessive_volume")
     s.apply("A19", DEPT, "mail_ordinary", "social_welfare_org", "2025-09-15", confirm="2025-09-16") \
         .reply("2025-09-26", "not_processed.confirmation_requested")
