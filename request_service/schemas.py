@@ -438,9 +438,14 @@ class TrackQuery(InputSchema):
 
 
 class LetterSummary(ReadSchema):
+    """A letter sent to the applicant; `id` names it for the download (HTML, or PDF with `.pdf`)."""
+
+    id: str
     kind: LetterKind
     kind_label: Term
+    title: str = Field(description="文书名称, e.g. 补正告知书")
     issued_on: date
+    sha256: str = Field(description="SHA-256 of the letter as issued (HTML): the X-Letter-SHA256 of its download")
 
 
 class ApplicantApplicationRead(ReadSchema):

@@ -199,6 +199,12 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
         for letter_id in letter_ids:
             await get("/applications/{application_id}/letters/{letter_id}", f"{base}/letters/{letter_id}")
             await get("/applications/{application_id}/letters/{letter_id}.pdf", f"{base}/letters/{letter_id}.pdf")
+        # The applicant's doors to the same letters (issue 14 item 1).
+        mine = f"{REQ}/applications/mine/{app_id}/letters"
+        await get("/applications/mine/{application_id}/letters", mine)
+        for letter_id in letter_ids:
+            await get("/applications/mine/{application_id}/letters/{letter_id}", f"{mine}/{letter_id}")
+            await get("/applications/mine/{application_id}/letters/{letter_id}.pdf", f"{mine}/{letter_id}.pdf")
     await get("/appeals/{appeal_id}", f"{REQ}/appeals/00000000-0000-4000-8000-000000000000")
     for path in ("/internal/v1/events", "/internal/v1/audit"):
         await crawl.get(client, who, f"GET {path}", path, {"limit": 500})
