@@ -17,6 +17,7 @@ STAFF = tuple(sorted(CATALOG_STAFF_ROLES))
 TABLE: dict[str, Rule] = {
     **SHARED_ROUTES,
     f"GET {P}/vocabularies": public(),
+    f"GET {P}/me": public("Who the caller is and what their roles may call here (services/me.py)."),
     f"GET {P}/organs": public(),
     f"GET {P}/organs/{{code}}": public(),
     f"POST {P}/organs": allow("admin", scope=Scope.GLOBAL),

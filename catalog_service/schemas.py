@@ -20,6 +20,7 @@ from catalog_service.vocab import (
     WithholdingGround,
 )
 from services.inputs import JsonTypes
+from services.policy import ActionRead
 from services.vocab import Term
 
 
@@ -278,6 +279,9 @@ class DocumentStaffRead(Schema):
     public_body: str
     redactions: list[RedactionRead]
     attachments: list["AttachmentStaffRead"] = Field(description="Every attachment, with its 区分处理 `withheld` flag")
+    actions: list[ActionRead] = Field(default_factory=list, description=(
+        "what the caller may do next (下一步操作): exactly the workflow actions the access table and the workflow's "
+        "guard admit now (empty for a record of another organ)"))
     version: int
     created_at: datetime
     updated_at: datetime

@@ -22,6 +22,7 @@ TABLE: dict[str, Rule] = {
     **SHARED_ROUTES,
     "GET /metrics": public("Prometheus scrape (counts of tracking look-ups; no records)."),
     f"GET {P}/vocabularies": public(),
+    f"GET {P}/me": public("Who the caller is and what their roles may call here (services/me.py)."),
     f"GET {P}/calendar/add-working-days": public(),
     f"GET {P}/calendar/years/{{year}}": public(),
     f"PUT {P}/calendar/years/{{year}}": allow("admin", scope=Scope.GLOBAL),

@@ -25,6 +25,7 @@ from request_service.vocab import (
     PartyKind,
 )
 from services.inputs import JsonTypes
+from services.policy import ActionRead
 from services.vocab import LabeledEnum, Term
 
 
@@ -170,6 +171,9 @@ class ApplicationSummary(Schema):
 
 class ApplicationStaffRead(ApplicationSummary):
     """The whole application for the organ's staff; personal data masked unless explicitly unmasked."""
+
+    actions: list[ActionRead] = Field(description="what the caller may do next (下一步操作): exactly the handling "
+                                                  "actions the access table and the state machine admit now")
 
     applicant: dict[str, Any] = Field(description="applicant fields, masked (see /applicant?unmask=true)")
     info_doc_number: str | None

@@ -5,12 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain import clock, handling, worklists
 from request_service.domain.applications import load_application, today
 from request_service.domain.calendar import current_calendar
 from request_service.domain.pii import applicant_fields
 from request_service.models import Application, HandlingStep, ThirdPartyConsultation
+from request_service.policy import POLICY
 from request_service.schemas import (
     ApplicationStaffRead,
     ApplicationSummary,
@@ -38,6 +40,7 @@ from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import Unauthorized, problem_responses
 from services.pagination import CursorPage, Limit, set_next_link
+from services.policy import ActionRead, action_link
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applications"])
@@ -68,10 +71,31 @@ def summary(app: Application) -> dict[str, Any]:
     return data
 
 
-def staff_read(app: Application, principal: Principal) -> ApplicationStaffRead:
+# The body schema of each handling action's endpoint (filled by `_action` below): what `needs` names.
+ACTION_BODIES: dict[str, type] = {}
+
+
+async def actions_of(session: AsyncSession, app: Application, principal: Principal,
+                     settings: Any) -> list[ActionRead]:
+    """What `principal` may do next: the handling guard (handling.refusal) and the access table's entry of each
+    action's endpoint (request_service/policy.py), both the very ones that then judge the call."""
+    links = []
+    for action in await handling.allowed_actions(session, principal, app):
+        segment = action.replace("_", "-")
+        link = action_link(POLICY, principal, name=action, path_template=f"{PREFIX}/applications/{{application_id}}/"
+                           f"{segment}", path=f"{PREFIX}/applications/{app.id}/{segment}",
+                           base_url=settings.public_base_url, body_model=ACTION_BODIES[action])
+        if link is not None:
+            links.append(link)
+    return links
+
+
+async def staff_read(session: AsyncSession, app: Application, principal: Principal,
+                     settings: Any) -> ApplicationStaffRead:
     data = summary(app)
     data.update({c: getattr(app, c) for c in ApplicationStaffRead.model_fields if hasattr(app, c) and c not in data})
     data["applicant"] = applicant_fields(app, principal, unmask=False, reason=None)
+    data["actions"] = await actions_of(session, app, principal, settings)
     return ApplicationStaffRead.model_validate(data)
 
 
@@ -95,11 +119,11 @@ async def list_applications(
 
 @router.get("/applications/{application_id}", summary="One application (personal data masked)",
             response_model=ApplicationStaffRead, responses=problem_responses(401, 404))
-async def get_application(application_id: str, session: SessionDep, principal: StaffDep,
+async def get_application(application_id: str, session: SessionDep, principal: StaffDep, settings: SettingsDep,
                           response: Response) -> ApplicationStaffRead:
     app = await load_application(session, principal, application_id)
     response.headers["ETag"] = etag(app.version)
-    return staff_read(app, principal)
+    return await staff_read(session, app, principal, settings)
 
 
 @router.get("/applications/{application_id}/deadline", summary="The statutory deadline explained day by day",
@@ -147,8 +171,9 @@ def _action(name: str, body_model: type, summary_text: str, to_action: Any) -> N
         app = await load_application(session, principal, application_id, for_update=True)
         await handling.transition(session, principal, app, name, to_action(body), if_match, settings)
         response.headers["ETag"] = etag(app.version)
-        return staff_read(app, principal)
+        return await staff_read(session, app, principal, settings)
 
+    ACTION_BODIES[name] = body_model
     endpoint.__name__ = f"{name}_application"
     router.post(f"/applications/{{application_id}}/{name.replace('_', '-')}", summary=summary_text,
                 response_model=ApplicationStaffRead, responses=WRITE_ERRORS)(endpoint)
