@@ -38,6 +38,8 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/applications/mine/{{application_id}}/letters/{{letter_id}}.pdf": allow("applicant", scope=Scope.OWN),
     f"POST {P}/applications/register": allow("intake_clerk"),
     f"GET {P}/applications": allow(*HANDLING),
+    f"POST {P}/applications/lookup": allow(*HANDLING, note="By applicant identity (in the body); audited."),
+    f"GET {P}/staff": allow(*HANDLING, note="The organ's handling staff as their tokens showed them."),
     f"GET {APP}": allow(*HANDLING),
     f"GET {APP}/deadline": allow(*HANDLING),
     f"GET {APP}/history": allow(*HANDLING),
