@@ -139,7 +139,7 @@ async def create_redaction(document_id: str, body: RedactionCreate, session: Ses
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     redaction = await docs.add_redaction(session, principal, doc, body, if_match)
     response.headers["ETag"] = etag(doc.version)
-    return RedactionRead.model_validate(redaction)
+    return docs.redaction_read(redaction, doc)
 
 
 @router.delete("/documents/{document_id}/redactions/{redaction_id}", summary="Remove a redaction",
