@@ -180,6 +180,9 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
     await get("/consultations", f"{REQ}/consultations")
     await get("/consultations/summary", f"{REQ}/consultations/summary", {"year": YEAR})
     await get("/vocabularies", f"{REQ}/vocabularies")
+    await get("/me", f"{REQ}/me")
+    await get("/staff", f"{REQ}/staff")
+    await get("/applications", f"{REQ}/applications", {"assigned_to": "me"})
     await get("/calendar/add-working-days", f"{REQ}/calendar/add-working-days",
               {"start": TODAY.isoformat(), "days": 20})
     await get("/calendar/years/{year}", f"{REQ}/calendar/years/{YEAR}")
@@ -235,6 +238,7 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
             await get(f"/dashboards/{{organ_code}}/{sub}", f"{dash}/{sub}", params)
     await get("/annual-reports/reminders", f"{STATS}/annual-reports/reminders", {"year": YEAR})
     await get("/vocabularies", f"{STATS}/vocabularies")
+    await get("/me", f"{STATS}/me")
     for path in ("/internal/v1/events", "/internal/v1/audit"):
         await crawl.get(client, who, f"GET {path}", path, {"limit": 500})
     for path in ("/internal/v1/audit/verify", "/healthz", "/readyz", "/metrics"):
