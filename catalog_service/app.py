@@ -21,6 +21,7 @@ from catalog_service.policy import POLICY
 from services.app import create_service_app
 from services.db import Database
 from services.jobs import periodic
+from services.me import make_me_router
 from services.outbox import make_event_feed_router
 
 
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         policy=POLICY,
         audit=audit,
-        routers=[router, metrics_router, make_event_feed_router(outbox, tag="internal")],
+        routers=[make_me_router("/api/v1/catalog", POLICY), router, metrics_router,
+                 make_event_feed_router(outbox, tag="internal")],
         hooks=[
             # The calendar cache first: the scheduled-publication job and every request may compute deadlines.
             # The feed consumer runs outside tests (they drive it directly, as feeds.make_calendar_consumer).

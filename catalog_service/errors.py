@@ -37,6 +37,12 @@ class InvalidReference(UnprocessableEntity):
     code = "invalid_reference"
 
 
+class OffsetInCharacter(UnprocessableEntity):
+    """A UTF-16 offset (offset_unit utf16) between the two halves of a surrogate pair: it names no character."""
+
+    code = "offset_inside_character"
+
+
 class NotEditable(Conflict):
     code = "not_editable"
 

@@ -18,6 +18,7 @@ TABLE: dict[str, Rule] = {
     **SHARED_ROUTES,
     "GET /metrics": public("Prometheus scrape (the search index's lag; no records)."),
     f"GET {P}/vocabularies": public(),
+    f"GET {P}/me": public("Who the caller is and what their roles may call here (services/me.py)."),
     f"GET {P}/organs": public(),
     f"GET {P}/organs/{{code}}": public(),
     f"POST {P}/organs": allow("admin", scope=Scope.GLOBAL),

@@ -21,6 +21,7 @@ from catalog_service.vocab import (
     WithholdingGround,
 )
 from services.inputs import JsonTypes
+from services.policy import ActionRead
 from services.vocab import Term
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
@@ -179,13 +180,17 @@ class DocumentUpdate(InputSchema):
 
 
 class RedactionCreate(InputSchema):
-    """A segment to withhold, by offsets in Unicode code points (not UTF-16 units: 𠮷 is one) into the record's
-    current title, summary or body — the only redactable fields. The server stores the text found there and
-    anchors the redaction on it, so later edits move the redaction with the text."""
+    """A segment to withhold, by offsets into the record's current title, summary or body — the only redactable
+    fields. Offsets count Unicode code points (𠮷 is one) unless `offset_unit` is `utf16`: UTF-16 code units, as
+    JavaScript String indices count (𠮷 is two). The server stores the text found there and anchors the redaction on
+    it, so later edits move the redaction with the text."""
 
     field: str = Field(pattern="^(title|summary|body)$")
-    start: int = Field(ge=0, description="First code point withheld")
-    end: int = Field(gt=0, description="Code point after the last one withheld")
+    start: int = Field(ge=0, description="First position withheld (in `offset_unit`)")
+    end: int = Field(gt=0, description="Position after the last one withheld (in `offset_unit`)")
+    offset_unit: Literal["codepoint", "utf16"] = Field("codepoint", description=(
+        "codepoint (default; Python str indices) or utf16 (JavaScript String indices). A utf16 offset inside a "
+        "surrogate pair is refused (422 offset_inside_character)"))
     ground: WithholdingGround
     note: str | None = Field(None, max_length=1000)
 
@@ -201,6 +206,9 @@ class RedactionRead(Schema):
     field: str
     start: int = Field(description="Offset in Unicode code points (not UTF-16 units); the last known position")
     end: int = Field(description="Exclusive end, in code points")
+    start_utf16: int | None = Field(None, description=(
+        "The same start in UTF-16 code units (JavaScript String indices); null while the anchor is lost"))
+    end_utf16: int | None = Field(None, description="The same exclusive end in UTF-16 code units; null when lost")
     text: str = Field(description="The withheld text exactly, on which the redaction is anchored")
     state: Literal["anchored", "lost"] = Field(description=(
         "anchored: the text stands at start–end; lost: an edit removed or changed it, or made it ambiguous — the "
@@ -283,6 +291,9 @@ class DocumentStaffRead(Schema):
     public_body: str
     redactions: list[RedactionRead]
     attachments: list["AttachmentStaffRead"] = Field(description="Every attachment, with its 区分处理 `withheld` flag")
+    actions: list[ActionRead] = Field(default_factory=list, description=(
+        "what the caller may do next (下一步操作): exactly the workflow actions the access table and the workflow's "
+        "guard admit now (empty for a record of another organ)"))
     version: int
     created_at: datetime
     updated_at: datetime

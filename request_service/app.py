@@ -18,6 +18,7 @@ from request_service.models import audit, outbox
 from request_service.policy import POLICY
 from services.app import create_service_app
 from services.db import Database
+from services.me import make_me_router
 from services.outbox import make_event_feed_router
 
 
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         policy=POLICY,
         audit=audit,
         # mine_router first: GET /applications/mine must not be taken for GET /applications/{application_id}.
-        routers=[mine_router, router, metrics_router, make_event_feed_router(outbox, tag="internal")],
+        routers=[make_me_router("/api/v1/requests", POLICY), mine_router,
+                 router, metrics_router, make_event_feed_router(outbox, tag="internal")],
         hooks=[
             metrics_hook,
             calendar_seed_hook,  # first: the expiry sweep's first round already counts working days

@@ -64,6 +64,20 @@ class KnownOrgan(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class StaffMember(Base):
+    """The organ's handling staff as their tokens have shown them (办理人员名录): whom an application can be assigned
+    to. Learnt from the claims of staff who called the service (domain/directory.py), not kept by hand: the identity
+    platform (统一身份认证) is where people and roles are managed, and `assign` takes the token's `sub`."""
+
+    __tablename__ = "staff_member"
+
+    organ_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # the handling roles the last token carried
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
 class Application(Base):
     """政府信息公开申请 · one application for disclosure, from intake to reply."""
 

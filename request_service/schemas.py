@@ -25,6 +25,7 @@ from request_service.vocab import (
     PartyKind,
 )
 from services.inputs import JsonTypes
+from services.policy import ActionRead
 from services.vocab import LabeledEnum, Term
 
 
@@ -197,6 +198,9 @@ class ApplicationSummary(Schema):
 class ApplicationStaffRead(ApplicationSummary):
     """The whole application for the organ's staff; personal data masked unless explicitly unmasked."""
 
+    actions: list[ActionRead] = Field(description="what the caller may do next (下一步操作): exactly the handling "
+                                                  "actions the access table and the state machine admit now")
+
     applicant: dict[str, Any] = Field(description="applicant fields, masked (see /applicant?unmask=true)")
     info_doc_number: str | None
     info_description: str
@@ -352,6 +356,47 @@ class ApplicantIn(InputSchema):
         return self
 
 
+class ApplicantLookup(ApplicantIn):
+    """Who to look up (按申请人查询): the identity as the applicant gave it at intake — the identity document (证件),
+    or without one the type, name and the contact they gave. Matched on the same key intake stores, so the same
+    normalisation (spaces, case, phone formats) applies."""
+
+    @model_validator(mode="after")
+    def _identity_and_contact(self) -> "ApplicantLookup":
+        # The identity document alone identifies; only without one does the key rest on name and contact.
+        if (self.id_type is None) != (not self.id_number):
+            raise ValueError("id_type and id_number go together")
+        if self.id_type is not None and self.id_number:
+            self.id_number = normalize_id_number(self.id_type.value, self.id_number)
+        elif not (self.phone or self.email or self.address):
+            raise ValueError("give the identity document, or the contact the applicant gave (phone, email, address)")
+        return self
+
+
+class HandlingRole(LabeledEnum):
+    """办理角色 · the request-handling roles of an organ"""
+
+    INTAKE_CLERK = ("intake_clerk", "受理人员", "Intake clerk")
+    HANDLER = ("handler", "承办人", "Handler")
+    REPLY_APPROVER = ("reply_approver", "答复审核签发人", "Reply approver")
+
+
+class StaffMemberRead(ReadSchema):
+    """One of the organ's handling staff, as their last token showed them."""
+
+    sub: str = Field(description="the identity platform's subject: what `assign` takes as handler_sub")
+    name: str
+    roles: list[Term]
+    last_seen_at: datetime
+
+    @classmethod
+    def of(cls, member: Any) -> "StaffMemberRead":
+        known = {r.value: r for r in HandlingRole}
+        return cls(sub=member.sub, name=member.name, last_seen_at=member.last_seen_at,
+                   roles=[Term(code=known[r].value, zh=known[r].zh, en=known[r].en)
+                          for r in member.roles or [] if r in known])
+
+
 class ApplicationFields(InputSchema):
     applicant: ApplicantIn
     info_title: str = Field(min_length=1, max_length=500, description="申请公开的政府信息名称")
@@ -476,9 +521,14 @@ class TrackQuery(InputSchema):
 
 
 class LetterSummary(ReadSchema):
+    """A letter sent to the applicant; `id` names it for the download (HTML, or PDF with `.pdf`)."""
+
+    id: str
     kind: LetterKind
     kind_label: Term
+    title: str = Field(description="文书名称, e.g. 补正告知书")
     issued_on: date
+    sha256: str = Field(description="SHA-256 of the letter as issued (HTML): the X-Letter-SHA256 of its download")
 
 
 class ApplicantApplicationRead(ReadSchema):

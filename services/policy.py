@@ -18,18 +18,36 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import FastAPI, Request
+from pydantic import BaseModel, Field
 
-from services.auth import PrincipalDep
+from services.auth import Principal, PrincipalDep
 from services.errors import Forbidden, Unauthorized, problem_responses
+from services.vocab import LabeledEnum
 
-__all__ = ["ALL_ROLES", "SHARED_ROUTES", "Policy", "Rule", "Scope", "allow", "public"]
+__all__ = ["ALL_ROLES", "SHARED_ROUTES", "ActionRead", "Policy", "Role", "Rule", "Scope", "action_link", "allow",
+           "body_needs", "public"]
+
+
+class Role(LabeledEnum):
+    """角色 · the roles a token can carry (architecture.md, identity and access)"""
+
+    APPLICANT = ("applicant", "申请人", "Applicant (signed-in member of the public)")
+    DRAFTER = ("drafter", "拟稿人", "Drafter")
+    DIVISION_HEAD = ("division_head", "处室负责人", "Division head")
+    UNIT_HEAD = ("unit_head", "单位主要负责人", "Head of the organ")
+    SECRECY_OFFICER = ("secrecy_officer", "保密审查员", "Secrecy officer")
+    INTAKE_CLERK = ("intake_clerk", "受理人员", "Intake clerk")
+    HANDLER = ("handler", "承办人", "Handler")
+    REPLY_APPROVER = ("reply_approver", "答复审核签发人", "Reply approver")
+    STATS_OFFICER = ("stats_officer", "统计人员", "Statistics officer")
+    AUDITOR = ("auditor", "审计人员", "Auditor")
+    ADMIN = ("admin", "系统管理员", "Administrator")
+    INTEGRATION = ("integration", "对接系统", "Integrating system")
+    SERVICE = ("service", "平台服务", "Platform service")
 
 # Every role a token can carry (architecture.md, auth). "applicant" is a signed-in member of the public;
 # "integration" an organ's document system; "service" another Gongkai service.
-ALL_ROLES = frozenset({
-    "applicant", "drafter", "division_head", "unit_head", "secrecy_officer", "intake_clerk", "handler",
-    "reply_approver", "stats_officer", "auditor", "admin", "integration", "service",
-})
+ALL_ROLES = frozenset(role.value for role in Role)
 
 
 class Scope(StrEnum):
@@ -149,3 +167,32 @@ class Policy:
                         responses.setdefault(str(status), {"description": "Unauthorized" if status == 401
                                                            else "Forbidden", "content": entry["content"]})
         return schema
+
+
+class ActionRead(BaseModel):
+    """An action the caller may take next on a workflow record (下一步可执行的操作). Listed only when both the access
+    table (the `Policy` entry of its endpoint) and the workflow's own guard (role, state, the record's
+    preconditions) would let this caller do it now; a front-end shows exactly these buttons."""
+
+    name: str = Field(description="the action, e.g. submit, approve_reply")
+    method: str = Field(description="HTTP method of the call, e.g. POST")
+    href: str = Field(description="absolute URL to call (on the configured public base URL)")
+    needs: list[str] = Field(description="what the call must carry: `If-Match` (the record's ETag) and the "
+                                         "required body fields as `body.<field>`")
+
+
+def body_needs(body_model: type[BaseModel] | None) -> list[str]:
+    """`If-Match` and the body fields the action's schema requires."""
+    fields = [] if body_model is None else [name for name, info in body_model.model_fields.items()
+                                            if info.is_required()]
+    return ["If-Match", *(f"body.{name}" for name in fields)]
+
+
+def action_link(policy: Policy, principal: Principal, *, name: str, path_template: str, path: str, base_url: str,
+                body_model: type[BaseModel] | None = None, method: str = "POST") -> ActionRead | None:
+    """The action as a link when the access table admits the caller to its endpoint (the same `Rule.allows`
+    `Policy.enforce` applies); None otherwise. The caller has already asked the workflow's guard."""
+    rule = policy.rule_for(method, path_template)
+    if rule is None or not rule.allows(principal.roles, anonymous=principal.is_anonymous):
+        return None
+    return ActionRead(name=name, method=method, href=f"{base_url.rstrip('/')}{path}", needs=body_needs(body_model))

@@ -2,6 +2,7 @@ from fastapi import FastAPI
 
 from services.app import create_service_app
 from services.db import Database
+from services.me import make_me_router
 from services.outbox import make_event_feed_router
 from stats_service.api import router
 from stats_service.config import Settings
@@ -21,7 +22,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         database=database,
         policy=POLICY,
         audit=audit,
-        routers=[router, metrics_router, make_event_feed_router(outbox, tag="internal")],
+        routers=[make_me_router("/api/v1/stats", POLICY), router,
+                 metrics_router, make_event_feed_router(outbox, tag="internal")],
         hooks=[consumers_hook(settings, run=database is None and settings.consume)],
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ROOT, assert_problem
+from tests.support import ROOT, assert_problem, auth
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +68,26 @@ def test_ready_with_all_three_services(system):
     for prefix in ("/api/v1/catalog/", "/api/v1/requests/", "/api/v1/stats/"):
         assert any(p.startswith(prefix) for p in paths), prefix
     assert_problem(httpx.get(f"{base}/api/v1/no-such-thing"), 404, "route_not_found")
+
+
+def test_who_am_i_through_the_gateway(system):
+    """`/me` is served by each service for its own access table and reached like every other route (issue 14)."""
+    base, _ = system
+    headers = auth("handler", "drafter", organ="11440100MA5CX0001X", sub="gw-me", name="网关测试")
+    paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+    for prefix, own in (("/api/v1/catalog", "POST /api/v1/catalog/documents"),
+                        ("/api/v1/requests", "POST /api/v1/requests/applications/{application_id}/draft-reply"),
+                        ("/api/v1/stats", None)):
+        assert f"{prefix}/me" in paths
+        r = httpx.get(f"{base}{prefix}/me", headers=headers)
+        assert r.status_code == 200, r.text
+        me = r.json()
+        assert (me["sub"], me["organ"], [t["code"] for t in me["roles"]]) == (
+            "gw-me", "11440100MA5CX0001X", ["drafter", "handler"])
+        assert all(op["path"].startswith(prefix) or not op["path"].startswith("/api/") for op in me["may"])
+        if own:
+            assert own in {f"{op['method']} {op['path']}" for op in me["may"]}
+    assert httpx.get(f"{base}/api/v1/requests/me").json()["anonymous"] is True
 
 
 def test_a_dead_service_is_a_prompt_502_while_the_others_answer(system):

@@ -14,6 +14,7 @@ from catalog_service.domain import documents as docs
 from catalog_service.domain import workflow, worklists
 from catalog_service.errors import OutsideOrgan
 from catalog_service.models import ReviewStep
+from catalog_service.policy import POLICY
 from catalog_service.schemas import (
     ClassifyBody,
     DecideBody,
@@ -36,6 +37,7 @@ from services.concurrency import etag, matches
 from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import CursorPage, Limit, set_next_link
+from services.policy import action_link
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["documents"])
@@ -57,11 +59,31 @@ DRAFT_LINKS = {
 }
 
 
-async def _staff_record(session, principal, document_id: str, response: Response) -> DocumentStaffRead:
+# The body schema of each workflow action's endpoint: what its `needs` names (filled where each is registered).
+ACTION_BODIES: dict[str, type] = {"decide": DecideBody, "resolve_referral": ResolveReferralBody,
+                                  "classify": ClassifyBody, "repeal": RepealBody, "reevaluate": ReevaluateBody}
+
+
+async def staff_read(session, doc, principal, settings) -> DocumentStaffRead:
+    """The whole record and what the caller may do next: the workflow's guard (workflow.refusal) and the access
+    table's entry of each action's endpoint (catalog_service/policy.py), the very ones that then judge the call."""
+    read = await docs.staff_read(session, doc, principal)
+    for action in await workflow.allowed_actions(session, principal, doc):
+        segment = action.replace("_", "-")
+        link = action_link(POLICY, principal, name=action,
+                           path_template=f"{PREFIX}/documents/{{document_id}}/{segment}",
+                           path=f"{PREFIX}/documents/{doc.id}/{segment}", base_url=settings.public_base_url,
+                           body_model=ACTION_BODIES[action])
+        if link is not None:
+            read.actions.append(link)
+    return read
+
+
+async def _staff_record(session, principal, document_id: str, response: Response, settings) -> DocumentStaffRead:
     doc = await docs.load_document(session, principal, document_id)
     if doc.status == "published" and not doc.classified:
         await docs.require_own(session, principal, doc)  # a published record of another organ: public view only
-    read = await docs.staff_read(session, doc, principal)
+    read = await staff_read(session, doc, principal, settings)
     response.headers["ETag"] = etag(doc.version)
     return read
 
@@ -70,13 +92,13 @@ async def _staff_record(session, principal, document_id: str, response: Response
              response_model=DocumentStaffRead,
              responses={**CREATE_ERRORS, 201: {"headers": ETAG_HEADER, "links": DRAFT_LINKS}})
 async def create_document(body: DocumentCreate, session: SessionDep, principal: StaffDep, calendar: CalendarDep,
-                          response: Response) -> DocumentStaffRead:
+                          response: Response, settings: SettingsDep) -> DocumentStaffRead:
     if "drafter" not in principal.roles:
         raise OutsideOrgan("Drafting needs the drafter role of an organ.")
     doc = await docs.create_document(session, principal, body, calendar)
     response.headers["ETag"] = etag(doc.version)
     response.headers["Location"] = f"{PREFIX}/documents/{doc.id}/record"
-    return await docs.staff_read(session, doc, principal)
+    return await staff_read(session, doc, principal, settings)
 
 
 @router.get("/documents/{document_id}", summary="A published document (public view, redacted)",
@@ -95,18 +117,19 @@ async def get_document(document_id: str, session: SessionDep, response: Response
 @router.get("/documents/{document_id}/record", summary="The whole record, for the organ's catalogue staff",
             response_model=DocumentStaffRead, responses=problem_responses(401, 403, 404))
 async def get_document_record(document_id: str, session: SessionDep, principal: StaffDep,
-                              response: Response) -> DocumentStaffRead:
-    return await _staff_record(session, principal, document_id, response)
+                              response: Response, settings: SettingsDep) -> DocumentStaffRead:
+    return await _staff_record(session, principal, document_id, response, settings)
 
 
 @router.patch("/documents/{document_id}", summary="Edit a draft", response_model=DocumentStaffRead,
               responses=WRITE_ERRORS)
 async def update_document(document_id: str, body: DocumentUpdate, session: SessionDep, principal: StaffDep,
-                          calendar: CalendarDep, response: Response, if_match: IfMatch = None) -> DocumentStaffRead:
+                          calendar: CalendarDep, response: Response, settings: SettingsDep,
+                          if_match: IfMatch = None) -> DocumentStaffRead:
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     await docs.update_document(session, principal, doc, body, if_match, calendar)
     response.headers["ETag"] = etag(doc.version)
-    return await docs.staff_read(session, doc, principal)
+    return await staff_read(session, doc, principal, settings)
 
 
 @router.post("/documents/{document_id}/redactions", summary="Withhold a segment (区分处理)",
@@ -116,7 +139,7 @@ async def create_redaction(document_id: str, body: RedactionCreate, session: Ses
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     redaction = await docs.add_redaction(session, principal, doc, body, if_match)
     response.headers["ETag"] = etag(doc.version)
-    return RedactionRead.model_validate(redaction)
+    return docs.redaction_read(redaction, doc)
 
 
 @router.delete("/documents/{document_id}/redactions/{redaction_id}", summary="Remove a redaction",
@@ -143,7 +166,7 @@ async def _act(session, principal, document_id: str, action: str, decision: work
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     await workflow.transition(session, principal, doc, action, decision, if_match, settings)
     response.headers["ETag"] = etag(doc.version)
-    return await docs.staff_read(session, doc, principal)
+    return await staff_read(session, doc, principal, settings)
 
 
 def _simple(action: str, summary: str, body_model: type) -> None:
@@ -155,6 +178,7 @@ def _simple(action: str, summary: str, body_model: type) -> None:
         return await _act(session, principal, document_id, action, workflow.Decision(comment=body.comment),
                           if_match, response, settings)
 
+    ACTION_BODIES[action] = body_model
     endpoint.__name__ = f"{action}_document"
     router.post(path, summary=summary, response_model=DocumentStaffRead, responses=WRITE_ERRORS)(endpoint)
 

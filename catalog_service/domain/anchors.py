@@ -15,14 +15,18 @@ A lost redaction withholds its whole field in the public projection (projection.
 record in review (`redaction_anchor_lost`, 409) until a secrecy officer removes or replaces it.
 
 Offsets are Unicode code points (Python string indices), not UTF-16 code units and not bytes: 𠮷 (U+20BB7) is
-one position. Clients working in UTF-16 (JavaScript) convert.
+one position. That is the documented unit and the stored one. A client that counts in UTF-16 code units (JavaScript
+String indices, where 𠮷 is two) says so with `offset_unit: "utf16"` and its offsets are converted here against the
+field's text (`from_utf16`); an offset between the two halves of a surrogate pair names no character and is refused.
+Every redaction read carries both: `start`/`end` in code points and `start_utf16`/`end_utf16` (`to_utf16`).
 """
 
 from dataclasses import dataclass
 
 from catalog_service.models import Document, Redaction
 
-__all__ = ["CONTEXT", "REDACTABLE_FIELDS", "Moved", "capture", "field_text", "is_anchored", "locate", "reanchor"]
+__all__ = ["CONTEXT", "REDACTABLE_FIELDS", "Moved", "OffsetInsideCharacter", "capture", "field_text", "from_utf16",
+           "is_anchored", "locate", "reanchor", "to_utf16"]
 
 CONTEXT = 16  # code points of context kept on each side: enough to tell a repeated name apart, little to store
 REDACTABLE_FIELDS = ("title", "summary", "body")  # keywords, 文号, attachment names are not redactable
@@ -30,6 +34,28 @@ REDACTABLE_FIELDS = ("title", "summary", "body")  # keywords, 文号, attachment
 
 def field_text(doc: Document, field: str) -> str:
     return {"title": doc.title or "", "summary": doc.summary or "", "body": doc.body or ""}[field]
+
+
+class OffsetInsideCharacter(ValueError):
+    """A UTF-16 offset between the two code units of one character (a surrogate pair)."""
+
+
+def to_utf16(text: str, index: int) -> int:
+    """The UTF-16 code-unit offset of code point `index` of `text` (what JavaScript's indexOf gives)."""
+    return index + sum(1 for ch in text[:index] if ord(ch) > 0xFFFF)
+
+
+def from_utf16(text: str, offset: int) -> int:
+    """The code-point index of UTF-16 offset `offset` into `text`. Past the end: the length plus the excess (the
+    caller's range check then refuses it). Inside a surrogate pair: OffsetInsideCharacter."""
+    units = 0
+    for index, ch in enumerate(text):
+        if units == offset:
+            return index
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > offset:
+            raise OffsetInsideCharacter(f"UTF-16 offset {offset} falls inside the character at code point {index}")
+    return len(text) + (offset - units)
 
 
 def capture(redaction: Redaction, text: str) -> None:

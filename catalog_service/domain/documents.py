@@ -7,7 +7,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.domain.anchors import REDACTABLE_FIELDS, Moved, capture, field_text, is_anchored, reanchor
+from catalog_service.domain.anchors import (
+    REDACTABLE_FIELDS,
+    Moved,
+    OffsetInsideCharacter,
+    capture,
+    field_text,
+    from_utf16,
+    is_anchored,
+    reanchor,
+    to_utf16,
+)
 from catalog_service.domain.calendar import WorkingCalendar, add_working_days
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.links import CHANGING_LINKS, link_targets, visible_ids
@@ -18,6 +28,7 @@ from catalog_service.errors import (
     ForeignRecordLink,
     InvalidReference,
     NotEditable,
+    OffsetInCharacter,
     OrganNotFound,
     OutsideOrgan,
     RedactionAnchorLost,
@@ -233,12 +244,25 @@ async def add_redaction(session: AsyncSession, principal: Principal, doc: Docume
     if doc.status not in REDACTABLE:
         raise NotEditable("Redactions are set during drafting and review, before publication.")
     text = field_text(doc, data.field)
-    if data.end > len(text):
-        raise InvalidReference(f"The segment ends after the {data.field} ({len(text)} code points).", errors=[
-            {"loc": ["body", "end"], "msg": f"at most {len(text)}", "type": "out_of_range"}])
+    start, end = data.start, data.end
+    if data.offset_unit == "utf16":  # JavaScript's unit, converted against this very text (anchors.py)
+        try:
+            start = from_utf16(text, data.start)
+        except OffsetInsideCharacter as exc:
+            raise _inside_character("start", exc) from exc
+        try:
+            end = from_utf16(text, data.end)
+        except OffsetInsideCharacter as exc:
+            raise _inside_character("end", exc) from exc
+    if end > len(text):
+        size = f"{to_utf16(text, len(text))} UTF-16 units" if data.offset_unit == "utf16" else \
+            f"{len(text)} code points"
+        raise InvalidReference(f"The segment ends after the {data.field} ({size}).", errors=[
+            {"loc": ["body", "end"], "msg": f"at most {size}", "type": "out_of_range"}])
     await bump_version(session, doc, doc.version)
     role = staff_role(principal)
-    redaction = Redaction(document_id=doc.id, created_by=principal.sub, created_role=role, **data.model_dump())
+    redaction = Redaction(document_id=doc.id, created_by=principal.sub, created_role=role,
+                          **data.model_dump(exclude={"offset_unit", "start", "end"}), start=start, end=end)
     capture(redaction, text)
     session.add(redaction)
     await session.flush()
@@ -248,6 +272,21 @@ async def add_redaction(session: AsyncSession, principal: Principal, doc: Docume
     refresh_projection(doc, await redactions_of(session, doc.id))
     emit_document_event(session, doc, organ, "document.updated")
     return redaction
+
+
+def _inside_character(field: str, exc: OffsetInsideCharacter) -> OffsetInCharacter:
+    return OffsetInCharacter(str(exc), errors=[{"loc": ["body", field], "msg": str(exc),
+                                                "type": "offset_inside_character"}])
+
+
+def redaction_read(redaction: Redaction, doc: Document) -> RedactionRead:
+    """A redaction with its position in both units (code points as stored; UTF-16 for JavaScript) — the UTF-16
+    one only while anchored, when the offsets are known to name the withheld text."""
+    read = RedactionRead.model_validate(redaction)
+    if redaction.state == "anchored":
+        text = field_text(doc, redaction.field)
+        read.start_utf16, read.end_utf16 = to_utf16(text, redaction.start), to_utf16(text, redaction.end)
+    return read
 
 
 def require_may_remove(principal: Principal, doc: Document, redaction: Redaction) -> None:
@@ -303,7 +342,7 @@ async def staff_read(session: AsyncSession, doc: Document, viewer: Principal) ->
                 interpretation_of=doc.interpretation_of_id
                 if doc.interpretation_of_id in await visible_ids(session, viewer, [doc.interpretation_of_id])
                 else None,
-                redactions=[RedactionRead.model_validate(r) for r in await redactions_of(session, doc.id)],
+                redactions=[redaction_read(r, doc) for r in await redactions_of(session, doc.id)],
                 attachments=[AttachmentStaffRead.model_validate(a) for a in attachments])
     return DocumentStaffRead.model_validate(data)
 

@@ -26,16 +26,20 @@ from catalog_service.domain.documents import (
 )
 from catalog_service.domain.events import emit_document_event, is_public
 from catalog_service.domain.links import SYSTEM, announce_interpretations, bump, may_change
-from catalog_service.errors import ClassifiedNeverPublished, InvalidTransition, WrongRole
+from catalog_service.errors import (
+    ClassifiedNeverPublished,
+    InvalidTransition,
+    OutsideOrgan,
+    RedactionAnchorLost,
+    WrongRole,
+)
 from catalog_service.models import Document, DocumentLink, Organ
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
-from services.errors import UnprocessableEntity
+from services.errors import AppError, UnprocessableEntity
 
-__all__ = ["TRANSITIONS", "Actor", "Decision", "publish", "publish_due", "transition"]
-
-log = logging.getLogger("gongkai.catalog.workflow")
+__all__ = ["TRANSITIONS", "Actor", "Decision", "allowed_actions", "publish", "publish_due", "refusal", "transition"]
 
 log = logging.getLogger("gongkai.catalog.workflow")
 REEVALUATION_PERIOD = timedelta(days=365)  # 动态调整: re-evaluate withheld records at least yearly (configurable)
@@ -110,16 +114,53 @@ def _invalid(field: str, message: str) -> UnprocessableEntity:
     return UnprocessableEntity(message, errors=[{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
+async def refusal(session: AsyncSession, principal: Principal, doc: Document, action: str) -> AppError | None:
+    """Why `principal` may not take `action` on `doc` now, whatever the request carries; None when they may.
+
+    The workflow's one guard (after the organ check): `transition` raises what this returns before any handler runs,
+    and the record's `actions` are the actions this returns None for — so a listed action is never refused for role,
+    state or the record's own preconditions (403/409) and an unlisted one always is. What depends on the request
+    (a missing reason; `decide` 主动公开 on a classified record, which 依申请公开/不予公开 may still be) is checked
+    afterwards."""
+    rule = TRANSITIONS[action]
+    try:
+        _acting_role(principal, rule, action)
+    except WrongRole as exc:
+        return exc
+    if doc.status not in rule.from_states:
+        return InvalidTransition(f"'{action}' is not possible while the record is {doc.status}.")
+    if action == "declassify" and not doc.classified:
+        return InvalidTransition("The record is not classified.")
+    if action == "reevaluate" and doc.attribute == "proactive":
+        return InvalidTransition("Only 依申请公开/不予公开 records are re-evaluated.")
+    if action == "reevaluate" and doc.classified:
+        return InvalidTransition("Classified records are re-opened by declassification.")
+    if action in ADVANCING:
+        try:
+            await require_anchored(session, doc)
+        except RedactionAnchorLost as exc:
+            return exc
+    return None
+
+
+async def allowed_actions(session: AsyncSession, principal: Principal, doc: Document) -> list[str]:
+    """The actions `principal` may take on `doc` now (their own organ's record, `refusal` None), in table order."""
+    try:
+        await require_own(session, principal, doc)
+    except OutsideOrgan:
+        return []
+    return [action for action in TRANSITIONS if await refusal(session, principal, doc, action) is None]
+
+
 async def transition(session: AsyncSession, principal: Principal, doc: Document, action: str, decision: Decision,
                      if_match: str | None, settings: Settings) -> Document:
     rule = TRANSITIONS[action]
     organ = await require_own(session, principal, doc)
     role = _acting_role(principal, rule, action)
     require_if_match(if_match, doc.version)
-    if doc.status not in rule.from_states:
-        raise InvalidTransition(f"'{action}' is not possible while the record is {doc.status}.")
-    if action in ADVANCING:
-        await require_anchored(session, doc)
+    refused = await refusal(session, principal, doc, action)
+    if refused is not None:
+        raise refused
     status_before, attribute_before = doc.status, doc.attribute
     await bump_version(session, doc, doc.version)
     handler = _HANDLERS.get(action)
@@ -200,8 +241,6 @@ async def _classify(session: AsyncSession, doc: Document, organ: Organ, decision
 
 
 async def _declassify(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
-    if not doc.classified:
-        raise InvalidTransition("The record is not classified.")
     doc.classified = False
     doc.classification_level = doc.secrecy_period_years = doc.declassify_on = None
     doc.classification_responsible = None
@@ -223,10 +262,6 @@ async def _repeal(session: AsyncSession, doc: Document, organ: Organ, decision: 
 
 
 async def _reevaluate(session: AsyncSession, doc: Document, organ: Organ, decision: Decision, actor: Actor) -> None:
-    if doc.attribute == "proactive":
-        raise InvalidTransition("Only 依申请公开/不予公开 records are re-evaluated.")
-    if doc.classified:
-        raise InvalidTransition("Classified records are re-opened by declassification.")
     doc.status, doc.proposed_attribute = "draft", decision.attribute or doc.proposed_attribute
 
 

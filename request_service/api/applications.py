@@ -1,17 +1,23 @@
 """Staff endpoints for applications: work-lists, the record, its clock explained, and every handling action.
 Every action needs If-Match (the ETag of the application) and the right role of the application's organ."""
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from request_service.domain import clock, handling, worklists
+from request_service.domain import clock, directory, handling, worklists
 from request_service.domain.applications import load_application, today
 from request_service.domain.calendar import current_calendar
+from request_service.domain.intake import applicant_key
 from request_service.domain.pii import applicant_fields
 from request_service.models import Application, HandlingStep, ThirdPartyConsultation
+from request_service.policy import POLICY
 from request_service.schemas import (
+    TRACKING_NO_PATTERN,
+    ApplicantLookup,
     ApplicationStaffRead,
     ApplicationSummary,
     ApproveReplyBody,
@@ -31,16 +37,19 @@ from request_service.schemas import (
     ExplanationRequestBody,
     ExtendBody,
     FeeNoticeBody,
+    HandlingRole,
     HandlingStepRead,
     OpinionBody,
     PaymentBody,
+    StaffMemberRead,
     SupplementRequestBody,
 )
 from services.auth import Principal, PrincipalDep
 from services.concurrency import etag
-from services.db import SessionDep
-from services.errors import Unauthorized, problem_responses
+from services.db import DatabaseDep, SessionDep
+from services.errors import Unauthorized, UnprocessableEntity, problem_responses
 from services.pagination import CursorPage, Limit, set_next_link
+from services.policy import ActionRead, action_link
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applications"])
@@ -48,9 +57,11 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 412, 422, 428)
 WEEKDAYS = "一二三四五六日"
 
 
-async def staff(principal: PrincipalDep) -> Principal:
+async def staff(principal: PrincipalDep, request: Request, database: DatabaseDep) -> Principal:
     if principal.is_anonymous:
         raise Unauthorized("This operation needs a bearer token.", code="authentication_required")
+    if request.method == "GET":  # the staff directory learns who handles the organ's applications (directory.py)
+        await directory.record_seen(database, principal)
     return principal
 
 
@@ -71,39 +82,115 @@ def summary(app: Application) -> dict[str, Any]:
     return data
 
 
-def staff_read(app: Application, principal: Principal) -> ApplicationStaffRead:
+# The body schema of each handling action's endpoint (filled by `_action` below): what `needs` names.
+ACTION_BODIES: dict[str, type] = {}
+
+
+async def actions_of(session: AsyncSession, app: Application, principal: Principal,
+                     settings: Any) -> list[ActionRead]:
+    """What `principal` may do next: the handling guard (handling.refusal) and the access table's entry of each
+    action's endpoint (request_service/policy.py), both the very ones that then judge the call."""
+    links = []
+    for action in await handling.allowed_actions(session, principal, app):
+        segment = action.replace("_", "-")
+        link = action_link(POLICY, principal, name=action, path_template=f"{PREFIX}/applications/{{application_id}}/"
+                           f"{segment}", path=f"{PREFIX}/applications/{app.id}/{segment}",
+                           base_url=settings.public_base_url, body_model=ACTION_BODIES[action])
+        if link is not None:
+            links.append(link)
+    return links
+
+
+async def staff_read(session: AsyncSession, app: Application, principal: Principal,
+                     settings: Any) -> ApplicationStaffRead:
     data = summary(app)
     data.update({c: getattr(app, c) for c in ApplicationStaffRead.model_fields if hasattr(app, c) and c not in data})
     data["applicant"] = applicant_fields(app, principal, unmask=False, reason=None)
+    data["actions"] = await actions_of(session, app, principal, settings)
     return ApplicationStaffRead.model_validate(data)
 
 
-@router.get("/applications", summary="Work-lists of the organ's applications (待办)",
+VIEW_DESCRIPTION = ("all · due_soon · overdue · waiting_applicant · waiting_third_party · awaiting_confirmation · "
+                    "awaiting_sign_off · notices_not_delivered")
+
+
+def _tracking_no(value: str | None) -> str | None:
+    """A tracking number as people type it (spaces, lower case); one this service could not have issued is a 422,
+    like the applicant's look-up (schemas.TrackQuery)."""
+    if value is None:
+        return None
+    folded = "".join(value.split()).upper()
+    if not re.fullmatch(TRACKING_NO_PATTERN, folded):
+        raise UnprocessableEntity("Not a tracking number this service issues.", errors=[{
+            "loc": ["query", "tracking_no"], "msg": f"must match {TRACKING_NO_PATTERN}", "type": "value_error"}])
+    return folded
+
+
+@router.get("/applications", summary="Work-lists of the organ's applications (待办), and look-ups",
             response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422))
 async def list_applications(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
-    view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$",
-                               description="all · due_soon · overdue · waiting_applicant · waiting_third_party · "
-                                           "awaiting_confirmation · awaiting_sign_off · "
-                                           "notices_not_delivered")] = "all",
+    view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$", description=VIEW_DESCRIPTION)] = "all",
     within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
+    tracking_no: Annotated[str | None, Query(max_length=32, description=(
+        "申请编号: the one application with this number (in your organ), e.g. GK2026-ABCD2345"))] = None,
+    assigned_to: Annotated[str | None, Query(min_length=1, max_length=100, description=(
+        "承办人: `me` for the applications assigned to you, or a colleague's `sub` (GET /staff)"))] = None,
     limit: Limit = 50, cursor: str | None = None,
 ) -> CursorPage[ApplicationSummary]:
     if not handling.is_staff(principal):
         raise handling.WrongRole("Work-lists are for the organ's intake clerks, handlers and reply approvers.")
-    rows, next_cursor = await worklists.worklist(session, principal, view, within, cursor, limit)
+    rows, next_cursor = await worklists.worklist(
+        session, principal, view, within, cursor, limit, tracking_no=_tracking_no(tracking_no),
+        assigned_to=principal.sub if assigned_to == "me" else assigned_to)
     set_next_link(request, response, next_cursor)
     return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
                                           next_cursor=next_cursor)
 
 
+@router.post("/applications/lookup", summary="Find the organ's applications of one applicant (按申请人查询)",
+             response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422),
+             description="The applicant's identity as they give it (证件 type and number; or type, name and a "
+                         "contact) in the body — never in a URL, where access logs would keep it. Rows carry no "
+                         "personal data; unmasking one application's applicant stays GET …/applicant?unmask=true "
+                         "with a reason. Every look-up is a POST and so an entry of the audit log (who, when).")
+async def lookup_applications(
+    body: ApplicantLookup, request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$", description=VIEW_DESCRIPTION)] = "all",
+    limit: Limit = 50, cursor: str | None = None,
+) -> CursorPage[ApplicationSummary]:
+    if not handling.is_staff(principal):
+        raise handling.WrongRole("Look-ups are for the organ's intake clerks, handlers and reply approvers.")
+    rows, next_cursor = await worklists.worklist(session, principal, view, 0, cursor, limit,
+                                                 applicant_key=applicant_key(body))
+    set_next_link(request, response, next_cursor)
+    return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
+                                          next_cursor=next_cursor)
+
+
+@router.get("/staff", summary="The organ's handling staff, for assignment (办理人员名录)",
+            response_model=CursorPage[StaffMemberRead], responses=problem_responses(401, 403, 422),
+            description="Learnt from the tokens of the organ's intake clerks, handlers and reply approvers who have "
+                        "called this service (the identity platform manages people; see domain/directory.py): "
+                        "someone who never called is not listed yet. `sub` is what `assign` takes as handler_sub.")
+async def list_staff(session: SessionDep, principal: StaffDep,
+                     role: Annotated[HandlingRole | None, Query(description="only staff holding this role")] = None,
+                     seen_within_days: Annotated[int, Query(ge=1, le=3660, description=(
+                         "only staff seen in the last N days"))] = 180) -> CursorPage[StaffMemberRead]:
+    if not handling.is_staff(principal):
+        raise handling.WrongRole("The staff directory is for the organ's handling staff.")
+    rows = await directory.staff_of(session, principal.organ or "", role=role.value if role else None,
+                                    seen_within_days=seen_within_days)
+    return CursorPage[StaffMemberRead](items=[StaffMemberRead.of(r) for r in rows], next_cursor=None)
+
+
 @router.get("/applications/{application_id}", summary="One application (personal data masked)",
             response_model=ApplicationStaffRead, responses=problem_responses(401, 404))
-async def get_application(application_id: str, session: SessionDep, principal: StaffDep,
+async def get_application(application_id: str, session: SessionDep, principal: StaffDep, settings: SettingsDep,
                           response: Response) -> ApplicationStaffRead:
     app = await load_application(session, principal, application_id)
     response.headers["ETag"] = etag(app.version)
-    return staff_read(app, principal)
+    return await staff_read(session, app, principal, settings)
 
 
 @router.get("/applications/{application_id}/deadline", summary="The statutory deadline explained day by day",
@@ -151,8 +238,9 @@ def _action(name: str, body_model: type, summary_text: str, to_action: Any) -> N
         app = await load_application(session, principal, application_id, for_update=True)
         await handling.transition(session, principal, app, name, to_action(body), if_match, settings)
         response.headers["ETag"] = etag(app.version)
-        return staff_read(app, principal)
+        return await staff_read(session, app, principal, settings)
 
+    ACTION_BODIES[name] = body_model
     endpoint.__name__ = f"{name}_application"
     router.post(f"/applications/{{application_id}}/{name.replace('_', '-')}", summary=summary_text,
                 response_model=ApplicationStaffRead, responses=WRITE_ERRORS)(endpoint)

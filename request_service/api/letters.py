@@ -1,5 +1,6 @@
-"""Letters (文书) of an application: list, HTML, PDF. Staff of the application's organ only; the applicant reads
-their letters through the tracking endpoint."""
+"""Letters (文书) of an application: list, HTML, PDF. Staff of the application's organ here; the applicant reads the
+letters addressed to them through api/public.py (tracking number + 查询码, or signed in), answered by the same
+two response builders below."""
 
 from datetime import date, datetime
 from typing import Annotated
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from request_service.domain import letters as domain
 from request_service.domain.applications import load_application
-from request_service.models import Letter
+from request_service.models import Application, Letter
 from request_service.vocab import LetterKind
 from services.auth import Principal, PrincipalDep, require_staff
 from services.db import SessionDep
@@ -63,11 +64,7 @@ async def list_letters(application_id: str, session: SessionDep, principal: Staf
                                                 **problem_responses(401, 404)})
 async def get_letter_pdf(application_id: str, letter_id: str, session: SessionDep, principal: StaffDep) -> Response:
     app = await load_application(session, principal, application_id)
-    letter = await domain.get_letter(session, app.id, letter_id)
-    stem = "".join(c for c in app.tracking_no if c.isascii() and (c.isalnum() or c in "-_")) or letter.id
-    return Response(domain.render_pdf(letter), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{stem}-{letter.kind}.pdf"',
-                             "X-Letter-SHA256": letter.sha256})
+    return letter_pdf(app, await domain.get_letter(session, app.id, letter_id))
 
 
 @router.get("/applications/{application_id}/letters/{letter_id}", summary="A letter as issued (HTML)",
@@ -76,5 +73,15 @@ async def get_letter_pdf(application_id: str, letter_id: str, session: SessionDe
 async def get_letter_html(application_id: str, letter_id: str, session: SessionDep,
                           principal: StaffDep) -> HTMLResponse:
     app = await load_application(session, principal, application_id)
-    letter = await domain.get_letter(session, app.id, letter_id)
+    return letter_html(await domain.get_letter(session, app.id, letter_id))
+
+
+def letter_pdf(app: Application, letter: Letter) -> Response:
+    stem = "".join(c for c in app.tracking_no if c.isascii() and (c.isalnum() or c in "-_")) or letter.id
+    return Response(domain.render_pdf(letter), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{stem}-{letter.kind}.pdf"',
+                             "X-Letter-SHA256": letter.sha256})
+
+
+def letter_html(letter: Letter) -> HTMLResponse:
     return HTMLResponse(letter.html, headers={"X-Letter-SHA256": letter.sha256, "Content-Security-Policy": LETTER_CSP})

@@ -39,9 +39,10 @@ from request_service.vocab import BREACH_ARTICLES, GROUND_ARTICLES, Breach, Refu
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.db import utcnow
-from services.errors import UnprocessableEntity
+from services.errors import AppError, UnprocessableEntity
 
-__all__ = ["RULES", "Action", "WrongRole", "accept", "expire", "is_staff", "open_consultations", "transition"]
+__all__ = ["RULES", "Action", "WrongRole", "accept", "allowed_actions", "expire", "is_staff", "open_consultations",
+           "refusal", "transition"]
 
 is_staff = is_handling_staff
 
@@ -144,16 +145,69 @@ def _role(principal: Principal, rule: Rule, action: str) -> str:
     raise WrongRole(f"'{action}' needs one of the roles: {', '.join(sorted(rule.roles))}.")
 
 
+async def refusal(session: AsyncSession, principal: Principal, app: Application, action: str, *,
+                  calendar: Calendar | None = None) -> AppError | None:
+    """Why `principal` may not take `action` on `app` now, whatever the request carries; None when they may.
+
+    The one guard of the state machine: `transition` raises what this returns before any handler runs, and the
+    record's `actions` list is the actions this returns None for — so an action listed is never refused for role,
+    state or the record's own preconditions (403/409), and one not listed always is. What depends on the request
+    (a missing reason, a backdated `on`) is the handler's to check afterwards (422)."""
+    rule = RULES[action]
+    try:
+        _role(principal, rule, action)
+    except WrongRole as exc:
+        return exc
+    if app.status not in rule.from_states:
+        return InvalidTransition(f"'{action}' is not possible while the application is {app.status}.")
+    if action == "approve_reply" and app.reply_drafted_by == principal.sub:
+        return WrongRole("The person who drafted the reply cannot also sign it off (separation of duties).")
+    if action == "request_supplement":
+        earlier = (await session.execute(select(HandlingStep.id).where(
+            HandlingStep.application_id == app.id, HandlingStep.action == "request_supplement"))).first()
+        if earlier:
+            return InvalidTransition("A supplement was already requested once (一次性告知); it cannot be requested "
+                                     "again.")
+    if action == "extend" and app.extension_days:
+        return ExtensionAlreadyGranted(
+            f"条例第三十三条第二款: 延长答复期限只能一次; it was extended on {app.extension_decided_on} "
+            f"by {app.extension_days} working days.")
+    if action in EXPIRY_ARTICLES:
+        ended = await clock.expired_on(session, app, calendar or await current_calendar(session), today())
+        if ended is not None:
+            return ReplyPeriodExpired(f"{EXPIRY_ARTICLES[action]}; the reply period ended on {ended.isoformat()}.")
+    if action in CLOSURES:
+        try:  # judged on today: a closure the record does not allow today it allows on no earlier day either
+            _check_closure(app, CLOSURES[action], today())
+        except AppError as exc:
+            return exc
+    if action == "defer":  # 第三十五条: only after the applicant was asked to explain and gave reasons
+        try:
+            _require_explanation(app, today(), "延迟答复", reasons_needed=True)
+        except AppError as exc:
+            return exc
+    return None
+
+
+async def allowed_actions(session: AsyncSession, principal: Principal, app: Application) -> list[str]:
+    """The actions `principal` may take on `app` now (`refusal` is None), in the table's order."""
+    if not is_handling_staff(principal) or principal.organ != app.organ_code:
+        return []
+    calendar = await current_calendar(session)
+    return [action for action in RULES if await refusal(session, principal, app, action, calendar=calendar) is None]
+
+
 async def transition(session: AsyncSession, principal: Principal, app: Application, action: str, data: Action,
                      if_match: str | None, settings: Settings) -> Application:
     rule = RULES[action]
     role = _role(principal, rule, action)
     require_if_match(if_match, app.version)
-    if app.status not in rule.from_states:
-        raise InvalidTransition(f"'{action}' is not possible while the application is {app.status}.")
+    calendar = await current_calendar(session)
+    refused = await refusal(session, principal, app, action, calendar=calendar)
+    if refused is not None:
+        raise refused
     status_before = app.status
     await bump_version(session, app, app.version)
-    calendar = await current_calendar(session)
     day = data.on or today()
     if day > today():
         raise _invalid("on", "the date cannot be in the future")
@@ -202,10 +256,6 @@ async def _request_supplement(c: _Ctx) -> None:
     """补正: one notice only (一次性告知), naming the items and a reasonable deadline; the clock stops."""
     if not c.data.items:
         raise _invalid("items", "list what must be supplemented (补正事项)")
-    earlier = (await c.session.execute(select(HandlingStep.id).where(
-        HandlingStep.application_id == c.app.id, HandlingStep.action == "request_supplement"))).first()
-    if earlier:
-        raise InvalidTransition("A supplement was already requested once (一次性告知); it cannot be requested again.")
     days = c.data.days or c.settings.supplement_days
     delivered = _delivered_when_sent(c.app, c.day)
     c.app.supplement_due_on = c.calendar.add_working_days(delivered, days)[0] if delivered else None
@@ -320,6 +370,10 @@ NO_SUPPLEMENT, FEE_UNPAID, STILL_UNCLEAR = "other.no_supplement", "other.fee_unp
     "unable.still_unclear_after_supplement"
 
 
+# The closures whose outcome is fixed by the action: `refusal` checks them on today's record.
+CLOSURES = {"close_unsupplemented": NO_SUPPLEMENT, "close_unpaid": FEE_UNPAID}
+
+
 def _check_closure(app: Application, outcome: str, day: date) -> None:
     """Refuse a 三（六）1 / 三（六）2 / 三（四）3 outcome the application's record does not support."""
     if outcome == NO_SUPPLEMENT:
@@ -400,9 +454,18 @@ async def _record_opinion(c: _Ctx) -> None:
     await _resume_if_done(c.session, c.app, c.day)
 
 
+# Decisions the 条例 ties to the running period are taken before it ends — on the service's own today
+# (Asia/Shanghai), never a date the caller gives: a backdated decision is what this guards against (`refusal`).
+EXPIRY_ARTICLES = {
+    "extend": "条例第三十三条第二款: 延长答复期限须在答复期限届满前决定",
+    "defer": "条例第三十五条: 延迟答复须在答复期限届满前决定",
+    "request_explanation": "条例第三十五条: 要求申请人说明理由须在答复期限届满前",
+}
+
+
 async def _refuse_if_expired(c: _Ctx, article: str) -> None:
-    """Decisions the 条例 ties to the running period are taken before it ends — on the service's own today
-    (Asia/Shanghai), never a date the caller gives: a backdated decision is what this guards against."""
+    """For a decision the request's body chooses (不予处理 through draft-reply), which `refusal` cannot see: taken
+    before the period ends, on the service's own today (Asia/Shanghai), never a date the caller gives."""
     ended = await clock.expired_on(c.session, c.app, c.calendar, today())
     if ended is not None:
         raise ReplyPeriodExpired(f"{article}; the reply period ended on {ended.isoformat()}.")
@@ -411,17 +474,12 @@ async def _refuse_if_expired(c: _Ctx, article: str) -> None:
 async def _extend(c: _Ctx) -> None:
     """延期 (第三十三条第二款): before the period ends, once, at most 20 working days, with the consent of the office
     head (the approver, recorded with the day of the decision) and a notice to the applicant."""
-    if c.app.extension_days:
-        raise ExtensionAlreadyGranted(
-            f"条例第三十三条第二款: 延长答复期限只能一次; it was extended on {c.app.extension_decided_on} "
-            f"by {c.app.extension_days} working days.")
     if not c.data.days or not 1 <= c.data.days <= clock.REPLY_DAYS:
         raise ExtensionTooLong("条例第三十三条第二款: 延长的期限最长不得超过20个工作日.",
                                errors=[{"loc": ["body", "days"], "msg": "1 to 20 working days",
                                         "type": "value_error"}])
     if not c.data.comment:
         raise _invalid("comment", "give the reason for the extension")
-    await _refuse_if_expired(c, "条例第三十三条第二款: 延长答复期限须在答复期限届满前决定")
     c.app.extension_days = c.data.days
     c.app.extension_approved_by = c.principal.sub
     c.app.extension_decided_on = today()
@@ -444,7 +502,6 @@ async def _request_explanation(c: _Ctx) -> None:
     if c.app.explanation_requested_on is not None:
         raise InvalidTransition(f"{ARTICLE_35}: the applicant was already asked to explain on "
                                 f"{c.app.explanation_requested_on}.")
-    await _refuse_if_expired(c, f"{ARTICLE_35}: 要求申请人说明理由须在答复期限届满前")
     if c.app.receipt_date is not None and c.day < c.app.receipt_date:
         raise _invalid("on", "the notice cannot precede the receipt of the application")
     days = c.data.days or c.settings.explanation_days
@@ -494,8 +551,6 @@ async def _defer(c: _Ctx) -> None:
     decided before expiry, with a notice letter."""
     if not c.data.due_on or not c.data.comment:
         raise _invalid("due_on", "a deferred deadline and its reason are required")
-    await _refuse_if_expired(c, f"{ARTICLE_35}: 延迟答复须在答复期限届满前决定")
-    _require_explanation(c.app, today(), "延迟答复", reasons_needed=True)
     proposed, now = c.data.due_on, today()
     # The current due date; while the clock is paused, the earliest it can be (the days left, counted from today).
     state = clock.compute(await clock.segments_of(c.session, c.app.id), c.calendar, clock.allowed_days(c.app), now)
@@ -650,8 +705,6 @@ LETTER_FACTS = frozenset({
 
 
 async def _approve_reply(c: _Ctx) -> None:
-    if c.app.reply_drafted_by == c.principal.sub:
-        raise WrongRole("The person who drafted the reply cannot also sign it off (separation of duties).")
     overridden = sorted(LETTER_FACTS & set(c.data.context))
     if overridden:
         raise UnprocessableEntity(

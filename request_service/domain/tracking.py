@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain.intake import verify_query_code
 from request_service.domain.pii import applicant_fields
-from request_service.errors import ApplicantRoleRequired, ApplicationNotFound, LookupLocked
+from request_service.errors import ApplicantRoleRequired, ApplicationNotFound, LetterNotFound, LookupLocked
 from request_service.models import Application, KnownOrgan, Letter, LookupAttempt
 from request_service.schemas import ApplicantApplicationRead, term
 from request_service.vocab import ApplicationStatus, LetterKind, Outcome
@@ -29,7 +29,8 @@ from services.db import utcnow
 from services.errors import Unauthorized
 from services.pagination import keyset_page
 
-__all__ = ["LOOKUP_FAILED", "applicant_view", "list_mine", "track"]
+__all__ = ["LOOKUP_FAILED", "applicant_letter", "applicant_letters", "applicant_view", "list_mine", "own_application",
+           "track"]
 
 # The one answer to every failed look-up.
 LOOKUP_FAILED = "No application matches this tracking number and query code."
@@ -89,6 +90,45 @@ async def track(session: AsyncSession, tracking_no: str, query_code: str, *, max
     return None
 
 
+async def applicant_letters(session: AsyncSession, app: Application) -> list[Letter]:
+    """The letters addressed to the applicant (APPLICANT_LETTERS), oldest first. A drafted reply is not a decision
+    until it is signed off: before that the reply letter is not theirs to see. The one rule for the tracking view,
+    the applicant's letter list and every download."""
+    letters = (await session.execute(select(Letter).where(Letter.application_id == app.id)
+                                     .order_by(Letter.issued_on, Letter.created_at))).scalars().all()
+    decided = app.status in DECIDED
+    return [letter for letter in letters
+            if letter.kind in LetterKind._value2member_map_ and LetterKind(letter.kind) in APPLICANT_LETTERS
+            and (decided or letter.kind != LetterKind.REPLY)]
+
+
+async def applicant_letter(session: AsyncSession, app: Application, letter_id: str) -> Letter:
+    """One of the applicant's letters; any other id — a letter to a third party, another application's, an
+    unsigned reply, no letter at all — is the same 404."""
+    for letter in await applicant_letters(session, app):
+        if letter.id == letter_id:
+            return letter
+    raise LetterNotFound(f"Letter {letter_id} does not exist.")
+
+
+async def own_application(session: AsyncSession, principal: Principal, application_id: str) -> Application:
+    """A signed-in applicant's own application; another's is a 404 exactly as for an id that does not exist (no
+    existence oracle, reliability.md API1)."""
+    _require_applicant(principal)
+    app = (await session.execute(select(Application).where(Application.id == application_id,
+                                                           Application.applicant_sub == principal.sub))
+           ).scalar_one_or_none()
+    if app is None:
+        raise ApplicationNotFound(f"Application {application_id} does not exist.")
+    return app
+
+
+def letter_summary(letter: Letter) -> dict[str, object]:
+    kind = LetterKind(letter.kind)
+    return {"id": letter.id, "kind": kind, "kind_label": term(kind), "title": kind.zh, "issued_on": letter.issued_on,
+            "sha256": letter.sha256}
+
+
 async def applicant_view(session: AsyncSession, app: Application, principal: Principal) -> ApplicantApplicationRead:
     """The applicant's view: progress and the letters sent to them. A drafted reply is not a decision until it is
     signed off, so before that neither the outcome nor the reply letter shows, and `reply_drafted` reads as
@@ -99,15 +139,7 @@ async def applicant_view(session: AsyncSession, app: Application, principal: Pri
         status = ApplicationStatus.ACCEPTED
     organ_name = (await session.execute(select(KnownOrgan.name).where(KnownOrgan.code == app.organ_code))
                   ).scalar_one_or_none()
-    letters = (await session.execute(select(Letter.kind, Letter.issued_on).where(Letter.application_id == app.id)
-                                     .order_by(Letter.issued_on, Letter.created_at))).all()
-    shown = []
-    for kind, issued_on in letters:
-        if kind not in LetterKind._value2member_map_ or LetterKind(kind) not in APPLICANT_LETTERS:
-            continue
-        if kind == LetterKind.REPLY and not decided:
-            continue
-        shown.append({"kind": kind, "kind_label": term(LetterKind(kind)), "issued_on": issued_on})
+    shown = [letter_summary(letter) for letter in await applicant_letters(session, app)]
     outcome = Outcome(app.outcome) if decided and app.outcome in Outcome._value2member_map_ else None
     return ApplicantApplicationRead.model_validate({
         "id": app.id, "tracking_no": app.tracking_no, "status": status, "status_label": term(status),
@@ -120,12 +152,16 @@ async def applicant_view(session: AsyncSession, app: Application, principal: Pri
     })
 
 
-async def list_mine(session: AsyncSession, principal: Principal, cursor: str | None,
-                    limit: int) -> tuple[list[ApplicantApplicationRead], str | None]:
+def _require_applicant(principal: Principal) -> None:
     if principal.is_anonymous:
         raise Unauthorized("Sign in as an applicant to list your applications.", code="authentication_required")
     if "applicant" not in principal.roles:
         raise ApplicantRoleRequired("Only a signed-in applicant has a list of their own applications.")
+
+
+async def list_mine(session: AsyncSession, principal: Principal, cursor: str | None,
+                    limit: int) -> tuple[list[ApplicantApplicationRead], str | None]:
+    _require_applicant(principal)
     stmt = select(Application).where(Application.applicant_sub == principal.sub)
     rows, next_cursor = await keyset_page(
         session, stmt, [(Application.submitted_at, True), (Application.id, True)], cursor, limit,

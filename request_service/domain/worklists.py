@@ -19,8 +19,18 @@ RUNNING = ("accepted", "reply_drafted")
 
 
 async def worklist(session: AsyncSession, principal: Principal, view: str, within: int, cursor: str | None,
-                   limit: int) -> tuple[list[Application], str | None]:
+                   limit: int, *, tracking_no: str | None = None, assigned_to: str | None = None,
+                   applicant_key: str | None = None) -> tuple[list[Application], str | None]:
+    """The organ's applications in `view`, narrowed by the look-ups staff make (all optional, combined): a tracking
+    number (申请编号), the handler assigned (承办人 `sub`), an applicant (the stored identity key, computed by the
+    caller from what the applicant gave — never accepted from a client)."""
     base = select(Application).where(Application.organ_code == principal.organ)
+    if tracking_no is not None:
+        base = base.where(Application.tracking_no == tracking_no)
+    if assigned_to is not None:
+        base = base.where(Application.handler_sub == assigned_to)
+    if applicant_key is not None:
+        base = base.where(Application.applicant_key == applicant_key)
     now = today()
     stmt: Select
     if view in ("due_soon", "overdue"):

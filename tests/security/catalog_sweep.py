@@ -51,6 +51,7 @@ class Sweep:
 
     async def directory(self, who: Principal) -> None:
         await self.get(who, "GET /api/v1/catalog/vocabularies", f"{API}/vocabularies", staff_view=False)
+        await self.get(who, "GET /api/v1/catalog/me", f"{API}/me", staff_view=False)  # who am I: no record in it
         await self.get(who, "GET /api/v1/catalog/organs", f"{API}/organs", staff_view=False)
         await self.get(who, "GET /api/v1/catalog/organs", f"{API}/organs", staff_view=False, params={"under": self.w.x})
         for code in (self.w.x, self.w.y, "000014349"):

@@ -181,6 +181,9 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
     await get("/consultations/summary", f"{REQ}/consultations/summary", {"year": YEAR})
     await get("/vocabularies", f"{REQ}/vocabularies")
     await get("/withholding-grounds", f"{REQ}/withholding-grounds")
+    await get("/me", f"{REQ}/me")
+    await get("/staff", f"{REQ}/staff")
+    await get("/applications", f"{REQ}/applications", {"assigned_to": "me"})
     await get("/calendar/add-working-days", f"{REQ}/calendar/add-working-days",
               {"start": TODAY.isoformat(), "days": 20})
     await get("/calendar/years/{year}", f"{REQ}/calendar/years/{YEAR}")
@@ -200,6 +203,12 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
         for letter_id in letter_ids:
             await get("/applications/{application_id}/letters/{letter_id}", f"{base}/letters/{letter_id}")
             await get("/applications/{application_id}/letters/{letter_id}.pdf", f"{base}/letters/{letter_id}.pdf")
+        # The applicant's doors to the same letters (issue 14 item 1).
+        mine = f"{REQ}/applications/mine/{app_id}/letters"
+        await get("/applications/mine/{application_id}/letters", mine)
+        for letter_id in letter_ids:
+            await get("/applications/mine/{application_id}/letters/{letter_id}", f"{mine}/{letter_id}")
+            await get("/applications/mine/{application_id}/letters/{letter_id}.pdf", f"{mine}/{letter_id}.pdf")
     await get("/appeals/{appeal_id}", f"{REQ}/appeals/00000000-0000-4000-8000-000000000000")
     for path in ("/internal/v1/events", "/internal/v1/audit"):
         await crawl.get(client, who, f"GET {path}", path, {"limit": 500})
@@ -230,6 +239,7 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
             await get(f"/dashboards/{{organ_code}}/{sub}", f"{dash}/{sub}", params)
     await get("/annual-reports/reminders", f"{STATS}/annual-reports/reminders", {"year": YEAR})
     await get("/vocabularies", f"{STATS}/vocabularies")
+    await get("/me", f"{STATS}/me")
     for path in ("/internal/v1/events", "/internal/v1/audit"):
         await crawl.get(client, who, f"GET {path}", path, {"limit": 500})
     for path in ("/internal/v1/audit/verify", "/healthz", "/readyz", "/metrics"):
