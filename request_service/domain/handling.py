@@ -186,6 +186,18 @@ async def refusal(session: AsyncSession, principal: Principal, app: Application,
             _require_explanation(app, today(), "延迟答复", reasons_needed=True)
         except AppError as exc:
             return exc
+    if action == "request_explanation" and app.explanation_requested_on is not None:
+        return InvalidTransition(f"{ARTICLE_35}: the applicant was already asked to explain on "
+                                 f"{app.explanation_requested_on}.")
+    if action == "record_explanation":
+        if app.explanation_requested_on is None:
+            return ExplanationNotRequested(f"{ARTICLE_35}: the applicant was never asked to explain (说明理由).")
+        if app.explanation_received_on is not None:
+            return InvalidTransition(f"{ARTICLE_35}: the applicant's reasons were recorded on "
+                                     f"{app.explanation_received_on}.")
+    if action == "accept_late_supplement" and app.outcome != NO_SUPPLEMENT:
+        return InvalidTransition("条例第三十条: 有正当理由逾期补正的，不视为放弃申请; only an application closed as "
+                                 f"视为放弃 (no supplement) is re-opened, this one was closed as {app.outcome}.")
     return None
 
 
@@ -333,11 +345,7 @@ async def _accept_late_supplement(c: _Ctx) -> None:
     and records it; the application closed as 视为放弃 is re-opened and the 20 working days count again from the
     day the supplement was received. The closure's 三（六）1 row goes with it: the statistics move the application
     back to open (a signed-off report shows the change as a discrepancy)."""
-    article = "条例第三十条: 有正当理由逾期补正的，不视为放弃申请"
-    if c.app.outcome != NO_SUPPLEMENT:
-        raise InvalidTransition(f"{article}; only an application closed as 视为放弃 (no supplement) is re-opened, "
-                                f"this one was closed as {c.app.outcome}.")
-    if not c.data.comment:
+    if not c.data.comment:  # (only a 视为放弃 closure is re-opened: refusal())
         raise _invalid("comment", "record the good reason (正当理由) for the late supplement")
     segments = await clock.segments_of(c.session, c.app.id)
     noticed = next((s.start_on for s in reversed(segments) if s.state == "stopped"), c.app.receipt_date)
@@ -497,11 +505,8 @@ async def _request_explanation(c: _Ctx) -> None:
     """第三十五条, step 1: the number or frequency of the applicant's requests clearly exceeds a reasonable range, so
     the organ asks them to explain (说明理由) within a window, by a notice letter. The reply clock keeps running
     (the statute stops it for 补正 and consultations only): the decision that follows must still precede expiry."""
-    if not c.data.comment:
+    if not c.data.comment:  # (asked once only: refusal())
         raise _invalid("comment", "say why the volume or frequency exceeds a reasonable range")
-    if c.app.explanation_requested_on is not None:
-        raise InvalidTransition(f"{ARTICLE_35}: the applicant was already asked to explain on "
-                                f"{c.app.explanation_requested_on}.")
     if c.app.receipt_date is not None and c.day < c.app.receipt_date:
         raise _invalid("on", "the notice cannot precede the receipt of the application")
     days = c.data.days or c.settings.explanation_days
@@ -514,12 +519,8 @@ async def _request_explanation(c: _Ctx) -> None:
 
 
 async def _record_explanation(c: _Ctx) -> None:
-    """第三十五条, step 2: the applicant's reasons, as given, and the day they arrived."""
-    if c.app.explanation_requested_on is None:
-        raise ExplanationNotRequested(f"{ARTICLE_35}: the applicant was never asked to explain (说明理由).")
-    if c.app.explanation_received_on is not None:
-        raise InvalidTransition(f"{ARTICLE_35}: the applicant's reasons were recorded on "
-                                f"{c.app.explanation_received_on}.")
+    """第三十五条, step 2: the applicant's reasons, as given, and the day they arrived (asked first, recorded once:
+    refusal())."""
     if not c.data.comment:
         raise _invalid("comment", "record the applicant's reasons as given")
     if c.day < c.app.explanation_requested_on:

@@ -56,6 +56,10 @@ async def test_listed_actions_are_admitted_and_the_others_refused(client, organ,
             "waive_fee": {"comment": "困难群众减免"}, "close_unpaid": {},
             "draft_reply": {"outcome": "granted", "comment": "予以公开"}, "return_reply": {"comment": "请补充依据"},
             "approve_reply": {"comment": "同意"},
+            "request_explanation": {"comment": "申请数量明显超过合理范围"},
+            "record_explanation": {"comment": "研究需要"},
+            "accept_late_supplement": {"comment": "申请人住院治疗"},
+            "record_delivery": {"letter_id": str(uuid.uuid4()), "on": today().isoformat()},  # wrong letter: 422
         }[action]
 
     path = [("confirm", desk.clerk), ("consult", desk.handler), ("record_opinion", desk.handler),
