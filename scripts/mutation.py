@@ -36,7 +36,13 @@ SCRATCH = RESULTS / "tmp" / "mutation"
 # their tests that reached the mutated function. Small on purpose: every mutant run sets up the test databases.
 MODULES: dict[str, tuple[str, list[str]]] = {
     "clock": ("request_service/domain/clock.py",
-              ["tests/request_service/test_handling.py", "tests/request_service/test_calendar.py"]),
+              ["tests/request_service/test_handling.py", "tests/request_service/test_calendar.py",
+               # expired_on: the decisions that must come before the period runs out (延期, 延迟答复)
+               *(f"tests/request_service/test_guard_rails.py::{t}" for t in (
+                   "test_extension_after_the_period_ran_out_is_refused",
+                   "test_extension_while_consulting_after_the_period_ran_out_is_refused",
+                   "test_extension_on_the_last_day_is_allowed_and_the_day_after_refused",
+                   "test_deferral_after_the_period_ran_out_is_refused"))]),
     "fees": ("request_service/domain/fees.py", ["tests/request_service/test_fees.py"]),
     "visibility": ("catalog_service/domain/visibility.py",
                    ["tests/catalog_service/test_workflow.py", "tests/catalog_service/test_search.py::TestVisibility"]),

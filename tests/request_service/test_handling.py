@@ -19,6 +19,10 @@ async def test_confirmation_starts_the_clock_on_the_confirmation_date(requests_c
     app_id = await insert_application(request_db, desk.organ, submitted=date(2025, 9, 25))
     r = await requests_client.get(f"{API}/applications/{app_id}", headers=desk.handler)
     assert r.json()["status"] == "received" and r.json()["receipt_date"] is None and r.json()["due_on"] is None
+    # Not received yet (未确认): the ledger is empty, nothing counts, and the deadline view says so rather than fail.
+    before = await deadline(requests_client, desk, app_id)
+    assert (before["segments"], before["days"], before["due_on"], before["provisional"]) == ([], [], None, False)
+    assert (before["used"], before["left"], before["state"]) == (0, 20, "closed")  # no open segment: not running
     r = await act(requests_client, desk.clerk, app_id, "confirm", {"on": "2025-09-26", "method": "电话确认"})
     body = r.json()
     assert body["status"] == "accepted" and body["receipt_date"] == "2025-09-26"

@@ -334,3 +334,44 @@ async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(li
     failures = [r for r in caplog.records if r.name == "gongkai.outbox"]
     assert [r.getMessage() for r in failures] == ["consumer background: poll failed"] * 2
     assert all(r.exc_info and r.exc_info[0] is ConnectionError for r in failures)
+
+
+async def test_two_pollers_of_one_consumer_apply_a_batch_once(lib_db):
+    """The same consumer polling twice at once (two replicas, or a deploy overlap): the second waits for the first's
+    cursor and skips what it applied — the cursor row is read FOR UPDATE on PostgreSQL; SQLite's single writer
+    gives the same. Without the lock both would apply the batch and both commit."""
+    import asyncio
+
+    for n in range(3):
+        await write_thing(lib_db, n)
+    ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
+    applied: list[int] = []
+
+    async def apply(session, events):
+        applied.extend(event.id for event in events)
+
+    # The cursor row exists (a first poll), so the race is on reading it, not on inserting it.
+    assert await FeedConsumer("twin", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, 1), apply).poll_once() == 1
+    gate, inside, second_fetched = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def held_apply(session, events):
+        inside.set()
+        await gate.wait()  # the first poller holds its transaction open here
+        await apply(session, events)
+
+    async def second_fetch(after, limit):
+        try:
+            return await fetch_direct(lib_db, after, limit)
+        finally:
+            second_fetched.set()
+
+    first = FeedConsumer("twin", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), held_apply)
+    second = FeedConsumer("twin", lib_db, outbox, second_fetch, apply)
+    first_poll = asyncio.create_task(first.poll_once())
+    await asyncio.wait_for(inside.wait(), timeout=30)
+    second_poll = asyncio.create_task(second.poll_once())
+    await asyncio.wait_for(second_fetched.wait(), timeout=30)
+    await asyncio.sleep(0.5)  # the second poller reaches the cursor (and waits there) before the first commits
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(first_poll, second_poll), timeout=60) == [2, 0]
+    assert applied == ids and await first.position() == ids[-1]
