@@ -149,6 +149,16 @@ async def test_savepoints_keep_the_events_staged_around_them(lib_db):
                              payload={"n": 6})
         record_event(session, outbox, "after", entity_type="t", entity_id="4", version=1, payload={"n": 4})
     assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["before", "inside-kept", "inner-of-kept", "after"]
+    # Only a savepoint that rolled back, none released: the commit goes through with the events outside it.
+    async with lib_db.transaction() as session:
+        try:
+            async with session.begin_nested():
+                record_event(session, outbox, "alone-failed", entity_type="t", entity_id="7", version=1, payload={})
+                raise RuntimeError("the only savepoint fails")
+        except RuntimeError:
+            pass
+        record_event(session, outbox, "alone-after", entity_type="t", entity_id="8", version=1, payload={})
+    assert [e.type for e in await fetch_direct(lib_db, 0, 10)][-1:] == ["alone-after"]
 
 
 async def test_what_a_rolled_back_transaction_staged_does_not_outlive_it(lib_db):
@@ -157,9 +167,10 @@ async def test_what_a_rolled_back_transaction_staged_does_not_outlive_it(lib_db)
     async with lib_db.session() as session:
         try:
             async with session.begin():
+                record_event(session, outbox, "rolled-back", entity_type="t", entity_id="1", version=1, payload={})
                 async with session.begin_nested():
-                    record_event(session, outbox, "rolled-back", entity_type="t", entity_id="1", version=1,
-                                 payload={})
+                    record_event(session, outbox, "rolled-back-in-savepoint", entity_type="t", entity_id="1",
+                                 version=1, payload={})
                 raise RuntimeError("the first attempt fails")
         except RuntimeError:
             pass
@@ -179,7 +190,11 @@ async def test_an_event_holds_what_was_recorded(lib_db):
                      payload={"official": True}, occurred_at=when)
         record_event(session, outbox, "year.checked", entity_type="calendar_year", entity_id="2026", version=4,
                      payload={})
-    loaded, checked = await fetch_direct(lib_db, 0, 10)
+        # Code that runs on the synchronous session (inside run_sync) stages on the same transaction.
+        await session.run_sync(lambda sync: record_event(sync, outbox, "year.synced", entity_type="calendar_year",
+                                                         entity_id="2026", version=5, payload={}))
+    loaded, checked, synced = await fetch_direct(lib_db, 0, 10)
+    assert (synced.type, synced.version) == ("year.synced", 5)
     assert (loaded.type, loaded.entity_type, loaded.entity_id, loaded.version, loaded.payload, loaded.occurred_at) \
         == ("year.loaded", "calendar_year", "2026", 3, {"official": True}, when)
     assert (checked.type, checked.entity_id, checked.version, checked.payload) == ("year.checked", "2026", 4, {})
