@@ -289,6 +289,10 @@ async def test_the_deadline_shows_the_ledger_and_why_each_day_counts(requests_cl
     # 20 working days from the day after 10/09 (10/11 is a 调休 make-up Saturday) end on 11/05.
     assert explained["state"] == "closed" and explained["due_on"] == "2025-11-05" and explained["used"] == 20
 
+    # The restart is explained where it happens, not at receipt (the first count is no 重新计算).
+    restarts = [(d["date"], d["counted"], d["note"][:11]) for d in explained["days"]
+                if d["note"].startswith("重新计算")]
+    assert restarts == [("2025-10-09", None, "重新计算：条例第三十条")] and explained["days"][0]["date"] == "2025-09-27"
     days = {d["date"]: (d["counted"], d["note"]) for d in explained["days"]}
     assert days["2025-09-27"][0] is None and days["2025-09-27"][1].startswith("补正中（周末）：条例第三十条")
     assert days["2025-09-29"][0] is None and days["2025-09-29"][1].startswith("补正中（工作日）：条例第三十条")
