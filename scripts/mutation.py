@@ -15,6 +15,12 @@ bench-results/tmp/mutation/<name>/ (mutmut rewrites the code into mutants/ there
 copy's pyproject.toml), against only the focused test files that exercise it, on SQLite, with `-x`: a mutant
 dies at the first failing test. The report, bench-results/mutation-<name>.md per module, lists killed / survived /
 total and the diff of each surviving mutant; bench-results/mutation.jsonl keeps one line per module and run.
+
+What mutmut cannot check here: decorated functions are never mutated (so the outbox's session hooks are registered
+with `event.listen`, not a decorator), and code that runs at import — `Outbox.__init__`, called when a service's
+models are imported — ran before the mutant was chosen, so its mutants would all "survive": leave it out with
+MUTANTS (see bench-results/mutation-outbox.md). PostgreSQL-only branches (the ordering lock, FOR UPDATE) are
+equivalent on SQLite; the PostgreSQL tests cover them.
 """
 
 import json

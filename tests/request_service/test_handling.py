@@ -300,3 +300,17 @@ async def test_the_deadline_shows_the_ledger_and_why_each_day_counts(requests_cl
     assert days["2025-10-11"] == (2, "调休上班：国庆节")
     assert days["2025-10-12"] == (None, "周末")
     assert days["2025-11-05"] == (20, "工作日") and max(days) == "2025-11-05"
+
+
+async def test_an_action_dated_before_the_clock_period_began_is_refused(requests_client, request_db, desk):
+    """A date before the current clock segment began (before receipt, or before the supplement arrived) is a 422 on
+    `on`, not a 500 from the ledger's own guard (found classifying the mutant switch_11)."""
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
+    for action, body in [("request-supplement", {"items": ["请明确所需信息"], "on": "2025-09-25"}),
+                         ("consult", {"party_kind": "third_party", "party_name": "某某公司", "on": "2025-09-20"}),
+                         ("notify-fee", {"fee_method": "per_volume", "pages": 250, "on": "2025-09-20"})]:
+        r = await act(requests_client, desk.handler, app_id, action, body, expect=422, expect_code="validation_error")
+        assert r.json()["errors"][0]["loc"] == ["body", "on"]
+    r = await act(requests_client, desk.handler, app_id, "request-supplement", {"items": ["请明确"],
+                                                                                "on": "2025-09-26"})
+    assert r.json()["status"] == "supplement_requested"
