@@ -223,6 +223,11 @@ async def transition(session: AsyncSession, principal: Principal, app: Applicati
     day = data.on or today()
     if day > today():
         raise _invalid("on", "the date cannot be in the future")
+    # The ledger cannot record a change before the segment that runs now began (clock.switch refuses it); say so
+    # about the date given, before anything is written.
+    current = clock.open_segment(await clock.segments_of(session, app.id))
+    if current is not None and day < current.start_on:
+        raise _invalid("on", f"the date cannot be before the clock's current period began ({current.start_on})")
     ctx = _Ctx(session, principal, app, data, settings, calendar, day, role)
     await _HANDLERS[action](ctx)
     if app.status in OPEN:

@@ -19,6 +19,10 @@ async def test_confirmation_starts_the_clock_on_the_confirmation_date(requests_c
     app_id = await insert_application(request_db, desk.organ, submitted=date(2025, 9, 25))
     r = await requests_client.get(f"{API}/applications/{app_id}", headers=desk.handler)
     assert r.json()["status"] == "received" and r.json()["receipt_date"] is None and r.json()["due_on"] is None
+    # Not received yet (未确认): the ledger is empty, nothing counts, and the deadline view says so rather than fail.
+    before = await deadline(requests_client, desk, app_id)
+    assert (before["segments"], before["days"], before["due_on"], before["provisional"]) == ([], [], None, False)
+    assert (before["used"], before["left"], before["state"]) == (0, 20, "closed")  # no open segment: not running
     r = await act(requests_client, desk.clerk, app_id, "confirm", {"on": "2025-09-26", "method": "电话确认"})
     body = r.json()
     assert body["status"] == "accepted" and body["receipt_date"] == "2025-09-26"
@@ -255,3 +259,58 @@ async def test_events_carry_statistics_and_no_personal_data(requests_client, req
     assert last["channel"] == "online" and last["receipt_date"] == "2025-09-26" and last["outcome"] == "granted"
     text = str(mine)
     assert "张三" not in text and "13812345678" not in text and "11010519491231002X" not in text
+
+
+async def test_the_deadline_shows_the_ledger_and_why_each_day_counts(requests_client, request_db, desk):
+    """The clock's ledger (时限台账) as the deadline view shows it, legal-rules §1.4–1.7: a 补正 asked for on the day
+    of receipt stops the clock that same day; the received supplement restarts it from zero; the sign-off closes the
+    open segment instead of adding one. Every day of the explanation says why it counts (工作日) or not (周末, 补正中).
+    Killed mutants of request_service/domain/clock.py: a switch refused on the day its segment began, a closure
+    that appends a segment, gaps in the sequence, the first segment not marked as the start of the count, the day
+    labels (bench-results/mutation-clock.md)."""
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
+    r = await act(requests_client, desk.handler, app_id, "request-supplement", {
+        "items": ["请明确所需信息的名称或文号"], "on": "2025-09-26", "days": 10})
+    assert r.json()["status"] == "supplement_requested"
+    await act(requests_client, desk.clerk, app_id, "receive-supplement", {"on": "2025-10-09"})
+    await act(requests_client, desk.handler, app_id, "draft-reply", {"outcome": "granted"})
+    r = await act(requests_client, desk.approver, app_id, "approve-reply")  # signed off today (签发之日)
+    closed_on = r.json()["closed_on"]
+    assert r.json()["status"] == "replied" and closed_on > "2025-11-05"
+
+    explained = await deadline(requests_client, desk, app_id)
+    ledger = [(s["seq"], s["state"], s["restart"], s["start_on"], s["end_on"]) for s in explained["segments"]]
+    assert ledger == [
+        (1, "running", True, "2025-09-26", "2025-09-26"),   # received: the count starts (条例第三十一条)
+        (2, "stopped", False, "2025-09-26", "2025-10-09"),  # 补正 requested the same day: stopped at once
+        (3, "running", True, "2025-10-09", closed_on),      # supplement received: from zero; closed on sign-off
+    ]
+    assert [s["basis"][:6] for s in explained["segments"]] == ["条例第三十一", "条例第三十条", "条例第三十条"]
+    # 20 working days from the day after 10/09 (10/11 is a 调休 make-up Saturday) end on 11/05.
+    assert explained["state"] == "closed" and explained["due_on"] == "2025-11-05" and explained["used"] == 20
+
+    # The restart is explained where it happens, not at receipt (the first count is no 重新计算).
+    restarts = [(d["date"], d["counted"], d["note"][:11]) for d in explained["days"]
+                if d["note"].startswith("重新计算")]
+    assert restarts == [("2025-10-09", None, "重新计算：条例第三十条")] and explained["days"][0]["date"] == "2025-09-27"
+    days = {d["date"]: (d["counted"], d["note"]) for d in explained["days"]}
+    assert days["2025-09-27"][0] is None and days["2025-09-27"][1].startswith("补正中（周末）：条例第三十条")
+    assert days["2025-09-29"][0] is None and days["2025-09-29"][1].startswith("补正中（工作日）：条例第三十条")
+    assert days["2025-10-10"] == (1, "工作日")
+    assert days["2025-10-11"] == (2, "调休上班：国庆节")
+    assert days["2025-10-12"] == (None, "周末")
+    assert days["2025-11-05"] == (20, "工作日") and max(days) == "2025-11-05"
+
+
+async def test_an_action_dated_before_the_clock_period_began_is_refused(requests_client, request_db, desk):
+    """A date before the current clock segment began (before receipt, or before the supplement arrived) is a 422 on
+    `on`, not a 500 from the ledger's own guard (found classifying the mutant switch_11)."""
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
+    for action, body in [("request-supplement", {"items": ["请明确所需信息"], "on": "2025-09-25"}),
+                         ("consult", {"party_kind": "third_party", "party_name": "某某公司", "on": "2025-09-20"}),
+                         ("notify-fee", {"fee_method": "per_volume", "pages": 250, "on": "2025-09-20"})]:
+        r = await act(requests_client, desk.handler, app_id, action, body, expect=422, expect_code="validation_error")
+        assert r.json()["errors"][0]["loc"] == ["body", "on"]
+    r = await act(requests_client, desk.handler, app_id, "request-supplement", {"items": ["请明确"],
+                                                                                "on": "2025-09-26"})
+    assert r.json()["status"] == "supplement_requested"

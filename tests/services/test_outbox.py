@@ -66,8 +66,11 @@ async def test_feed_through_the_api(catalog):
     assert ids == sorted(ids) and page["next_cursor"] == ids[-1]
     first = (await catalog.get(FEED, headers=service, params={"after": before["next_cursor"], "limit": 1})).json()
     assert [e["id"] for e in first["items"]] == ids[:1] and first["next_cursor"] == ids[0]
-    empty = (await catalog.get(FEED, headers=service, params={"after": ids[-1]})).json()
-    assert empty == {"items": [], "next_cursor": ids[-1], "head": ids[-1]}
+    empty = await catalog.get(FEED, headers=service, params={"after": ids[-1]})
+    assert empty.json() == {"items": [], "next_cursor": ids[-1], "head": ids[-1]}
+    assert empty.headers["cache-control"] == "no-store"  # a cursor read must never come from a cache
+    by_admin = await catalog.get(FEED, headers=auth("admin"), params={"after": before["next_cursor"]})
+    assert [e["id"] for e in by_admin.json()["items"]] == ids
 
 
 async def test_feed_is_internal(catalog):
@@ -89,6 +92,7 @@ async def test_consumer_applies_each_event_once_and_survives_a_crash(lib_db):
 
     consumer = FeedConsumer("mirror", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), apply, batch_size=3)
     assert await consumer.poll_once() == 3
+    first = await cursor_row(lib_db, "mirror")
     with pytest.raises(ConnectionError):
         await consumer.poll_once()  # events 3..5: n=4 fails, so the whole batch (and its cursor) rolls back
     assert await count(lib_db, mirror) == 3
@@ -97,11 +101,18 @@ async def test_consumer_applies_each_event_once_and_survives_a_crash(lib_db):
     restarted = FeedConsumer("mirror", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), apply, batch_size=3)
     assert await restarted.drain() == 4
     assert await count(lib_db, mirror) == 7
+    moved = await cursor_row(lib_db, "mirror")  # the cursor row says when it last moved (operators read it)
+    assert moved.position > first.position and moved.updated_at > first.updated_at
     # A stale batch replayed (e.g. a second consumer that fetched before the commit) is skipped event by event.
     stale = await fetch_direct(lib_db, 0, 100)
     replay = FeedConsumer("mirror", lib_db, outbox, lambda a, n: _return(stale), apply)
     assert await replay.poll_once() == 0
     assert await count(lib_db, mirror) == 7
+
+
+async def cursor_row(db, consumer: str):
+    async with db.session(write=False) as session:
+        return (await session.execute(select(outbox.cursors).where(outbox.cursors.c.consumer == consumer))).one()
 
 
 async def _return(value):
@@ -122,12 +133,93 @@ async def test_savepoints_keep_the_events_staged_around_them(lib_db):
         async with session.begin_nested():
             record_event(session, outbox, "inside-kept", entity_type="t", entity_id="3", version=1,
                          payload={"n": 3})
+        # A savepoint released inside one that then rolls back: its events go with the outer one.
+        try:
+            async with session.begin_nested():
+                async with session.begin_nested():
+                    record_event(session, outbox, "inner-of-failed", entity_type="t", entity_id="5", version=1,
+                                 payload={"n": 5})
+                raise RuntimeError("the outer savepoint fails after the inner one was released")
+        except RuntimeError:
+            pass
+        # Both released: kept.
+        async with session.begin_nested():
+            async with session.begin_nested():
+                record_event(session, outbox, "inner-of-kept", entity_type="t", entity_id="6", version=1,
+                             payload={"n": 6})
         record_event(session, outbox, "after", entity_type="t", entity_id="4", version=1, payload={"n": 4})
-    assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["before", "inside-kept", "after"]
+    assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["before", "inside-kept", "inner-of-kept", "after"]
+    # Only a savepoint that rolled back, none released: the commit goes through with the events outside it.
+    async with lib_db.transaction() as session:
+        try:
+            async with session.begin_nested():
+                record_event(session, outbox, "alone-failed", entity_type="t", entity_id="7", version=1, payload={})
+                raise RuntimeError("the only savepoint fails")
+        except RuntimeError:
+            pass
+        record_event(session, outbox, "alone-after", entity_type="t", entity_id="8", version=1, payload={})
+    assert [e.type for e in await fetch_direct(lib_db, 0, 10)][-1:] == ["alone-after"]
 
 
-async def test_running_consumers_apply_in_the_background_and_stop_with_the_block(lib_db):
+async def test_what_a_rolled_back_transaction_staged_does_not_outlive_it(lib_db):
+    """A session used for a second transaction after a rollback (a retry, a job's next step) writes only the second
+    transaction's events: the first one's are dropped with it, released savepoints and all."""
+    async with lib_db.session() as session:
+        try:
+            async with session.begin():
+                record_event(session, outbox, "rolled-back", entity_type="t", entity_id="1", version=1, payload={})
+                async with session.begin_nested():
+                    record_event(session, outbox, "rolled-back-in-savepoint", entity_type="t", entity_id="1",
+                                 version=1, payload={})
+                raise RuntimeError("the first attempt fails")
+        except RuntimeError:
+            pass
+        async with session.begin():
+            record_event(session, outbox, "committed", entity_type="t", entity_id="2", version=1, payload={})
+    assert [e.type for e in await fetch_direct(lib_db, 0, 10)] == ["committed"]
+
+
+async def test_an_event_holds_what_was_recorded(lib_db):
+    """Each field of the row as staged: the entity id as text whatever its type, the given time or else now."""
+    from datetime import UTC, datetime
+
+    when = datetime(2025, 10, 9, 8, 30, tzinfo=UTC)
+    before = datetime.now(UTC)
+    async with lib_db.transaction() as session:
+        record_event(session, outbox, "year.loaded", entity_type="calendar_year", entity_id=2026, version=3,
+                     payload={"official": True}, occurred_at=when)
+        record_event(session, outbox, "year.checked", entity_type="calendar_year", entity_id="2026", version=4,
+                     payload={})
+        # Code that runs on the synchronous session (inside run_sync) stages on the same transaction.
+        await session.run_sync(lambda sync: record_event(sync, outbox, "year.synced", entity_type="calendar_year",
+                                                         entity_id="2026", version=5, payload={}))
+    loaded, checked, synced = await fetch_direct(lib_db, 0, 10)
+    assert (synced.type, synced.version) == ("year.synced", 5)
+    assert (loaded.type, loaded.entity_type, loaded.entity_id, loaded.version, loaded.payload, loaded.occurred_at) \
+        == ("year.loaded", "calendar_year", "2026", 3, {"official": True}, when)
+    assert (checked.type, checked.entity_id, checked.version, checked.payload) == ("year.checked", "2026", 4, {})
+    assert before <= checked.occurred_at <= datetime.now(UTC)
+
+
+async def test_a_page_of_the_feed(lib_db):
+    """read_feed, which the feed endpoint returns: an empty feed has head 0 and keeps the cursor where it was."""
+    from services.outbox import read_feed
+
+    async with lib_db.session(write=False) as session:
+        assert (await read_feed(session, outbox, 0, 10)).model_dump() == {"items": [], "next_cursor": 0, "head": 0}
+    for n in range(3):
+        await write_thing(lib_db, n)
+    ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
+    async with lib_db.session(write=False) as session:
+        page = await read_feed(session, outbox, ids[0], 1)
+        assert [e.id for e in page.items] == [ids[1]] and page.next_cursor == ids[1] and page.head == ids[2]
+        rest = await read_feed(session, outbox, ids[1], 10)
+        assert [e.payload["n"] for e in rest.items] == [2] and rest.next_cursor == ids[2]
+
+
+async def test_running_consumers_apply_in_the_background_and_stop_with_the_block(lib_db, caplog):
     import asyncio
+    import logging
 
     from services.outbox import running_consumers
 
@@ -146,6 +238,7 @@ async def test_running_consumers_apply_in_the_background_and_stop_with_the_block
     for n in range(3):
         await write_thing(lib_db, n)
     loop = asyncio.get_running_loop()
+    caplog.set_level(logging.WARNING, logger="gongkai.outbox")
     async with running_consumers([working, hanging], idle_seconds=0.01, grace_seconds=0.2):
         for _ in range(3000):  # up to 30 s on a busy machine, ended as soon as the feed is applied
             if await count(lib_db, mirror) == 3 and stuck.is_set():
@@ -157,6 +250,8 @@ async def test_running_consumers_apply_in_the_background_and_stop_with_the_block
     # hangs for an hour, so leaving within 30 s (generous for a busy machine) proves the cancellation.
     assert loop.time() - started < 30
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("consumer ")]
+    # Only the stuck one had to be cancelled: the idle one heard the stop and left by itself.
+    assert [r.getMessage() for r in caplog.records] == ["consumer task consumer hang did not stop in time"]
     assert await working.position() == (await fetch_direct(lib_db, 0, 10))[-1].id
 
 
@@ -208,15 +303,18 @@ async def test_consumer_reports_its_lag_and_readiness(lib_db):
     assert await small_pages.drain() == 5 and seen == ids
 
 
-async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(lib_db):
+async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(lib_db, caplog):
     """FeedConsumer.run: a failed poll (producer down) waits `idle_seconds` before the next one instead of spinning,
     and an idle consumer wakes up again to apply what was written meanwhile."""
     import asyncio
+    import logging
 
-    calls = {"n": 0}
+    caplog.set_level(logging.WARNING, logger="gongkai.outbox")
+    calls = {"n": 0, "limits": set()}
 
     async def fetch(after, limit):
         calls["n"] += 1
+        calls["limits"].add(limit)
         if calls["n"] <= 2:
             raise ConnectionError("the producer is down")
         return await fetch_direct(lib_db, after, limit)
@@ -246,3 +344,49 @@ async def test_a_running_consumer_backs_off_after_a_failure_and_keeps_polling(li
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=2)
+    assert calls["limits"] == {500}  # the default batch
+    # Each failed poll is logged with the consumer's name and the error, for whoever watches the producer's outage.
+    failures = [r for r in caplog.records if r.name == "gongkai.outbox"]
+    assert [r.getMessage() for r in failures] == ["consumer background: poll failed"] * 2
+    assert all(r.exc_info and r.exc_info[0] is ConnectionError for r in failures)
+
+
+async def test_two_pollers_of_one_consumer_apply_a_batch_once(lib_db):
+    """The same consumer polling twice at once (two replicas, or a deploy overlap): the second waits for the first's
+    cursor and skips what it applied — the cursor row is read FOR UPDATE on PostgreSQL; SQLite's single writer
+    gives the same. Without the lock both would apply the batch and both commit."""
+    import asyncio
+
+    for n in range(3):
+        await write_thing(lib_db, n)
+    ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
+    applied: list[int] = []
+
+    async def apply(session, events):
+        applied.extend(event.id for event in events)
+
+    # The cursor row exists (a first poll), so the race is on reading it, not on inserting it.
+    assert await FeedConsumer("twin", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, 1), apply).poll_once() == 1
+    gate, inside, second_fetched = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def held_apply(session, events):
+        inside.set()
+        await gate.wait()  # the first poller holds its transaction open here
+        await apply(session, events)
+
+    async def second_fetch(after, limit):
+        try:
+            return await fetch_direct(lib_db, after, limit)
+        finally:
+            second_fetched.set()
+
+    first = FeedConsumer("twin", lib_db, outbox, lambda a, n: fetch_direct(lib_db, a, n), held_apply)
+    second = FeedConsumer("twin", lib_db, outbox, second_fetch, apply)
+    first_poll = asyncio.create_task(first.poll_once())
+    await asyncio.wait_for(inside.wait(), timeout=30)
+    second_poll = asyncio.create_task(second.poll_once())
+    await asyncio.wait_for(second_fetched.wait(), timeout=30)
+    await asyncio.sleep(0.5)  # the second poller reaches the cursor (and waits there) before the first commits
+    gate.set()
+    assert await asyncio.wait_for(asyncio.gather(first_poll, second_poll), timeout=60) == [2, 0]
+    assert applied == ids and await first.position() == ids[-1]
