@@ -20,6 +20,7 @@ from catalog_service.vocab import (
     WithholdingGround,
 )
 from services.inputs import JsonTypes
+from services.pagination import Page
 from services.vocab import Term
 
 
@@ -430,7 +431,11 @@ class DocumentSearchParams(DocumentFilterParams):
         "follow newest first. `date`: newest first (publication date; with scope=organ, publication or else "
         "creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
-    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
+    after: str | None = Field(None, max_length=512, description=(
+        "The `next_cursor` of the previous page (opaque), as on every list; omit for the first page"))
+    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=(
+        f"Numbered pages only (jump to page n: offset = (n−1)·limit), at most {SEARCH_MAX_OFFSET:,}; not together "
+        "with `after`. \"Load more\" uses `after`."))
 
 
 class DocumentSearchHit(BaseModel):
@@ -479,8 +484,9 @@ class QueryUnderstanding(BaseModel):
         "被忽略的词 · function words of a question left out (怎么, 如何, 请问 …). · Words ignored."))
 
 
-class DocumentSearchResult(BaseModel):
-    items: list[DocumentSearchHit]
+class DocumentSearchResult(Page[DocumentSearchHit]):
+    """The common list envelope (services/pagination.py) with the search's own extras."""
+
     total: int = Field(description=f"Matches, counted exactly up to {SEARCH_COUNT_CAP:,}")
     total_is_estimate: bool = Field(description=(
         f"true when there are more than {SEARCH_COUNT_CAP:,} matches: `total` is then {SEARCH_COUNT_CAP:,} "
@@ -523,7 +529,7 @@ def _storable(value: object) -> object:
 class ChangeItem(BaseModel):
     """One change of a published record. `record` is its *current* public view, or null for a tombstone."""
 
-    cursor: int = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
+    cursor: str = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
                                     "you applied as `after`")
     change: Literal["upsert", "tombstone"] = Field(
         description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
@@ -532,10 +538,10 @@ class ChangeItem(BaseModel):
     record: DocumentPublicRead | None = Field(description="The record as the public sees it now; null on tombstones")
 
 
-class ChangesPage(BaseModel):
-    items: list[ChangeItem]
-    next_cursor: int = Field(description="Pass as `after` next time; equals `after` when nothing new has happened")
-    has_more: bool = Field(description="More changes are waiting: ask again at once")
+class ChangesPage(Page[ChangeItem]):
+    """The change feed's page: the common envelope (services/pagination.py). A feed never ends, so `next_cursor` is
+    always set — store it and pass it as `after` next time (it equals `after` when nothing new has happened);
+    `has_more` says more changes are waiting (ask again at once)."""
 
 
 class ImportReview(InputSchema):

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     ARRAY,
@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from services.auth import Principal, require_roles
 from services.db import Database, SessionDep, UtcDateTime
 from services.errors import problem_responses
-from services.pagination import INT64_MAX
+from services.pagination import Page, PageParams, int_cursor, page_params, paged
 
 __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event",
            "running_consumers"]
@@ -177,9 +177,10 @@ class EventRead(BaseModel):
     occurred_at: datetime
 
 
-class FeedPage(BaseModel):
-    items: list[EventRead]
-    next_cursor: int = Field(description="Pass as `after` to continue; equals `after` when nothing new")
+class FeedPage(Page[EventRead]):
+    """The common list envelope (services/pagination.py). A feed never ends: `next_cursor` is always set (the id of
+    the last event read, or `after` when nothing new) — store it with what you applied."""
+
     head: int = Field(0, description="The newest event id now: consumers report their lag as head − cursor")
 
 
@@ -190,20 +191,24 @@ def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
     @router.get(
         "/internal/v1/events", summary="Event feed for other services (内部事件流)", response_model=FeedPage,
         responses=problem_responses(401, 403, 422),
-        description="Events in strict cursor order. Store `next_cursor` together with what you applied.",
+        description="Events in strict cursor order (`after`: return events with id greater than this). Store "
+                    "`next_cursor` together with what you applied.",
     )
     async def list_events(
-        session: SessionDep, response: Response, _principal: Annotated[Principal, Depends(reader)],
-        after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Return events with id greater than this")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> FeedPage:
+        session: SessionDep, request: Request, response: Response,
+        _principal: Annotated[Principal, Depends(reader)],
+        paging: Annotated[PageParams, Depends(page_params(100, 1000))],
+    ) -> dict[str, Any]:
+        after = int_cursor(paging.after)
         rows = (await session.execute(
-            select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id).limit(limit)
+            select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id)
+            .limit(paging.limit + 1)
         )).mappings().all()
-        items = [EventRead.model_validate(dict(r)) for r in rows]
+        items = [EventRead.model_validate(dict(r)) for r in rows[:paging.limit]]
         head = (await session.execute(select(func.max(outbox.events.c.id)))).scalar_one_or_none() or 0
         response.headers["Cache-Control"] = "no-store"
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+        return paged(request, response, items, str(items[-1].id if items else after),
+                     has_more=len(rows) > paging.limit, head=head)
 
     return router
 

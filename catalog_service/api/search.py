@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.deps import SettingsDep
@@ -12,6 +12,7 @@ from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
 from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import reject_foreign_paging, set_next_link
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX)
@@ -25,9 +26,14 @@ router = APIRouter(prefix=PREFIX)
                         "public search carries `feed_url`, the Atom feed of its filters (订阅此检索).",
             response_model=DocumentSearchResult, responses=problem_responses(401, 422))
 async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: SessionDep,
-                           principal: PrincipalDep, settings: SettingsDep, request: Request) -> DocumentSearchResult:
-    return await domain.search_documents(session, principal, params, *await dictionary(request, session, params.q),
-                                         feed_base=settings.atom_feed_url)
+                           principal: PrincipalDep, settings: SettingsDep, request: Request,
+                           response: Response) -> DocumentSearchResult:
+    reject_foreign_paging(request, ("offset",))
+    result = await domain.search_documents(session, principal, params, *await dictionary(request, session, params.q),
+                                           feed_base=settings.atom_feed_url)
+    if result.has_more and result.next_cursor:
+        set_next_link(request, response, result.next_cursor)
+    return result
 
 
 async def dictionary(request: Request, session: AsyncSession, q: str | None) -> tuple[Any, ...]:

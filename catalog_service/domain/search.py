@@ -78,6 +78,7 @@ from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ
 from catalog_service.schemas import (
     SEARCH_COUNT_CAP,
+    SEARCH_MAX_OFFSET,
     DocumentFilterParams,
     DocumentSearchHit,
     DocumentSearchParams,
@@ -88,6 +89,8 @@ from catalog_service.schemas import (
 from catalog_service.textfold import fold
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
 from services.auth import ANONYMOUS, Principal
+from services.errors import UnprocessableEntity
+from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
 __all__ = ["BROAD_GRAM_FACTOR", "BROAD_TRIGRAM_FACTOR", "COUNT_CAP", "Explain", "ORDERED_WALK_FACTOR",
            "RELEVANCE_WINDOW", "SearchPlan", "break_even", "capped_summary", "check_search_support",
@@ -526,6 +529,7 @@ async def search_documents(session: AsyncSession, principal: Principal, params: 
     """`vocabulary`: the search dictionary's current version (domain/synonyms.py VocabularyCache);
     `index_no_re`: the 索引号 pattern of the configured template (query.index_no_pattern);
     `feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索)."""
+    params = with_offset_of_cursor(params)
     understood = understand(params.q, vocabulary, index_no_re)
     plan, rows_in_table = await _prepare(session, principal, params, understood)
     rows = (await session.execute(plan.summary(params.sort, params.offset, params.limit))).all()
@@ -547,13 +551,30 @@ async def search_documents(session: AsyncSession, principal: Principal, params: 
                 organ_name=r.name, genre=r.genre, subject_category=r.subject_category, published_at=r.published_at,
                 validity=r.validity, snippet=snippet([r.summary, r.body], plan.terms),
                 status=r.status if plan.staff else None, attribute=r.attribute if plan.staff else None))
-    return DocumentSearchResult(items=items, total=COUNT_CAP if capped else _window_size(rows),
-                                total_is_estimate=capped,
+    total = COUNT_CAP if capped else _window_size(rows)
+    following = params.offset + params.limit
+    more = following < total and following <= SEARCH_MAX_OFFSET
+    return DocumentSearchResult(items=items, total=total, next_cursor=encode_cursor([following]) if more else None,
+                                has_more=more, total_is_estimate=capped,
                                 limit=params.limit, offset=params.offset,
                                 facets=_facets(rows, STAFF_FACETS if plan.staff else FACETS),
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
                                 feed_url=feed_url(feed_base, params) if feed_base and not plan.staff else None,
                                 understood=_understanding(understood))
+
+
+def with_offset_of_cursor(params: DocumentSearchParams) -> DocumentSearchParams:
+    """The search pages by position (its order is a ranking, not a key), so its cursor carries the next offset;
+    `after` and a numbered page's `offset` are one or the other."""
+    if params.after is None:
+        return params
+    if params.offset:
+        raise UnprocessableEntity("Give `after` or `offset`, not both. after 与 offset 不能同时使用。", errors=[
+            {"loc": ["query", "offset"], "msg": "与 after 不能同时使用 · not together with after", "type": "conflict"}])
+    (offset,) = decode_cursor(params.after, 1)
+    if not isinstance(offset, int) or not 0 <= offset <= SEARCH_MAX_OFFSET:
+        raise invalid_cursor()
+    return params.model_copy(update={"offset": offset, "after": None})
 
 
 def _understanding(understood: UnderstoodQuery) -> QueryUnderstanding:

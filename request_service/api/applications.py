@@ -37,7 +37,7 @@ from services.auth import Principal, PrincipalDep
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import Unauthorized, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applications"])
@@ -76,21 +76,19 @@ def staff_read(app: Application, principal: Principal) -> ApplicationStaffRead:
 
 
 @router.get("/applications", summary="Work-lists of the organ's applications (待办)",
-            response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422))
+            response_model=Page[ApplicationSummary], responses=problem_responses(401, 403, 422))
 async def list_applications(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    paging: Annotated[PageParams, Depends(page_params(50))],
     view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$",
                                description="all · due_soon · overdue · waiting_applicant · waiting_third_party · "
                                            "awaiting_confirmation · awaiting_sign_off")] = "all",
     within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
-    limit: Limit = 50, cursor: str | None = None,
-) -> CursorPage[ApplicationSummary]:
+) -> dict:
     if not handling.is_staff(principal):
         raise handling.WrongRole("Work-lists are for the organ's intake clerks, handlers and reply approvers.")
-    rows, next_cursor = await worklists.worklist(session, principal, view, within, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
-                                          next_cursor=next_cursor)
+    rows, next_cursor = await worklists.worklist(session, principal, view, within, paging.after, paging.limit)
+    return paged(request, response, [ApplicationSummary.model_validate(summary(a)) for a in rows], next_cursor)
 
 
 @router.get("/applications/{application_id}", summary="One application (personal data masked)",
@@ -120,24 +118,26 @@ async def get_application_deadline(application_id: str, session: SessionDep, pri
 
 
 @router.get("/applications/{application_id}/history", summary="The audited handling log (办理记录)",
-            response_model=list[HandlingStepRead], responses=problem_responses(401, 404))
-async def list_application_history(application_id: str, session: SessionDep,
-                                   principal: StaffDep) -> list[HandlingStepRead]:
+            response_model=Page[HandlingStepRead], responses=problem_responses(401, 404, 422))
+async def list_application_history(application_id: str, session: SessionDep, principal: StaffDep, request: Request,
+                                   response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
     steps = (await session.execute(select(HandlingStep).where(HandlingStep.application_id == app.id)
                                    .order_by(HandlingStep.seq))).scalars()
-    return [HandlingStepRead.model_validate(s) for s in steps]
+    return page_of(request, response, [HandlingStepRead.model_validate(s) for s in steps], paging, lambda s: s.seq)
 
 
 @router.get("/applications/{application_id}/third-party-consultations",
             summary="Consultations of third parties and co-author organs (征求意见)",
-            response_model=list[ConsultationRecordRead], responses=problem_responses(401, 404))
-async def list_third_party_consultations(application_id: str, session: SessionDep,
-                                         principal: StaffDep) -> list[ConsultationRecordRead]:
+            response_model=Page[ConsultationRecordRead], responses=problem_responses(401, 404, 422))
+async def list_third_party_consultations(application_id: str, session: SessionDep, principal: StaffDep,
+                                         request: Request, response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
     rows = (await session.execute(select(ThirdPartyConsultation).where(
-        ThirdPartyConsultation.application_id == app.id).order_by(ThirdPartyConsultation.sent_on))).scalars()
-    return [ConsultationRecordRead.model_validate(r) for r in rows]
+        ThirdPartyConsultation.application_id == app.id).order_by(ThirdPartyConsultation.sent_on,
+                                                                  ThirdPartyConsultation.id))).scalars()
+    return page_of(request, response, [ConsultationRecordRead.model_validate(r) for r in rows], paging,
+                   lambda r: r.id)
 
 
 def _action(name: str, body_model: type, summary_text: str, to_action: Any) -> None:

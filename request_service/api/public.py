@@ -16,7 +16,7 @@ from request_service.schemas import ApplicantApplicationRead, TrackQuery
 from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_response, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, page_params, paged
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applicant"])
@@ -54,9 +54,8 @@ async def track_application(body: TrackQuery, request: Request, session: Session
 
 
 @mine_router.get("/applications/mine", summary="My applications (我的申请), newest first",
-                 response_model=CursorPage[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
+                 response_model=Page[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
 async def list_my_applications(request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
-                               limit: Limit = 20, cursor: str | None = None) -> CursorPage[ApplicantApplicationRead]:
-    items, next_cursor = await tracking.list_mine(session, principal, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicantApplicationRead](items=items, next_cursor=next_cursor)
+                               paging: Annotated[PageParams, Depends(page_params(20))]) -> dict:
+    items, next_cursor = await tracking.list_mine(session, principal, paging.after, paging.limit)
+    return paged(request, response, items, next_cursor)

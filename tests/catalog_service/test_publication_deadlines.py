@@ -61,7 +61,7 @@ class FakeFeed:
     async def __call__(self, after: int, limit: int) -> FeedPage:
         items = [e for e in self.events if self.ignore_cursor or e.id > after][:limit]
         head = self.events[-1].id if self.events else 0
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+        return FeedPage(items=items, next_cursor=str(items[-1].id if items else after), head=head)
 
 
 async def review_actions(client, staff: Staff, doc_id: str) -> list[dict]:

@@ -174,7 +174,7 @@ async def test_consumer_reports_its_lag_and_readiness(lib_db):
     async def fetch_page(after, limit):
         items = await fetch_direct(lib_db, after, limit)
         head = (await fetch_direct(lib_db, 0, 1000))[-1].id
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+        return FeedPage(items=items, next_cursor=str(items[-1].id if items else after), head=head)
 
     consumer = FeedConsumer("lagging", lib_db, outbox, fetch_page, apply, batch_size=2)
     assert consumer.lag() == {"events": 0, "seconds": 0.0, "last_success": None}
