@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -216,7 +217,16 @@ def paged(request: Request, response: Response, items: Sequence[Any], next_curso
 def set_next_link(request: Request, response: Response, next_cursor: str) -> None:
     """RFC 8288 `Link: <…>; rel="next"`: this request with `after` set (a relative reference, resolved against the
     request's own URL, so it never depends on the Host header)."""
-    url = request.url.include_query_params(after=next_cursor)
-    link = f'<{url.path}?{url.query}>; rel="next"'
+    params, replaced = [], False
+    for name, value in request.query_params.multi_items():  # the request's own order, `after` replaced in place
+        if name == "after":
+            if not replaced:
+                params.append((name, next_cursor))
+            replaced = True
+        else:
+            params.append((name, value))
+    if not replaced:
+        params.append(("after", next_cursor))
+    link = f'<{request.url.path}?{urlencode(params)}>; rel="next"'
     existing = response.headers.get("Link")
     response.headers["Link"] = f"{existing}, {link}" if existing else link

@@ -12,7 +12,7 @@ async def under(client, code: str) -> set[str]:
     """`?under=`: the organ first, then its subordinates (in path order, i.e. by id within a level)."""
     r = await client.get(f"{API}/organs", params={"under": code})
     assert r.status_code == 200, r.text
-    codes = [o["code"] for o in r.json()]
+    codes = [o["code"] for o in r.json()["items"]]
     assert codes[0] == code and len(set(codes)) == len(codes), codes
     return set(codes)
 

@@ -67,7 +67,7 @@ class FakeFeed:
 async def review_actions(client, staff: Staff, doc_id: str) -> list[dict]:
     r = await client.get(f"{API}/documents/{doc_id}/review-log", headers=staff.drafter)
     assert r.status_code == 200, r.text
-    return r.json()
+    return r.json()["items"]
 
 
 async def test_a_year_loaded_in_the_request_service_moves_deadlines_provisional_to_official(
