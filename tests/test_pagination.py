@@ -238,8 +238,8 @@ async def test_every_statistics_list_follows_the_contract(stats, stats_db):
     apps.put(organ_code=dept, receipt_date="2026-11-02")  # late: the live figures now differ in several cells
     await drain(stats_db, catalog_feed, request_feed)
     cases: dict[str, tuple[str, dict[str, str], dict[str, Any], int]] = {
-        "/api/v1/stats/annual-reports/reminders": ("/api/v1/stats/annual-reports/reminders", auth("stats_officer", organ=city),
-                                                   {"year": 2026}, 2),
+        "/api/v1/stats/annual-reports/reminders": ("/api/v1/stats/annual-reports/reminders",
+                                                   auth("stats_officer", organ=city), {"year": 2026}, 2),
         "/api/v1/stats/annual-reports/{organ_code}/{year}/cells/{row}/{column}": (
             f"{report}/cells/new_received/total", officer, {}, 4),
         "/api/v1/stats/annual-reports/{organ_code}/{year}/discrepancies": (f"{report}/discrepancies", officer, {}, 2),
