@@ -30,8 +30,14 @@ def ready(port: int) -> bool:
         return False
 
 
-def main() -> int:
-    env = {**os.environ}
+# Where front-end developers run their dev servers (Vite, create-react-app/Next, Angular, Vue CLI, a static
+# server): a browser app there may call the local gateway. Set GATEWAY_CORS_ORIGINS to replace the list (empty: off).
+DEV_CORS_ORIGINS = [f"http://{host}:{port}" for port in (3000, 4200, 5173, 8080) for host in ("localhost", "127.0.0.1")]
+
+
+def service_environment(base: dict[str, str]) -> dict[str, str]:
+    """The environment of the four processes: upstream URLs, and CORS for local front-end development."""
+    env = {**base}
     env.setdefault("GATEWAY_CATALOG_URL", f"http://127.0.0.1:{PROCESSES[0][2]}")
     env.setdefault("GATEWAY_REQUEST_URL", f"http://127.0.0.1:{PROCESSES[1][2]}")
     env.setdefault("GATEWAY_STATS_URL", f"http://127.0.0.1:{PROCESSES[2][2]}")
@@ -39,6 +45,12 @@ def main() -> int:
     env.setdefault("STATS_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
     env.setdefault("REQUEST_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
     env.setdefault("CATALOG_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
+    env.setdefault("GATEWAY_CORS_ORIGINS", ",".join(DEV_CORS_ORIGINS))
+    return env
+
+
+def main() -> int:
+    env = service_environment(dict(os.environ))
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 

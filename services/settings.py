@@ -9,8 +9,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.forwarded import parse_proxy_list
 
-__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "ServiceSettings", "TrustedProxyList",
-           "absolute_http_url", "default_sqlite_url"]
+__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "Environment", "ServiceSettings",
+           "TrustedProxyList", "absolute_http_url", "default_sqlite_url"]
 
 DEV_JWT_SECRET = "gongkai-development-secret-do-not-use-in-production"
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # where `make run` puts the gateway
