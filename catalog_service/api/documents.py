@@ -120,7 +120,9 @@ async def create_redaction(document_id: str, body: RedactionCreate, session: Ses
 
 
 @router.delete("/documents/{document_id}/redactions/{redaction_id}", summary="Remove a redaction",
-               status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
+               status_code=status.HTTP_204_NO_CONTENT,
+               responses={**WRITE_ERRORS, 204: {"description": "Removed; ETag is the record's new version",
+                                                "headers": ETAG_HEADER}})
 async def delete_redaction(document_id: str, redaction_id: str, session: SessionDep, principal: StaffDep,
                            if_match: IfMatch = None) -> Response:
     doc = await docs.load_document(session, principal, document_id, for_update=True)
