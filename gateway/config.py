@@ -1,7 +1,7 @@
 """Gateway settings (env prefix GATEWAY_, e.g. GATEWAY_CATALOG_URL, GATEWAY_READ_TIMEOUT)."""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -55,6 +55,7 @@ class GatewaySettings(BaseSettings):
     token_cache_size: int = Field(10_000, ge=0)
 
     log_level: str = "INFO"
+    log_format: Literal["json", "console"] = Field("json", validation_alias="GONGKAI_LOG_FORMAT")
     access_log: bool = True
 
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -49,7 +49,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         if database is None:
-            configure_logging(name, settings.log_level)
+            configure_logging(name, settings.log_level, settings.log_format)
         db = database or Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
         state: dict[str, Any] = {
             "database": db,

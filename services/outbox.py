@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from services.auth import Principal, require_roles
 from services.db import Database, SessionDep, UtcDateTime
-from services.errors import problem_responses
+from services.errors import UpstreamUnavailable, problem_responses
 from services.pagination import Page, PageParams, int_cursor, page_params, paged
 
 __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "record_event",
@@ -308,12 +308,25 @@ class FeedConsumer:
                 return total
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+        failing: str | None = None  # the kind of the current failure, logged once until a poll succeeds
         while not stop.is_set():
             try:
                 applied = await self.poll_once()
-            except Exception:  # the producer or our DB is down: log, back off, keep going
-                log.warning("consumer %s: poll failed", self.name, exc_info=True)
-                applied = 0
+            except UpstreamUnavailable as exc:  # the producer is not up (yet): expected at start-up, one line
+                applied, kind = 0, "unavailable"
+                if kind != failing:
+                    log.warning("consumer %s: feed unavailable (%s); retrying until it answers", self.name,
+                                exc.detail)
+                failing = kind
+            except Exception as exc:  # our DB is down, or a bug: the traceback once, then quiet until it recovers
+                applied, kind = 0, type(exc).__name__
+                log.log(logging.WARNING if kind != failing else logging.DEBUG, "consumer %s: poll failed",
+                        self.name, exc_info=kind != failing)
+                failing = kind
+            else:
+                if failing is not None:
+                    log.info("consumer %s: feed reachable again", self.name)
+                failing = None
             if applied == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)

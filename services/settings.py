@@ -73,6 +73,8 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Field("development", validation_alias="GONGKAI_ENVIRONMENT")
     database_url: str = ""
     log_level: str = "INFO"
+    # json: one JSON object per line (log collectors); console: one readable line (`make run` sets it).
+    log_format: Literal["json", "console"] = Field("json", validation_alias="GONGKAI_LOG_FORMAT")
     access_log: bool = True
     db_pool_size: int = 10
     max_body_bytes: int = 1_048_576
