@@ -4,7 +4,7 @@ import re
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator, model_validator
 
 from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
@@ -63,7 +63,7 @@ class OrganRead(Schema):
     name: str
     short_name: str | None
     kind: OrganKind
-    parent_id: str | None
+    parent_code: str | None = Field(None, description="上级机关 · the superior organ's code (null: top level)")
     office_address: str | None
     office_hours: str | None
     phone: str | None
@@ -73,6 +73,11 @@ class OrganRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="机关类别 · the kind with its Chinese and English label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return Term(code=self.kind.value, zh=self.kind.zh, en=self.kind.en)
 
 
 # 文号: 发文机关代字 + 〔年份〕 + 序号 + 号, e.g. 穗府办〔2011〕8号, 国发〔2018〕43号. The bracket variants seen in
