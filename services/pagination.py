@@ -42,7 +42,7 @@ Limit = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100; 
 # Names other APIs and client libraries use for paging. On a Gongkai list each of them is a 422: the one name is
 # `after` (architecture.md, style.md §7.6), and the one size is `limit`.
 FOREIGN_PAGING_PARAMETERS = frozenset({
-    "cursor", "next_cursor", "next", "before", "offset", "skip", "start", "page", "page_no", "page_number",
+    "cursor", "next_cursor", "next", "before", "offset", "skip", "page", "page_no", "page_number",
     "page_size", "pagesize", "per_page", "size", "page_token", "continuation_token", "marker"})
 
 AFTER_DESCRIPTION = "The `next_cursor` of the previous page (opaque); omit for the first page"
