@@ -21,7 +21,7 @@ from catalog_service.vocab import (
 )
 from services.inputs import JsonTypes
 from services.pagination import Page
-from services.vocab import Term
+from services.vocab import LabeledEnum, Term
 
 
 class Schema(BaseModel):
@@ -55,6 +55,11 @@ class OrganCreate(OrganContact):
     @classmethod
     def _valid_code(cls, value: str | None) -> str | None:
         return normalize_organ_code(value) if value is not None else None
+
+
+def label(member: LabeledEnum | None) -> Term | None:
+    """The zh/en label of a coded value (标签), as the vocabulary endpoint gives it."""
+    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
 
 
 class OrganRead(Schema):
@@ -347,6 +352,16 @@ class WorklistItem(Schema):
     reevaluation_due_on: date | None
     overdue: bool
 
+    @computed_field(description="状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
+
+    @computed_field(description="公开属性 · attribute label")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
+
 
 class DocumentPublicRead(Schema):
     """A published record as the public sees it: the redacted projection, never the original."""
@@ -370,6 +385,26 @@ class DocumentPublicRead(Schema):
     body: str
     interpretation_of: str | None = Field(None, description="解读: the policy this document explains")
     attachments: list[AttachmentRead] = Field(default_factory=list)
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="重点领域 · labels, in the order of key_areas")  # type: ignore[prop-decorator]
+    @property
+    def key_area_labels(self) -> list[Term]:
+        return [label(k) for k in self.key_areas]  # type: ignore[misc]
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
 
 
 class VocabularyRead(BaseModel):
@@ -460,6 +495,31 @@ class DocumentSearchHit(BaseModel):
         "match in summary or body (e.g. a title or 文号 match), the start of the summary or body."))
     status: DocumentStatus | None = Field(None, description="状态 — scope=organ only")
     attribute: DisclosureAttribute | None = Field(None, description="公开属性 — scope=organ only")
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
+
+    @computed_field(description="状态 · scope=organ only")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term | None:
+        return label(self.status)
+
+    @computed_field(description="公开属性 · scope=organ only")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
 
 
 class FacetCount(BaseModel):
