@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator, model_validator
 
 from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
@@ -21,8 +21,9 @@ from catalog_service.vocab import (
     WithholdingGround,
 )
 from services.inputs import JsonTypes
+from services.pagination import Page
 from services.policy import ActionRead
-from services.vocab import Term
+from services.vocab import LabeledEnum, Term
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
 
@@ -60,13 +61,18 @@ class OrganCreate(OrganContact):
         return normalize_organ_code(value) if value is not None else None
 
 
+def label(member: LabeledEnum | None) -> Term | None:
+    """The zh/en label of a coded value (标签), as the vocabulary endpoint gives it."""
+    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
+
+
 class OrganRead(Schema):
     id: str
     code: str
     name: str
     short_name: str | None
     kind: OrganKind
-    parent_id: str | None
+    parent_code: str | None = Field(None, description="上级机关 · the superior organ's code (null: top level)")
     office_address: str | None
     office_hours: str | None
     phone: str | None
@@ -76,6 +82,11 @@ class OrganRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="机关类别 · the kind with its Chinese and English label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return Term(code=self.kind.value, zh=self.kind.zh, en=self.kind.en)
 
 
 # 文号: 发文机关代字 + 〔年份〕 + 序号 + 号, e.g. 穗府办〔2011〕8号, 国发〔2018〕43号. The bracket variants seen in
@@ -357,6 +368,16 @@ class WorklistItem(Schema):
     reevaluation_due_on: date | None
     overdue: bool
 
+    @computed_field(description="状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
+
+    @computed_field(description="公开属性 · attribute label")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
+
 
 class DocumentPublicRead(Schema):
     """A published record as the public sees it: the redacted projection, never the original."""
@@ -380,6 +401,26 @@ class DocumentPublicRead(Schema):
     body: str
     interpretation_of: str | None = Field(None, description="解读: the policy this document explains")
     attachments: list[AttachmentRead] = Field(default_factory=list)
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="重点领域 · labels, in the order of key_areas")  # type: ignore[prop-decorator]
+    @property
+    def key_area_labels(self) -> list[Term]:
+        return [label(k) for k in self.key_areas]  # type: ignore[misc]
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
 
 
 class VocabularyRead(BaseModel):
@@ -446,7 +487,11 @@ class DocumentSearchParams(DocumentFilterParams):
         "whole query; ties in force before repealed, then newest. Without `q`: newest first. `date`: newest first "
         "(publication date; with scope=organ, publication or else creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
-    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=f"At most {SEARCH_MAX_OFFSET:,}")
+    after: str | None = Field(None, max_length=512, description=(
+        "The `next_cursor` of the previous page (opaque), as on every list; omit for the first page"))
+    offset: int = Field(0, ge=0, le=SEARCH_MAX_OFFSET, description=(
+        f"Numbered pages only (jump to page n: offset = (n−1)·limit), at most {SEARCH_MAX_OFFSET:,}; not together "
+        "with `after`. \"Load more\" uses `after`."))
 
 
 class DocumentSearchHit(BaseModel):
@@ -466,6 +511,31 @@ class DocumentSearchHit(BaseModel):
         "match in summary or body (e.g. a title or 文号 match), the start of the summary or body."))
     status: DocumentStatus | None = Field(None, description="状态 — scope=organ only")
     attribute: DisclosureAttribute | None = Field(None, description="公开属性 — scope=organ only")
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
+
+    @computed_field(description="状态 · scope=organ only")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term | None:
+        return label(self.status)
+
+    @computed_field(description="公开属性 · scope=organ only")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
 
 
 class FacetCount(BaseModel):
@@ -498,8 +568,9 @@ class QueryUnderstanding(BaseModel):
         "(show \"没有同时包含全部检索词的结果，以下结果包含部分检索词\"). · Matched some words, not all."))
 
 
-class DocumentSearchResult(BaseModel):
-    items: list[DocumentSearchHit]
+class DocumentSearchResult(Page[DocumentSearchHit]):
+    """The common list envelope (services/pagination.py) with the search's own extras."""
+
     total: int = Field(description="Matches, counted exactly (any number: the search engine counts every match)")
     total_is_estimate: bool = Field(False, description=(
         "Always false: `total` and the facets are exact for any number of matches. Kept for clients of the earlier "
@@ -540,7 +611,7 @@ def _storable(value: object) -> object:
 class ChangeItem(BaseModel):
     """One change of a published record. `record` is its *current* public view, or null for a tombstone."""
 
-    cursor: int = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
+    cursor: str = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
                                     "you applied as `after`")
     change: Literal["upsert", "tombstone"] = Field(
         description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
@@ -549,10 +620,10 @@ class ChangeItem(BaseModel):
     record: DocumentPublicRead | None = Field(description="The record as the public sees it now; null on tombstones")
 
 
-class ChangesPage(BaseModel):
-    items: list[ChangeItem]
-    next_cursor: int = Field(description="Pass as `after` next time; equals `after` when nothing new has happened")
-    has_more: bool = Field(description="More changes are waiting: ask again at once")
+class ChangesPage(Page[ChangeItem]):
+    """The change feed's page: the common envelope (services/pagination.py). A feed never ends, so `next_cursor` is
+    always set — store it and pass it as `after` next time (it equals `after` when nothing new has happened);
+    `has_more` says more changes are waiting (ask again at once)."""
 
 
 class ImportReview(InputSchema):

@@ -20,7 +20,12 @@ from gateway.local import make_local_app
 from gateway.metrics import GatewayMetrics
 from gateway.openapi import TITLE, load_service_specs, merge
 from gateway.proxy import Proxy, send_problem, valid_request_id
-from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
+from services.observability import (
+    ROUTINE_PATHS,
+    RequestContextMiddleware,
+    configure_logging,
+    keep_personal_data_out_of_logs,
+)
 
 __all__ = ["GatewayApp", "app", "create_app"]
 
@@ -88,7 +93,7 @@ class GatewayApp:
 
     async def startup(self) -> None:
         if self._manage_logging:
-            configure_logging("gateway", self.settings.log_level)
+            configure_logging("gateway", self.settings.log_level, self.settings.log_format)
             # The JSON lines carry no thread, process or source-line fields: skip collecting them on every
             # record (the logging HOWTO's "Optimization" knobs). The access line is per request.
             logging.logThreads = False
@@ -165,8 +170,10 @@ class GatewayApp:
         elapsed = time.perf_counter() - started
         method = scope["method"]
         self.metrics.observe(upstream, method, status, elapsed)
-        if self.settings.access_log:
-            access_log.info("%s %s %s", method, scope["path"], status, extra={"fields": {
+        if self.settings.access_log:  # health probes and metrics scrapes are routine: DEBUG
+            routine = scope["path"] in ROUTINE_PATHS and method == "GET" and status < 400
+            access_log.log(logging.DEBUG if routine else logging.INFO, "%s %s %s", method, scope["path"], status,
+                           extra={"fields": {
                 "request_id": request_id, "method": method, "path": scope["path"], "status": status,
                 "duration_ms": round(elapsed * 1000, 2), "upstream": upstream}})
 

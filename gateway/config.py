@@ -1,12 +1,12 @@
 """Gateway settings (env prefix GATEWAY_, e.g. GATEWAY_CATALOG_URL, GATEWAY_READ_TIMEOUT)."""
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.settings import AuthSettings, TrustedProxyList
+from services.settings import AuthSettings, Environment, TrustedProxyList
 
 __all__ = ["GatewaySettings"]
 
@@ -32,8 +32,11 @@ class GatewaySettings(BaseSettings):
     pool_limit: int = Field(100, ge=1)
     upstream_keepalive_timeout: float = Field(4.0, gt=0)
 
-    # CORS: exact origins ("https://portal.example.gov.cn") or "*". Empty = no CORS headers at all.
-    # Env: GATEWAY_CORS_ORIGINS='["https://a", "https://b"]' or comma-separated.
+    environment: Environment = Field("development", validation_alias="GONGKAI_ENVIRONMENT")
+
+    # CORS: exact origins ("https://portal.example.gov.cn") or "*" (not in production). Empty = no CORS headers at
+    # all. Env: GATEWAY_CORS_ORIGINS='["https://a", "https://b"]' or comma-separated. `make run` sets the usual local
+    # front-end dev origins (scripts/run_all.py). Tokens travel as bearer headers, never cookies: no credentials.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_max_age: int = 600
 
@@ -52,6 +55,7 @@ class GatewaySettings(BaseSettings):
     token_cache_size: int = Field(10_000, ge=0)
 
     log_level: str = "INFO"
+    log_format: Literal["json", "console"] = Field("json", validation_alias="GONGKAI_LOG_FORMAT")
     access_log: bool = True
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -65,6 +69,12 @@ class GatewaySettings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _explicit_origins_in_production(self) -> "GatewaySettings":
+        if self.environment == "production" and "*" in self.cors_origins:
+            raise ValueError("GATEWAY_CORS_ORIGINS must name explicit origins in production, not *")
+        return self
 
     @field_validator("catalog_url", "request_url", "stats_url")
     @classmethod

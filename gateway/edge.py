@@ -97,7 +97,10 @@ class CorsPolicy:
 
     allow_methods = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
     default_allow_headers = b"Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-ID"
-    expose_headers = b"ETag, Link, Location, Retry-After, X-Request-ID"
+    # What a browser app must be able to read: the version to send back (ETag), the next page (Link), a created
+    # resource (Location), a download's file name (Content-Disposition), and the rest of the contract.
+    expose_headers = (b"Content-Disposition, ETag, Idempotent-Replayed, Link, Location, Retry-After, X-Report-Status, "
+                      b"X-Request-ID")
 
     def __init__(self, origins: list[str], max_age: int = 600) -> None:
         self.any_origin = "*" in origins

@@ -45,9 +45,13 @@ a stable snake_case `code` to switch on (e.g. `document_not_found`, `token_expir
 creates one when absent and echoes it on every response.
 
 ## Pagination · 分页
-Feeds and work-lists use cursors: pass `limit` (bounded; too large is a 422, not a silent clamp) and the
-`next_cursor` of the previous page as `after`; the next page is also linked by `Link: <…>; rel="next"`.
-Search results are offset pages of bounded depth.
+Every list pages the same way. Send `limit` (bounded; too large is a 422, not a silent clamp) and, for the next
+page, the previous page's `next_cursor` as `after`. Every list answers the envelope `{items, next_cursor,
+has_more, total}` (`total` where an exact count is cheap, else null) and, while `has_more`, a
+`Link: <…>; rel="next"` header (RFC 8288). Any other paging parameter (`cursor`, `offset`, `page`, `page_size` …)
+is a 422 `unknown_paging_parameter`, never ignored. Feeds (change feed, event feed, audit log) never end:
+`next_cursor` is always set, to store and resume from. The catalogue search also takes `offset` for numbered
+pages (bounded depth).
 
 ## Versions, ETag and If-Match · 版本与并发控制
 Every resource carries an `ETag`. Updates and workflow transitions require `If-Match` with that ETag (428 when

@@ -25,6 +25,7 @@ from request_service.vocab import (
     PartyKind,
 )
 from services.inputs import JsonTypes
+from services.pagination import Page
 from services.policy import ActionRead
 from services.vocab import LabeledEnum, Term
 
@@ -564,8 +565,9 @@ class ApplicantAccessRead(ReadSchema):
 # --- Catalogue suggestions -----------------------------------------------------------------------------------------
 
 
-class SuggestionsRead(ReadSchema):
-    items: list[SuggestionRead]
+class SuggestionsRead(Page[SuggestionRead]):
+    """The common list envelope (services/pagination.py): a short list, exact `total`."""
+
     fresh: bool = Field(description="false: the catalogue did not answer; these are the ones stored at intake")
 
 

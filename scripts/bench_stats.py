@@ -247,7 +247,7 @@ class MemoryFeed:
         items = [self.history.event(after + j + 1, key)
                  for j, key in enumerate(self.history.keys[after:stop])]
         self.fetch_s += time.perf_counter() - t0
-        return FeedPage.model_construct(items=items, next_cursor=stop if items else after, head=self.head)
+        return FeedPage.model_construct(items=items, next_cursor=str(stop if items else after), head=self.head)
 
 
 # --------------------------------------------------------------------------------------------------- postgres

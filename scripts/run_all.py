@@ -30,8 +30,14 @@ def ready(port: int) -> bool:
         return False
 
 
-def main() -> int:
-    env = {**os.environ}
+# Where front-end developers run their dev servers (Vite, create-react-app/Next, Angular, Vue CLI, a static
+# server): a browser app there may call the local gateway. Set GATEWAY_CORS_ORIGINS to replace the list (empty: off).
+DEV_CORS_ORIGINS = [f"http://{host}:{port}" for port in (3000, 4200, 5173, 8080) for host in ("localhost", "127.0.0.1")]
+
+
+def service_environment(base: dict[str, str]) -> dict[str, str]:
+    """The environment of the four processes: upstream URLs, and CORS for local front-end development."""
+    env = {**base}
     env.setdefault("GATEWAY_CATALOG_URL", f"http://127.0.0.1:{PROCESSES[0][2]}")
     env.setdefault("GATEWAY_REQUEST_URL", f"http://127.0.0.1:{PROCESSES[1][2]}")
     env.setdefault("GATEWAY_STATS_URL", f"http://127.0.0.1:{PROCESSES[2][2]}")
@@ -39,6 +45,16 @@ def main() -> int:
     env.setdefault("STATS_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
     env.setdefault("REQUEST_CATALOG_URL", env["GATEWAY_CATALOG_URL"])
     env.setdefault("CATALOG_REQUEST_URL", env["GATEWAY_REQUEST_URL"])
+    env.setdefault("GATEWAY_CORS_ORIGINS", ",".join(DEV_CORS_ORIGINS))
+    # A console for people: readable lines, one per request (the gateway's), feed polls and probes at DEBUG.
+    env.setdefault("GONGKAI_LOG_FORMAT", "console")
+    for prefix in ("CATALOG", "REQUEST", "STATS"):
+        env.setdefault(f"{prefix}_ACCESS_LOG", "false")
+    return env
+
+
+def main() -> int:
+    env = service_environment(dict(os.environ))
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 
@@ -67,10 +83,17 @@ def main() -> int:
         stopping = True
     else:
         gw = PROCESSES[3][2]
-        print(f"\nGongkai is running.\n  API docs (Swagger UI):  http://{HOST}:{gw}/docs\n"
-              f"  API docs (ReDoc):       http://{HOST}:{gw}/redoc\n  OpenAPI:                http://{HOST}:{gw}/openapi.json\n"
-              f"  Readiness:              http://{HOST}:{gw}/readyz\n  Demo tokens:            data/demo-tokens.txt\n"
-              "Press Ctrl-C to stop.\n", flush=True)
+        origins = env.get("GATEWAY_CORS_ORIGINS") or "none (set GATEWAY_CORS_ORIGINS)"
+        print(f"\nGongkai 公开 is running.\n"
+              f"  API (gateway):          http://{HOST}:{gw}/api/v1/...\n"
+              f"  API docs (Swagger UI):  http://{HOST}:{gw}/docs\n"
+              f"  API docs (ReDoc):       http://{HOST}:{gw}/redoc\n"
+              f"  OpenAPI:                http://{HOST}:{gw}/openapi.json\n"
+              f"  Readiness:              http://{HOST}:{gw}/readyz\n"
+              f"  Demo tokens:            data/demo-tokens.txt\n"
+              f"  Browser origins (CORS): {origins}\n"
+              "One line per request or problem follows (feed polls and health probes at DEBUG: "
+              "GATEWAY_LOG_LEVEL=DEBUG and <SERVICE>_LOG_LEVEL=DEBUG show them). Press Ctrl-C to stop.\n", flush=True)
     code = 0
     reported: set[str] = set()
     while not stopping:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from services.audit import AuditLog, make_audit_router
 from services.auth import TokenVerifier
-from services.concurrency import document_if_match
+from services.concurrency import document_etags, document_if_match
 from services.db import Database, make_engine
 from services.errors import document_problems, install_error_handlers
 from services.forwarded import ForwardedHeadersMiddleware
@@ -49,7 +49,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         if database is None:
-            configure_logging(name, settings.log_level)
+            configure_logging(name, settings.log_level, settings.log_format)
         db = database or Database(make_engine(settings.database_url, pool_size=settings.db_pool_size))
         state: dict[str, Any] = {
             "database": db,
@@ -90,7 +90,7 @@ def create_service_app(
         schema = generate()  # cached by FastAPI; each step below is idempotent
         if policy is not None:
             policy.annotate(schema)
-        return document_if_match(document_problems(schema))  # errors and preconditions as they are served
+        return document_etags(document_if_match(document_problems(schema)))  # errors, preconditions, versions as served
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)

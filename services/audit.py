@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Text, bindparam, event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from services.db import SessionDep, UtcDateTime
 from services.errors import problem_responses
 from services.observability import current_request_id
-from services.pagination import INT64_MAX
+from services.pagination import INT64_MAX, Page, PageParams, int_cursor, page_params, paged
 
 __all__ = ["AuditLog", "AuditReport", "leave_out_request_entry", "make_audit_router", "record_audit", "verify_chain"]
 
@@ -243,17 +243,22 @@ class AuditEntryRead(BaseModel):
 def make_audit_router(log: AuditLog) -> APIRouter:
     router = APIRouter(prefix="/internal/v1/audit", tags=["audit"])
 
-    @router.get("", summary="The audit log (审计日志), oldest first", response_model=list[AuditEntryRead],
-                responses=problem_responses(401, 403, 422))
+    @router.get("", summary="The audit log (审计日志), oldest first", response_model=Page[AuditEntryRead],
+                responses=problem_responses(401, 403, 422),
+                description="Entries with seq greater than `after`. Append-only, read like a feed: `next_cursor` "
+                            "is always set (the last seq read), to resume from later.")
     async def list_audit_entries(
-        session: SessionDep,
-        after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Entries with seq greater than this")] = 0,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[AuditEntryRead]:
+        session: SessionDep, request: Request, response: Response,
+        paging: Annotated[PageParams, Depends(page_params(100, 500))],
+    ) -> dict[str, Any]:
         t = log.table
-        rows = (await session.execute(select(t).where(t.c.seq > after).order_by(t.c.seq).limit(limit))).all()
-        return [AuditEntryRead(seq=r.seq, at=r.at, actor=r.actor, action=r.action, entry=json.loads(r.entry),
-                               prev_hash=r.prev_hash, hash=r.hash) for r in rows]
+        after = int_cursor(paging.after)
+        rows = (await session.execute(select(t).where(t.c.seq > after).order_by(t.c.seq)
+                                      .limit(paging.limit + 1))).all()
+        items = [AuditEntryRead(seq=r.seq, at=r.at, actor=r.actor, action=r.action, entry=json.loads(r.entry),
+                                prev_hash=r.prev_hash, hash=r.hash) for r in rows[:paging.limit]]
+        return paged(request, response, items, str(items[-1].seq if items else after),
+                     has_more=len(rows) > paging.limit)
 
     @router.get("/verify", summary="Verify the audit chain (审计日志校验)", response_model=AuditReport,
                 responses=problem_responses(401, 403, 422),

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import PreconditionFailed, PreconditionRequired
 
-__all__ = ["bump_version", "document_if_match", "etag", "matches", "require_if_match"]
+__all__ = ["ETAG_HEADER", "bump_version", "document_etags", "document_if_match", "etag", "matches", "require_if_match"]
 
 
 def etag(version: int) -> str:
@@ -51,6 +51,39 @@ def document_if_match(schema: dict[str, Any]) -> dict[str, Any]:
                     schema_ = parameter.setdefault("schema", {})
                     schema_.pop("anyOf", None)  # `str | None` only so that FastAPI leaves the 428 to us
                     schema_.update({"type": "string", "minLength": 1})  # an empty If-Match is no ETag: 428
+    return schema
+
+
+ETAG_HEADER = {"ETag": {"description": "Version of the resource (an entity tag, RFC 9110): send it back in If-Match "
+                                  "to change it, or in If-None-Match to revalidate a read (304)",
+                   "schema": {"type": "string"}}}
+
+
+def document_etags(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the `ETag` response header on every success that carries one, so typed clients can read it.
+
+    A success carries the ETag of its resource when the resource is versioned (its JSON has `version`) or the
+    operation is conditional (takes If-Match or If-None-Match: its answer is what the next condition compares
+    with) — except a DELETE, which has nothing left to tag. Operations that send another entity tag (a removal
+    answering with its parent record's new version) declare it on the route themselves (ETAG_HEADER).
+    """
+    components = schema.get("components", {}).get("schemas", {})
+
+    def versioned(content: dict[str, Any]) -> bool:
+        body = content.get("application/json", {}).get("schema", {})
+        if "$ref" in body:
+            body = components.get(body["$ref"].rsplit("/", 1)[-1], {})
+        return "version" in body.get("properties", {})
+
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or method == "delete":
+                continue
+            conditional = any(p.get("in") == "header" and p.get("name", "").lower() in ("if-match", "if-none-match")
+                              for p in operation.get("parameters", []))
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] == "2" and (conditional or versioned(response.get("content", {}))):
+                    response.setdefault("headers", {}).setdefault("ETag", ETAG_HEADER["ETag"])
     return schema
 
 

@@ -238,10 +238,31 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+# Chinese for pydantic's error types (字段校验信息): the message a portal shows citizens reads "中文 · English".
+_ZH_BY_TYPE = {
+    "missing": "缺少必填字段", "extra_forbidden": "不允许的字段", "json_invalid": "不是有效的 JSON",
+    "string_type": "应为文本", "string_too_short": "文本过短", "string_too_long": "文本过长",
+    "string_pattern_mismatch": "格式不符合要求", "int_type": "应为整数", "int_parsing": "应为整数",
+    "int_from_float": "应为整数", "float_type": "应为数字", "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字", "decimal_type": "应为数字", "bool_type": "应为布尔值（true/false）",
+    "bool_parsing": "应为布尔值（true/false）", "enum": "不是允许的取值", "literal_error": "不是允许的取值",
+    "greater_than": "超出允许范围", "greater_than_equal": "超出允许范围", "less_than": "超出允许范围",
+    "less_than_equal": "超出允许范围", "too_short": "条目过少", "too_long": "条目过多",
+    "date_type": "应为日期（YYYY-MM-DD）", "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）", "date_from_datetime_inexact": "应为日期（YYYY-MM-DD）",
+    "datetime_type": "应为日期时间（ISO 8601）", "datetime_parsing": "应为日期时间（ISO 8601）",
+    "datetime_from_date_parsing": "应为日期时间（ISO 8601）", "list_type": "应为列表",
+    "dict_type": "应为 JSON 对象", "model_type": "应为 JSON 对象", "model_attributes_type": "应为 JSON 对象",
+    "uuid_type": "应为 UUID", "uuid_parsing": "应为 UUID", "url_parsing": "应为网址", "url_type": "应为网址",
+    "value_error": "取值无效", "assertion_error": "取值无效", "value_not_unique": "取值重复",
+}
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Never echo the submitted input back: it may carry personal data (reliability.md §2.2).
     return [{"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
-             "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+             "msg": f"{_ZH_BY_TYPE.get(e.get('type', ''), '校验未通过')} · {e.get('msg', '')}",
+             "type": e.get("type", "")} for e in exc.errors()]
 
 
 def _allowed_methods(request: Request, fallback: str) -> str:
@@ -288,7 +309,8 @@ def install_error_handlers(app: FastAPI) -> None:
                                 headers=exc.headers)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(422, "The request did not pass validation; see `errors`.",
+        return problem_response(422, "请求内容校验未通过，详见 errors。"
+                                     "The request did not pass validation; see `errors`.",
                                 code="validation_error", instance=request.url.path, errors=_field_errors(exc))
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -23,9 +23,9 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["REQUEST_ID_HEADER", "RedactQueryStrings", "RequestContextMiddleware", "configure_logging",
-           "current_request_id", "format_exception_without_values", "keep_personal_data_out_of_logs",
-           "redact_query_strings"]
+__all__ = ["REQUEST_ID_HEADER", "ROUTINE_PATHS", "ConsoleFormatter", "RedactQueryStrings", "RequestContextMiddleware",
+           "configure_logging", "current_request_id", "format_exception_without_values",
+           "keep_personal_data_out_of_logs", "redact_query_strings"]
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -128,9 +128,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+# Polled by machines all the time: their access lines are DEBUG.
+ROUTINE_PATHS = frozenset({"/internal/v1/events", "/internal/v1/audit", "/healthz", "/readyz", "/metrics"})
+
+
+class ConsoleFormatter(logging.Formatter):
+    """One readable line per record for a developer's terminal (`make run`): time, service, level, message, and
+    the request id; JSON lines stay the default for log collectors."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = time.strftime("%H:%M:%S", time.localtime(record.created))
+        request_id = _request_id.get()
+        line = f"{when} {self.service:<8} {record.levelname:<7} {redact_query_strings(record.getMessage())}"
+        fields = getattr(record, "fields", None) or {}
+        if "duration_ms" in fields:
+            line += f" {fields['duration_ms']:.0f} ms"
+        if request_id:
+            line += f"  [{request_id[:8]}]"
+        if record.exc_info and record.levelno >= logging.ERROR:  # a real problem keeps its traceback
+            line += "\n" + redact_query_strings(format_exception_without_values(record.exc_info))
+        return line
+
+
+def configure_logging(service: str, level: str = "INFO", log_format: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(service))
+    handler.setFormatter(ConsoleFormatter(service) if log_format == "console" else JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -138,6 +164,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # ours carries the request id, and no query string
+    # httpx logs every request it sends at INFO ("HTTP Request: GET …"): each feed poll, each service call. The
+    # outcomes that matter are logged by the callers (an upstream unreachable, reachable again).
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     keep_personal_data_out_of_logs()
 
 
@@ -219,7 +249,11 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             if self.log_access:
-                access_log.info(
+                # Routine traffic (feed polls every second, health probes) at DEBUG: the console shows requests
+                # people made and problems, not the machinery ticking (issue 14 item 10).
+                routine = scope["path"] in ROUTINE_PATHS and scope["method"] == "GET" and status_holder[0] < 400
+                access_log.log(
+                    logging.DEBUG if routine else logging.INFO,
                     "%s %s %s", scope["method"], scope["path"], status_holder[0],
                     extra={"fields": {"method": scope["method"], "path": scope["path"], "status": status_holder[0],
                                       "duration_ms": round((time.perf_counter() - started) * 1000, 2)}},

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     ARRAY,
@@ -47,8 +47,8 @@ from sqlalchemy.orm import Session
 
 from services.auth import Principal, require_roles
 from services.db import Database, SessionDep, UtcDateTime
-from services.errors import problem_responses
-from services.pagination import INT64_MAX
+from services.errors import UpstreamUnavailable, problem_responses
+from services.pagination import Page, PageParams, int_cursor, page_params, set_next_link
 
 __all__ = ["EventRead", "FeedConsumer", "FeedPage", "Outbox", "make_event_feed_router", "read_feed", "record_event",
            "running_consumers"]
@@ -181,9 +181,10 @@ class EventRead(BaseModel):
     occurred_at: datetime
 
 
-class FeedPage(BaseModel):
-    items: list[EventRead]
-    next_cursor: int = Field(description="Pass as `after` to continue; equals `after` when nothing new")
+class FeedPage(Page[EventRead]):
+    """The common list envelope (services/pagination.py). A feed never ends: `next_cursor` is always set (the id of
+    the last event read, or `after` when nothing new) — store it with what you applied."""
+
     head: int = Field(0, description="The newest event id now: consumers report their lag as head − cursor")
 
 
@@ -194,27 +195,33 @@ def make_event_feed_router(outbox: Outbox, *, tag: str) -> APIRouter:
     @router.get(
         "/internal/v1/events", summary="Event feed for other services (内部事件流)", response_model=FeedPage,
         responses=problem_responses(401, 403, 422),
-        description="Events in strict cursor order. Store `next_cursor` together with what you applied.",
+        description="Events in strict cursor order (`after`: return events with id greater than this). Store "
+                    "`next_cursor` together with what you applied.",
     )
     async def list_events(
-        session: SessionDep, response: Response, _principal: Annotated[Principal, Depends(reader)],
-        after: Annotated[int, Query(ge=0, le=INT64_MAX, description="Return events with id greater than this")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        session: SessionDep, request: Request, response: Response,
+        _principal: Annotated[Principal, Depends(reader)],
+        paging: Annotated[PageParams, Depends(page_params(100, 1000))],
     ) -> FeedPage:
+        page = await read_feed(session, outbox, int_cursor(paging.after), paging.limit)
         response.headers["Cache-Control"] = "no-store"
-        return await read_feed(session, outbox, after, limit)
+        if page.has_more and page.next_cursor is not None:
+            set_next_link(request, response, page.next_cursor)
+        return page
 
     return router
 
 
 async def read_feed(session: AsyncSession, outbox: Outbox, after: int, limit: int) -> FeedPage:
-    """One page of the feed: up to `limit` events with id > `after` in id order, and the head (0 while empty)."""
+    """One page of the feed: up to `limit` events with id > `after` in id order, whether more follow now, and the
+    head (0 while empty). The cursor never ends: the last id read, or `after` when nothing is new."""
     rows = (await session.execute(
-        select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id).limit(limit)
+        select(outbox.events).where(outbox.events.c.id > after).order_by(outbox.events.c.id).limit(limit + 1)
     )).mappings().all()
-    items = [EventRead.model_validate(dict(r)) for r in rows]
+    items = [EventRead.model_validate(dict(r)) for r in rows[:limit]]
     head = (await session.execute(select(func.max(outbox.events.c.id)))).scalar_one_or_none() or 0
-    return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+    return FeedPage(items=items, next_cursor=str(items[-1].id if items else after), has_more=len(rows) > limit,
+                    head=head)
 
 
 FetchEvents = Callable[[int, int], Awaitable["list[EventRead] | FeedPage"]]
@@ -312,12 +319,25 @@ class FeedConsumer:
                 return total
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 1.0) -> None:
+        failing: str | None = None  # the kind of the current failure, logged once until a poll succeeds
         while not stop.is_set():
             try:
                 applied = await self.poll_once()
-            except Exception:  # the producer or our DB is down: log, back off, keep going
-                log.warning("consumer %s: poll failed", self.name, exc_info=True)
-                applied = 0
+            except UpstreamUnavailable as exc:  # the producer is not up (yet): expected at start-up, one line
+                applied, kind = 0, "unavailable"
+                if kind != failing:
+                    log.warning("consumer %s: feed unavailable (%s); retrying until it answers", self.name,
+                                exc.detail)
+                failing = kind
+            except Exception as exc:  # our DB is down, or a bug: the traceback once, then quiet until it recovers
+                applied, kind = 0, type(exc).__name__
+                log.log(logging.WARNING if kind != failing else logging.DEBUG, "consumer %s: poll failed",
+                        self.name, exc_info=kind != failing)
+                failing = kind
+            else:
+                if failing is not None:
+                    log.info("consumer %s: feed reachable again", self.name)
+                failing = None
             if applied == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)

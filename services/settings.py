@@ -9,8 +9,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from services.forwarded import parse_proxy_list
 
-__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "ServiceSettings", "TrustedProxyList",
-           "absolute_http_url", "default_sqlite_url"]
+__all__ = ["DEV_JWT_SECRET", "DEV_PUBLIC_BASE_URL", "AuthSettings", "Environment", "ServiceSettings",
+           "TrustedProxyList", "absolute_http_url", "default_sqlite_url"]
 
 DEV_JWT_SECRET = "gongkai-development-secret-do-not-use-in-production"
 DEV_PUBLIC_BASE_URL = "http://127.0.0.1:8000"  # where `make run` puts the gateway
@@ -73,6 +73,8 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Field("development", validation_alias="GONGKAI_ENVIRONMENT")
     database_url: str = ""
     log_level: str = "INFO"
+    # json: one JSON object per line (log collectors); console: one readable line (`make run` sets it).
+    log_format: Literal["json", "console"] = Field("json", validation_alias="GONGKAI_LOG_FORMAT")
     access_log: bool = True
     db_pool_size: int = 10
     max_body_bytes: int = 1_048_576

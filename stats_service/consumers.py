@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.auth import ServiceToken
 from services.db import Database
+from services.errors import UpstreamUnavailable
 from services.outbox import FeedConsumer, FeedPage, running_consumers
 from stats_service.config import Settings
 from stats_service.domain.ingest import apply_catalog_events, apply_request_events
@@ -26,8 +27,13 @@ class HttpFeed:
         self.token = ServiceToken(settings.auth, sub="stats-service")
 
     async def __call__(self, after: int, limit: int) -> FeedPage:
-        response = await self.client.get("/internal/v1/events", params={"after": after, "limit": limit},
-                                         headers={"Authorization": f"Bearer {self.token.get()}"})
+        try:
+            response = await self.client.get("/internal/v1/events", params={"after": after, "limit": limit},
+                                             headers={"Authorization": f"Bearer {self.token.get()}"})
+        except httpx.TransportError as exc:  # not up yet, or away: the consumer says so once and retries
+            raise UpstreamUnavailable(f"{self.client.base_url} is unreachable ({type(exc).__name__})") from exc
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(f"{self.client.base_url} answered {response.status_code}")
         response.raise_for_status()
         return FeedPage.model_validate(response.json())
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.inputs import JsonTypes
+from services.pagination import Page
 
 
 class Counts(BaseModel):
@@ -122,11 +123,12 @@ class ReportStatusRead(BaseModel):
     version: int
 
 
-class CellRead(BaseModel):
+class CellRead(Page[dict[str, Any]]):
+    """The records behind one figure, in the common list envelope (services/pagination.py), exact `total`."""
+
     row: str
     column: str
     total: int
-    items: list[dict[str, Any]]
 
 
 class Discrepancy(BaseModel):

@@ -13,7 +13,7 @@ AUDITOR = auth("auditor", sub="auditor-1")
 async def entries(client) -> list[dict]:
     r = await client.get("/internal/v1/audit", headers=AUDITOR, params={"limit": 500})
     assert r.status_code == 200, r.text
-    return r.json()
+    return r.json()["items"]
 
 
 async def test_changes_are_chained_with_actor_route_and_events(catalog):

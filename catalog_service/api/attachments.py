@@ -12,7 +12,7 @@ from catalog_service.domain import documents as docs
 from catalog_service.errors import AttachmentTooLarge
 from catalog_service.schemas import AttachmentStaffRead
 from services.auth import PrincipalDep
-from services.concurrency import etag
+from services.concurrency import ETAG_HEADER, etag
 from services.db import SessionDep
 from services.errors import problem_responses
 
@@ -79,7 +79,8 @@ async def get_attachment(document_id: str, attachment_id: str, session: SessionD
 
 @router.delete("/documents/{document_id}/attachments/{attachment_id}", summary="Remove an attachment from a draft",
                status_code=status.HTTP_204_NO_CONTENT,
-               responses=problem_responses(401, 403, 404, 409, 412, 428))
+               responses={**problem_responses(401, 403, 404, 409, 412, 428),
+                          204: {"description": "Removed; ETag is the record's new version", "headers": ETAG_HEADER}})
 async def delete_attachment(document_id: str, attachment_id: str, session: SessionDep, principal: StaffDep,
                             if_match: IfMatch = None) -> Response:
     doc = await docs.load_document(session, principal, document_id, for_update=True)

@@ -6,7 +6,7 @@ staff read the whole record at `/documents/{id}/record`. Every change needs If-M
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 
 from catalog_service.deps import CalendarDep, IfMatch, SettingsDep, StaffDep
@@ -36,7 +36,7 @@ from services.auth import ANONYMOUS
 from services.concurrency import etag, matches
 from services.db import SessionDep
 from services.errors import problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, page_of, page_params, paged
 from services.policy import action_link
 
 PREFIX = "/api/v1/catalog"
@@ -143,7 +143,9 @@ async def create_redaction(document_id: str, body: RedactionCreate, session: Ses
 
 
 @router.delete("/documents/{document_id}/redactions/{redaction_id}", summary="Remove a redaction",
-               status_code=status.HTTP_204_NO_CONTENT, responses=WRITE_ERRORS)
+               status_code=status.HTTP_204_NO_CONTENT,
+               responses={**WRITE_ERRORS, 204: {"description": "Removed; ETag is the record's new version",
+                                                "headers": ETAG_HEADER}})
 async def delete_redaction(document_id: str, redaction_id: str, session: SessionDep, principal: StaffDep,
                            if_match: IfMatch = None) -> Response:
     doc = await docs.load_document(session, principal, document_id, for_update=True)
@@ -152,13 +154,14 @@ async def delete_redaction(document_id: str, redaction_id: str, session: Session
 
 
 @router.get("/documents/{document_id}/review-log", summary="The immutable review log (审查记录)",
-            response_model=list[ReviewStepRead], responses=problem_responses(401, 403, 404))
-async def list_review_steps(document_id: str, session: SessionDep, principal: StaffDep) -> list[ReviewStepRead]:
+            response_model=Page[ReviewStepRead], responses=problem_responses(401, 403, 404, 422))
+async def list_review_steps(document_id: str, session: SessionDep, principal: StaffDep, request: Request,
+                            response: Response, paging: Annotated[PageParams, Depends(page_params(100, 500))]) -> dict:
     doc = await docs.load_document(session, principal, document_id)
     await docs.require_own(session, principal, doc)
     steps = (await session.execute(select(ReviewStep).where(ReviewStep.document_id == doc.id)
                                    .order_by(ReviewStep.seq))).scalars()
-    return [ReviewStepRead.model_validate(s) for s in steps]
+    return page_of(request, response, [ReviewStepRead.model_validate(s) for s in steps], paging, lambda s: s.seq)
 
 
 async def _act(session, principal, document_id: str, action: str, decision: workflow.Decision,
@@ -241,24 +244,23 @@ async def reevaluate_document(document_id: str, body: ReevaluateBody, session: S
 
 
 @router.get("/worklists/publication", summary="Publication deadlines due soon or overdue (条例第二十六条)",
-            response_model=CursorPage[WorklistItem], responses=problem_responses(401, 403, 422))
+            response_model=Page[WorklistItem], responses=problem_responses(401, 403, 422))
 async def list_publication_worklist(
     request: Request, response: Response, session: SessionDep, principal: StaffDep, calendar: CalendarDep,
-    limit: Limit = 50, cursor: str | None = None,
+    paging: Annotated[PageParams, Depends(page_params(50))],
     within_working_days: Annotated[int, Query(ge=0, le=60)] = 5,
-) -> CursorPage[WorklistItem]:
+) -> dict:
     items, next_cursor = await worklists.publication_worklist(session, principal, calendar, within_working_days,
-                                                              cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[WorklistItem](items=items, next_cursor=next_cursor)
+                                                              paging.after, paging.limit)
+    return paged(request, response, items, next_cursor)
 
 
 @router.get("/worklists/reevaluation", summary="Withheld records due for re-evaluation (条例第十八条)",
-            response_model=CursorPage[WorklistItem], responses=problem_responses(401, 403, 422))
+            response_model=Page[WorklistItem], responses=problem_responses(401, 403, 422))
 async def list_reevaluation_worklist(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
-    limit: Limit = 50, cursor: str | None = None, within_days: Annotated[int, Query(ge=0, le=366)] = 30,
-) -> CursorPage[WorklistItem]:
-    items, next_cursor = await worklists.reevaluation_worklist(session, principal, within_days, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[WorklistItem](items=items, next_cursor=next_cursor)
+    paging: Annotated[PageParams, Depends(page_params(50))], within_days: Annotated[int, Query(ge=0, le=366)] = 30,
+) -> dict:
+    items, next_cursor = await worklists.reevaluation_worklist(session, principal, within_days, paging.after,
+                                                               paging.limit)
+    return paged(request, response, items, next_cursor)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from catalog_service.deps import IfMatch
 from catalog_service.domain import organs as domain
@@ -12,6 +12,7 @@ from services.auth import Principal, require_roles
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import Page, PageParams, page_of, page_params
 from services.vocab import vocabulary
 
 PREFIX = "/api/v1/catalog"
@@ -29,17 +30,19 @@ async def list_vocabularies() -> VocabularyRead:
 @router.post("/organs", tags=["organs"], summary="Register an organ (机关名录)", status_code=status.HTTP_201_CREATED,
              response_model=OrganRead, responses=problem_responses(401, 403, 404, 409, 422))
 async def create_organ(body: OrganCreate, session: SessionDep, _: AdminDep) -> OrganRead:
-    return OrganRead.model_validate(await domain.create_organ(session, body))
+    return await domain.organ_read(session, await domain.create_organ(session, body))
 
 
 @router.get("/organs", tags=["organs"], summary="Organ directory, optionally one organ and its subordinates",
-            response_model=list[OrganRead], responses=problem_responses(404, 422))
+            response_model=Page[OrganRead], responses=problem_responses(404, 422))
 async def list_organs(
-    session: SessionDep,
+    session: SessionDep, request: Request, response: Response,
+    paging: Annotated[PageParams, Depends(page_params(100, 1000))],
     under: Annotated[str | None, Query(max_length=18, description="Code of an organ: it and all its subordinates")]
     = None,
-) -> list[OrganRead]:
-    return [OrganRead.model_validate(o) for o in await domain.list_organs(session, under=under)]
+) -> dict:
+    organs = await domain.organ_reads(session, await domain.list_organs(session, under=under))
+    return page_of(request, response, organs, paging, lambda o: o.code)
 
 
 @router.get("/organs/{code}", tags=["organs"], summary="One organ with its 公开指南 contact facts",
@@ -47,7 +50,7 @@ async def list_organs(
 async def get_organ(code: str, session: SessionDep, response: Response) -> OrganRead:
     organ = await domain.get_organ_by_code(session, code)
     response.headers["ETag"] = etag(organ.version)
-    return OrganRead.model_validate(organ)
+    return await domain.organ_read(session, organ)
 
 
 @router.patch("/organs/{code}", tags=["organs"], summary="Update an organ's directory entry and 公开指南 facts",
@@ -60,4 +63,4 @@ async def update_organ(code: str, body: OrganUpdate, session: SessionDep, _: Adm
                        if_match: IfMatch = None) -> OrganRead:
     organ = await domain.update_organ(session, code, body, if_match)
     response.headers["ETag"] = etag(organ.version)
-    return OrganRead.model_validate(organ)
+    return await domain.organ_read(session, organ)

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
 from services.auth import PrincipalDep
 from services.db import SessionDep, utcnow
 from services.errors import problem_responses
+from services.pagination import reject_foreign_paging, set_next_link
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX)
@@ -29,13 +30,18 @@ router = APIRouter(prefix=PREFIX)
                         "public search carries `feed_url`, the Atom feed of its filters (订阅此检索).",
             response_model=DocumentSearchResult, responses=problem_responses(401, 422))
 async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: SessionDep,
-                           principal: PrincipalDep, settings: SettingsDep, request: Request) -> DocumentSearchResult:
+                           principal: PrincipalDep, settings: SettingsDep, request: Request,
+                           response: Response) -> DocumentSearchResult:
+    reject_foreign_paging(request, ("offset",))
     engine = request.state.search_engine
     if settings.search_catch_up_on_read:
         await engine.catch_up(max_pending=settings.search_catch_up_on_read)
-    return await domain.search_documents(session, engine, principal, params,
-                                         *await dictionary(request, session, params.q),
-                                         feed_base=settings.atom_feed_url)
+    result = await domain.search_documents(session, engine, principal, params,
+                                           *await dictionary(request, session, params.q),
+                                           feed_base=settings.atom_feed_url)
+    if result.has_more and result.next_cursor:
+        set_next_link(request, response, result.next_cursor)
+    return result
 
 
 async def dictionary(request: Request, session: AsyncSession, q: str | None) -> tuple[Any, ...]:

@@ -18,7 +18,7 @@ from catalog_service.schemas import (
 from services.auth import Principal, require_roles
 from services.db import SessionDep
 from services.errors import problem_responses
-from services.pagination import INT64_MAX
+from services.pagination import PageParams, int_cursor, page_params, paged
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -35,7 +35,7 @@ Incremental sync of the **published** catalogue (增量同步), for integrating 
 * Store `next_cursor` with what you applied and pass it as `after` next time; `has_more` (and the `Link:
   rel="next"` header) say whether to ask again at once. Cursors are opaque numbers: not ordered, not counts, not
   comparable with each other (they do not reveal how much non-public activity happened between two changes);
-  `after=0` starts from the beginning.
+  no `after` (or `after=0`) starts from the beginning. `next_cursor` is always set (a feed has no last page).
 * Delivery is **at least once**: after a retry or a crash you may see an item again, and several items of one
   record each carry its current state. Apply items by **upserting (or deleting) by `document_id`**; that makes
   replays harmless and leaves your copy equal to the public catalogue.
@@ -63,14 +63,12 @@ token's `organ`, and the token's `sub` is the source system.
             responses=problem_responses(422), description=CHANGES_DESCRIPTION)
 async def list_changes(
     request: Request, response: Response, session: SessionDep, settings: SettingsDep,
-    after: Annotated[int, Query(ge=0, le=INT64_MAX,
-                                description="Cursor of the last item you applied (0: from the start)")] = 0,
-    limit: Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500; larger is a 422)")] = 100,
-) -> ChangesPage:
-    page = await sync.list_changes(session, after, limit, settings.feed_cursor_key.get_secret_value().encode())
-    response.headers["Link"] = f'<{request.url.path}?after={page.next_cursor}&limit={limit}>; rel="next"'
+    paging: Annotated[PageParams, Depends(page_params(100, 500))],
+) -> dict:
+    page = await sync.list_changes(session, int_cursor(paging.after), paging.limit,
+                                   settings.feed_cursor_key.get_secret_value().encode())
     response.headers["Cache-Control"] = "no-store"  # a withdrawal must end what any cache would serve
-    return page
+    return paged(request, response, page["items"], page["next_cursor"], has_more=page["has_more"])
 
 
 ATOM_DESCRIPTION = f"""\

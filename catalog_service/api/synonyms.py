@@ -11,7 +11,7 @@ from services.auth import Principal, require_roles
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, page_params, paged
 
 PREFIX = "/api/v1/catalog/search/synonyms"
 router = APIRouter(prefix=PREFIX, tags=["search"])
@@ -22,12 +22,11 @@ _APPLIED = ("Applied at query time: the next search uses it, no reindexing. Ever
 
 
 @router.get("", summary="Synonym entries of the search dictionary (检索词典 · 同义词)",
-            response_model=CursorPage[SynonymRead], responses=problem_responses(401, 403, 422))
+            response_model=Page[SynonymRead], responses=problem_responses(401, 403, 422))
 async def list_synonyms(session: SessionDep, _: AdminDep, request: Request, response: Response,
-                        limit: Limit = 50, cursor: str | None = None) -> CursorPage[SynonymRead]:
-    items, next_cursor = await domain.list_synonyms(session, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[SynonymRead](items=[SynonymRead.model_validate(s) for s in items], next_cursor=next_cursor)
+                        paging: Annotated[PageParams, Depends(page_params(50))]) -> dict:
+    items, next_cursor = await domain.list_synonyms(session, paging.after, paging.limit)
+    return paged(request, response, [SynonymRead.model_validate(s) for s in items], next_cursor)
 
 
 @router.post("", summary="Add a synonym entry (新增同义词)", description=_APPLIED, status_code=status.HTTP_201_CREATED,

@@ -20,7 +20,7 @@ from services.auth import Principal, require_roles
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 
 PREFIX = "/api/v1/catalog/webhooks/subscriptions"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -54,10 +54,12 @@ async def create_subscription(body: WebhookSubscriptionCreate, session: SessionD
     return WebhookSecret(subscription=domain.read_subscription(sub, code), secret=secret)
 
 
-@router.get("", summary="Your webhook subscriptions", response_model=list[WebhookSubscriptionRead],
-            responses=problem_responses(401, 403))
-async def list_subscriptions(session: SessionDep, principal: IntegrationDep) -> list[WebhookSubscriptionRead]:
-    return domain.subscriptions_reads(await domain.list_subscriptions(session, principal))
+@router.get("", summary="Your webhook subscriptions", response_model=Page[WebhookSubscriptionRead],
+            responses=problem_responses(401, 403, 422))
+async def list_subscriptions(request: Request, response: Response, session: SessionDep, principal: IntegrationDep,
+                             paging: ShortListPaging) -> dict:
+    reads = domain.subscriptions_reads(await domain.list_subscriptions(session, principal))
+    return page_of(request, response, reads, paging, key=lambda sub: sub.id)
 
 
 @router.get("/{subscription_id}", summary="One webhook subscription", response_model=WebhookSubscriptionRead,
@@ -108,17 +110,17 @@ async def replay(subscription_id: str, body: WebhookReplay, session: SessionDep,
 
 
 @router.get("/{subscription_id}/deliveries", summary="Delivery log (投递记录)",
-            response_model=CursorPage[WebhookDeliveryRead], responses=problem_responses(401, 403, 404, 422),
+            response_model=Page[WebhookDeliveryRead], responses=problem_responses(401, 403, 404, 422),
             description="Deliveries newest first, each with its last attempt (status code, latency, the start of "
                         "your answer).")
 async def list_deliveries(
     subscription_id: str, session: SessionDep, principal: IntegrationDep, request: Request, response: Response,
+    paging: Annotated[PageParams, Depends(page_params(50))],
     status_: Annotated[Literal["pending", "delivered", "dead", "skipped"] | None, Query(alias="status")] = None,
-    limit: Limit = 50, cursor: str | None = None,
-) -> CursorPage[WebhookDeliveryRead]:
-    items, next_cursor = await domain.list_deliveries(session, principal, subscription_id, status_, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[WebhookDeliveryRead](items=items, next_cursor=next_cursor)
+) -> dict:
+    items, next_cursor = await domain.list_deliveries(session, principal, subscription_id, status_, paging.after,
+                                                      paging.limit)
+    return paged(request, response, items, next_cursor)
 
 
 @router.get("/{subscription_id}/deliveries/{delivery_id}", summary="One delivery with every attempt",

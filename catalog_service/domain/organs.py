@@ -25,8 +25,23 @@ from services.concurrency import bump_version, require_if_match
 from services.outbox import record_event
 
 
+async def organ_reads(session: AsyncSession, organs: list[Organ]) -> list[OrganRead]:
+    """The directory entries with each superior named by its code (one query for all the parents)."""
+    parent_ids = {o.parent_id for o in organs if o.parent_id}
+    rows = (await session.execute(select(Organ.id, Organ.code).where(Organ.id.in_(parent_ids)))).all() \
+        if parent_ids else []
+    codes = {organ_id: code for organ_id, code in rows}
+    return [OrganRead.model_validate(o).model_copy(update={"parent_code": codes.get(o.parent_id)}) for o in organs]
+
+
+async def organ_read(session: AsyncSession, organ: Organ) -> OrganRead:
+    return (await organ_reads(session, [organ]))[0]
+
+
 def organ_event_payload(organ: Organ, parent_code: str | None) -> dict:
-    return {**OrganRead.model_validate(organ).model_dump(mode="json"), "parent_code": parent_code}
+    # The event's payload keeps its shape (the consumers' contract): the parent by code and by id, no labels.
+    return {**OrganRead.model_validate(organ).model_dump(mode="json", exclude={"kind_label"}),
+            "parent_code": parent_code, "parent_id": organ.parent_id}
 
 
 async def get_organ_by_code(session: AsyncSession, code: str) -> Organ:

@@ -50,6 +50,7 @@ from catalog_service.domain.visibility import CLASSIFIED_READERS, is_catalog_sta
 from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ, SearchRevocation
 from catalog_service.schemas import (
+    SEARCH_MAX_OFFSET,
     DocumentFilterParams,
     DocumentSearchHit,
     DocumentSearchParams,
@@ -60,6 +61,8 @@ from catalog_service.schemas import (
 from catalog_service.textfold import fold
 from catalog_service.vocab import DisclosureAttribute, DocumentStatus, Genre, KeyArea, SubjectCategory, Validity
 from services.auth import ANONYMOUS, Principal
+from services.errors import UnprocessableEntity
+from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
 __all__ = ["EXACT_BOOST", "FIELD_BOOSTS", "TITLE_PHRASE_BOOST", "feed_query", "feed_url", "newest_public_matches",
            "organs_query", "revoked_ids", "search_documents", "search_terms", "snippet"]
@@ -285,6 +288,7 @@ async def search_documents(session: AsyncSession, engine: SearchEngine, principa
     version (domain/synonyms.py VocabularyCache); `index_no_re`: the 索引号 pattern of the configured template
     (query.index_no_pattern); `feed_base`: the absolute URL of the Atom feed; a public search then carries its
     feed_url (订阅此检索)."""
+    params = with_offset_of_cursor(params)
     understood = understand(params.q, vocabulary, index_no_re)
     staff = params.scope == "organ" and is_catalog_staff(principal)
     page_ids, total, aggregations, relaxed = await _matches(session, engine, principal, params, understood,
@@ -311,12 +315,29 @@ async def search_documents(session: AsyncSession, engine: SearchEngine, principa
                 snippet=snippet([(r.public_summary or "")[:SNIPPET_SCAN], (r.public_body or "")[:SNIPPET_SCAN]],
                                 terms),
                 status=r.status if staff else None, attribute=r.attribute if staff else None))
-    return DocumentSearchResult(items=items, total=total, total_is_estimate=False,
+    following = params.offset + params.limit
+    more = following < total and following <= SEARCH_MAX_OFFSET
+    return DocumentSearchResult(items=items, total=total, next_cursor=encode_cursor([following]) if more else None,
+                                has_more=more, total_is_estimate=False,
                                 limit=params.limit, offset=params.offset,
                                 facets=await _facets(session, aggregations, STAFF_FACETS if staff else FACETS),
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
                                 feed_url=feed_url(feed_base, params) if feed_base and not staff else None,
                                 understood=_understanding(understood, relaxed))
+
+
+def with_offset_of_cursor(params: DocumentSearchParams) -> DocumentSearchParams:
+    """The search pages by position (its order is a ranking, not a key), so its cursor carries the next offset;
+    `after` and a numbered page's `offset` are one or the other."""
+    if params.after is None:
+        return params
+    if params.offset:
+        raise UnprocessableEntity("Give `after` or `offset`, not both. after 与 offset 不能同时使用。", errors=[
+            {"loc": ["query", "offset"], "msg": "与 after 不能同时使用 · not together with after", "type": "conflict"}])
+    (offset,) = decode_cursor(params.after, 1)
+    if not isinstance(offset, int) or not 0 <= offset <= SEARCH_MAX_OFFSET:
+        raise invalid_cursor()
+    return params.model_copy(update={"offset": offset, "after": None})
 
 
 def _understanding(understood: UnderstoodQuery, relaxed: bool = False) -> QueryUnderstanding:

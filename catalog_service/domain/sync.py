@@ -27,7 +27,7 @@ from catalog_service.domain.organs import get_organ_by_code
 from catalog_service.domain.search import newest_public_matches, search_terms
 from catalog_service.domain.visibility import visible_documents
 from catalog_service.models import Document, Organ, outbox
-from catalog_service.schemas import ChangeItem, ChangesPage, DocumentFilterParams, DocumentPublicRead
+from catalog_service.schemas import ChangeItem, DocumentFilterParams, DocumentPublicRead
 from catalog_service.vocab import Genre, KeyArea
 from services.auth import ANONYMOUS
 
@@ -47,7 +47,7 @@ def _was_public(type_: str, payload: dict[str, Any]) -> bool:
     return type_ == "document.withdrawn" or bool(payload.get("public", True))
 
 
-async def list_changes(session: AsyncSession, after: int, limit: int, cursor_key: bytes) -> ChangesPage:
+async def list_changes(session: AsyncSession, after: int, limit: int, cursor_key: bytes) -> dict[str, Any]:
     """`after` and the cursors handed out are public cursors (feed_cursor.py), never the internal event ids."""
     after_id = feed_cursor.decode(cursor_key, after)
     events = outbox.events
@@ -63,13 +63,13 @@ async def list_changes(session: AsyncSession, after: int, limit: int, cursor_key
         # The one visibility rule, as the public sees it, decided now — not what the event said then.
         docs = (await session.execute(visible_documents(ANONYMOUS).where(Document.id.in_(ids)))).scalars().all()
         public_now = {view.id: view for view in await public_reads(session, docs)}
-    items = [ChangeItem(cursor=feed_cursor.encode(cursor_key, r.id),
+    items = [ChangeItem(cursor=str(feed_cursor.encode(cursor_key, r.id)),
                         change="upsert" if r.entity_id in public_now else "tombstone", document_id=r.entity_id,
                         occurred_at=r.occurred_at, record=public_now.get(r.entity_id))
              for r in relevant]
     # The cursor moves past every event read, shown or not, so a long run of private events is crossed once.
     next_cursor = feed_cursor.encode(cursor_key, rows[-1].id) if rows else after
-    return ChangesPage(items=items, next_cursor=next_cursor, has_more=len(rows) == limit)
+    return {"items": items, "next_cursor": str(next_cursor), "has_more": len(rows) == limit}
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from request_service.domain import appeals as domain
@@ -14,6 +14,7 @@ from services.auth import Principal, PrincipalDep, require_staff
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import Page, ShortListPaging, page_of
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["appeals"])
@@ -77,10 +78,12 @@ async def create_appeal(application_id: str, body: AppealCreate, session: Sessio
 
 
 @router.get("/applications/{application_id}/appeals", summary="Reconsiderations and lawsuits of an application",
-            response_model=list[AppealRead], responses=problem_responses(401, 404))
-async def list_appeals(application_id: str, session: SessionDep, principal: StaffDep) -> list[AppealRead]:
+            response_model=Page[AppealRead], responses=problem_responses(401, 404, 422))
+async def list_appeals(application_id: str, session: SessionDep, principal: StaffDep, request: Request,
+                       response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
-    return [_read(a) for a in await domain.list_appeals(session, app)]
+    return page_of(request, response, [_read(a) for a in await domain.list_appeals(session, app)], paging,
+                   lambda a: a.id)
 
 
 @router.get("/appeals/{appeal_id}", summary="One reconsideration or lawsuit, with its ETag",

@@ -48,7 +48,7 @@ from services.auth import Principal, PrincipalDep
 from services.concurrency import etag
 from services.db import DatabaseDep, SessionDep
 from services.errors import Unauthorized, UnprocessableEntity, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 from services.policy import ActionRead, action_link
 
 PREFIX = "/api/v1/requests"
@@ -127,61 +127,58 @@ def _tracking_no(value: str | None) -> str | None:
 
 
 @router.get("/applications", summary="Work-lists of the organ's applications (待办), and look-ups",
-            response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422))
+            response_model=Page[ApplicationSummary], responses=problem_responses(401, 403, 422))
 async def list_applications(
     request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    paging: Annotated[PageParams, Depends(page_params(50))],
     view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$", description=VIEW_DESCRIPTION)] = "all",
     within: Annotated[int, Query(ge=0, le=40, description="due_soon: due within N working days")] = 5,
     tracking_no: Annotated[str | None, Query(max_length=32, description=(
         "申请编号: the one application with this number (in your organ), e.g. GK2026-ABCD2345"))] = None,
     assigned_to: Annotated[str | None, Query(min_length=1, max_length=100, description=(
         "承办人: `me` for the applications assigned to you, or a colleague's `sub` (GET /staff)"))] = None,
-    limit: Limit = 50, cursor: str | None = None,
-) -> CursorPage[ApplicationSummary]:
+) -> dict:
     if not handling.is_staff(principal):
         raise handling.WrongRole("Work-lists are for the organ's intake clerks, handlers and reply approvers.")
     rows, next_cursor = await worklists.worklist(
-        session, principal, view, within, cursor, limit, tracking_no=_tracking_no(tracking_no),
+        session, principal, view, within, paging.after, paging.limit, tracking_no=_tracking_no(tracking_no),
         assigned_to=principal.sub if assigned_to == "me" else assigned_to)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
-                                          next_cursor=next_cursor)
+    return paged(request, response, [ApplicationSummary.model_validate(summary(a)) for a in rows], next_cursor)
 
 
 @router.post("/applications/lookup", summary="Find the organ's applications of one applicant (按申请人查询)",
-             response_model=CursorPage[ApplicationSummary], responses=problem_responses(401, 403, 422),
+             response_model=Page[ApplicationSummary], responses=problem_responses(401, 403, 422),
              description="The applicant's identity as they give it (证件 type and number; or type, name and a "
                          "contact) in the body — never in a URL, where access logs would keep it. Rows carry no "
                          "personal data; unmasking one application's applicant stays GET …/applicant?unmask=true "
                          "with a reason. Every look-up is a POST and so an entry of the audit log (who, when).")
 async def lookup_applications(
     body: ApplicantLookup, request: Request, response: Response, session: SessionDep, principal: StaffDep,
+    paging: Annotated[PageParams, Depends(page_params(50))],
     view: Annotated[str, Query(pattern="^(" + "|".join(worklists.VIEWS) + ")$", description=VIEW_DESCRIPTION)] = "all",
-    limit: Limit = 50, cursor: str | None = None,
-) -> CursorPage[ApplicationSummary]:
+) -> dict:
     if not handling.is_staff(principal):
         raise handling.WrongRole("Look-ups are for the organ's intake clerks, handlers and reply approvers.")
-    rows, next_cursor = await worklists.worklist(session, principal, view, 0, cursor, limit,
+    rows, next_cursor = await worklists.worklist(session, principal, view, 0, paging.after, paging.limit,
                                                  applicant_key=applicant_key(body))
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicationSummary](items=[ApplicationSummary.model_validate(summary(a)) for a in rows],
-                                          next_cursor=next_cursor)
+    return paged(request, response, [ApplicationSummary.model_validate(summary(a)) for a in rows], next_cursor)
 
 
 @router.get("/staff", summary="The organ's handling staff, for assignment (办理人员名录)",
-            response_model=CursorPage[StaffMemberRead], responses=problem_responses(401, 403, 422),
+            response_model=Page[StaffMemberRead], responses=problem_responses(401, 403, 422),
             description="Learnt from the tokens of the organ's intake clerks, handlers and reply approvers who have "
                         "called this service (the identity platform manages people; see domain/directory.py): "
                         "someone who never called is not listed yet. `sub` is what `assign` takes as handler_sub.")
-async def list_staff(session: SessionDep, principal: StaffDep,
+async def list_staff(request: Request, response: Response, session: SessionDep, principal: StaffDep,
+                     paging: ShortListPaging,
                      role: Annotated[HandlingRole | None, Query(description="only staff holding this role")] = None,
                      seen_within_days: Annotated[int, Query(ge=1, le=3660, description=(
-                         "only staff seen in the last N days"))] = 180) -> CursorPage[StaffMemberRead]:
+                         "only staff seen in the last N days"))] = 180) -> dict:
     if not handling.is_staff(principal):
         raise handling.WrongRole("The staff directory is for the organ's handling staff.")
     rows = await directory.staff_of(session, principal.organ or "", role=role.value if role else None,
                                     seen_within_days=seen_within_days)
-    return CursorPage[StaffMemberRead](items=[StaffMemberRead.of(r) for r in rows], next_cursor=None)
+    return page_of(request, response, [StaffMemberRead.of(r) for r in rows], paging, key=lambda m: m.sub)
 
 
 @router.get("/applications/{application_id}", summary="One application (personal data masked)",
@@ -211,24 +208,26 @@ async def get_application_deadline(application_id: str, session: SessionDep, pri
 
 
 @router.get("/applications/{application_id}/history", summary="The audited handling log (办理记录)",
-            response_model=list[HandlingStepRead], responses=problem_responses(401, 404))
-async def list_application_history(application_id: str, session: SessionDep,
-                                   principal: StaffDep) -> list[HandlingStepRead]:
+            response_model=Page[HandlingStepRead], responses=problem_responses(401, 404, 422))
+async def list_application_history(application_id: str, session: SessionDep, principal: StaffDep, request: Request,
+                                   response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
     steps = (await session.execute(select(HandlingStep).where(HandlingStep.application_id == app.id)
                                    .order_by(HandlingStep.seq))).scalars()
-    return [HandlingStepRead.model_validate(s) for s in steps]
+    return page_of(request, response, [HandlingStepRead.model_validate(s) for s in steps], paging, lambda s: s.seq)
 
 
 @router.get("/applications/{application_id}/third-party-consultations",
             summary="Consultations of third parties and co-author organs (征求意见)",
-            response_model=list[ConsultationRecordRead], responses=problem_responses(401, 404))
-async def list_third_party_consultations(application_id: str, session: SessionDep,
-                                         principal: StaffDep) -> list[ConsultationRecordRead]:
+            response_model=Page[ConsultationRecordRead], responses=problem_responses(401, 404, 422))
+async def list_third_party_consultations(application_id: str, session: SessionDep, principal: StaffDep,
+                                         request: Request, response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
     rows = (await session.execute(select(ThirdPartyConsultation).where(
-        ThirdPartyConsultation.application_id == app.id).order_by(ThirdPartyConsultation.sent_on))).scalars()
-    return [ConsultationRecordRead.model_validate(r) for r in rows]
+        ThirdPartyConsultation.application_id == app.id).order_by(ThirdPartyConsultation.sent_on,
+                                                                  ThirdPartyConsultation.id))).scalars()
+    return page_of(request, response, [ConsultationRecordRead.model_validate(r) for r in rows], paging,
+                   lambda r: r.id)
 
 
 def _action(name: str, body_model: type, summary_text: str, to_action: Any) -> None:

@@ -11,7 +11,7 @@ from request_service.vocab import ConsultationChannel
 from services.auth import Principal, PrincipalDep
 from services.db import SessionDep
 from services.errors import Unauthorized, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, page_params, paged
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["consultations"])
@@ -47,11 +47,10 @@ async def get_consultation_summary(session: SessionDep, principal: StaffDep, yea
 
 
 @router.get("/consultations", summary="The organ's consultations, newest first",
-            response_model=CursorPage[ConsultationRead], responses=problem_responses(401, 403, 422))
+            response_model=Page[ConsultationRead], responses=problem_responses(401, 403, 422))
 async def list_consultations(request: Request, response: Response, session: SessionDep, principal: StaffDep,
-                             year: Year | None = None, channel: ConsultationChannel | None = None,
-                             limit: Limit = 20, cursor: str | None = None) -> CursorPage[ConsultationRead]:
+                             paging: Annotated[PageParams, Depends(page_params(20))],
+                             year: Year | None = None, channel: ConsultationChannel | None = None) -> dict:
     rows, next_cursor = await consultations.list_consultations(session, principal, year=year, channel=channel,
-                                                               cursor=cursor, limit=limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ConsultationRead](items=[read(r) for r in rows], next_cursor=next_cursor)
+                                                               cursor=paging.after, limit=paging.limit)
+    return paged(request, response, [read(r) for r in rows], next_cursor)

@@ -30,7 +30,7 @@ from services.auth import Principal, PrincipalDep
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import AppError, Unauthorized, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["intake"])
@@ -160,33 +160,34 @@ async def get_application_applicant(
 
 @router.get("/applications/{application_id}/suggestions",
             summary="Published records that may answer the request (目录匹配)", response_model=SuggestionsRead,
-            responses=problem_responses(401, 404))
+            responses=problem_responses(401, 404, 422))
 async def list_application_suggestions(application_id: str, session: SessionDep, principal: StaffDep,
-                                       catalog: CatalogDep) -> SuggestionsRead:
+                                       catalog: CatalogDep, request: Request, response: Response,
+                                       paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
     try:
-        docs = await intake.search_catalogue(catalog, app.info_title, app.info_doc_number)
+        docs, fresh = await intake.search_catalogue(catalog, app.info_title, app.info_doc_number), True
     except AppError:  # the catalogue is away: what intake stored is better than an error
-        return SuggestionsRead(items=[SuggestionRead.model_validate(s) for s in app.suggestions or []], fresh=False)
-    return SuggestionsRead(items=[SuggestionRead.model_validate(d) for d in docs], fresh=True)
+        docs, fresh = app.suggestions or [], False
+    return page_of(request, response, [SuggestionRead.model_validate(d) for d in docs], paging, lambda s: s.id,
+                   fresh=fresh)
 
 
 @router.get("/applicants/monthly-counts", summary="Applications per applicant in a month (第三十五条, 按件计收)",
-            response_model=CursorPage[ApplicantMonthCount], responses=problem_responses(401, 403, 422),
+            response_model=Page[ApplicantMonthCount], responses=problem_responses(401, 403, 422),
             description="For the organ's handlers and reply approvers: each applicant's number of applications to "
                         "the organ in the calendar month (by receipt date, else submission date), most first.")
 async def list_monthly_counts(
     request: Request, response: Response, session: SessionDep, principal: StaffDep, settings: SettingsDep,
     month: Annotated[str, Query(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    paging: Annotated[PageParams, Depends(page_params(50))],
     min_count: Annotated[int, Query(ge=1, le=10000, description="only applicants with at least this many")] = 1,
-    limit: Limit = 50, cursor: str | None = None,
-) -> CursorPage[ApplicantMonthCount]:
+) -> dict:
     if not principal.organ or not principal.has_any({"handler", "reply_approver"}):
         raise WrongRole("Monthly counts are for the organ's handlers and reply approvers.")
     year, month_no = (int(p) for p in month.split("-"))
     secret = settings.applicant_key_secret.get_secret_value().encode()
     items, next_cursor = await repeats.monthly_counts(session, principal.organ, date(year, month_no, 1),
-                                                      secret=secret, min_count=min_count, cursor=cursor, limit=limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicantMonthCount](items=[ApplicantMonthCount.model_validate(i) for i in items],
-                                           next_cursor=next_cursor)
+                                                      secret=secret, min_count=min_count, cursor=paging.after,
+                                                      limit=paging.limit)
+    return paged(request, response, [ApplicantMonthCount.model_validate(i) for i in items], next_cursor)

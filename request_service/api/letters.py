@@ -5,7 +5,7 @@ two response builders below."""
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -16,6 +16,7 @@ from request_service.vocab import LetterKind
 from services.auth import Principal, PrincipalDep, require_staff
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.pagination import Page, ShortListPaging, page_of
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["letters"])
@@ -52,10 +53,12 @@ class LetterRead(BaseModel):
 
 
 @router.get("/applications/{application_id}/letters", summary="Letters issued on an application (文书列表)",
-            response_model=list[LetterRead], responses=problem_responses(401, 404))
-async def list_letters(application_id: str, session: SessionDep, principal: StaffDep) -> list[LetterRead]:
+            response_model=Page[LetterRead], responses=problem_responses(401, 404, 422))
+async def list_letters(application_id: str, session: SessionDep, principal: StaffDep, request: Request,
+                       response: Response, paging: ShortListPaging) -> dict:
     app = await load_application(session, principal, application_id)
-    return [LetterRead.of(letter) for letter in await domain.letters_of(session, app.id)]
+    return page_of(request, response, [LetterRead.of(letter) for letter in await domain.letters_of(session, app.id)],
+                   paging, lambda letter: letter.id)
 
 
 # Registered before the HTML route: "{letter_id}" alone would also match "<id>.pdf".

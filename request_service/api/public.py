@@ -23,7 +23,7 @@ from request_service.schemas import ApplicantApplicationRead, LetterSummary, Tra
 from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_response, problem_responses
-from services.pagination import CursorPage, Limit, set_next_link
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applicant"])
@@ -77,14 +77,14 @@ async def track_application(body: TrackQuery, request: Request, session: Session
 
 
 @router.post("/track/letters", summary="The letters sent to the applicant (文书列表), by tracking number and 查询码",
-             response_model=CursorPage[LetterSummary], responses=problem_responses(404, 422, 429),
-             description=f"Notices and the signed-off reply, oldest first (one page). {TRACK_DESCRIPTION}")
-async def track_letters(body: TrackQuery, request: Request, session: SessionDep,
-                        settings: SettingsDep) -> CursorPage[LetterSummary] | JSONResponse:
+             response_model=Page[LetterSummary], responses=problem_responses(404, 422, 429),
+             description=f"Notices and the signed-off reply, oldest first. {TRACK_DESCRIPTION}")
+async def track_letters(body: TrackQuery, request: Request, response: Response, session: SessionDep,
+                        settings: SettingsDep, paging: ShortListPaging) -> dict | JSONResponse:
     app = await _tracked(body, request, session, settings)
     if isinstance(app, JSONResponse):
         return app
-    return _letter_page(await tracking.applicant_letters(session, app))
+    return _letter_page(request, response, await tracking.applicant_letters(session, app), paging)
 
 
 # Registered before the HTML route: "{letter_id}" alone would also match "<id>.pdf".
@@ -110,31 +110,30 @@ async def track_letter_html(letter_id: str, body: TrackQuery, request: Request, 
     return letter_html(await tracking.applicant_letter(session, app, letter_id))
 
 
-def _letter_page(letters: list[Any]) -> CursorPage[LetterSummary]:
-    # One page: an application has a handful of letters.
-    return CursorPage[LetterSummary](items=[LetterSummary.model_validate(tracking.letter_summary(letter))
-                                            for letter in letters], next_cursor=None)
+def _letter_page(request: Request, response: Response, letters: list[Any], paging: PageParams) -> dict:
+    # An application has a handful of letters: paged in memory, with the exact total.
+    return page_of(request, response, [LetterSummary.model_validate(tracking.letter_summary(letter))
+                                       for letter in letters], paging, key=lambda letter: letter.id)
 
 
 @mine_router.get("/applications/mine", summary="My applications (我的申请), newest first",
-                 response_model=CursorPage[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
+                 response_model=Page[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
 async def list_my_applications(request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
-                               limit: Limit = 20, cursor: str | None = None) -> CursorPage[ApplicantApplicationRead]:
-    items, next_cursor = await tracking.list_mine(session, principal, cursor, limit)
-    set_next_link(request, response, next_cursor)
-    return CursorPage[ApplicantApplicationRead](items=items, next_cursor=next_cursor)
+                               paging: Annotated[PageParams, Depends(page_params(20))]) -> dict:
+    items, next_cursor = await tracking.list_mine(session, principal, paging.after, paging.limit)
+    return paged(request, response, items, next_cursor)
 
 
 MINE = "/applications/mine/{application_id}/letters"
 
 
 @mine_router.get(MINE, summary="The letters sent to me on one of my applications (我的文书)",
-                 response_model=CursorPage[LetterSummary], responses=problem_responses(401, 403, 404),
+                 response_model=Page[LetterSummary], responses=problem_responses(401, 403, 404),
                  description="Another applicant's application answers 404, exactly as an id that does not exist.")
-async def list_my_letters(application_id: str, session: SessionDep,
-                          principal: PrincipalDep) -> CursorPage[LetterSummary]:
+async def list_my_letters(application_id: str, request: Request, response: Response, session: SessionDep,
+                          principal: PrincipalDep, paging: ShortListPaging) -> dict:
     app = await tracking.own_application(session, principal, application_id)
-    return _letter_page(await tracking.applicant_letters(session, app))
+    return _letter_page(request, response, await tracking.applicant_letters(session, app), paging)
 
 
 @mine_router.get(MINE + "/{letter_id}.pdf", summary="One of my letters as PDF", response_class=Response,

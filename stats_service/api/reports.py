@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from services.auth import PrincipalDep
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import NotFound, problem_responses
+from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 from stats_service.domain import access, signoff
 from stats_service.domain.dates import today
 from stats_service.domain.report import build_report, drill_down, organ_scope
@@ -53,11 +54,13 @@ async def get_annual_report(organ_code: OrganCode, year: Year, session: SessionD
             summary="The records behind one figure (drill-down)", response_model=CellRead,
             responses=problem_responses(401, 403, 404, 422))
 async def get_report_cell(organ_code: OrganCode, year: Year, row: str, column: str, session: SessionDep,
-                          principal: PrincipalDep, include_subordinates: Subordinates = False,
-                          limit: Annotated[int, Query(ge=1, le=100)] = 50,
-                          offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict:
+                          principal: PrincipalDep, request: Request, response: Response,
+                          paging: Annotated[PageParams, Depends(page_params(50))],
+                          include_subordinates: Subordinates = False) -> dict:
     await access.require_scope(session, principal, organ_code, set(access.READERS))
-    return await drill_down(session, organ_code, year, row, column, include_subordinates, limit, offset)
+    cell = await drill_down(session, organ_code, year, row, column, include_subordinates, paging.limit, paging.after)
+    return paged(request, response, cell.pop("items"), cell.pop("next_cursor"), has_more=cell.pop("has_more"),
+                 total=cell.pop("total"), **cell)
 
 
 @router.put("/annual-reports/{organ_code}/{year}/figures", summary="Enter section 二 figures and the narrative",
@@ -108,22 +111,24 @@ async def get_report_status(organ_code: OrganCode, year: Year, session: SessionD
 
 
 @router.get("/annual-reports/{organ_code}/{year}/discrepancies",
-            summary="Where live figures differ from the published report", response_model=list[Discrepancy],
-            responses=problem_responses(401, 403, 404))
+            summary="Where live figures differ from the published report", response_model=Page[Discrepancy],
+            responses=problem_responses(401, 403, 404, 422))
 async def list_report_discrepancies(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                                    include_subordinates: Subordinates = False) -> list[dict]:
+                                    request: Request, response: Response, paging: ShortListPaging,
+                                    include_subordinates: Subordinates = False) -> dict:
     await access.require_scope(session, principal, organ_code, set(access.READERS) | {"unit_head"})
     report = await signoff.get_or_create(session, organ_code, year, include_subordinates)
     if report is None or report.status != "published":
         raise ReportNotPublished("The report is not published; there is nothing frozen to compare with.")
-    return await signoff.discrepancies(session, report)
+    return page_of(request, response, await signoff.discrepancies(session, report), paging, lambda d: d["cell"])
 
 
 @router.get("/annual-reports/reminders", summary="Reporting deadlines (条例第四十九条: 1月31日 / 3月31日)",
-            response_model=list[Reminder], responses=problem_responses(401, 403, 404, 422))
-async def list_report_reminders(session: SessionDep, principal: PrincipalDep,
-                                year: Annotated[int, Query(ge=2000, le=2100)],
-                                organ_code: Annotated[str | None, Query(max_length=18)] = None) -> list[dict]:
+            response_model=Page[Reminder], responses=problem_responses(401, 403, 404, 422))
+async def list_report_reminders(session: SessionDep, principal: PrincipalDep, request: Request, response: Response,
+                                year: Annotated[int, Query(ge=2000, le=2100)], paging: ShortListPaging,
+                                organ_code: Annotated[str | None, Query(max_length=18)] = None) -> dict:
     root = organ_code or principal.organ or ""
     await access.require_scope(session, principal, root, set(access.READERS) | {"unit_head"})
-    return await signoff.reminders(session, await organ_scope(session, root, True), year, today())
+    reminders = await signoff.reminders(session, await organ_scope(session, root, True), year, today())
+    return page_of(request, response, reminders, paging, lambda r: r["organ_code"])

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import NotFound, UnprocessableEntity
+from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 from stats_service.models import (
     AppealFact,
     ApplicationFact,
@@ -238,8 +239,21 @@ def _cell_query(row: str, column: str, organs: list[str], year: int) -> Select:
 
 
 async def drill_down(session: AsyncSession, organ_code: str, year: int, row: str, column: str,
-                     include_subordinates: bool, limit: int, offset: int) -> dict[str, Any]:
-    """The records behind one number: applications for table 三, documents for section 二, cases for 四."""
+                     include_subordinates: bool, limit: int, after: str | None) -> dict[str, Any]:
+    """The records behind one number: applications for table 三, documents for section 二, cases for 四; a page of
+    them in id order after the cursor `after` (the last id shown), with the exact total."""
+    after_id = decode_cursor(after, 1)[0] if after else None
+    if after_id is not None and not isinstance(after_id, str):
+        raise invalid_cursor()
+
+    async def page(stmt: Any, id_column: Any) -> tuple[int, list[Any], str | None]:
+        total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+        if after_id is not None:
+            stmt = stmt.where(id_column > after_id)
+        rows = list((await session.execute(stmt.order_by(id_column).limit(limit + 1))).scalars())
+        more = len(rows) > limit
+        return total, rows[:limit], encode_cursor([getattr(rows[limit - 1], id_column.key)]) if more else None
+
     organs = await organ_scope(session, organ_code, include_subordinates)
     start, end = _year_bounds(year)
     if row in GENRES:
@@ -251,12 +265,12 @@ async def drill_down(session: AsyncSession, organ_code: str, year: int, row: str
                 "repealed": base.where(DocumentFact.repeal_date.between(start, end)),
                 "in_force": base.where(DocumentFact.written_date <= end, DocumentFact.validity != "expired",
                                        or_(DocumentFact.repeal_date.is_(None), DocumentFact.repeal_date > end))}[column]
-        total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-        docs = (await session.execute(stmt.order_by(DocumentFact.document_id).limit(limit).offset(offset))).scalars()
+        total, docs, next_cursor = await page(stmt, DocumentFact.document_id)
         items = [{"document_id": d.document_id, "organ_code": d.organ_code, "genre": d.genre,
                   "written_date": d.written_date, "repeal_date": d.repeal_date, "validity": d.validity}
                  for d in docs]
-        return {"row": row, "column": column, "total": total, "items": items}
+        return {"row": row, "column": column, "total": total, "items": items, "next_cursor": next_cursor,
+                "has_more": next_cursor is not None}
     if row in APPEAL_KINDS:
         if column not in (*APPEAL_OUTCOMES, "total"):
             raise UnknownCell(f"No column {column} for {row}.")
@@ -270,18 +284,17 @@ async def drill_down(session: AsyncSession, organ_code: str, year: int, row: str
             stmt = stmt.where(or_(decided, pending))
         else:
             stmt = stmt.where(decided, AppealFact.outcome == column)
-        total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-        rows = (await session.execute(stmt.order_by(AppealFact.appeal_id).limit(limit).offset(offset))).scalars()
+        total, rows, next_cursor = await page(stmt, AppealFact.appeal_id)
         items = [{"appeal_id": a.appeal_id, "application_id": a.application_id, "kind": a.kind,
                   "outcome": a.outcome, "filed_on": a.filed_on, "decided_on": a.decided_on} for a in rows]
-        return {"row": row, "column": column, "total": total, "items": items}
+        return {"row": row, "column": column, "total": total, "items": items, "next_cursor": next_cursor,
+                "has_more": next_cursor is not None}
     if column not in COLUMNS:
         raise UnknownCell(f"No column {column} in table 三.")
     stmt = _cell_query(row, column, organs, year)
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    facts = (await session.execute(stmt.order_by(ApplicationFact.application_id).limit(limit).offset(offset)
-                                   )).scalars()
+    total, facts, next_cursor = await page(stmt, ApplicationFact.application_id)
     items = [{"application_id": f.application_id, "organ_code": f.organ_code, "applicant_type": f.applicant_type,
               "channel": f.channel, "received_on": f.received_on, "closed_on": f.closed_on, "outcome": f.outcome,
               "status": f.status} for f in facts]
-    return {"row": row, "column": column, "total": total, "items": items}
+    return {"row": row, "column": column, "total": total, "items": items, "next_cursor": next_cursor,
+            "has_more": next_cursor is not None}

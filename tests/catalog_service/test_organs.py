@@ -12,7 +12,7 @@ async def under(client, code: str) -> set[str]:
     """`?under=`: the organ first, then its subordinates (in path order, i.e. by id within a level)."""
     r = await client.get(f"{API}/organs", params={"under": code})
     assert r.status_code == 200, r.text
-    codes = [o["code"] for o in r.json()]
+    codes = [o["code"] for o in r.json()["items"]]
     assert codes[0] == code and len(set(codes)) == len(codes), codes
     return set(codes)
 
@@ -43,7 +43,13 @@ async def test_an_organ_moves_with_its_subordinates(catalog):
     assert r.status_code == 200, r.text
     moved = r.json()
     new_city_id = (await catalog.get(f"{API}/organs/{new_city}")).json()["id"]
-    assert moved["parent_id"] == new_city_id and moved["version"] == 2 and r.headers["etag"] == '"2"'
+    # The superior by its organ code, as everywhere else in the API (issue 14 item 7): no internal UUID.
+    assert moved["parent_code"] == new_city and "parent_id" not in moved
+    assert moved["version"] == 2 and r.headers["etag"] == '"2"'
+    assert moved["kind_label"] == {"code": "department", "zh": "政府部门", "en": "Government department"}
+    listed = (await catalog.get(f"{API}/organs", params={"under": new_city})).json()["items"]
+    assert {o["code"]: o["parent_code"] for o in listed} == {new_city: None, bureau: new_city, office: bureau,
+                                                          station: office}
     assert await under(catalog, old_city) == {old_city, stays}
     assert await under(catalog, new_city) == {new_city, bureau, office, station}
     assert await under(catalog, bureau) == {bureau, office, station}
@@ -62,7 +68,7 @@ async def test_an_organ_moves_with_its_subordinates(catalog):
 
     # To the top level (null), and the moved subtree is found from there.
     r = await move(catalog, bureau, None)
-    assert r.status_code == 200 and r.json()["parent_id"] is None
+    assert r.status_code == 200 and r.json()["parent_code"] is None
     assert await under(catalog, new_city) == {new_city}
     assert await under(catalog, bureau) == {bureau, office, station}
     assert (await organ_events(catalog, bureau))[-1]["payload"]["parent_code"] is None

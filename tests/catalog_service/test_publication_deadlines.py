@@ -61,13 +61,13 @@ class FakeFeed:
     async def __call__(self, after: int, limit: int) -> FeedPage:
         items = [e for e in self.events if self.ignore_cursor or e.id > after][:limit]
         head = self.events[-1].id if self.events else 0
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+        return FeedPage(items=items, next_cursor=str(items[-1].id if items else after), head=head)
 
 
 async def review_actions(client, staff: Staff, doc_id: str) -> list[dict]:
     r = await client.get(f"{API}/documents/{doc_id}/review-log", headers=staff.drafter)
     assert r.status_code == 200, r.text
-    return r.json()
+    return r.json()["items"]
 
 
 async def test_a_year_loaded_in_the_request_service_moves_deadlines_provisional_to_official(

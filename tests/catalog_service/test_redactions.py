@@ -56,7 +56,7 @@ async def searched(client, q: str, headers: dict[str, str] | None = None, **para
 async def review_log(client, staff: Staff, doc_id: str) -> list[dict[str, Any]]:
     r = await client.get(f"{API}/documents/{doc_id}/review-log", headers=staff.unit_head)
     assert r.status_code == 200, r.text
-    return r.json()
+    return r.json()["items"]
 
 
 def _draft_fields(field: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ AUDITOR = auth("auditor", sub="auditor-1")
 async def audit_actions(client) -> list[str]:
     entries, after = [], 0
     while page := (await client.get("/internal/v1/audit", headers=AUDITOR,
-                                    params={"after": after, "limit": 500})).json():
+                                    params={"after": after, "limit": 500})).json()["items"]:
         entries += page
         after = page[-1]["seq"]
     return [e["action"] for e in entries]

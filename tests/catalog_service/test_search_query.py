@@ -156,7 +156,7 @@ class TestSynonymApi:
         second, etag = await add_synonym(catalog, ["社会保险", "社保"])
         page = (await catalog.get(SYNONYMS, headers=ADMIN, params={"limit": 1})).json()
         assert [s["id"] for s in page["items"]] == [first] and page["next_cursor"]
-        page = (await catalog.get(SYNONYMS, headers=ADMIN, params={"limit": 1, "cursor": page["next_cursor"]})).json()
+        page = (await catalog.get(SYNONYMS, headers=ADMIN, params={"limit": 1, "after": page["next_cursor"]})).json()
         assert [s["id"] for s in page["items"]] == [second]
         r = await catalog.get(f"{SYNONYMS}/{second}", headers=ADMIN)
         assert r.json()["words"] == ["社会保险", "社保"] and r.headers["etag"] == etag
@@ -188,11 +188,11 @@ class TestSynonymApi:
         assert_problem(await catalog.get(SYNONYMS, headers=ADMIN, params={"cursor": "not-a-cursor"}), 422)
 
     async def test_every_change_is_audited_with_the_entry_and_its_version(self, catalog):
-        before = len((await catalog.get("/internal/v1/audit", headers=AUDITOR, params={"limit": 500})).json())
+        before = len((await catalog.get("/internal/v1/audit", headers=AUDITOR, params={"limit": 500})).json()["items"])
         synonym_id, etag = await add_synonym(catalog, ["医疗保障", "医保"])
         r = await catalog.patch(f"{SYNONYMS}/{synonym_id}", headers=with_etag(ADMIN, etag), json={"note": "简称"})
         await catalog.delete(f"{SYNONYMS}/{synonym_id}", headers=with_etag(ADMIN, r.headers["etag"]))
-        log = (await catalog.get("/internal/v1/audit", headers=AUDITOR, params={"limit": 500})).json()[before:]
+        log = (await catalog.get("/internal/v1/audit", headers=AUDITOR, params={"limit": 500})).json()["items"][before:]
         assert [e["action"] for e in log] == [f"POST {SYNONYMS}", f"PATCH {SYNONYMS}/{{synonym_id}}",
                                               f"DELETE {SYNONYMS}/{{synonym_id}}"]
         assert [(e["entry"]["actor"], [(v["type"], v["entity_id"], v["version"]) for v in e["entry"]["events"]])

@@ -37,7 +37,7 @@ async def test_drafter_to_publication_with_an_immutable_review_log(catalog):
 
     public = (await public_get(catalog, doc_id)).json()
     assert public["doc_number"] == "穗府办〔2026〕8号" and public["organ_code"] == staff.organ
-    log = (await catalog.get(f"{API}/documents/{doc_id}/review-log", headers=staff.unit_head)).json()
+    log = (await catalog.get(f"{API}/documents/{doc_id}/review-log", headers=staff.unit_head)).json()["items"]
     assert [(s["action"], s["role"], s["status_before"], s["status_after"]) for s in log] == [
         ("create", "drafter", None, "draft"),
         ("submit", "drafter", "draft", "division_review"),
@@ -361,7 +361,7 @@ async def test_organ_directory_hierarchy_and_updates(catalog):
     dept = await make_organ(catalog, "示例市教育局", parent=city)
     street = await make_organ(catalog, "示例街道", parent=dept, kind="township_street")
     other = await make_organ(catalog, "无关机关")
-    under = [o["code"] for o in (await catalog.get(f"{API}/organs", params={"under": city})).json()]
+    under = [o["code"] for o in (await catalog.get(f"{API}/organs", params={"under": city})).json()["items"]]
     assert under == [city, dept, street] and other not in under
     r = await catalog.get(f"{API}/organs/{dept}")
     r = await catalog.patch(f"{API}/organs/{dept}", headers=with_etag(auth("admin"), r.headers["etag"]),

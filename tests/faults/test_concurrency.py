@@ -111,7 +111,7 @@ async def test_racing_review_transitions_on_one_document(system, client):
 
     doc = (await client.get(f"{CATALOG}/documents/{doc_id}/record", headers=staff.drafter)).json()
     assert doc["version"] == CATALOG_ROUNDS + 1 and doc["status"] == "draft"
-    log = (await client.get(f"{CATALOG}/documents/{doc_id}/review-log", headers=staff.drafter)).json()
+    log = (await client.get(f"{CATALOG}/documents/{doc_id}/review-log", headers=staff.drafter)).json()["items"]
     assert [(s["action"], s["comment"]) for s in log if s["action"] in ("submit", "return")] == winners
     events = catalog_outbox.events
     versions = [v for (v,) in await query(urls["catalog"], select(events.c.version).where(
@@ -158,7 +158,7 @@ async def test_racing_handling_transitions_on_one_application(system, client):
     app = await client.get(f"{REQUESTS}/applications/{app_id}", headers=clerk)
     assert app.json()["handler_sub"] == racers[won][3]["handler_sub"]
     assert app.headers["etag"] == f'"{start_version + REQUEST_ROUNDS}"'
-    history = (await client.get(f"{REQUESTS}/applications/{app_id}/history", headers=clerk)).json()
+    history = (await client.get(f"{REQUESTS}/applications/{app_id}/history", headers=clerk)).json()["items"]
     assert [s["comment"] for s in history if s["action"] == "assign"] == assigned
     events = request_outbox.events
     assign_versions = [v for (v,) in await query(urls["request"], select(events.c.version).where(

@@ -8,6 +8,7 @@ import httpx
 import jwt
 import pytest
 
+from gateway.config import GatewaySettings
 from gateway.edge import RateLimiter
 from services.auth import mint_token
 from services.settings import AuthSettings
@@ -161,6 +162,48 @@ class TestCors:
     async def test_no_cors_headers_when_not_configured(self, gw: httpx.AsyncClient):
         r = await gw.get("/api/v1/catalog/documents", headers={"Origin": self.ORIGIN})
         assert "access-control-allow-origin" not in r.headers
+
+    async def test_a_browser_on_the_development_origins_of_make_run(self, env: Env, catalog_db, tmp_path):
+        """`make run` allows the usual local front-end origins; a real preflight through the gateway to the real
+        catalogue, then the real answer: the headers a front-end must read are exposed (issue 14 item 6)."""
+        from catalog_service.app import create_app as create_catalog
+        from catalog_service.config import Settings as CatalogSettings
+        from scripts.run_all import service_environment
+        from tests.gateway.conftest import run_server
+
+        settings = GatewaySettings.model_validate(
+            {k[len("GATEWAY_"):].lower(): v for k, v in service_environment({}).items()
+             if k.startswith("GATEWAY_") and not k.endswith("_URL")})
+        origin = "http://localhost:5173"  # Vite's dev server
+        assert origin in settings.cors_origins and "*" not in settings.cors_origins
+        await env.start_upstreams()
+        catalog = create_catalog(CatalogSettings(attachment_dir=str(tmp_path)), database=catalog_db)
+        env.urls["catalog"] = await env.stack.enter_async_context(run_server(catalog, lifespan="on"))
+        gw = await env.gateway(cors_origins=settings.cors_origins)
+
+        r = await gw.options("/api/v1/catalog/organs", headers={
+            "Origin": origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization, if-none-match"})
+        assert r.status_code == 204, r.text
+        assert r.headers["access-control-allow-origin"] == origin
+        assert "GET" in r.headers["access-control-allow-methods"]
+        assert r.headers["access-control-allow-headers"] == "authorization, if-none-match"
+
+        r = await gw.get("/api/v1/catalog/organs", params={"limit": 1}, headers={"Origin": origin})
+        assert r.status_code == 200, r.text
+        assert r.headers["access-control-allow-origin"] == origin
+        exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+        assert {"content-disposition", "etag", "location", "link", "x-request-id"} <= exposed
+        assert "access-control-allow-credentials" not in r.headers  # bearer tokens, never cookies
+
+    def test_production_names_its_origins(self):
+        from pydantic import ValidationError
+
+        with pytest.raises(ValidationError, match="explicit"):
+            GatewaySettings(environment="production", cors_origins=["*"])
+        assert GatewaySettings(environment="production",
+                               cors_origins=["https://portal.gz.gov.cn"]).cors_origins == ["https://portal.gz.gov.cn"]
+        assert GatewaySettings(environment="production").cors_origins == []  # off unless configured
 
     def test_origins_from_the_environment(self, monkeypatch: pytest.MonkeyPatch):
         from gateway.config import GatewaySettings

@@ -71,7 +71,7 @@ class FakeCatalog:
                 return httpx.Response(401, json={"code": "authentication_required"})
             after, limit = int(request.url.params["after"]), int(request.url.params["limit"])
             items = [e for e in self.events if e["id"] > after][:limit]
-            return httpx.Response(200, json={"items": items, "next_cursor": items[-1]["id"] if items else after,
+            return httpx.Response(200, json={"items": items, "next_cursor": str(items[-1]["id"] if items else after),
                                              "head": self.events[-1]["id"] if self.events else 0})
         return httpx.Response(404)
 

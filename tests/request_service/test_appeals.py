@@ -113,7 +113,7 @@ async def test_litigation_after_reconsideration_needs_a_reconsideration(requests
     lawsuit = await file(requests_client, desk.approver, app_id, kind="litigation_after_reconsideration",
                          filed_on="2026-06-01", case_no="(2026)测01行初8号")
     direct = await file(requests_client, desk.handler, app_id, kind="litigation_direct", filed_on="2026-05-01")
-    listed = (await requests_client.get(f"{API}/applications/{app_id}/appeals", headers=desk.clerk)).json()
+    listed = (await requests_client.get(f"{API}/applications/{app_id}/appeals", headers=desk.clerk)).json()["items"]
     assert [(a["kind"], a["filed_on"]) for a in listed] == [
         ("reconsideration", "2026-04-01"), ("litigation_direct", "2026-05-01"),
         ("litigation_after_reconsideration", "2026-06-01")]

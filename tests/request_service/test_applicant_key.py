@@ -87,7 +87,7 @@ async def test_the_same_applicant_still_counts_together(client, request_db, orga
     assert len({i["applicant_key"] for i in items}) == 2
     # Stable from one read to the next (a handler compares lists), and paging walks the same groups.
     first, second = await monthly(client, desk, limit=1), None
-    second = await monthly(client, desk, limit=1, cursor=first["next_cursor"])
+    second = await monthly(client, desk, limit=1, after=first["next_cursor"])
     assert [i["applicant_key"] for i in first["items"] + second["items"]] == [i["applicant_key"] for i in items]
     assert second["next_cursor"] is None
 
@@ -118,7 +118,7 @@ async def test_rotating_the_secret_keeps_the_grouping(client, request_db, organ,
     async with serve(rotated) as after_client:
         await register(after_client, desk, "in_person", applicant=person)
         after = await monthly(after_client, desk)
-        rest = await monthly(after_client, desk, limit=1, cursor=cursor)
+        rest = await monthly(after_client, desk, limit=1, after=cursor)
     assert [(i["applicant_name"], i["count"]) for i in after["items"]] == [("张三", 3), ("李四", 1)]
     assert {i["applicant_key"] for i in after["items"]}.isdisjoint({i["applicant_key"] for i in before["items"]})
     assert [i["applicant_name"] for i in rest["items"]] == ["李四"]

@@ -186,7 +186,8 @@ async def test_loading_an_official_year_changes_answers_and_recomputes_open_dead
     r = await requests_client.get(f"{API}/applications/{extended}", headers=desk.handler)
     assert r.json()["due_on"] == "2027-02-16" and r.json()["due_provisional"] is False
     assert r.headers["etag"] != before[extended]
-    history = (await requests_client.get(f"{API}/applications/{extended}/history", headers=desk.handler)).json()
+    history = (await requests_client.get(f"{API}/applications/{extended}/history",
+                                         headers=desk.handler)).json()["items"]
     step = history[-1]
     assert step["action"] == "calendar_recomputed" and step["role"] == "admin" and step["actor_sub"] == "admin-1"
     assert "2027-02-10（暂定） → 2027-02-16" in step["comment"]
@@ -194,7 +195,7 @@ async def test_loading_an_official_year_changes_answers_and_recomputes_open_dead
         r = await requests_client.get(f"{API}/applications/{unchanged}", headers=desk.handler)
         assert r.headers["etag"] == before[unchanged]
         history = (await requests_client.get(f"{API}/applications/{unchanged}/history", headers=desk.handler))
-        assert "calendar_recomputed" not in [s["action"] for s in history.json()]
+        assert "calendar_recomputed" not in [s["action"] for s in history.json()["items"]]
 
     # Events: the year for the catalogue, the deadline changes for the statistics.
     events = (await requests_client.get("/internal/v1/events", headers=auth("service"),

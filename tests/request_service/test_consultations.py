@@ -63,14 +63,14 @@ async def test_list_by_year_and_channel_with_cursor(client, request_db, desk):
 
     seen, cursor = [], None
     while True:  # pages of 2: the cursor carries a date (typed back for PostgreSQL)
-        params = {"year": 2025, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params = {"year": 2025, "limit": 2, **({"after": cursor} if cursor else {})}
         page = (await client.get(f"{API}/consultations", params=params, headers=desk.clerk)).json()
         seen += [i["id"] for i in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
             break
     assert len(seen) == len(set(seen)) == 4
-    assert_problem(await client.get(f"{API}/consultations", params={"cursor": "bm9wZQ"}, headers=desk.clerk),
+    assert_problem(await client.get(f"{API}/consultations", params={"after": "bm9wZQ"}, headers=desk.clerk),
                    422, "validation_error")
     assert_problem(await client.get(f"{API}/consultations", headers=desk.drafter), 403, "wrong_role")
     assert_problem(await client.get(f"{API}/consultations"), 401, "authentication_required")

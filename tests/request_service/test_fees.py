@@ -129,7 +129,8 @@ async def test_fee_notice_through_handling_uses_the_position_in_the_month(reques
                                    json={"fee_method": "per_application", "on": "2026-03-13"})
     assert r.status_code == 200, r.text
     assert Decimal(r.json()["fee_amount"]) == 100 and r.json()["status"] == "awaiting_fee"
-    letters = (await requests_client.get(f"{API}/applications/{target}/letters", headers=desk.handler)).json()
+    letters = (await requests_client.get(f"{API}/applications/{target}/letters",
+                                         headers=desk.handler)).json()["items"]
     notice = next(letter for letter in letters if letter["kind"] == "fee_notice")
     html = (await requests_client.get(f"{API}/applications/{target}/letters/{notice['id']}",
                                       headers=desk.handler)).text

@@ -38,7 +38,7 @@ async def read(client, desk: Desk, app_id: str) -> dict:
 
 async def letter_kinds(client, desk: Desk, app_id: str) -> list[str]:
     r = await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)
-    return [letter["kind"] for letter in r.json()]
+    return [letter["kind"] for letter in r.json()["items"]]
 
 
 # --- 延期 (条例第三十三条第二款) ------------------------------------------------------------------------------------

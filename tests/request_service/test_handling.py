@@ -68,7 +68,8 @@ async def test_extension_once_up_to_20_days(requests_client, request_db, desk):
     assert r.json()["due_on"] == extended and r.json()["extension_approved_by"] == f"approver@{desk.organ}"
     await act(requests_client, desk.approver, app_id, "extend", {"days": 5, "comment": "再次延期"},
               expect=409, expect_code="extension_already_granted")
-    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters",
+                                         headers=desk.handler)).json()["items"]
     assert "extension_notice" in [letter["kind"] for letter in letters]
 
 
@@ -81,7 +82,7 @@ async def test_third_party_consultation_pauses_the_clock(requests_client, reques
         "received_by_party_on": "2025-10-14"})
     assert r.json()["status"] == "consulting" and r.json()["due_on"] is None
     consultations = (await requests_client.get(f"{API}/applications/{app_id}/third-party-consultations",
-                                               headers=desk.handler)).json()
+                                               headers=desk.handler)).json()["items"]
     assert consultations[0]["due_on"] == "2025-11-04"
     paused = await deadline(requests_client, desk, app_id)
     assert paused["state"] == "paused" and paused["used"] == 7 and paused["left"] == 13
@@ -106,7 +107,7 @@ async def test_co_author_silence_is_consent_and_the_clock_resumes(requests_clien
     r = await requests_client.get(f"{API}/applications/{app_id}", headers=desk.handler)
     assert r.json()["status"] == "accepted"
     consultation = (await requests_client.get(f"{API}/applications/{app_id}/third-party-consultations",
-                                              headers=desk.handler)).json()[0]
+                                              headers=desk.handler)).json()["items"][0]
     assert consultation["opinion"] == "no_reply" and "视为同意" in consultation["reasons"]
     # Paused from the day after 10/13 to its due date 11/03 (15 WD after 10/13); resumes 11/04 with 13 left.
     assert r.json()["due_on"] == "2025-11-20"
@@ -177,9 +178,11 @@ async def test_reply_is_drafted_and_signed_off_by_someone_else(requests_client, 
     r = await act(requests_client, desk.approver, app_id, "approve-reply", {"comment": "同意"})
     body = r.json()
     assert body["status"] == "replied" and body["outcome"] == "withheld.third_party_rights" and body["closed_on"]
-    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters",
+                                         headers=desk.handler)).json()["items"]
     assert "reply" in [letter["kind"] for letter in letters]
-    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler)).json()
+    history = (await requests_client.get(f"{API}/applications/{app_id}/history",
+                                         headers=desk.handler)).json()["items"]
     assert [s["action"] for s in history] == ["confirm", "draft_reply", "approve_reply"]
     assert [s["role"] for s in history] == ["intake_clerk", "handler", "reply_approver"]
 

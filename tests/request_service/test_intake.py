@@ -422,7 +422,8 @@ async def test_suggestions_from_the_catalogue_are_stored(client, request_db, org
 
     fake_catalog.down = True
     r = await client.get(f"{API}/applications/{body['id']}/suggestions", headers=desk.handler)
-    assert r.json() == {"items": body["suggestions"], "fresh": False}
+    assert r.json() == {"items": body["suggestions"], "fresh": False, "next_cursor": None, "has_more": False,
+                        "total": len(body["suggestions"])}
     assert_problem(await client.get(f"{API}/applications/{body['id']}/suggestions",
                                     headers=auth("applicant", sub="x")), 403, "wrong_role")
 
@@ -539,7 +540,7 @@ async def test_monthly_counts(client, request_db, organ, desk):
                             headers=desk.approver)
     assert [i["count"] for i in page.json()["items"]] == [4] and page.json()["next_cursor"]
     rest = await client.get(f"{API}/applicants/monthly-counts",
-                            params={"month": month, "limit": 1, "cursor": page.json()["next_cursor"]},
+                            params={"month": month, "limit": 1, "after": page.json()["next_cursor"]},
                             headers=desk.approver)
     assert [i["applicant_name"] for i in rest.json()["items"]] == ["李四"] and rest.json()["next_cursor"] is None
     r = await client.get(f"{API}/applicants/monthly-counts", params={"month": month, "min_count": 2},

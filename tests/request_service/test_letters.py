@@ -280,7 +280,7 @@ async def test_letters_api(requests_client, request_db):
 
     r = await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.clerk)
     assert r.status_code == 200, r.text
-    listed = r.json()
+    listed = r.json()["items"]
     assert [(x["id"], x["kind"], x["sha256"]) for x in listed] == [
         (first.id, "receipt", first.sha256), (second.id, "reply", second.sha256)]
     assert listed[1]["title"] == "政府信息公开申请答复书" and listed[1]["issued_on"] == today().isoformat()
@@ -320,7 +320,8 @@ async def test_withholding_reply_through_the_handling_flow(requests_client, requ
     await act(requests_client, desk.handler, app_id, "draft-reply", {
         "outcome": "withheld.process_information", "comment": "属于内部讨论记录", "articles": ["第十六条第二款"]})
     await act(requests_client, desk.approver, app_id, "approve-reply", {})
-    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters",
+                                         headers=desk.handler)).json()["items"]
     reply = next(letter for letter in letters if letter["kind"] == "reply")
     page = await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}", headers=desk.handler)
     text = _text(page.text)
@@ -363,7 +364,8 @@ async def test_partial_grant_through_the_handling_flow(requests_client, request_
                             "article": "条例第十五条", "reason": "涉及个人隐私"}]})
     await act(requests_client, desk.approver, app_id, "approve-reply",
               {"context": {"provided_items": ["立项批复正文"], "delivery_place": "电子邮件"}})
-    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await requests_client.get(f"{API}/applications/{app_id}/letters",
+                                         headers=desk.handler)).json()["items"]
     reply = next(letter for letter in letters if letter["kind"] == "reply")
     page = await requests_client.get(f"{API}/applications/{app_id}/letters/{reply['id']}", headers=desk.handler)
     text = _text(page.text)

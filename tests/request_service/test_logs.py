@@ -88,7 +88,7 @@ async def test_a_whole_application_logs_no_personal_data(debug_logs, client, req
     await act(client, desk.handler, app_id, "draft-reply", {"outcome": "granted", "comment": "予以公开"})
     await act(client, desk.approver, app_id, "approve-reply",
               {"comment": "同意", "context": {"provided_items": ["征收补偿协议"]}})
-    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()["items"]
     assert letters
     for letter in letters:
         assert (await client.get(f"{API}/applications/{app_id}/letters/{letter['id']}",

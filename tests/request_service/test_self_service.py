@@ -101,7 +101,7 @@ async def test_mine_lists_only_my_applications(client, organ):
     # Paged newest first with an opaque cursor (a timestamp inside: PostgreSQL must get it typed back).
     page = await client.get(f"{API}/applications/mine", params={"limit": 2}, headers=A)
     assert len(page.json()["items"]) == 2 and 'rel="next"' in page.headers["link"]
-    rest = await client.get(f"{API}/applications/mine", params={"limit": 2, "cursor": page.json()["next_cursor"]},
+    rest = await client.get(f"{API}/applications/mine", params={"limit": 2, "after": page.json()["next_cursor"]},
                             headers=A)
     assert [i["id"] for i in rest.json()["items"]] == [mine[0]["id"]] and rest.json()["next_cursor"] is None
     assert_problem(await client.get(f"{API}/applications/mine", params={"cursor": "garbage"}, headers=A), 422)

@@ -20,7 +20,7 @@ async def audit_actions(client) -> list[str]:
     while True:
         r = await client.get("/internal/v1/audit", headers=AUDITOR, params={"after": after, "limit": 500})
         assert r.status_code == 200, r.text
-        page = r.json()
+        page = r.json()["items"]
         if not page:
             return [e["action"] for e in entries]
         entries += page

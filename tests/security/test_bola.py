@@ -94,7 +94,8 @@ async def build_world(client: httpx.AsyncClient, request_db) -> World:
         if state in ("replied", "appealed"):
             await act(client, desk.handler, app_id, "draft-reply", {"outcome": "granted", "comment": "予以公开"})
             await act(client, desk.approver, app_id, "approve-reply", {"comment": "同意"})
-            letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+            letters = (await client.get(f"{API}/applications/{app_id}/letters",
+                                        headers=desk.handler)).json()["items"]
             assert letters, "a replied application has its reply letter"
             w.b_letters += [(app_id, letter["id"]) for letter in letters]
             w.secrets.update(letter["id"] for letter in letters)
@@ -226,9 +227,9 @@ async def test_applicant_a_can_never_reach_or_detect_b(client, request_db):
                       {"id": app["id"], "tracking_no": app["tracking_no"]}, {"limit": "100"}):
             for headers in (A, {}):
                 real = await client.get(f"{API}/applications/mine", headers=headers,
-                                        params={**extra, "cursor": encode_cursor([at, app["id"]])})
+                                        params={**extra, "after": encode_cursor([at, app["id"]])})
                 twin = await client.get(f"{API}/applications/mine", headers=headers,
-                                        params={**extra, "cursor": encode_cursor([at, str(uuid.uuid4())])})
+                                        params={**extra, "after": encode_cursor([at, str(uuid.uuid4())])})
                 echoed = [str(v) for v in extra.values()]
                 if headers:
                     assert real.status_code == 200, real.text

@@ -198,7 +198,7 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
         await get("/applications/{application_id}/fee-preview", f"{base}/fee-preview",
                   {"method": "per_application"})
         letters = await get("/applications/{application_id}/letters", f"{base}/letters")
-        letter_ids = [x["id"] for x in letters.json()] if letters.status_code == 200 else [
+        letter_ids = [x["id"] for x in letters.json()["items"]] if letters.status_code == 200 else [
             "00000000-0000-4000-8000-000000000000"]
         for letter_id in letter_ids:
             await get("/applications/{application_id}/letters/{letter_id}", f"{base}/letters/{letter_id}")

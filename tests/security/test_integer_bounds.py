@@ -93,5 +93,5 @@ async def test_an_integer_past_int64_inside_a_cursor_is_an_invalid_cursor(reques
     handler = auth("handler", organ="11440100MB0000001X", sub="handler-1")
     for count in (2**63, -(2**63) - 1):
         r = await requests_client.get("/api/v1/requests/applicants/monthly-counts", headers=handler,
-                                      params={"month": "2026-03", "cursor": encode_cursor([count, "k"])})
+                                      params={"month": "2026-03", "after": encode_cursor([count, "k"])})
         assert_problem(r, 422, "validation_error")

@@ -407,7 +407,8 @@ async def test_reply_approver_cannot_rewrite_the_decision_through_the_letter(req
                               headers={**desk.approver, "If-Match": drafted.headers["etag"]},
                               json={"comment": "同意", "context": {"contact": "联系电话：020-12345678"}})
         assert r.status_code == 200 and r.json()["outcome"] == "withheld.third_party_rights", r.text
-        letters = (await client.get(f"{api}/applications/{receipt['id']}/letters", headers=desk.approver)).json()
+        letters = (await client.get(f"{api}/applications/{receipt['id']}/letters",
+                                    headers=desk.approver)).json()["items"]
         reply = next(letter for letter in letters if letter["kind"] == "reply")
         html = (await client.get(f"{api}/applications/{receipt['id']}/letters/{reply['id']}",
                                  headers=desk.approver)).text

@@ -175,3 +175,19 @@ async def test_an_exhausted_connection_pool_is_503_service_busy(catalog_db):
         r = await client.get("/busy")
     assert_problem(r, 503, "service_busy")
     assert r.headers["retry-after"] == "1" and "QueuePool" not in r.text
+
+
+async def test_validation_messages_are_in_chinese_with_english_beside(catalog):
+    """Issue 14 item 7: a portal shows the 422 to citizens; every field message says it in Chinese first, the
+    English after it (pydantic's own text, so nothing is lost), and the detail too."""
+    r = await catalog.post(ORGANS, headers=auth("admin"), json={"code": 123, "kind": "castle", "extra": 1})
+    body = assert_problem(r, 422, "validation_error")
+    assert "校验未通过" in body["detail"] and "did not pass validation" in body["detail"]
+    by_loc = {tuple(e["loc"]): e["msg"] for e in body["errors"]}
+    assert by_loc[("body", "name")].startswith("缺少必填字段 · ") and "required" in by_loc[("body", "name")]
+    assert by_loc[("body", "kind")].startswith("不是允许的取值 · ")
+    assert by_loc[("body", "extra")].startswith("不允许的字段 · ")
+    assert by_loc[("body", "code")].startswith("应为文本 · ")
+    r = await catalog.get("/api/v1/catalog/organs", params={"limit": 0})
+    [error] = assert_problem(r, 422, "validation_error")["errors"]
+    assert error["msg"].startswith("超出允许范围 · ") and error["loc"] == ["query", "limit"]

@@ -63,12 +63,12 @@ async def test_feed_through_the_api(catalog):
     assert [e["payload"]["code"] for e in page["items"]] == codes
     assert [e["type"] for e in page["items"]] == ["organ.created", "organ.created"]
     ids = [e["id"] for e in page["items"]]
-    assert ids == sorted(ids) and page["next_cursor"] == ids[-1]
+    assert ids == sorted(ids) and page["next_cursor"] == str(ids[-1])
     first = (await catalog.get(FEED, headers=service, params={"after": before["next_cursor"], "limit": 1})).json()
-    assert [e["id"] for e in first["items"]] == ids[:1] and first["next_cursor"] == ids[0]
-    empty = await catalog.get(FEED, headers=service, params={"after": ids[-1]})
-    assert empty.json() == {"items": [], "next_cursor": ids[-1], "head": ids[-1]}
-    assert empty.headers["cache-control"] == "no-store"  # a cursor read must never come from a cache
+    assert [e["id"] for e in first["items"]] == ids[:1] and first["next_cursor"] == str(ids[0])
+    r = await catalog.get(FEED, headers=service, params={"after": ids[-1]})
+    assert r.json() == {"items": [], "next_cursor": str(ids[-1]), "has_more": False, "total": None, "head": ids[-1]}
+    assert r.headers["cache-control"] == "no-store"  # a cursor read must never come from a cache
     by_admin = await catalog.get(FEED, headers=auth("admin"), params={"after": before["next_cursor"]})
     assert [e["id"] for e in by_admin.json()["items"]] == ids
 
@@ -206,15 +206,18 @@ async def test_a_page_of_the_feed(lib_db):
     from services.outbox import read_feed
 
     async with lib_db.session(write=False) as session:
-        assert (await read_feed(session, outbox, 0, 10)).model_dump() == {"items": [], "next_cursor": 0, "head": 0}
+        assert (await read_feed(session, outbox, 0, 10)).model_dump() == {
+            "items": [], "next_cursor": "0", "has_more": False, "total": None, "head": 0}
     for n in range(3):
         await write_thing(lib_db, n)
     ids = [e.id for e in await fetch_direct(lib_db, 0, 10)]
     async with lib_db.session(write=False) as session:
         page = await read_feed(session, outbox, ids[0], 1)
-        assert [e.id for e in page.items] == [ids[1]] and page.next_cursor == ids[1] and page.head == ids[2]
+        assert [e.id for e in page.items] == [ids[1]] and page.next_cursor == str(ids[1]) and page.head == ids[2]
+        assert page.has_more is True
         rest = await read_feed(session, outbox, ids[1], 10)
-        assert [e.payload["n"] for e in rest.items] == [2] and rest.next_cursor == ids[2]
+        assert [e.payload["n"] for e in rest.items] == [2] and rest.next_cursor == str(ids[2])
+        assert rest.has_more is False
 
 
 async def test_running_consumers_apply_in_the_background_and_stop_with_the_block(lib_db, caplog):
@@ -269,7 +272,7 @@ async def test_consumer_reports_its_lag_and_readiness(lib_db):
     async def fetch_page(after, limit):
         items = await fetch_direct(lib_db, after, limit)
         head = (await fetch_direct(lib_db, 0, 1000))[-1].id
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after, head=head)
+        return FeedPage(items=items, next_cursor=str(items[-1].id if items else after), head=head)
 
     consumer = FeedConsumer("lagging", lib_db, outbox, fetch_page, apply, batch_size=2)
     assert consumer.lag() == {"events": 0, "seconds": 0.0, "last_success": None}

@@ -24,7 +24,7 @@ class Feed:
 
     async def __call__(self, after: int, limit: int) -> FeedPage:
         items = [e for e in self.events if e.id > after][:limit]
-        return FeedPage(items=items, next_cursor=items[-1].id if items else after,
+        return FeedPage(items=items, next_cursor=str(items[-1].id if items else after),
                         head=self.events[-1].id if self.events else 0)
 
 

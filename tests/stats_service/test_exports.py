@@ -190,7 +190,7 @@ async def test_access_rule_and_frozen_figures(stats, stats_db, scenario):
     catalog, apps = scenario
     apps.put(organ_code=DEPT, receipt_date="2026-11-02")
     await drain(stats_db, catalog, apps.feed)
-    live = (await stats.get(f"{API}/{DEPT}/2026/discrepancies", headers=officer)).json()
+    live = (await stats.get(f"{API}/{DEPT}/2026/discrepancies", headers=officer)).json()["items"]
     assert {"cell": "section3.rows.new_received.total", "published": 7, "live": 8} in live
     r = await stats.get(f"{API}/{DEPT}/2026/export.csv")
     assert r.status_code == 200 and r.headers["x-report-status"] == "published"

@@ -93,7 +93,7 @@ async def test_a_move_rewrites_the_subtree_and_roll_ups_follow_it(stats, stats_d
     r = await stats.get(f"{API}/annual-reports/{DEPT}/2025/discrepancies", headers=officer,
                         params={"include_subordinates": "true"})
     assert r.status_code == 200, r.text
-    gaps = {d["cell"]: (d["published"], d["live"]) for d in r.json()}
+    gaps = {d["cell"]: (d["published"], d["live"]) for d in r.json()["items"]}
     assert gaps["section3.rows.new_received.total"] == (3, 1)
     assert gaps["section3.rows.granted.natural_person"] == (3, 1)
 

@@ -150,7 +150,7 @@ async def test_sign_off_freezes_the_published_report(stats, stats_db, feeds):
     apps.put(organ_code=DEPT, receipt_date="2026-11-02")
     await drain(stats_db, catalog, requests)
     assert (await stats.get(f"{API}/{DEPT}/2026")).json()["section3"]["rows"]["new_received"]["total"] == 1
-    found = (await stats.get(f"{API}/{DEPT}/2026/discrepancies", headers=officer)).json()
+    found = (await stats.get(f"{API}/{DEPT}/2026/discrepancies", headers=officer)).json()["items"]
     assert {"cell": "section3.rows.new_received.total", "published": 1, "live": 2} in found
     assert_problem(await stats.put(f"{API}/{DEPT}/2026/figures", headers=officer,
                                    json={"administrative_penalty": 3}), 409, "report_published")
@@ -167,6 +167,6 @@ async def test_scope_and_reminders(stats, stats_db, feeds):
     assert_problem(await stats.get(f"{API}/{DEPT}/2026/cells/nonsense/total",
                                    headers=auth("stats_officer", organ=DEPT)), 404, "cell_not_found")
     reminders = (await stats.get(f"{API}/reminders", headers=auth("stats_officer", organ=CITY),
-                                 params={"year": 2026})).json()
+                                 params={"year": 2026})).json()["items"]
     due = {r["organ_code"]: r["due_on"] for r in reminders}
     assert due[CITY] == "2027-03-31" and due[DEPT] == "2027-01-31"

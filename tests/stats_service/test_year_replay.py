@@ -203,7 +203,7 @@ class Replay:
     async def record_opinion(self, case: Case, day: date, opinion: str) -> None:
         r = await self.requests.get(f"{REQUESTS}/applications/{case.id}/third-party-consultations",
                                     headers=self.desks[case.organ].handler)
-        (open_one,) = [c for c in r.json() if c["opinion"] is None]
+        (open_one,) = [c for c in r.json()["items"] if c["opinion"] is None]
         await self._act(case, "handler", "record_opinion", {"on": day.isoformat(), "consultation_id": open_one["id"],
                                                             "opinion": opinion, "comment": "书面答复"})
 
