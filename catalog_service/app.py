@@ -31,7 +31,8 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
         state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
         await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
         # 检索索引: this process's index, opened (or built from the database) and caught up before serving.
-        engine = SearchEngine(state["database"], Path(settings.search_index_dir) if settings.search_index_dir else None)
+        engine = SearchEngine(state["database"], Path(settings.search_index_dir) if settings.search_index_dir else None,
+                              background=run_indexer)
         await engine.open()
         state["search_engine"] = engine
         state["readiness_probes"]["search_index"] = _search_probe(engine, settings.search_index_max_lag_seconds)

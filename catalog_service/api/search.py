@@ -100,7 +100,7 @@ async def reconcile_search_index(request: Request, session: SessionDep) -> dict[
              response_model=SearchIndexStatus, responses=problem_responses(401, 403))
 async def rebuild_search_index(request: Request, wait: bool = False) -> SearchIndexStatus:
     engine = request.state.search_engine
-    if wait:
+    if wait or not engine.background:
         await engine.rebuild()
     elif not (engine.rebuilding and engine.rebuilding.get("state") == "running"):
         engine.rebuilding = {"state": "running", "started_at": utcnow().isoformat(), "documents": 0}

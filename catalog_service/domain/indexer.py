@@ -83,6 +83,9 @@ class SearchEngine:
 
     database: Database
     base: Path | None
+    # False where the process does not own its database connection (tests bind one connection): no background
+    # work — the background indexer is not started and a rebuild runs within its request.
+    background: bool = True
     index: SearchIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: dict[str, Any] | None = None

@@ -196,9 +196,9 @@ class TestReconciliation:
         assert report["missing"] == [lost.id] and report["stale"] == [fx.public[2]["id"]] and report["extra"] == []
         parent = next(o for o in report["organs"] if o["organ_code"] == fx.parent)
         assert parent["records"] == parent["entries"] + 1 and not parent["consistent"]
-        # On the test's one connection the rebuild runs within the call (wait=true); running beside searches is
+        # On the test's one connection the rebuild runs within the call; running beside searches is
         # test_a_rebuild_keeps_answering_until_it_swaps's business.
-        r = await catalog.post(f"{API}/search/index/rebuild", params={"wait": "true"}, headers=ADMIN)
+        r = await catalog.post(f"{API}/search/index/rebuild", headers=ADMIN)
         assert r.status_code == 202 and r.json()["rebuild"]["state"] == "done", r.text
         report = (await catalog.get(f"{API}/search/index/reconciliation", headers=ADMIN)).json()
         assert report["consistent"] is True, report
