@@ -101,6 +101,24 @@ class DocumentFact(Base):
     publication_due_on: Mapped[date | None] = mapped_column(Date)
 
 
+class BreachFact(Base):
+    """违规记录: a breach the request service recorded on an application (legal-rules §1.13: an act the 条例 allows
+    but makes a breach, e.g. a late 补正 notice), one row per entry of the application's `breaches`. The rows of an
+    application are replaced by those of its latest snapshot, so replays and later versions never count twice."""
+
+    __tablename__ = "breach_fact"
+    __table_args__ = (Index("ix_breach_fact_organ_occurred", "organ_code", "occurred_on"),)  # per organ and month
+
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # position in the application's list
+    version: Mapped[int] = mapped_column(Integer)  # the application version the row was taken from
+    code: Mapped[str] = mapped_column(String(48))
+    article: Mapped[str] = mapped_column(String(64))  # as the request service recorded it, e.g. 条例第三十条
+    organ_code: Mapped[str] = mapped_column(String(18))  # the application's organ
+    occurred_on: Mapped[date] = mapped_column(Date)  # the day of the act (the late notice's date)
+    due_on: Mapped[date | None] = mapped_column(Date)  # the day it was due by, when the rule has one
+
+
 class ConsultationFact(Base):
     """咨询 recorded by the request service."""
 

@@ -35,6 +35,8 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/dashboards/{{organ_code}}/breakdown": allow(*DASHBOARD),
     f"GET {P}/dashboards/{{organ_code}}/overdue": allow(*DASHBOARD),
     f"GET {P}/dashboards/{{organ_code}}/publication-timeliness": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/breaches": allow(*DASHBOARD),
+    f"GET {P}/dashboards/{{organ_code}}/breaches/applications": allow(*DASHBOARD),
 }
 
 POLICY = Policy("stats", TABLE, hidden={"GET /metrics"})

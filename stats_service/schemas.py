@@ -259,3 +259,71 @@ class TimelinessRead(DashboardMeta):
     series: list[TimelinessPoint]
     by_organ: list[TimelinessOrgan] = Field(description="every organ of the scope, in hierarchy order")
     totals: TimelinessFigures
+
+
+# --- statutory breaches (违规记录, legal-rules §1.13; stats_service.domain.breaches) --------------------------------
+
+class BreachTerm(BaseModel):
+    code: str = Field(description="breach code (vocabulary `breach`)", examples=["late_supplement_notice"])
+    zh: str = Field(description="Chinese label · 中文名称")
+    en: str = Field(description="English label")
+    article: str = Field(description="the article the breach offends", examples=["条例第三十条"])
+
+
+class BreachCounts(BaseModel):
+    total: int = Field(description="Breaches recorded (each once, by the day of the act)")
+    by_code: dict[str, int] = Field(description="per breach code; zero codes omitted")
+
+
+class BreachMonth(BreachCounts):
+    period: str = Field(examples=["2025-10"])
+    start: date
+    end: date
+
+
+class BreachOrgan(BreachCounts):
+    key: str = Field(description="organ code")
+    label: str = Field(description="organ name")
+    parent_code: str | None = None
+    depth: int = Field(description="0 for a root organ")
+    subtree_total: int = Field(description="the organ's breaches and those of all its subordinates")
+
+
+class BreachCell(BaseModel):
+    organ_code: str
+    period: str = Field(examples=["2025-10"])
+    code: str
+    count: int = Field(description="drill-down: …/breaches/applications?include_subordinates=false with this "
+                                   "organ, the period's year and month, and this code")
+
+
+class BreachesRead(BaseModel):
+    organ_code: str
+    include_subordinates: bool
+    year: int
+    month: int | None
+    codes: list[BreachTerm] = Field(description="every breach code with its labels and article")
+    months: list[BreachMonth] = Field(description="every month of the year (or the one month), zeros included")
+    by_organ: list[BreachOrgan] = Field(description="every organ of the scope, in hierarchy order, zeros included")
+    cells: list[BreachCell] = Field(description="non-zero counts per organ, month and code")
+    totals: BreachCounts
+
+
+class BreachRecord(BaseModel):
+    application_id: str
+    organ_code: str
+    code: str
+    article: str
+    occurred_on: date = Field(description="the day of the act (e.g. the day the late notice was sent)")
+    due_on: date | None = Field(description="the day it was due by, when the rule has one")
+    working_days_late: int | None = Field(description="working days after due_on up to occurred_on")
+
+
+class BreachRecordsRead(BaseModel):
+    organ_code: str
+    include_subordinates: bool
+    year: int
+    month: int | None
+    code: str | None
+    total: int = Field(description="equals the dashboard's count for the same scope, period and code")
+    items: list[BreachRecord]

@@ -1,6 +1,6 @@
 """Dashboards for staff (JSON for charts): time series, breakdowns by organ / channel / applicant type, overdue now,
-publication timeliness of proactive documents.
-Definitions of every figure are in stats_service.domain.dashboards."""
+publication timeliness of proactive documents, statutory breaches (违规记录) per organ and month.
+Definitions of every figure are in stats_service.domain.dashboards (breaches: stats_service.domain.breaches)."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -10,9 +10,16 @@ from fastapi import APIRouter, Path, Query
 from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_responses
-from stats_service.domain import access, dashboards
+from stats_service.domain import access, breaches, dashboards
 from stats_service.domain.dates import today
-from stats_service.schemas import BreakdownRead, OverdueRead, TimelinessRead, TimeseriesRead
+from stats_service.schemas import (
+    BreachesRead,
+    BreachRecordsRead,
+    BreakdownRead,
+    OverdueRead,
+    TimelinessRead,
+    TimeseriesRead,
+)
 
 PREFIX = "/api/v1/stats"
 router = APIRouter(prefix=f"{PREFIX}/dashboards", tags=["dashboards"])
@@ -134,3 +141,55 @@ async def get_dashboard_publication_timeliness(
     start, end = await _range(session, principal, organ_code, date_from, date_to)
     return await dashboards.publication_timeliness(session, organ_code, include_subordinates, start, end,
                                                    granularity)
+
+
+_LATE = {"code": "late_supplement_notice", "count": 1}
+BREACHES_EXAMPLE = {
+    "organ_code": "11440100MS0000001A", "include_subordinates": True, "year": 2025, "month": 10,
+    "codes": [{"code": "late_supplement_notice", "zh": "补正告知超过收到申请之日起7个工作日（条例第三十条）",
+               "en": "Supplement notice later than 7 working days after receipt (Art. 30)", "article": "条例第三十条"}],
+    "months": [{"period": "2025-10", "start": "2025-10-01", "end": "2025-10-31", "total": 2,
+                "by_code": {"late_supplement_notice": 2}}],
+    "by_organ": [{"key": "11440100MS0000001A", "label": "示例市人民政府", "parent_code": None, "depth": 0, "total": 0,
+                  "by_code": {}, "subtree_total": 2},
+                 {"key": "11440100MS0000002B", "label": "示例市财政局", "parent_code": "11440100MS0000001A", "depth": 1,
+                  "total": 2, "by_code": {"late_supplement_notice": 2}, "subtree_total": 2}],
+    "cells": [{"organ_code": "11440100MS0000002B", "period": "2025-10", **_LATE, "count": 2}],
+    "totals": {"total": 2, "by_code": {"late_supplement_notice": 2}},
+}
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year (default: this year)")]
+Month = Annotated[int | None, Query(ge=1, le=12, description="One month of the year (default: every month)")]
+
+
+@router.get("/{organ_code}/breaches", summary="Statutory breaches (违规记录) per organ, month and breach code",
+            response_model=BreachesRead, responses=_example(BREACHES_EXAMPLE))
+async def get_dashboard_breaches(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                                 year: Year = None, month: Month = None,
+                                 include_subordinates: Subordinates = True) -> dict:
+    """Acts the 条例 allows but makes breaches, as the request service recorded them on applications (legal-rules
+    §1.13; e.g. a 补正 notice later than 7 working days after receipt, 条例第三十条), by the day of the act: per
+    month (zeros included), per organ of the scope (hierarchy order, own and subtree counts), per organ × month ×
+    code (non-zero cells), and in total, with the zh/en label and article of every code. Each count has its
+    drill-down at `…/breaches/applications`. Staff of the organ or a superior organ."""
+    await access.require_scope(session, principal, organ_code, ROLES)
+    return await breaches.breaches(session, organ_code, include_subordinates, year or today().year, month)
+
+
+@router.get("/{organ_code}/breaches/applications", summary="The breaches (and applications) behind a breach count",
+            response_model=BreachRecordsRead, responses=_example({
+                "organ_code": "11440100MS0000002B", "include_subordinates": False, "year": 2025, "month": 10,
+                "code": "late_supplement_notice", "total": 1,
+                "items": [{"application_id": "0b7d6a2e-3f1c-4c55-9a53-6d1f2f0e8a11", "organ_code": "11440100MS0000002B",
+                           "code": "late_supplement_notice", "article": "条例第三十条", "occurred_on": "2025-10-14",
+                           "due_on": "2025-10-13", "working_days_late": 1}]}))
+async def list_dashboard_breach_records(
+        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, year: Year = None, month: Month = None,
+        code: Annotated[str | None, Query(pattern="^[a-z_]{1,48}$", description="one breach code (default: all)")]
+        = None, include_subordinates: Subordinates = True, limit: Annotated[int, Query(ge=1, le=100)] = 50,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict:
+    """One item per breach (its application, organ, article, the day of the act, the day it was due by and the
+    working days between), for the same scope, year or month and code as a count of `…/breaches`: `total` equals
+    that count. No personal data: the application is named by its id."""
+    await access.require_scope(session, principal, organ_code, ROLES)
+    return await breaches.breach_records(session, organ_code, include_subordinates, year or today().year, month,
+                                         code, limit, offset)

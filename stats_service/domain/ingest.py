@@ -9,6 +9,11 @@ Contribution of an application to table 三 (annual-report-contract.md counting 
 - `new_received` in the year of its receipt (the submission date until receipt is confirmed),
 - its outcome row in the year it was closed.
 Carry-overs are derived when a report is built: open on 1 January of Y = Σ received before Y − Σ closed before Y.
+
+Breaches (违规记录, legal-rules §1.13) come with the snapshot as the application's whole list (`payload.breaches`),
+so the rows of an application are *replaced* by those of the snapshot applied (delete + insert by application id):
+a later version that still carries the breach, a re-delivery or a rebuild from cursor 0 never counts it twice, and
+a snapshot older than the one stored is skipped with the rest of it.
 """
 
 from collections import defaultdict
@@ -17,7 +22,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Dialect, Table, TextClause, select, text, update
+from sqlalchemy import Dialect, Table, TextClause, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +30,7 @@ from services.outbox import EventRead
 from stats_service.models import (
     AppealFact,
     ApplicationFact,
+    BreachFact,
     ConsultationFact,
     DocumentFact,
     OrganFact,
@@ -130,7 +136,7 @@ async def apply_request_events(session: AsyncSession, events: list[EventRead]) -
         select(*(getattr(ApplicationFact, c) for c in ("application_id", "version", *_CONTRIBUTION)))
         .where(ApplicationFact.application_id.in_(list(latest)))))}
     deltas: dict[Key, int] = defaultdict(int)
-    facts, appeals = [], {}
+    facts, appeals, breaches = [], {}, []
     now = datetime.now().astimezone()
     for app_id, event in latest.items():
         old = stored.get(app_id)
@@ -147,9 +153,25 @@ async def apply_request_events(session: AsyncSession, events: list[EventRead]) -
             appeals[a["id"]] = {"appeal_id": a["id"], "application_id": app_id, "organ_code": new["organ_code"],
                                 "kind": a["kind"], "outcome": a["outcome"], "filed_on": _date(a["filed_on"]),
                                 "decided_on": _date(a.get("decided_on"))}
+        # Events published before breaches were recorded have no key: the application had none.
+        for seq, b in enumerate(event.payload.get("breaches") or []):
+            breaches.append({"application_id": app_id, "seq": seq, "version": event.version, "code": b["code"],
+                             "article": b["article"], "organ_code": new["organ_code"],
+                             "occurred_on": _date(b["on"]), "due_on": _date(b.get("due_on"))})
     await _upsert(session, ApplicationFact, facts, ["application_id"])
     await _upsert(session, AppealFact, list(appeals.values()), ["appeal_id"])
     await _add_counts(session, deltas)
+    await _replace_breaches(session, [f["application_id"] for f in facts], breaches)
+
+
+async def _replace_breaches(session: AsyncSession, applied: list[str], rows: list[dict[str, Any]]) -> None:
+    """The breach rows of the applications whose snapshot was applied, replaced by the snapshot's: one DELETE by
+    primary-key prefix per batch (most applications have none, so there is usually nothing to insert)."""
+    if not applied:
+        return
+    await session.execute(delete(BreachFact).where(BreachFact.application_id.in_(applied)))
+    if rows:
+        await session.execute(insert(BreachFact), rows)
 
 
 def organ_paths(parents: dict[str, str | None]) -> dict[str, str]:

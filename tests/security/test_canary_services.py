@@ -7,7 +7,8 @@ reclassified (定密 after publication) is still public, applications are filed 
 (目录匹配) pick it up, and staff draft a reply citing it. Then every GET route of the request and statistics
 services is crawled as every principal — work-lists, each application and its sub-resources (suggestions, fresh
 and as stored when the catalogue is away, letters), the annual report with its drill-downs and exports
-(CSV/XLSX/HTML, draft and published), dashboards, reminders, the event feeds and audit logs, errors.
+(CSV/XLSX/HTML, draft and published), dashboards (breaches and their drill-down included), reminders, the event
+feeds and audit logs, errors.
 
 Assertions: no canary of any catalogue record and no id or 索引号 of a non-public record reaches anyone through
 these services (no principal of theirs is the owning organ's catalogue staff in a staff view of the catalogue),
@@ -235,7 +236,8 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
             await get(f"{route}/{sub}", f"{report}/{sub}")
         dash = f"{STATS}/dashboards/{organ}"
         for sub, params in (("timeseries", {}), ("breakdown", {"by": "organ"}), ("overdue", {}),
-                            ("publication-timeliness", {"date_from": date(YEAR, 1, 1).isoformat()})):
+                            ("publication-timeliness", {"date_from": date(YEAR, 1, 1).isoformat()}),
+                            ("breaches", {"year": YEAR}), ("breaches/applications", {"year": YEAR, "limit": 100})):
             await get(f"/dashboards/{{organ_code}}/{sub}", f"{dash}/{sub}", params)
     await get("/annual-reports/reminders", f"{STATS}/annual-reports/reminders", {"year": YEAR})
     await get("/vocabularies", f"{STATS}/vocabularies")

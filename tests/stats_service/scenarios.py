@@ -49,7 +49,7 @@ def build(seed: int = 7, applications: int = 160) -> tuple[Feed, Feed]:
             "channel": rng.choice(CHANNELS), "status": "received", "receipt_date": None,
             "submitted_on": _iso(submitted), "closed_on": None, "outcome": None, "due_on": None, "fee_method": None,
             "fee_amount": None, "fee_noticed_on": None, "fee_paid_amount": None, "fee_paid_on": None,
-            "fee_waived": False, "appeals": []}
+            "fee_waived": False, "breaches": [], "appeals": []}
         steps: list[tuple[date, dict[str, Any]]] = [(submitted, {})]
         receipt = submitted + timedelta(days=rng.choice([0, 0, 1, 3, 5]))  # may move into the next year
         change: dict[str, Any] = {"status": "accepted", "receipt_date": _iso(receipt),
@@ -60,7 +60,12 @@ def build(seed: int = 7, applications: int = 160) -> tuple[Feed, Feed]:
         day = receipt
         if rng.random() < 0.2:
             day += timedelta(days=rng.randint(2, 10))
-            steps.append((day, {"status": "supplement_requested"}))
+            change = {"status": "supplement_requested"}
+            if (day - receipt).days > 9:  # later than 7 working days after receipt: a breach (条例第三十条)
+                notice_due = receipt + timedelta(days=9)
+                change["breaches"] = [{"code": "late_supplement_notice", "article": "条例第三十条", "on": _iso(day),
+                                       "due_on": _iso(notice_due)}]
+            steps.append((day, change))
             day += timedelta(days=rng.randint(2, 15))
             steps.append((day, {"status": "accepted", "due_on": _iso(day + timedelta(days=28))}))
         if rng.random() < 0.1:

@@ -13,6 +13,7 @@ from stats_service.domain.report import build_report
 from stats_service.models import (
     AppealFact,
     ApplicationFact,
+    BreachFact,
     ConsultationFact,
     DocumentFact,
     OrganFact,
@@ -24,7 +25,7 @@ from tests.stats_service.scenarios import CITY, DEPT, ORGANS, YEARS
 from tests.support import auth
 
 API = "/api/v1/stats/annual-reports"
-FACTS = (ApplicationFact, AppealFact, ConsultationFact, DocumentFact, OrganFact, ReportCounter)
+FACTS = (ApplicationFact, AppealFact, BreachFact, ConsultationFact, DocumentFact, OrganFact, ReportCounter)
 
 
 async def reports(db) -> dict:
@@ -179,3 +180,8 @@ async def test_stale_and_duplicate_deliveries_change_nothing(stats_db, feeds):
         assert (await session.get(OrganFact, DEPT)).name == "示例市财政局（更名）"
         assert (await session.execute(select(func.count()).select_from(ConsultationFact))).scalar_one() == \
             len({e.entity_id for e in requests.events if e.entity_type == "consultation"})
+        # Breaches (违规记录): one row per breach of each application's latest snapshot, whatever the redeliveries.
+        breaches = sorted((await session.execute(select(BreachFact.application_id, BreachFact.code))).all())
+        published = {(e.entity_id, b["code"]) for e in requests.events if e.entity_type == "application"
+                     for b in e.payload.get("breaches", [])}
+        assert breaches and breaches == sorted(published)
