@@ -176,3 +176,54 @@ async def test_digest_errors_and_an_empty_organ(catalog):
     assert_problem(await catalog.get(f"{API}/snapshot/digest"), 422, "validation_error")
     assert_problem(await catalog.get(f"{API}/snapshot/digest", params={"organ": empty, "as_of": -1}), 422,
                    "validation_error")
+
+
+async def test_the_stream_stays_consistent_when_records_change_between_batches(tmp_path, monkeypatch):
+    """On a real engine (not the rolled-back test connection, which is one transaction anyway): batches of two, and
+    between the first and the second batch a record of a later batch is withdrawn and five records are published,
+    through the API. The stream is the catalogue before both, named by a cursor from which the feed brings both."""
+    import asyncio
+
+    from catalog_service.app import create_app
+    from catalog_service.config import Settings
+    from catalog_service.domain import snapshot as domain
+    from services.db import Database, make_engine
+    from tests.support import acreate_database, adrop_database, migrate, serve
+
+    url = await acreate_database(f"snapshot_{uuid.uuid4().hex[:6]}", tmp_path)
+    try:
+        await asyncio.to_thread(migrate, "catalog", url)
+        app = create_app(Settings(database_url=url, scheduler_interval_seconds=0, access_log=False,
+                                  webhooks_enabled=False, snapshot_batch_size=2),
+                         database=Database(make_engine(url)))
+        async with serve(app) as client:
+            staff = Staff(await make_organ(client))
+            originals = await imported(client, staff.organ, *[record(n, review=REVIEW) for n in range(5)])
+            last = max(originals)  # in the third batch
+            etag = await staff_etag(client, staff, last)
+            before = (await client.get(f"{API}/documents/{last}")).json()
+            later: list[str] = []
+            reads = domain.public_reads
+
+            async def reads_then_change(session, docs):
+                views = await reads(session, docs)
+                if not later:  # after the first batch, once
+                    await act(client, staff.unit_head, last, "withdraw", etag, {"comment": "发布有误，撤回"})
+                    later.extend(await imported(client, staff.organ,
+                                                *[record(n, review=REVIEW) for n in range(5, 10)]))
+                return views
+
+            monkeypatch.setattr(domain, "public_reads", reads_then_change)
+            cursor, records = parse_snapshot(await client.get(f"{API}/snapshot"))
+            monkeypatch.undo()
+            assert len(later) == 5
+            assert set(records) == set(originals)  # the withdrawn one as it was, none of the new ones
+            assert records[last] == before
+
+            harvester = Harvester(client)
+            harvester.cursor, harvester.copy = cursor, records
+            await harvester.follow()
+            assert set(harvester.copy) == set(originals) - {last} | set(later)
+            await harvester.assert_in_sync(staff.organ)
+    finally:
+        await adrop_database(url)
