@@ -227,3 +227,25 @@ async def test_the_stream_stays_consistent_when_records_change_between_batches(t
             await harvester.assert_in_sync(staff.organ)
     finally:
         await adrop_database(url)
+
+
+async def test_a_renamed_organ_reaches_the_harvesters_copy(catalog):
+    """Every public record carries its organ's name: renaming the organ (机构更名) changes what the public sees of
+    each of them, so the feed must say so, or a replica that followed it faithfully no longer equals the catalogue."""
+    from tests.support import auth
+
+    staff = Staff(await make_organ(catalog, "示范市农业局"))
+    ids = await imported(catalog, staff.organ, *[record(n, review=REVIEW) for n in range(3)])
+    await imported(catalog, staff.organ, record(3))  # a draft: nothing public to announce
+    harvester = Harvester(catalog)
+    await harvester.start()
+    cached = (await catalog.get(f"{API}/documents/{ids[0]}")).headers["etag"]
+    etag = (await catalog.get(f"{API}/organs/{staff.organ}")).headers["etag"]
+    r = await catalog.patch(f"{API}/organs/{staff.organ}", headers={**auth("admin"), "If-Match": etag},
+                            json={"name": "示范市农业农村局"})
+    assert r.status_code == 200, r.text
+    await harvester.follow()
+    assert {harvester.copy[i]["organ_name"] for i in ids} == {"示范市农业农村局"}
+    # A cache holding the record under its old ETag revalidates to the new name, not a 304.
+    assert (await catalog.get(f"{API}/documents/{ids[0]}", headers={"If-None-Match": cached})).status_code == 200
+    await harvester.assert_in_sync(staff.organ)
