@@ -120,3 +120,9 @@ class WebhookUrlRefused(UnprocessableEntity):
     """SSRF guard: not https, or the host resolves to a loopback, private, link-local or metadata address."""
 
     code = "webhook_url_refused"
+
+
+class DigestPositionPassed(Conflict):
+    """可验证的同步: the organ's public records changed after the `as_of` position; the digest would not describe it."""
+
+    code = "digest_position_passed"

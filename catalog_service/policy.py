@@ -40,6 +40,9 @@ TABLE: dict[str, Rule] = {
         public("Public: attachments of public records that are not withheld; staff: their organ's."),
     f"GET {P}/changes": public("Published records and tombstones."),
     f"GET {P}/feeds/atom.xml": public(),
+    # 可验证的同步: the public catalogue in one consistent stream, and per-organ digests of it.
+    f"GET {P}/snapshot": public("Published records only, as the change feed serves them."),
+    f"GET {P}/snapshot/digest": public("Hashes of published records and their count."),
     f"POST {P}/documents": allow("drafter"),
     f"POST {P}/documents/bulk": allow("integration", note="The organ's own document system (批量导入)."),
     f"GET {P}/documents/{{document_id}}/record": allow(*STAFF),

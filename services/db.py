@@ -145,6 +145,25 @@ class Database:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work whose reads all see one committed state (快照读): a streamed export and the
+        change-feed position it names must agree, however many queries it takes and whatever commits meanwhile.
+
+        PostgreSQL: REPEATABLE READ, READ ONLY (the snapshot is taken at the first query). SQLite: one read
+        transaction (the `begin` hook's BEGIN; in WAL mode a reader keeps the state of its first read and blocks no
+        writer). A Database bound to one connection (tests) is already inside one transaction. Always rolled back."""
+        if isinstance(self.bind, AsyncEngine) and self.dialect == "postgresql":
+            bind = self.bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            session = AsyncSession(bind, expire_on_commit=False, autoflush=False)
+        else:
+            session = self.session(write=False)
+        async with session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
     async def ping(self) -> None:
         async with self.session(write=False) as session:
             await session.execute(text("SELECT 1"))

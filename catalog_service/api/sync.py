@@ -4,19 +4,21 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from catalog_service.api.search import dictionary
 from catalog_service.deps import CalendarDep, SettingsDep
-from catalog_service.domain import bulk, idempotency, search, sync
+from catalog_service.domain import bulk, idempotency, search, snapshot, sync
 from catalog_service.schemas import (
     MAX_BULK_RECORDS,
     BulkImportRequest,
     BulkImportResult,
     ChangesPage,
     DocumentFilterParams,
+    SnapshotDigest,
 )
 from services.auth import Principal, require_roles
-from services.db import SessionDep
+from services.db import DatabaseDep, SessionDep
 from services.errors import problem_responses
 from services.pagination import PageParams, int_cursor, page_params, paged
 
@@ -69,6 +71,64 @@ async def list_changes(
                                    settings.feed_cursor_key.get_secret_value().encode())
     response.headers["Cache-Control"] = "no-store"  # a withdrawal must end what any cache would serve
     return paged(request, response, page["items"], page["next_cursor"], has_more=page["has_more"])
+
+
+SNAPSHOT_DESCRIPTION = f"""\
+The whole **published** catalogue as NDJSON (`application/x-ndjson`, one JSON value per line, UTF-8), consistent
+with a named position of the change feed (快照): start a replica here, then follow `{PREFIX}/changes?after=<cursor>`.
+
+* Line 1: `{{"snapshot": {{"format": "{snapshot.FORMAT}", "cursor": <cursor>, "taken_at": "…"}}}}`.
+* Then one line per public record, in ascending `id` order: exactly the record `GET {PREFIX}/documents/{{id}}` and
+  the change feed's `record` serve. Never-published, withdrawn and classified records are not in it.
+* Last line: `{{"end": {{"records": <count>, "cursor": <cursor>}}}}`. No such line: the stream was cut off — start
+  again (a snapshot is not resumable).
+* Consistency: the records and the cursor are read in one snapshot transaction, so the snapshot holds exactly the
+  changes before the cursor; whatever is committed while it streams comes on `/changes?after=<cursor>`.
+"""
+
+DIGEST_DESCRIPTION = """\
+A SHA-256 over the public records of one lead organ (`organ_code` = `organ`; subordinate organs not included), so
+an integrating agency can prove its copy equal to the catalogue (可验证的同步). Computed from your copy as:
+
+    record_hash = sha256(utf8(json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)))
+    digest      = sha256(concatenation of  id + "\\t" + record_hash + "\\n"  over the records by ascending id)
+
+(hex, lower case; `record` is the record as received from the snapshot or the change feed; an organ without public
+records has the digest of the empty string). The content is hashed, not a version number.
+
+* `as_of` omitted: the digest now, and in `as_of` the feed position it holds at (not usable to stop a feed reader:
+  cursors are opaque).
+* `as_of` = the `next_cursor` your last `/changes` page returned (or a snapshot's cursor): the digest at that
+  position. The catalogue keeps no history of public views, so this is answered only while the organ's public
+  records have not changed since; otherwise 409 `digest_position_passed` — read `/changes` to its end and ask
+  again with the new cursor.
+"""
+
+
+@router.get("/snapshot", summary="Consistent snapshot of the published catalogue (快照, NDJSON)",
+            response_class=StreamingResponse, description=SNAPSHOT_DESCRIPTION,
+            responses={200: {"description": "NDJSON: header line, one line per public record, trailer line",
+                             "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def get_snapshot(database: DatabaseDep, settings: SettingsDep) -> StreamingResponse:
+    # Its own snapshot transaction, opened by the stream (the request's session ends before the body is sent).
+    lines = snapshot.snapshot_lines(database, settings.feed_cursor_key.get_secret_value().encode(),
+                                    settings.snapshot_batch_size)
+    # no-store: a withdrawal must end what any cache would serve, as on the change feed.
+    return StreamingResponse(lines, media_type="application/x-ndjson; charset=utf-8",
+                             headers={"Cache-Control": "no-store"})
+
+
+@router.get("/snapshot/digest", summary="Digest of an organ's public records (可验证的同步)",
+            response_model=SnapshotDigest, description=DIGEST_DESCRIPTION, responses=problem_responses(404, 409, 422))
+async def get_snapshot_digest(
+    response: Response, database: DatabaseDep, settings: SettingsDep,
+    organ: Annotated[str, Query(min_length=1, max_length=32, description="Code of the lead organ")],
+    as_of: Annotated[int | None, Query(ge=0, le=INT64_MAX, description=(
+        "A change-feed cursor (a `/changes` next_cursor or a snapshot cursor); omitted: now"))] = None,
+) -> SnapshotDigest:
+    response.headers["Cache-Control"] = "no-store"
+    return await snapshot.organ_digest(database, organ, as_of, settings.feed_cursor_key.get_secret_value().encode(),
+                                       settings.snapshot_batch_size)
 
 
 ATOM_DESCRIPTION = f"""\

@@ -126,6 +126,7 @@ async def update_organ(session: AsyncSession, code: str, data: OrganUpdate, if_m
         if field in changes and changes[field] is None:
             changes.pop(field)
     new_parent = await _new_parent(session, organ, parent_code) if moving else None
+    renamed = "name" in changes and changes["name"] != organ.name
     await bump_version(session, organ, organ.version)
     for key, value in changes.items():
         setattr(organ, key, value)
@@ -134,10 +135,29 @@ async def update_organ(session: AsyncSession, code: str, data: OrganUpdate, if_m
     await session.flush()
     if {"name", "short_name"} & changes.keys():
         await bump_dictionary(session)  # words of the search dictionary
+    if renamed:
+        await _announce_renamed(session, organ)
     parent = await session.get(Organ, organ.parent_id) if organ.parent_id else None
     record_event(session, outbox, "organ.updated", entity_type="organ", entity_id=organ.id, version=organ.version,
                  payload=organ_event_payload(organ, parent.code if parent else None))
     return organ
+
+
+async def _announce_renamed(session: AsyncSession, organ: Organ) -> None:
+    """机构更名: every public record of the organ shows its name (`organ_name`), so each has a new public view —
+    a new version (a cached copy revalidates) and a `document.updated` event (the change feed and webhooks carry it;
+    a replica that missed it would no longer match the catalogue's digest, domain/snapshot.py)."""
+    from catalog_service.domain.events import emit_document_event
+    from catalog_service.domain.visibility import public_condition
+
+    of_organ = (Document.organ_id == organ.id, public_condition())
+    # One increment for all of them (a rename may touch thousands of records), then the rows as they now are.
+    await session.execute(update(Document).where(*of_organ).values(version=Document.version + 1)
+                          .execution_options(synchronize_session=False))
+    docs = (await session.execute(select(Document).where(*of_organ).order_by(Document.id)
+                                  .execution_options(populate_existing=True))).scalars().all()
+    for doc in docs:
+        emit_document_event(session, doc, organ, "document.updated")
 
 
 async def _new_parent(session: AsyncSession, organ: Organ, parent_code: str | None) -> Organ | None:

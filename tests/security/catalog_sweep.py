@@ -1,6 +1,7 @@
 """The catalogue crawl of the confidentiality sweep (test_canary_catalog.py, test_canary_search.py): one method per
 group of routes, every response checked as it comes in (Sweep.get)."""
 
+import json
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -167,6 +168,20 @@ class Sweep:
             after = page["next_cursor"]
             if not page["has_more"]:
                 break
+        # 快照: public records only (no hidden id, not even as a tombstone); every line is a public record.
+        r = await self.get(who, "GET /api/v1/catalog/snapshot", f"{API}/snapshot", staff_view=False)
+        assert r.status_code == 200, (who.name, r.text)
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        snapshot_ids = {line["id"] for line in lines[1:-1]}
+        assert {d.id for d in self.w.docs if d.public} <= snapshot_ids, who.name
+        cursor = lines[0]["snapshot"]["cursor"]
+        for params in ({"organ": self.w.x}, {"organ": self.w.y, "as_of": cursor}, {"organ": self.w.x, "as_of": 0},
+                       {"organ": "000014349"}):
+            r = await self.get(who, "GET /api/v1/catalog/snapshot/digest", f"{API}/snapshot/digest",
+                               staff_view=False, params=params)
+            assert r.status_code in (200, 404, 409), (who.name, params, r.text)
+            if r.status_code == 200:  # counts the organ's public records only
+                assert r.json()["records"] == sum(d.public and d.organ == params["organ"] for d in self.w.docs)
         for params in ({}, {"organ": self.w.x}, {"key_area": "fiscal_budget"}):
             r = await self.get(who, "GET /api/v1/catalog/feeds/atom.xml", f"{API}/feeds/atom.xml",
                                staff_view=False, params=params)

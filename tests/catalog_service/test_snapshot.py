@@ -1,0 +1,251 @@
+"""Provable sync (可验证的同步, issue 15 item 2): a harvester starts from the snapshot, follows the change feed and
+proves its copy equal to the catalogue with the per-organ digest — all through the API, computing the digest from
+its own copy exactly as the route's documentation says."""
+
+import hashlib
+import json
+import random
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.catalog_service.helpers import API, Staff, act, make_organ, new_code
+from tests.catalog_service.test_sync import REVIEW, imported, record, staff_etag
+from tests.support import assert_problem
+
+
+def parse_snapshot(r: httpx.Response) -> tuple[int, dict[str, dict[str, Any]]]:
+    """Header, records, trailer: the cursor and the records by id (the trailer must be there and agree)."""
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    assert r.headers["cache-control"] == "no-store"
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    header, *records, trailer = lines
+    cursor = header["snapshot"]["cursor"]
+    assert header["snapshot"]["format"] == "gongkai-catalog-snapshot/1"
+    assert trailer == {"end": {"records": len(records), "cursor": cursor}}
+    ids = [rec["id"] for rec in records]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    return cursor, {rec["id"]: rec for rec in records}
+
+
+def own_digest(copy: dict[str, dict[str, Any]], organ: str) -> str:
+    """The digest as a harvester computes it from its copy (the route's description, word for word)."""
+    digest = hashlib.sha256()
+    for doc_id in sorted(i for i, rec in copy.items() if rec["organ_code"] == organ):
+        canonical = json.dumps(copy[doc_id], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest.update(f"{doc_id}\t{hashlib.sha256(canonical.encode()).hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+class Harvester:
+    """An integrating agency's replica: a snapshot, then the change feed applied by upsert / delete by id."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.copy: dict[str, dict[str, Any]] = {}
+        self.cursor = 0
+
+    async def start(self) -> None:
+        self.cursor, self.copy = parse_snapshot(await self.client.get(f"{API}/snapshot"))
+
+    async def follow(self) -> None:
+        while True:
+            r = await self.client.get(f"{API}/changes", params={"after": self.cursor, "limit": 7})
+            assert r.status_code == 200, r.text
+            page = r.json()
+            for item in page["items"]:
+                if item["change"] == "upsert":
+                    self.copy[item["document_id"]] = item["record"]
+                else:
+                    self.copy.pop(item["document_id"], None)
+            self.cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return
+
+    async def digest(self, organ: str, **params: Any) -> httpx.Response:
+        return await self.client.get(f"{API}/snapshot/digest", params={"organ": organ, **params})
+
+    async def assert_in_sync(self, organ: str) -> None:
+        r = await self.digest(organ, as_of=self.cursor)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        mine = own_digest(self.copy, organ)
+        assert body["digest"] == mine, (organ, body)
+        assert body["as_of"] == self.cursor and body["algorithm"] == "sha256"
+        assert body["records"] == sum(rec["organ_code"] == organ for rec in self.copy.values())
+
+
+async def test_a_harvester_from_the_snapshot_through_random_changes_ends_with_our_digest(catalog):
+    rng = random.Random(15_2)
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    organs = [Staff(await make_organ(catalog, "甲局")), Staff(await make_organ(catalog, "乙局"))]
+    serial = iter(range(10_000))
+    public: dict[str, tuple[Staff, str]] = {}  # id → (staff, validity) of what should be public now
+    hidden: set[str] = set()  # withdrawn, classified, never published: never in a snapshot
+
+    async def publish(staff: Staff, n: int = 1) -> None:
+        for doc_id in await imported(catalog, staff.organ, *[record(next(serial), review=REVIEW)
+                                                             for _ in range(n)]):
+            public[doc_id] = (staff, "in_force")
+
+    async def draft(staff: Staff) -> None:
+        [doc_id] = await imported(catalog, staff.organ, record(next(serial), title=f"草稿{canary}"))
+        hidden.add(doc_id)
+
+    async def withdraw(doc_id: str) -> None:
+        staff, _ = public.pop(doc_id)
+        await act(catalog, staff.unit_head, doc_id, "withdraw", await staff_etag(catalog, staff, doc_id),
+                  {"comment": f"撤回{canary}"})
+        hidden.add(doc_id)
+
+    async def classify(doc_id: str) -> None:
+        staff, _ = public.pop(doc_id)
+        await act(catalog, staff.secrecy_officer, doc_id, "classify",
+                  await staff_etag(catalog, staff, doc_id, staff.secrecy_officer),
+                  {"classification_level": "secret", "secrecy_period_years": 10,
+                   "classification_responsible": "王主任"})
+        hidden.add(doc_id)
+
+    async def repeal(doc_id: str) -> None:
+        staff, _ = public[doc_id]
+        await act(catalog, staff.unit_head, doc_id, "repeal", await staff_etag(catalog, staff, doc_id),
+                  {"repeal_date": "2026-06-30"})
+        public[doc_id] = (staff, "repealed")
+
+    for staff in organs:
+        await publish(staff, 4)
+        await draft(staff)
+    await classify(next(iter(public)))
+    harvester = Harvester(catalog)
+    await harvester.start()
+    for staff in organs:
+        await harvester.assert_in_sync(staff.organ)  # the snapshot alone, at its own cursor
+
+    for step in range(40):
+        ours = [i for i in public if public[i][0] is organs[step % 2]]
+        operation = rng.choice(["publish", "publish", "draft", "withdraw", "classify", "repeal"])
+        if operation == "publish" or not ours:
+            await publish(organs[step % 2], rng.randint(1, 3))
+        elif operation == "draft":
+            await draft(organs[step % 2])
+        elif operation == "withdraw":
+            await withdraw(rng.choice(ours))
+        elif operation == "classify":
+            await classify(rng.choice(ours))
+        else:
+            in_force = [i for i in ours if public[i][1] == "in_force"]
+            await (repeal(rng.choice(in_force)) if in_force else publish(organs[step % 2]))
+        if step % 7 == 6:  # now and then the harvester catches up and checks
+            stale = harvester.cursor
+            await harvester.follow()
+            for staff in organs:
+                await harvester.assert_in_sync(staff.organ)
+            if operation != "draft":  # this step changed organs[step % 2]'s public records (a draft changes none)
+                # A position the organ's records have moved past is refused, not answered with today's digest.
+                assert_problem(await harvester.digest(organs[step % 2].organ, as_of=stale), 409,
+                               "digest_position_passed")
+
+    await harvester.follow()
+    for staff in organs:
+        await harvester.assert_in_sync(staff.organ)
+        now = (await harvester.digest(staff.organ)).json()  # without as_of: now, and the head it holds at
+        assert now["digest"] == own_digest(harvester.copy, staff.organ)
+        ours = {i for i, (s, _) in public.items() if s is staff}
+        assert {i for i, rec in harvester.copy.items() if rec["organ_code"] == staff.organ} == ours
+    assert {rec["validity"] for i, rec in harvester.copy.items() if i in public} == {
+        v for _, v in public.values()}
+
+    # Canary: a fresh snapshot holds no withdrawn, classified or draft record, in any byte.
+    r = await catalog.get(f"{API}/snapshot")
+    _, records = parse_snapshot(r)
+    assert canary not in r.text and not hidden & set(records)
+    assert set(public) <= set(records)
+    for doc_id in public:  # each line is the public record, byte for byte what GET /documents/{id} serves
+        assert records[doc_id] == (await catalog.get(f"{API}/documents/{doc_id}")).json()
+
+
+async def test_digest_errors_and_an_empty_organ(catalog):
+    empty = await make_organ(catalog, "空局")
+    r = await catalog.get(f"{API}/snapshot/digest", params={"organ": empty})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert r.json()["digest"] == hashlib.sha256(b"").hexdigest() and r.json()["records"] == 0
+    assert_problem(await catalog.get(f"{API}/snapshot/digest", params={"organ": new_code()}), 404,
+                   "organ_not_found")
+    assert_problem(await catalog.get(f"{API}/snapshot/digest"), 422, "validation_error")
+    assert_problem(await catalog.get(f"{API}/snapshot/digest", params={"organ": empty, "as_of": -1}), 422,
+                   "validation_error")
+
+
+async def test_the_stream_stays_consistent_when_records_change_between_batches(tmp_path, monkeypatch):
+    """On a real engine (not the rolled-back test connection, which is one transaction anyway): batches of two, and
+    between the first and the second batch a record of a later batch is withdrawn and five records are published,
+    through the API. The stream is the catalogue before both, named by a cursor from which the feed brings both."""
+    import asyncio
+
+    from catalog_service.app import create_app
+    from catalog_service.config import Settings
+    from catalog_service.domain import snapshot as domain
+    from services.db import Database, make_engine
+    from tests.support import acreate_database, adrop_database, migrate, serve
+
+    url = await acreate_database(f"snapshot_{uuid.uuid4().hex[:6]}", tmp_path)
+    try:
+        await asyncio.to_thread(migrate, "catalog", url)
+        app = create_app(Settings(database_url=url, scheduler_interval_seconds=0, access_log=False,
+                                  webhooks_enabled=False, snapshot_batch_size=2),
+                         database=Database(make_engine(url)))
+        async with serve(app) as client:
+            staff = Staff(await make_organ(client))
+            originals = await imported(client, staff.organ, *[record(n, review=REVIEW) for n in range(5)])
+            last = max(originals)  # in the third batch
+            etag = await staff_etag(client, staff, last)
+            before = (await client.get(f"{API}/documents/{last}")).json()
+            later: list[str] = []
+            reads = domain.public_reads
+
+            async def reads_then_change(session, docs):
+                views = await reads(session, docs)
+                if not later:  # after the first batch, once
+                    await act(client, staff.unit_head, last, "withdraw", etag, {"comment": "发布有误，撤回"})
+                    later.extend(await imported(client, staff.organ,
+                                                *[record(n, review=REVIEW) for n in range(5, 10)]))
+                return views
+
+            monkeypatch.setattr(domain, "public_reads", reads_then_change)
+            cursor, records = parse_snapshot(await client.get(f"{API}/snapshot"))
+            monkeypatch.undo()
+            assert len(later) == 5
+            assert set(records) == set(originals)  # the withdrawn one as it was, none of the new ones
+            assert records[last] == before
+
+            harvester = Harvester(client)
+            harvester.cursor, harvester.copy = cursor, records
+            await harvester.follow()
+            assert set(harvester.copy) == set(originals) - {last} | set(later)
+            await harvester.assert_in_sync(staff.organ)
+    finally:
+        await adrop_database(url)
+
+
+async def test_a_renamed_organ_reaches_the_harvesters_copy(catalog):
+    """Every public record carries its organ's name: renaming the organ (机构更名) changes what the public sees of
+    each of them, so the feed must say so, or a replica that followed it faithfully no longer equals the catalogue."""
+    from tests.support import auth
+
+    staff = Staff(await make_organ(catalog, "示范市农业局"))
+    ids = await imported(catalog, staff.organ, *[record(n, review=REVIEW) for n in range(3)])
+    await imported(catalog, staff.organ, record(3))  # a draft: nothing public to announce
+    harvester = Harvester(catalog)
+    await harvester.start()
+    cached = (await catalog.get(f"{API}/documents/{ids[0]}")).headers["etag"]
+    etag = (await catalog.get(f"{API}/organs/{staff.organ}")).headers["etag"]
+    r = await catalog.patch(f"{API}/organs/{staff.organ}", headers={**auth("admin"), "If-Match": etag},
+                            json={"name": "示范市农业农村局"})
+    assert r.status_code == 200, r.text
+    await harvester.follow()
+    assert {harvester.copy[i]["organ_name"] for i in ids} == {"示范市农业农村局"}
+    # A cache holding the record under its old ETag revalidates to the new name, not a 304.
+    assert (await catalog.get(f"{API}/documents/{ids[0]}", headers={"If-None-Match": cached})).status_code == 200
+    await harvester.assert_in_sync(staff.organ)
