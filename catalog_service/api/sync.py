@@ -20,7 +20,7 @@ from catalog_service.schemas import (
 from services.auth import Principal, require_roles
 from services.db import DatabaseDep, SessionDep
 from services.errors import problem_responses
-from services.pagination import PageParams, int_cursor, page_params, paged
+from services.pagination import INT64_MAX, PageParams, int_cursor, page_params, paged
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
