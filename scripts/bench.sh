@@ -8,8 +8,9 @@
 #   QUICK=1 make bench               # smaller data sets for a smoke run (minutes)
 #
 # Parts: gateway (gateway hop vs direct, with ../shared/bench baselines), search (catalogue CJK search at 1 M
-# documents vs raw SQL), relevance (judged queries over a 5,200-record corpus: the service on SQLite and PostgreSQL
-# beside a reference BM25 over CJK bigrams, scripts/bench_relevance.py), bulk (bulk import), requests (intake,
+# documents: index build, p95/p99 and throughput beside a bare tantivy reference on the same index), relevance
+# (judged queries over a 5,200-record corpus: the service on SQLite and PostgreSQL beside a reference BM25 over CJK
+# bigrams, scripts/bench_relevance.py), bulk (bulk import, with search freshness during it), requests (intake,
 # work-lists at 1 M applications, deadlines),
 # stats (ingest of ~2 M events, report latency), load (50 locust users of mixed traffic through the gateway on
 # PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis

@@ -1,18 +1,27 @@
-"""Bulk-import throughput (批量导入): POST batches of 1,000 generated records through HTTP to a real catalog service
-on a throwaway PostgreSQL, then send every batch again (the retry: all "unchanged").
+"""Bulk-import throughput (批量导入) and search freshness during it: POST batches of 1,000 generated records through
+HTTP to a real catalog service on a throwaway PostgreSQL, then send every batch again (the retry: all "unchanged").
 
     python scripts/bench_bulk.py [--docs 100000] [--batch 1000] [--organs 1] [--concurrency 1] [--workers 1]
-                                 [--published-share 0.8] [--without-search-indexes] [--label NAME]
+                                 [--published-share 0.8] [--fresh-samples 5] [--label NAME]
 
 Steps: scripts/pg_cluster.sh start (its own data directory and port), a database with a UTF-8 LC_CTYPE, the
 catalog migrations, uvicorn on 127.0.0.1 (no access log, scheduler off), the organs made through the API, a small
 warm-up call per organ, then the timed import and the timed retry. Payloads are generated and serialised before
 the clock starts; every response is checked (each record created, then each unchanged), and so are the stored
 row and event counts. With --organs K the batches go round-robin to K organs, each with its own integration token
-(organs' systems pushing at once; one organ's batches serialise on its 索引号 counter). --without-search-indexes
-drops catalog_0002's two GIN indexes after migrating: a diagnostic of what search indexing costs per insert, not a
-configuration to run.
-Result: one JSON line appended to bench-results/bulk.jsonl; a summary on stdout. Target: ≥ 2,000 documents/s.
+(organs' systems pushing at once; one organ's batches serialise on its 索引号 counter).
+Search freshness (issue 12: a published change searchable within 5 s, p99, of its commit — also during an import):
+the service runs with an index directory (CATALOG_SEARCH_INDEX_DIR; with --workers > 1 in memory, one index per
+worker) and its background indexer, as in production.
+From each import batch, --fresh-samples records the response says were published are followed: from the moment the
+batch's response arrives (its transaction has committed by then) a poller searches for each one anonymously by its
+文号 (the `doc_number` filter, answered by the search index; every record's 文号 is unique in this benchmark) every
+POLL_INTERVAL seconds until it is found; the latency is the arrival of the response that found it minus the arrival
+of the batch's response (a slight under-estimate by the time the response took to leave the server, a slight
+over-estimate by up to one poll interval). p50/p99/max over the samples; any record not found within
+FRESHNESS_TIMEOUT counts as missed.
+Result: one JSON line appended to bench-results/bulk.jsonl; a summary on stdout. Targets: ≥ 2,000 documents/s,
+freshness p99 ≤ 5 s.
 Every process is started here and stopped by its own PID; the cluster directory is removed afterwards.
 """
 
@@ -41,6 +50,10 @@ from services.auth import mint_token
 from services.settings import AuthSettings
 
 TARGET_DOCS_PER_S = 2000
+TARGET_FRESHNESS_P99_S = 5.0
+POLL_INTERVAL = 0.1  # seconds between searches for a record not yet found
+POLL_CONCURRENCY = 4  # searches in flight at once (a searching public, not a flood competing with the import)
+FRESHNESS_TIMEOUT = 120.0  # seconds after the import's end after which an unfound sample is a miss
 WARM_UP_RECORDS = 50
 API = "/api/v1/catalog"
 
@@ -86,7 +99,9 @@ def make_record(rng: random.Random, n: int, published_share: float) -> dict[str,
         "external_id": f"OA-{year}-{n:08d}",
         "title": title,
         "summary": f"{place}就{year}年{topic}工作作出部署，明确目标任务、责任分工和保障措施。",
-        "doc_number": f"{rng.choice(ABBREVIATIONS)}〔{year}〕{rng.randint(1, 300)}号",
+        # Unique per record (numbers have at most 5 digits: past 99,999 the abbreviation takes the block's number),
+        # so that the freshness poller can find each one by its 文号 alone.
+        "doc_number": f"{rng.choice(ABBREVIATIONS)}{n // 99_999 or ''}〔{year}〕{n % 99_999 + 1}号",
         "genre": genre,
         "subject_category": rng.choice(SUBJECTS),
         "article20_item": "1",
@@ -134,10 +149,56 @@ def cpu_seconds(root_pid: int) -> float:
     return total / tick
 
 
+class Freshness:
+    """Commit→searchable latency of sampled imported records (see the module's docstring)."""
+
+    def __init__(self, client: httpx.AsyncClient, per_batch: int) -> None:
+        self.client, self.per_batch = client, per_batch
+        self.pending: dict[str, float] = {}  # 文号 → when the batch's response arrived
+        self.latencies: list[float] = []
+        self.missed = 0
+        self.searches = 0
+        self.errors: dict[int, int] = {}  # status → count of searches that did not answer 200 (retried)
+        self.limit = asyncio.Semaphore(POLL_CONCURRENCY)
+        self.importing = True
+
+    def follow(self, doc_numbers: list[str]) -> None:
+        now = time.perf_counter()
+        step = max(1, len(doc_numbers) // max(1, self.per_batch))  # spread over the batch: first to last
+        for number in doc_numbers[::step][:self.per_batch]:
+            self.pending[number] = now
+
+    async def _found(self, number: str) -> bool:
+        async with self.limit:
+            r = await self.client.get(f"{API}/documents", params={"doc_number": number, "limit": 1})
+        self.searches += 1
+        if r.status_code != 200:  # counted and reported; the record is searched for again next round
+            self.errors[r.status_code] = self.errors.get(r.status_code, 0) + 1
+            return False
+        return r.json()["total"] > 0
+
+    async def run(self) -> None:
+        deadline = None
+        while self.importing or self.pending:
+            if not self.importing and deadline is None:
+                deadline = time.perf_counter() + FRESHNESS_TIMEOUT
+            numbers = list(self.pending)
+            found = await asyncio.gather(*(self._found(n) for n in numbers))
+            now = time.perf_counter()
+            for number, hit in zip(numbers, found, strict=True):
+                if hit:
+                    self.latencies.append(now - self.pending.pop(number))
+            if deadline is not None and now > deadline:
+                self.missed, self.pending = len(self.pending), {}
+                break
+            await asyncio.sleep(POLL_INTERVAL)
+
+
 async def send_all(client: httpx.AsyncClient, batches: list[tuple[dict[str, str], bytes]], concurrency: int,
-                   expect: str) -> tuple[float, list[float]]:
+                   expect: str, freshness: Freshness | None = None) -> tuple[float, list[float]]:
     semaphore = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
+    records = {id(body): json.loads(body)["records"] for _, body in batches} if freshness else {}
 
     async def one(headers: dict[str, str], body: bytes) -> None:
         async with semaphore:
@@ -146,9 +207,14 @@ async def send_all(client: httpx.AsyncClient, batches: list[tuple[dict[str, str]
             latencies.append(time.perf_counter() - started)
             if r.status_code != 200:
                 raise RuntimeError(f"bulk call answered {r.status_code}: {r.text[:500]}")
-            summary = r.json()["summary"]
+            answer = r.json()
+            summary = answer["summary"]
             if summary[expect] != summary["received"]:
                 raise RuntimeError(f"expected every record {expect}: {summary}")
+            if freshness is not None:
+                sent = records[id(body)]
+                freshness.follow([sent[item["index"]]["doc_number"] for item in answer["results"]
+                                  if item.get("published")])
 
     started = time.perf_counter()
     await asyncio.gather(*(one(h, b) for h, b in batches))
@@ -185,12 +251,6 @@ def start_database(args: argparse.Namespace, tmp: Path) -> str:
     return admin_url.rsplit("/", 1)[0] + "/catalog"
 
 
-async def drop_search_indexes(db_url: str) -> None:
-    conn = await asyncpg.connect(db_url)
-    await conn.execute("DROP INDEX ix_document_search_trgm; DROP INDEX ix_document_search_bigram")
-    await conn.close()
-
-
 async def counts(db_url: str) -> tuple[int, int, int]:
     conn = await asyncpg.connect(db_url)
     mine = "FROM document WHERE source_system LIKE 'oa-bench-%'"
@@ -224,14 +284,20 @@ async def traffic(args: argparse.Namespace, base: str, server_pid: int, pg_pid: 
         for headers in tokens:
             (await client.post(f"{API}/documents/bulk", headers=headers, content=warm)).raise_for_status()
         cpu = (cpu_seconds(server_pid), cpu_seconds(pg_pid))
-        import_s, import_lat = await send_all(client, batches, args.concurrency, "created")
+        freshness = Freshness(client, args.fresh_samples)
+        poller = asyncio.create_task(freshness.run())
+        try:
+            import_s, import_lat = await send_all(client, batches, args.concurrency, "created", freshness)
+        finally:
+            freshness.importing = False
+        await poller
         import_cpu = (cpu_seconds(server_pid) - cpu[0], cpu_seconds(pg_pid) - cpu[1])
         rss_after_import = rss_kib(server_pid)
         cpu = (cpu_seconds(server_pid), cpu_seconds(pg_pid))
         retry_s, retry_lat = await send_all(client, batches, args.concurrency, "unchanged")
         retry_cpu = (cpu_seconds(server_pid) - cpu[0], cpu_seconds(pg_pid) - cpu[1])
         rss_after_retry = rss_kib(server_pid)
-    return {"import_s": import_s, "import_lat": import_lat, "retry_s": retry_s, "retry_lat": retry_lat,
+    return {"import_s": import_s, "import_lat": import_lat, "retry_s": retry_s, "freshness": freshness, "retry_lat": retry_lat,
             "import_cpu": import_cpu, "retry_cpu": retry_cpu,
             "rss_after_import": rss_after_import, "rss_after_retry": rss_after_retry}
 
@@ -244,8 +310,10 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
            "CATALOG_ATTACHMENT_DIR": str(tmp / "attachments")}
     subprocess.run([str(ROOT / ".venv/bin/alembic"), "-n", "catalog", "upgrade", "head"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    if args.without_search_indexes:
-        asyncio.run(drop_search_indexes(db_url))
+    if args.workers == 1:  # as in production: a directory per process
+        env["CATALOG_SEARCH_INDEX_DIR"] = str(tmp / "search-index")
+    # else each uvicorn worker keeps its index in memory: workers share their environment, and a second process on
+    # the same directory cannot take tantivy's writer lock (LockBusy) — one directory per process is the rule.
 
     codes = [c + uscc_check_char(c) for c in (f"11440100MB9{k:06d}" for k in range(args.organs))]
     tokens = [{"Authorization": "Bearer " + mint_token(AuthSettings(), sub=f"oa-bench-{k}", roles=["integration"],
@@ -276,11 +344,16 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     def pct(values: list[float], q: float) -> int:
         return round(sorted(values)[min(len(values) - 1, int(q * len(values)))] * 1000)
 
+    fresh: Freshness = run["freshness"]
+    fresh_p99 = pct(fresh.latencies, 0.99) / 1000 if fresh.latencies else None
+
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return {
         "bench": "bulk_import", "label": args.label, "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git": git.stdout.strip(), "nproc": os.cpu_count(), "load_avg_1m_at_start": load_at_start,
-        "database": "postgresql", "search_indexes": not args.without_search_indexes, "workers": args.workers,
+        "database": "postgresql",
+        "search": f"tantivy index per process ({'directory' if args.workers == 1 else 'memory'}), background indexer",
+        "workers": args.workers,
         "organs": args.organs, "concurrency": args.concurrency, "batch": args.batch, "docs": args.docs,
         "published_share": args.published_share, "payload_mb": round(sum(len(b) for _, b in batches) / 1e6, 1),
         "import_s": round(run["import_s"], 2), "docs_per_s": round(args.docs / run["import_s"]),
@@ -298,6 +371,13 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "rss_mib_after_retry": round(run["rss_after_retry"] / 1024),
         "stored_documents": documents, "published_documents": published, "outbox_events": events,
         "target_docs_per_s": TARGET_DOCS_PER_S, "meets_target": args.docs / run["import_s"] >= TARGET_DOCS_PER_S,
+        "freshness_samples": len(fresh.latencies) + fresh.missed, "freshness_missed": fresh.missed,
+        "freshness_searches": fresh.searches, "freshness_search_errors": fresh.errors,
+        "freshness_p50_s": pct(fresh.latencies, 0.5) / 1000 if fresh.latencies else None,
+        "freshness_p99_s": fresh_p99,
+        "freshness_max_s": round(max(fresh.latencies), 3) if fresh.latencies else None,
+        "target_freshness_p99_s": TARGET_FRESHNESS_P99_S,
+        "meets_freshness_target": fresh_p99 is not None and not fresh.missed and fresh_p99 <= TARGET_FRESHNESS_P99_S,
     }
 
 
@@ -310,8 +390,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--published-share", type=float, default=0.8,
                         help="share of records with a review concluding proactive (published on import)")
-    parser.add_argument("--without-search-indexes", action="store_true",
-                        help="diagnostic: drop the full-text GIN indexes to see what they cost on insert")
+    parser.add_argument("--fresh-samples", type=int, default=5,
+                        help="published records per import batch followed until searchable (freshness)")
     parser.add_argument("--port", type=int, default=18120)
     parser.add_argument("--pg-port", type=int, default=54340)
     parser.add_argument("--seed", type=int, default=42)
@@ -340,7 +420,12 @@ def main() -> int:
           f"{result['retry_batch_p50_ms']} ms; server RSS {result['rss_mib_after_retry']} MiB; "
           f"{result['published_documents']:,} published, {result['outbox_events']:,} events; "
           f"load average at start {result['load_avg_1m_at_start']:.1f}")
-    return 0 if result["meets_target"] else 1
+    print(f"  search freshness during the import: {result['freshness_samples']} sampled records, p50 "
+          f"{result['freshness_p50_s']} s, p99 {result['freshness_p99_s']} s, max {result['freshness_max_s']} s, "
+          f"{result['freshness_missed']} not found (target p99 ≤ {TARGET_FRESHNESS_P99_S:g} s: "
+          f"{'met' if result['meets_freshness_target'] else 'NOT met'}; {result['freshness_searches']:,} searches, "
+          f"not answered 200: {result['freshness_search_errors'] or 'none'})")
+    return 0 if result["meets_target"] and result["meets_freshness_target"] else 1
 
 
 if __name__ == "__main__":
