@@ -630,7 +630,8 @@ class SnapshotDigest(BaseModel):
     """可验证的同步: the digest of one organ's public records at a change-feed position (domain/snapshot.py)."""
 
     organ: str = Field(description="Code of the lead organ whose public records are hashed")
-    as_of: int = Field(description="Change-feed cursor the digest holds at: the one asked for, or the feed's head")
+    as_of: str = Field(description="Change-feed cursor the digest holds at: the one asked for, or the feed's head "
+                                   "(opaque, as `/changes` hands them out)")
     records: int = Field(description="Number of public records hashed")
     algorithm: Literal["sha256"] = "sha256"
     digest: str = Field(description="SHA-256 (hex) over `id TAB record_hash LF` in ascending id order; record_hash "

@@ -20,7 +20,7 @@ from catalog_service.schemas import (
 from services.auth import Principal, require_roles
 from services.db import DatabaseDep, SessionDep
 from services.errors import problem_responses
-from services.pagination import INT64_MAX, PageParams, int_cursor, page_params, paged
+from services.pagination import PageParams, int_cursor, page_params, paged
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter(prefix=PREFIX, tags=["sync"])
@@ -123,11 +123,13 @@ async def get_snapshot(database: DatabaseDep, settings: SettingsDep) -> Streamin
 async def get_snapshot_digest(
     response: Response, database: DatabaseDep, settings: SettingsDep,
     organ: Annotated[str, Query(min_length=1, max_length=32, description="Code of the lead organ")],
-    as_of: Annotated[int | None, Query(ge=0, le=INT64_MAX, description=(
+    as_of: Annotated[str | None, Query(max_length=32, description=(
         "A change-feed cursor (a `/changes` next_cursor or a snapshot cursor); omitted: now"))] = None,
 ) -> SnapshotDigest:
     response.headers["Cache-Control"] = "no-store"
-    return await snapshot.organ_digest(database, organ, as_of, settings.feed_cursor_key.get_secret_value().encode(),
+    position = int_cursor(as_of) if as_of is not None else None
+    return await snapshot.organ_digest(database, organ, position,
+                                       settings.feed_cursor_key.get_secret_value().encode(),
                                        settings.snapshot_batch_size)
 
 

@@ -157,6 +157,13 @@ class SearchEngine:
         target = index or self.index
         if target is None or (max_pending is not None and self.lock.locked()):
             return 0  # the background indexer is at it: never make a search wait for a batch
+        if max_pending is not None:  # a search: one small indexed read decides (usually: nothing pending)
+            async with self.database.session(write=False) as session:
+                pending = len((await session.execute(
+                    select(outbox.events.c.id).where(outbox.events.c.id > (target.position or 0))
+                    .limit(max_pending + 1))).all())
+            if pending == 0 or pending > max_pending:
+                return 0  # caught up, or a bulk import is being indexed: answer from the index as it stands
         async with self.lock:
             applied = 0
             while True:
@@ -168,8 +175,6 @@ class SearchEngine:
                         .limit(BATCH_EVENTS))).all()
                     if not events:
                         break
-                    if max_pending is not None and applied == 0 and len(events) > max_pending:
-                        return 0  # a bulk import is being indexed: answer from the index as it stands
                     ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
                     entries = await _load(session, ids) if ids else []
                 found = {e.id for e in entries}

@@ -107,7 +107,8 @@ def _line(value: Any) -> bytes:
 async def snapshot_lines(database: Database, cursor_key: bytes, batch_size: int) -> AsyncIterator[bytes]:
     """The NDJSON snapshot, one batch of lines at a time, all read in one snapshot transaction."""
     async with database.snapshot() as session:
-        cursor = feed_cursor.encode(cursor_key, await feed_head(session))  # the first read fixes the snapshot
+        # The first read fixes the snapshot. A string, as `/changes` hands out its cursors (opaque).
+        cursor = str(feed_cursor.encode(cursor_key, await feed_head(session)))
         yield _line({"snapshot": {"format": FORMAT, "cursor": cursor,
                                   "taken_at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}})
         count = 0
@@ -147,6 +148,6 @@ async def organ_digest(database: Database, organ_code: str, as_of: int | None, c
         pairs: list[tuple[str, str]] = []  # (id, hash) only: flat in the records' size, linear in their number
         async for views in _public_batches(session, batch_size, Document.organ_id == organ.id):
             pairs += [(view.id, record_hash(view.model_dump(mode="json"))) for view in views]
-        return SnapshotDigest(organ=organ.code, as_of=as_of if as_of is not None else feed_cursor.encode(cursor_key,
-                                                                                                          head),
+        position = as_of if as_of is not None else feed_cursor.encode(cursor_key, head)
+        return SnapshotDigest(organ=organ.code, as_of=str(position),
                               records=len(pairs), algorithm="sha256", digest=digest_of(pairs))
