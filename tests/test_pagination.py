@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from request_service.domain.letters import issue_letter
 from request_service.models import Application
 from tests.catalog_service.helpers import Staff, make_organ, publish
@@ -116,7 +118,7 @@ async def forged_cursor_and_large_limit(client) -> None:
 # --------------------------------------------------------------------------------------------------- catalogue
 
 
-async def test_every_catalogue_list_follows_the_contract(catalog):
+async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
     spec = (await catalog.get("/openapi.json")).json()
     routes = check_declared(spec)
     parent = await make_organ(catalog, "分页测试市人民政府", kind="peoples_government")
@@ -131,8 +133,25 @@ async def test_every_catalogue_list_follows_the_contract(catalog):
                                json={"words": [term, f"{term}同义{uuid.uuid4().hex[:4]}"]})
         assert r.status_code == 201, r.text
 
+    # Two webhook subscriptions of one integration client (written directly: registering one resolves its host).
+    from catalog_service.models import Organ, WebhookSubscription
+
+    owner = f"pager-{uuid.uuid4().hex[:6]}"
+    integration = auth("integration", organ=parent, sub=owner)
+    async with catalog_db.transaction() as session:
+        organ_id = (await session.execute(select(Organ.id).where(Organ.code == parent))).scalar_one()
+        subs = [WebhookSubscription(owner=owner, organ_id=organ_id,
+                                    url=f"https://hooks.example.org/{i}", event_types=["document.published"],
+                                    secret="whsec_" + "A" * 32) for i in range(2)]
+        session.add_all(subs)
+        await session.flush()
+        sub_id = subs[0].id
+
     cases: dict[str, tuple[str, dict[str, str], dict[str, Any], int]] = {
         "/api/v1/catalog/changes": ("/api/v1/catalog/changes", {}, {}, 3),
+        "/api/v1/catalog/webhooks/subscriptions": ("/api/v1/catalog/webhooks/subscriptions", integration, {}, 2),
+        "/api/v1/catalog/webhooks/subscriptions/{subscription_id}/deliveries": (
+            f"/api/v1/catalog/webhooks/subscriptions/{sub_id}/deliveries", integration, {}, 1),
         "/api/v1/catalog/documents": ("/api/v1/catalog/documents", {}, {"organ": parent}, 3),
         "/api/v1/catalog/documents/{document_id}/review-log": (
             f"/api/v1/catalog/documents/{doc_ids[0]}/review-log", staff.drafter, {}, 3),
@@ -200,6 +219,10 @@ async def test_every_request_list_follows_the_contract(requests_client, request_
         f"{base}/applications/{{application_id}}/suggestions": (f"{base}/applications/{apps[0]}/suggestions",
                                                                 desk.handler, {}, 1),
         f"{base}/consultations": (f"{base}/consultations", desk.clerk, {"year": 2025}, 3),
+        f"{base}/staff": (f"{base}/staff", desk.handler, {}, 1),
+        f"{base}/applications/mine/{{application_id}}/letters": (f"{base}/applications/mine/{apps[1]}/letters",
+                                                                 citizen, {}, 1),
+        f"{base}/withholding-grounds": (f"{base}/withholding-grounds", {}, {}, 5),
         "/internal/v1/audit": ("/internal/v1/audit", auth("auditor"), {}, 3),
         "/internal/v1/events": ("/internal/v1/events", auth("service"), {}, 3),
     }

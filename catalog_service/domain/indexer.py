@@ -17,6 +17,7 @@ table, from the catalogue's own change events (the outbox), off the write path.
 """
 
 import asyncio
+import fcntl
 import hashlib
 import logging
 import time
@@ -43,6 +44,7 @@ BATCH_DOCUMENTS = 1_000  # records per round of a full build
 # Revocations are kept this long: an index lagging more is not ready (readiness) long before it could matter.
 REVOCATION_RETENTION = timedelta(days=1)
 CURRENT_FILE = "CURRENT"  # in the index directory: the name of the generation in use
+MAX_SLOTS = 64  # processes of one host sharing CATALOG_SEARCH_INDEX_DIR, each with its own index
 
 
 def _entry_columns() -> list[Any]:
@@ -89,6 +91,7 @@ class SearchEngine:
     index: SearchIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: dict[str, Any] | None = None
+    _slot_lock: Any = None
     last_round_at: float | None = None
     indexed_total: int = 0
 
@@ -96,6 +99,8 @@ class SearchEngine:
 
     async def open(self) -> None:
         """Open the index in use (or build the first one) and catch it up."""
+        if self.base is not None:
+            self.base = self._claim_slot(self.base)
         current = self._current_path()
         if current is not None and current.exists():
             self.index = SearchIndex(current)
@@ -109,6 +114,25 @@ class SearchEngine:
     def close(self) -> None:
         if self.index is not None:
             self.index.close()
+        if self._slot_lock is not None:
+            self._slot_lock.close()  # releases the slot for the next process
+            self._slot_lock = None
+
+    def _claim_slot(self, root: Path) -> Path:
+        """Each process needs an index of its own (tantivy allows one writer per index, and uvicorn --workers N
+        starts N processes with the same settings): the first free slot under the configured directory, held by an
+        exclusive lock for the process's lifetime, so a restarted worker finds its predecessor's index."""
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(MAX_SLOTS):
+            handle = open(root / f"slot-{n}.lock", "a+")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            self._slot_lock = handle
+            return root / f"slot-{n}"
+        raise RuntimeError(f"all {MAX_SLOTS} search index slots under {root} are in use")
 
     def _current_path(self) -> Path | None:
         if self.base is None or not (self.base / CURRENT_FILE).exists():

@@ -274,3 +274,24 @@ async def test_index_lag_is_in_readyz_and_metrics(lagging, fx):
     metrics = (await lagging.get("/metrics")).text
     lag = next(line for line in metrics.splitlines() if line.startswith("gongkai_catalog_search_index_lag_events "))
     assert float(lag.split()[1]) == ready["lag_events"]
+
+
+async def test_processes_sharing_an_index_directory_each_take_a_slot(catalog_db, fx, tmp_path):
+    """uvicorn --workers N starts N processes with one CATALOG_SEARCH_INDEX_DIR: each claims a slot of its own (one
+    tantivy writer per index), and a restarted process takes the free slot back with the index it left."""
+    settings = Settings(search_index_dir=str(tmp_path / "index"))
+
+    def slot(status: dict[str, Any]) -> str:
+        return next(part for part in status["location"].split("/") if part.startswith("slot-"))
+
+    async with serve(create_app(settings, database=catalog_db)) as a, \
+            serve(create_app(settings, database=catalog_db)) as b:
+        statuses = [(await client.get(f"{API}/search/index", headers=ADMIN)).json() for client in (a, b)]
+        assert {slot(s) for s in statuses} == {"slot-0", "slot-1"}
+        for client in (a, b):
+            assert (await search(client, q="政务公开"))["total"] == 18
+    async with serve(create_app(settings, database=catalog_db)) as again:
+        status = (await again.get(f"{API}/search/index", headers=ADMIN)).json()
+        # slot-0 again, and the generation it left there (opened, not rebuilt)
+        assert slot(status) == "slot-0" and status["location"] in {s["location"] for s in statuses}
+        assert (await search(again, q="政务公开"))["total"] == 18

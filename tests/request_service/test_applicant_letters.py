@@ -28,11 +28,11 @@ async def with_letters(client, desk, organ: str, headers: dict | None) -> dict:
     await act(client, desk.clerk, app_id, "confirm", {"method": "系统回执"})
     await act(client, desk.handler, app_id, "consult", {"party_kind": "third_party", "party_name": "某某有限公司"})
     consultations = (await client.get(f"{API}/applications/{app_id}/third-party-consultations",
-                                      headers=desk.handler)).json()
+                                      headers=desk.handler)).json()["items"]
     await act(client, desk.handler, app_id, "record-opinion",
               {"consultation_id": consultations[0]["id"], "opinion": "consent"})
     await act(client, desk.handler, app_id, "request-supplement", {"items": ["请明确所需信息的年度"]})
-    staff_letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    staff_letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()["items"]
     receipt["staff_letters"] = {letter["kind"]: letter["id"] for letter in staff_letters}
     return receipt
 

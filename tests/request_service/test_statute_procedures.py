@@ -36,7 +36,7 @@ async def read(client, desk: Desk, app_id: str) -> dict:
 
 async def letter(client, desk: Desk, app_id: str, kind: str) -> tuple[str, str]:
     """The last letter of `kind`: its HTML, and the text of its PDF (which must carry every block of the HTML)."""
-    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()["items"]
     found = [item for item in letters if item["kind"] == kind]
     assert found, [item["kind"] for item in letters]
     base = f"{API}/applications/{app_id}/letters/{found[-1]['id']}"
@@ -106,7 +106,8 @@ async def test_explain_then_defer_with_a_notice_letter(requests_client, request_
     for phrase in ("延迟答复告知书", "第三十五条", "说明的理由合理", cn(later) + "前", cn(due) + "前",
                    "所涉信息分散在12个区"):
         assert phrase in pdf, phrase
-    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler)).json()
+    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler,
+                                         params={"limit": 100})).json()["items"]
     assert [s["action"] for s in history] == ["confirm", "request_explanation", "record_explanation", "defer"]
 
 
@@ -209,7 +210,7 @@ async def test_letters_quote_the_grounds_article(requests_client, request_db, de
 async def test_the_grounds_vocabulary_names_article_and_report_row(requests_client):
     r = await requests_client.get(f"{API}/withholding-grounds")
     assert r.status_code == 200, r.text
-    grounds = {g["code"]: g for g in r.json()}
+    grounds = {g["code"]: g for g in r.json()["items"]}
     assert grounds["third_party_rights"]["article"] == "条例第十五条"
     assert grounds["third_party_rights"]["report_row"] == "withheld.third_party_rights"
     assert grounds["process_information"]["article"] == "条例第十六条第二款"
@@ -298,7 +299,8 @@ async def test_good_cause_reopens_a_deemed_abandoned_application(requests_client
     restarted = (await requests_client.get(f"{API}/calendar/add-working-days",
                                            params={"start": "2025-10-24", "days": 20})).json()
     assert body["due_on"] == restarted["date"]  # the 20 working days count again from the supplement
-    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler)).json()
+    history = (await requests_client.get(f"{API}/applications/{app_id}/history", headers=desk.handler,
+                                         params={"limit": 100})).json()["items"]
     assert history[-1]["action"] == "accept_late_supplement"
     assert history[-1]["comment"] == "申请人住院治疗，有医院证明"
 
@@ -325,7 +327,7 @@ async def test_good_cause_reopens_only_a_deemed_abandoned_closure(requests_clien
 
 
 async def _notices(client, desk: Desk, app_id: str) -> dict[str, dict]:
-    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()
+    letters = (await client.get(f"{API}/applications/{app_id}/letters", headers=desk.handler)).json()["items"]
     return {item["kind"]: item for item in letters}
 
 
