@@ -192,7 +192,7 @@ async def test_subscriptions_are_their_owners_within_their_organ(catalog_db):
         r = await client.get(f"{SUBS}/{mine}", headers=auth("admin"))
         expect_status(r, 403, "wrong_role")
         r = await client.get(SUBS, headers=agency(parent, "another-client"))
-        assert r.json() == []
+        assert r.json()["items"] == [] and r.json()["total"] == 0
 
         # Only the subtree's records; nothing from before the subscription.
         dispatcher = WebhookDispatcher(catalog_db, settings)
@@ -202,7 +202,7 @@ async def test_subscriptions_are_their_owners_within_their_organ(catalog_db):
         # The child's record, once per subscription covering it (the one on the child, the one on the parent).
         assert sorted(b["data"]["document_id"] for b in rx.bodies()) == [child_doc, child_doc]
         assert {b["data"]["subscription_id"] for b in rx.bodies()} == {
-            s["id"] for s in (await client.get(SUBS, headers=agency(parent))).json()}
+            s["id"] for s in (await client.get(SUBS, headers=agency(parent))).json()["items"]}
 
 
 # ---- at least once, in order, through a receiver killed and restarted --------------------------------------------

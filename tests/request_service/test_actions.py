@@ -43,7 +43,7 @@ async def test_listed_actions_are_admitted_and_the_others_refused(client, organ,
     async def body(action: str, app_id: str) -> dict:
         if action == "record_opinion":
             consultations = (await client.get(f"{API}/applications/{app_id}/third-party-consultations",
-                                              headers=desk.handler)).json()
+                                              headers=desk.handler)).json()["items"]
             open_ones = [c["id"] for c in consultations if c["opinion"] is None]
             return {"consultation_id": (open_ones or [str(uuid.uuid4())])[0], "opinion": "consent"}
         return {

@@ -60,7 +60,7 @@ async def test_by_applicant_identity_masked_and_audited(client, request_db, orga
     assert sorted(found) == sorted([first["id"], second["id"]]) and someone_else["id"] not in found
     assert_no_pii(r, id_number, "13912345678", "张三")
     # Audited: who looked an applicant up, and when — without the identity itself.
-    log = (await client.get("/internal/v1/audit", headers=AUDITOR, params={"after": head})).json()
+    log = (await client.get("/internal/v1/audit", headers=AUDITOR, params={"after": head})).json()["items"]
     lookups = [e for e in log if e["action"] == f"POST {API}/applications/lookup"]
     assert [e["actor"] for e in lookups] == [f"handler@{organ}"]
     assert id_number not in str(lookups) and id_number[-4:] not in str(lookups)

@@ -307,7 +307,7 @@ async def test_good_cause_reopens_a_deemed_abandoned_application(requests_client
     await feed_stats()
     live = (await stats.get(reports, headers=officer))
     assert live.json()["section3"]["rows"]["other.no_supplement"]["total"] == 1  # published: frozen
-    found = (await stats.get(f"{reports}/discrepancies", headers=officer)).json()
+    found = (await stats.get(f"{reports}/discrepancies", headers=officer)).json()["items"]
     assert {"cell": "section3.rows.other.no_supplement.total", "published": 1, "live": 0} in found
     assert {"cell": "section3.rows.carried_forward.total", "published": 0, "live": 1} in found
 

@@ -215,7 +215,7 @@ class Sweep:
         """推送订阅: an integration client's own subscriptions; for everyone else, and for ids not theirs, nothing."""
         base = f"{API}/webhooks/subscriptions"
         r = await self.get(who, f"GET {base}", base, staff_view=False)
-        subs = [s["id"] for s in r.json()] if r.status_code == 200 else []
+        subs = [s["id"] for s in r.json()["items"]] if r.status_code == 200 else []
         for sub in [*subs, str(uuid.uuid4())]:
             await self.get(who, f"GET {base}/{{subscription_id}}", f"{base}/{sub}", staff_view=False)
             r = await self.get(who, f"GET {base}/{{subscription_id}}/deliveries", f"{base}/{sub}/deliveries",
