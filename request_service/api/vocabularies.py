@@ -1,7 +1,8 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from request_service.vocab import ALL_ENUMS, GROUND_ARTICLES, GROUND_ROWS, Outcome, RefusalGround
+from services.pagination import Page, ShortListPaging, page_of
 from services.vocab import Term, vocabulary
 
 PREFIX = "/api/v1/requests"
@@ -31,8 +32,9 @@ class WithholdingGroundRead(BaseModel):
 @router.get("/withholding-grounds", tags=["vocabularies"],
             summary="Grounds for withholding and partial disclosure (不予公开理由, "
                     "条例第十四、十五、十六、三十六、三十七条)",
-            response_model=list[WithholdingGroundRead])
-async def list_withholding_grounds() -> list[WithholdingGroundRead]:
-    return [WithholdingGroundRead(code=g, zh=g.zh, en=g.en, article=GROUND_ARTICLES[g], report_row=GROUND_ROWS[g],
-                                  report_row_zh=Outcome(GROUND_ROWS[g]).zh if GROUND_ROWS[g] else None)
-            for g in RefusalGround]
+            response_model=Page[WithholdingGroundRead])
+async def list_withholding_grounds(request: Request, response: Response, paging: ShortListPaging) -> dict:
+    grounds = [WithholdingGroundRead(code=g, zh=g.zh, en=g.en, article=GROUND_ARTICLES[g], report_row=GROUND_ROWS[g],
+                                     report_row_zh=Outcome(GROUND_ROWS[g]).zh if GROUND_ROWS[g] else None)
+               for g in RefusalGround]
+    return page_of(request, response, grounds, paging, key=lambda g: g.code.value)
