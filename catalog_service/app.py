@@ -33,7 +33,7 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
         # 检索索引: this process's index, opened (or built from the database) and caught up before serving.
         engine = SearchEngine(state["database"], Path(settings.search_index_dir) if settings.search_index_dir else None,
                               background=run_indexer)
-        await engine.open()
+        await engine.start()
         state["search_engine"] = engine
         state["readiness_probes"]["search_index"] = _search_probe(engine, settings.search_index_max_lag_seconds)
         stop = asyncio.Event()
@@ -65,6 +65,8 @@ def _search_probe(engine: SearchEngine, max_lag_seconds: float):
             status = await engine.status()
         except Exception:  # the database itself is down: its own check reports that
             return {"ok": True, "skipped": "database unavailable"}
+        if status["location"] == "none":
+            return {"ok": False, "error": "the search index is not built yet"}
         return {"ok": status["lag_seconds"] <= max_lag_seconds,
                 **{k: status[k] for k in ("position", "head", "lag_events", "lag_seconds", "entries")}}
 

@@ -99,7 +99,7 @@ class SearchEngine:
 
     async def open(self) -> None:
         """Open the index in use (or build the first one) and catch it up."""
-        if self.base is not None:
+        if self.base is not None and self._slot_lock is None:  # once per process (open is retried)
             self.base = self._claim_slot(self.base)
         current = self._current_path()
         if current is not None and current.exists():
@@ -209,10 +209,21 @@ class SearchEngine:
             self.last_round_at = time.time()
             return applied
 
+    async def start(self) -> None:
+        """At process start: open or build the index; with the database down, start anyway (search answers
+        nothing and readiness says why) — the background indexer builds it when the database is back."""
+        try:
+            await self.open()
+        except Exception as exc:
+            log.warning("search index not built at start (%s); retrying in the background", type(exc).__name__)
+
     async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
-        """The background indexer: catch up, wait, again. An error is logged and retried next round."""
+        """The background indexer: catch up (building the index first if the start could not), wait, again. An
+        error is logged and retried next round."""
         while not stop.is_set():
             try:
+                if self.index is None or self.index.position is None:
+                    await self.open()
                 await self.catch_up()
             except Exception:
                 log.exception("search index catch-up failed; retrying")
@@ -271,7 +282,8 @@ class SearchEngine:
         lag_seconds = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
         return {"position": position, "head": head, "lag_events": max(0, head - position),
                 "lag_seconds": round(lag_seconds, 3), "entries": index.searcher().num_docs if index else 0,
-                "location": str(index.path) if index and index.path else "memory", "rebuild": rebuild}
+                "location": ("none" if index is None else str(index.path) if index.path else "memory"),
+                "rebuild": rebuild}
 
 
 async def prune_revocations(session: AsyncSession) -> int:

@@ -218,7 +218,7 @@ class TestUpstreamFailures:
 async def test_access_log_line_per_request(env: Env, caplog: pytest.LogCaptureFixture):
     await env.start_upstreams()
     gw = await env.gateway(access_log=True)
-    caplog.set_level(logging.INFO, logger="gongkai.access")
+    caplog.set_level(logging.DEBUG, logger="gongkai.access")  # health probes are logged at DEBUG (quiet console)
     r = await gw.get("/api/v1/catalog/documents/1", headers={"X-Request-ID": "log-me"})
     await gw.get("/healthz", headers={"X-Request-ID": "log-me-too"})
     fields = [rec.fields for rec in caplog.records if rec.name == "gongkai.access"]  # type: ignore[attr-defined]
@@ -228,6 +228,9 @@ async def test_access_log_line_per_request(env: Env, caplog: pytest.LogCaptureFi
     assert proxied["method"] == "GET" and proxied["path"] == "/api/v1/catalog/documents/1"
     local = next(f for f in fields if f["request_id"] == "log-me-too")
     assert local["status"] == 200 and local["upstream"] == "gateway"
+    levels = {rec.fields["request_id"]: rec.levelno for rec in caplog.records  # type: ignore[attr-defined]
+              if rec.name == "gongkai.access"}
+    assert levels["log-me"] == logging.INFO and levels["log-me-too"] == logging.DEBUG
 
 
 async def test_forwarded_headers_are_passed_on_only_from_a_trusted_proxy(env: Env):
