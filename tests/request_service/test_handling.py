@@ -380,3 +380,31 @@ async def test_a_pause_after_the_period_ran_out_has_no_due_date(requests_client,
     assert view["days"][-1]["date"] == "2025-11-10" and view["days"][-1]["note"].startswith("暂停（工作日）")
     app = (await requests_client.get(f"{API}/applications/{app_id}", headers=desk.handler)).json()
     assert app["status"] == "consulting" and app["due_on"] is None
+
+
+async def test_a_long_explanation_is_cut_but_the_count_goes_on(requests_client, request_db, desk, monkeypatch):
+    """The day-by-day explanation stops after MAX_EXPLAINED_DAYS entries (the size of the answer), but the count
+    must not stop with it: after a consultation paused the clock for more than a year (the opinion recorded late,
+    no sweep in between) the deadline view still gives the due date the application has (2026-03-27: 1 working day
+    before the pause, 19 after it), and today's days used. Found classifying the clock mutants compute_1, compute_52
+    and compute_104: the cap used to break the walk, so the view showed no due date and 2 days used."""
+    from datetime import date
+
+    from request_service.domain.clock import MAX_EXPLAINED_DAYS
+    from tests.stats_service.request_clock import RequestClock
+
+    clock = RequestClock(monkeypatch, date(2025, 1, 3))
+    app_id = await accepted(requests_client, request_db, desk, "2025-01-02")
+    await act(requests_client, desk.handler, app_id, "consult",
+              {"party_kind": "third_party", "party_name": "某某科技有限公司", "on": "2025-01-03"})
+    clock.set(date(2026, 3, 2))
+    consultation = (await requests_client.get(f"{API}/applications/{app_id}/third-party-consultations",
+                                              headers=desk.handler)).json()["items"][0]
+    r = await act(requests_client, desk.handler, app_id, "record-opinion", {
+        "consultation_id": consultation["id"], "opinion": "object", "on": "2026-03-02", "comment": "逾期回复"})
+    assert r.json()["due_on"] == "2026-03-27"
+    clock.set(date(2026, 3, 10))
+    view = await deadline(requests_client, desk, app_id)
+    assert (view["state"], view["due_on"], view["used"], view["left"]) == ("running", "2026-03-27", 7, 13)
+    assert len(view["days"]) == MAX_EXPLAINED_DAYS and view["days"][0] == {
+        "date": "2025-01-03", "weekday": "周五", "counted": 1, "note": "工作日"}
