@@ -48,7 +48,10 @@ MODULES: dict[str, tuple[str, list[str]]] = {
                    "test_extension_after_the_period_ran_out_is_refused",
                    "test_extension_while_consulting_after_the_period_ran_out_is_refused",
                    "test_extension_on_the_last_day_is_allowed_and_the_day_after_refused",
-                   "test_deferral_after_the_period_ran_out_is_refused"))]),
+                   "test_deferral_after_the_period_ran_out_is_refused")),
+               # recompute: a deferred deadline (第三十五条) and a new application's staged ledger (当面提交)
+               "tests/request_service/test_statute_procedures.py::test_explain_then_defer_with_a_notice_letter",
+               "tests/request_service/test_intake.py::test_in_person_starts_the_clock_on_the_day_handed_in"]),
     "fees": ("request_service/domain/fees.py", ["tests/request_service/test_fees.py"]),
     "visibility": ("catalog_service/domain/visibility.py",
                    ["tests/catalog_service/test_workflow.py", "tests/catalog_service/test_search.py::TestVisibility"]),

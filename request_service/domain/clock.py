@@ -25,7 +25,7 @@ __all__ = ["BASIS", "ClockDay", "ClockState", "REPLY_DAYS", "SUPPLEMENT_NOTICE_D
 
 REPLY_DAYS = 20  # 条例第三十三条第二款
 SUPPLEMENT_NOTICE_DAYS = 7  # 条例第三十条: 补正告知 within 7 working days of receipt
-MAX_EXPLAINED_DAYS = 400
+MAX_EXPLAINED_DAYS = 400  # entries of the day-by-day explanation (the answer's size); the count itself goes on
 
 BASIS = {
     "receipt": "条例第三十一条：收到申请之日起计算，第一日为其后第一个工作日（民法典第二百零一条）",
@@ -111,7 +111,7 @@ def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_o
         if seg.state == "running" and seg.restart:
             count = used = 0
             due = None
-            if explain and days:
+            if explain and days and len(days) < MAX_EXPLAINED_DAYS:
                 days.append(ClockDay(seg.start_on, None, "重新计算：" + seg.basis))
         last_state = seg.state if seg.end_on is None else "closed"
         day = seg.start_on
@@ -119,9 +119,10 @@ def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_o
             day += timedelta(days=1)
             if seg.end_on is not None and day > seg.end_on:
                 break
-            if seg.end_on is None and (seg.state != "running" or due is not None):
-                if day > as_of or len(days) >= MAX_EXPLAINED_DAYS:
-                    break
+            if seg.end_on is None and (seg.state != "running" or due is not None) and day > as_of:
+                break
+            # Past the cap the explanation stops, not the walk: the due date and the days used still count.
+            explaining = explain and len(days) < MAX_EXPLAINED_DAYS
             info = calendar.info(day)
             if seg.state == "running":
                 provisional = provisional or (info.provisional and due is None)
@@ -131,15 +132,13 @@ def compute(segments: list[ClockSegment], calendar: Calendar, allowed: int, as_o
                         used = count
                     if count == allowed:
                         due = day
-                    if explain:
+                    if explaining:
                         days.append(ClockDay(day, count, _note(info)))
-                elif explain and due is None:
+                elif explaining and due is None:
                     days.append(ClockDay(day, None, _note(info)))
-            elif explain:
+            elif explaining:
                 label = "暂停" if seg.state == "paused" else "补正中"
                 days.append(ClockDay(day, None, f"{label}（{_note(info)}）：{seg.basis}"))
-            if len(days) >= MAX_EXPLAINED_DAYS:
-                break
     running = last_state == "running"
     return ClockState(due_on=due if running or last_state == "closed" else None, provisional=provisional,
                       allowed=allowed, used=min(used, allowed), left=max(allowed - used, 0), running=running,

@@ -317,3 +317,94 @@ async def test_an_action_dated_before_the_clock_period_began_is_refused(requests
     r = await act(requests_client, desk.handler, app_id, "request-supplement", {"items": ["请明确"],
                                                                                 "on": "2025-09-26"})
     assert r.json()["status"] == "supplement_requested"
+
+
+async def test_a_due_date_on_a_provisional_year_is_flagged(requests_client, request_db, desk, monkeypatch):
+    """A due date that falls on days of a year the calendar only knows provisionally (no State Council notice yet,
+    legal-rules §1.7) is flagged `provisional`, in the deadline view and on the application; one counted on official
+    days is not. Kills the clock mutants that drop the flag (compute_60) or raise it only after the due date
+    (compute_62)."""
+    from datetime import date
+
+    from tests.stats_service.request_clock import RequestClock
+
+    RequestClock(monkeypatch, date(2026, 12, 15))
+    late = await accepted(requests_client, request_db, desk, "2026-12-15")  # 20 working days end 2027-01-13
+    early = await accepted(requests_client, request_db, desk, "2026-11-02")
+    view = await deadline(requests_client, desk, late)
+    assert (view["due_on"], view["provisional"]) == ("2027-01-13", True)
+    app = (await requests_client.get(f"{API}/applications/{late}", headers=desk.handler)).json()
+    assert (app["due_on"], app["due_provisional"]) == ("2027-01-13", True)
+    view = await deadline(requests_client, desk, early)
+    assert (view["due_on"], view["provisional"]) == ("2026-11-30", False)
+    app = (await requests_client.get(f"{API}/applications/{early}", headers=desk.handler)).json()
+    assert (app["due_on"], app["due_provisional"]) == ("2026-11-30", False)
+
+
+async def test_days_used_and_left_around_the_due_day(requests_client, request_db, desk, monkeypatch):
+    """Working day 20 (the due day, legal-rules §6.4 example 1: 2025-10-30) counts as used on that day itself: 19
+    used and 1 left the day before, 20 and 0 on the day, still 20 and 0 after. Kills compute_68 (`day < as_of`:
+    today not counted yet) and compute_143 (at least 1 day always left)."""
+    from datetime import date
+
+    from tests.stats_service.request_clock import RequestClock
+
+    clock = RequestClock(monkeypatch, date(2025, 9, 26))
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
+    for today, used, left in [(date(2025, 10, 29), 19, 1), (date(2025, 10, 30), 20, 0),
+                              (date(2025, 10, 31), 20, 0)]:
+        clock.set(today)
+        view = await deadline(requests_client, desk, app_id)
+        assert (view["used"], view["left"], view["state"], view["due_on"]) == (used, left, "running",
+                                                                               "2025-10-30"), today
+
+
+async def test_a_pause_after_the_period_ran_out_has_no_due_date(requests_client, request_db, desk, monkeypatch):
+    """A consultation (征求意见) begun after the 20 working days ran out pauses the clock: while it is paused the
+    deadline view has no `due_on` (null, as during any pause), not the date the period had reached; that the period
+    had run out stays known to the guard rails (test_guard_rails.py). The explanation of the open pause runs up to
+    today. Kills compute_129 (the reached date shown while paused) and compute_51 (the explanation of an open pause
+    stopping the day before today)."""
+    from datetime import date
+
+    from tests.stats_service.request_clock import RequestClock
+
+    clock = RequestClock(monkeypatch, date(2025, 9, 26))
+    app_id = await accepted(requests_client, request_db, desk, "2025-09-26")
+    clock.set(date(2025, 11, 5))
+    await act(requests_client, desk.handler, app_id, "consult",
+              {"party_kind": "third_party", "party_name": "某某科技有限公司", "on": "2025-11-05"})
+    clock.set(date(2025, 11, 10))
+    view = await deadline(requests_client, desk, app_id)
+    assert (view["state"], view["due_on"], view["used"], view["left"]) == ("paused", None, 20, 0)
+    assert view["days"][-1]["date"] == "2025-11-10" and view["days"][-1]["note"].startswith("暂停（工作日）")
+    app = (await requests_client.get(f"{API}/applications/{app_id}", headers=desk.handler)).json()
+    assert app["status"] == "consulting" and app["due_on"] is None
+
+
+async def test_a_long_explanation_is_cut_but_the_count_goes_on(requests_client, request_db, desk, monkeypatch):
+    """The day-by-day explanation stops after MAX_EXPLAINED_DAYS entries (the size of the answer), but the count
+    must not stop with it: after a consultation paused the clock for more than a year (the opinion recorded late,
+    no sweep in between) the deadline view still gives the due date the application has (2026-03-27: 1 working day
+    before the pause, 19 after it), and today's days used. Found classifying the clock mutants compute_1, compute_52
+    and compute_104: the cap used to break the walk, so the view showed no due date and 2 days used."""
+    from datetime import date
+
+    from request_service.domain.clock import MAX_EXPLAINED_DAYS
+    from tests.stats_service.request_clock import RequestClock
+
+    clock = RequestClock(monkeypatch, date(2025, 1, 3))
+    app_id = await accepted(requests_client, request_db, desk, "2025-01-02")
+    await act(requests_client, desk.handler, app_id, "consult",
+              {"party_kind": "third_party", "party_name": "某某科技有限公司", "on": "2025-01-03"})
+    clock.set(date(2026, 3, 2))
+    consultation = (await requests_client.get(f"{API}/applications/{app_id}/third-party-consultations",
+                                              headers=desk.handler)).json()["items"][0]
+    r = await act(requests_client, desk.handler, app_id, "record-opinion", {
+        "consultation_id": consultation["id"], "opinion": "object", "on": "2026-03-02", "comment": "逾期回复"})
+    assert r.json()["due_on"] == "2026-03-27"
+    clock.set(date(2026, 3, 10))
+    view = await deadline(requests_client, desk, app_id)
+    assert (view["state"], view["due_on"], view["used"], view["left"]) == ("running", "2026-03-27", 7, 13)
+    assert len(view["days"]) == MAX_EXPLAINED_DAYS and view["days"][0] == {
+        "date": "2025-01-03", "weekday": "周五", "counted": 1, "note": "工作日"}

@@ -100,7 +100,9 @@ async def test_explain_then_defer_with_a_notice_letter(requests_client, request_
     r = await act(requests_client, desk.approver, app_id, "defer",
                   {"due_on": later, "comment": "所涉信息分散在12个区，需逐一调取"})
     body = r.json()
-    assert body["deferred_due_on"] == later and body["due_on"] == later
+    # A deferred deadline is a date the organ set, not one counted on the calendar: never provisional (kills the
+    # clock mutant recompute_31).
+    assert body["deferred_due_on"] == later and body["due_on"] == later and body["due_provisional"] is False
     assert body["deferral_decided_on"] == today().isoformat() and body["explanation_judgement"] == "reasonable"
     page, pdf = await letter(requests_client, desk, app_id, "deferral_notice")
     for phrase in ("延迟答复告知书", "第三十五条", "说明的理由合理", cn(later) + "前", cn(due) + "前",
