@@ -220,13 +220,21 @@ class SearchEngine:
     async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
         """The background indexer: catch up (building the index first if the start could not), wait, again. An
         error is logged and retried next round."""
+        failing: str | None = None  # the kind of the current failure: a warning once, then quiet until it recovers
         while not stop.is_set():
             try:
                 if self.index is None or self.index.position is None:
                     await self.open()
                 await self.catch_up()
-            except Exception:
-                log.exception("search index catch-up failed; retrying")
+            except Exception as exc:  # the database is away (a restart): expected, retried every round
+                kind = type(exc).__name__
+                log.log(logging.WARNING if kind != failing else logging.DEBUG,
+                        "search index catch-up failed (%s); retrying", kind)
+                failing = kind
+            else:
+                if failing is not None:
+                    log.info("search index catching up again")
+                failing = None
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
             except TimeoutError:
