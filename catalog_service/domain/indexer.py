@@ -92,8 +92,6 @@ class SearchEngine:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: dict[str, Any] | None = None
     _slot_lock: Any = None
-    last_round_at: float | None = None
-    indexed_total: int = 0
 
     # ---- life cycle
 
@@ -189,25 +187,24 @@ class SearchEngine:
             if pending == 0 or pending > max_pending:
                 return 0  # caught up, or a bulk import is being indexed: answer from the index as it stands
         async with self.lock:
-            applied = 0
-            while True:
-                async with self.database.session(write=False) as session:
-                    position = target.position or 0
-                    events = (await session.execute(
-                        select(outbox.events.c.id, outbox.events.c.entity_type, outbox.events.c.entity_id)
-                        .where(outbox.events.c.id > position).order_by(outbox.events.c.id)
-                        .limit(BATCH_EVENTS))).all()
-                    if not events:
-                        break
-                    ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
-                    entries = await _load(session, ids) if ids else []
-                found = {e.id for e in entries}
-                removed = [i for i in ids if i not in found]
-                await asyncio.to_thread(target.apply, entries, removed, events[-1].id)
-                applied += len(events)
-                self.indexed_total += len(entries)
-            self.last_round_at = time.time()
-            return applied
+            return await self._apply_pending(target)
+
+    async def _apply_pending(self, target: SearchIndex) -> int:
+        """Apply every event past the target's position, a batch at a time (the caller holds the lock)."""
+        applied = 0
+        while True:
+            async with self.database.session(write=False) as session:
+                events = (await session.execute(
+                    select(outbox.events.c.id, outbox.events.c.entity_type, outbox.events.c.entity_id)
+                    .where(outbox.events.c.id > (target.position or 0)).order_by(outbox.events.c.id)
+                    .limit(BATCH_EVENTS))).all()
+                if not events:
+                    return applied
+                ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
+                entries = await _load(session, ids) if ids else []
+            found = {e.id for e in entries}
+            await asyncio.to_thread(target.apply, entries, [i for i in ids if i not in found], events[-1].id)
+            applied += len(events)
 
     async def start(self) -> None:
         """At process start: open or build the index; with the database down, start anyway (search answers
@@ -252,7 +249,7 @@ class SearchEngine:
             fresh = await self._build(self._new_path())
             await self.catch_up(index=fresh)
             async with self.lock:  # no catch-up of the old index in flight while swapping
-                await self.catch_up_locked(fresh)
+                await self._apply_pending(fresh)  # the last events before the swap
                 old, self.index = self.index, fresh
                 self._publish_current()
             if old is not None:
@@ -262,19 +259,6 @@ class SearchEngine:
             log.exception("search index rebuild failed")
             self.rebuilding.update(state="failed", error=type(exc).__name__)
         return self.rebuilding
-
-    async def catch_up_locked(self, index: SearchIndex) -> None:
-        """The last events before a swap, under the lock already held."""
-        async with self.database.session(write=False) as session:
-            events = (await session.execute(
-                select(outbox.events.c.id, outbox.events.c.entity_type, outbox.events.c.entity_id)
-                .where(outbox.events.c.id > (index.position or 0)).order_by(outbox.events.c.id))).all()
-            if not events:
-                return
-            ids = list(dict.fromkeys(e.entity_id for e in events if e.entity_type == "document"))
-            entries = await _load(session, ids) if ids else []
-        found = {e.id for e in entries}
-        await asyncio.to_thread(index.apply, entries, [i for i in ids if i not in found], events[-1].id)
 
     # ---- status
 
