@@ -33,15 +33,21 @@ async def search_documents(params: Annotated[DocumentSearchParams, Query()], ses
                            principal: PrincipalDep, settings: SettingsDep, request: Request,
                            response: Response) -> DocumentSearchResult:
     reject_foreign_paging(request, ("offset",))
-    engine = request.state.search_engine
-    if settings.search_catch_up_on_read:
-        await engine.catch_up(max_pending=settings.search_catch_up_on_read)
-    result = await domain.search_documents(session, engine, principal, params,
+    result = await domain.search_documents(session, await search_engine(request), principal, params,
                                            *await dictionary(request, session, params.q),
                                            feed_base=settings.atom_feed_url)
     if result.has_more and result.next_cursor:
         set_next_link(request, response, result.next_cursor)
     return result
+
+
+async def search_engine(request: Request) -> Any:
+    """This process's search index, with the few changes pending applied first (read-your-writes; a bulk import in
+    progress is left to the background indexer). The search and its Atom feed share it."""
+    engine = request.state.search_engine
+    if request.state.settings.search_catch_up_on_read:
+        await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read)
+    return engine
 
 
 async def dictionary(request: Request, session: AsyncSession, q: str | None) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from catalog_service.api.search import dictionary
+from catalog_service.api.search import dictionary, search_engine
 from catalog_service.deps import CalendarDep, SettingsDep
 from catalog_service.domain import bulk, idempotency, search, snapshot, sync
 from catalog_service.schemas import (
@@ -159,10 +159,8 @@ async def get_atom_feed(
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    engine = request.state.search_engine
-    if settings.search_catch_up_on_read:
-        await engine.catch_up(max_pending=settings.search_catch_up_on_read)
-    content = await sync.atom_feed(session, engine, params, self_url=self_url, document_link=settings.document_link,
+    content = await sync.atom_feed(session, await search_engine(request), params, self_url=self_url,
+                                   document_link=settings.document_link,
                                    dictionary=await dictionary(request, session, params.q))
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
