@@ -1,4 +1,6 @@
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -10,7 +12,7 @@ from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
-from catalog_service.domain.indexer import SearchEngine, prune_revocations
+from catalog_service.domain.indexer import IndexReader, SearchEngine, prune_revocations
 from catalog_service.domain.query import warm_up
 from catalog_service.domain.synonyms import VocabularyCache
 from catalog_service.domain.workflow import publish_due
@@ -30,16 +32,26 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
         await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
-        # 检索索引: this process's index, opened (or built from the database) and caught up before serving.
-        engine = SearchEngine(state["database"], Path(settings.search_index_dir) if settings.search_index_dir else None,
-                              background=run_indexer)
-        await engine.start()
+        # 检索索引 (domain/indexer.py). In a directory: the host's shared index, written by an indexer process
+        # (started here, a standby if another holds the directory) — the web process serves at once. In memory:
+        # this process's own index, built from the database before serving and kept by a background task; tests
+        # drive it (catch-up) on their one connection.
+        engine: SearchEngine | IndexReader
+        indexer = None
+        stop = asyncio.Event()
+        if settings.search_index_dir:
+            engine = IndexReader(state["database"], Path(settings.search_index_dir),
+                                 indexer_command=_indexer_command(settings) if run_indexer else None,
+                                 # the database URL (its password) in the environment, never on a command line
+                                 indexer_env={**os.environ, "CATALOG_DATABASE_URL": settings.database_url})
+            await engine.start()
+        else:
+            engine = SearchEngine(state["database"], None, background=run_indexer)
+            await engine.start()
+            if run_indexer:
+                indexer = asyncio.create_task(engine.run(stop, settings.search_index_interval_seconds))
         state["search_engine"] = engine
         state["readiness_probes"]["search_index"] = _search_probe(engine, settings.search_index_max_lag_seconds)
-        stop = asyncio.Event()
-        # The background indexer runs in every real process; tests drive it (catch-up) on their one connection.
-        indexer = (asyncio.create_task(engine.run(stop, settings.search_index_interval_seconds)) if run_indexer
-                   else None)
         try:
             # 定时发布: publish records whose scheduled time has come (idempotent per record).
             async with (periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
@@ -56,7 +68,14 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
     return hook
 
 
-def _search_probe(engine: SearchEngine, max_lag_seconds: float):
+def _indexer_command(settings: Settings) -> list[str]:
+    assert settings.search_index_dir
+    return [sys.executable, "-m", "catalog_service.indexer_process", "--index-dir", settings.search_index_dir,
+            "--interval", str(settings.search_index_interval_seconds),
+            "--parent", str(os.getpid()), "--log-level", settings.log_level, "--log-format", settings.log_format]
+
+
+def _search_probe(engine: SearchEngine | IndexReader, max_lag_seconds: float):
     """Ready while the search index lags the catalogue by at most `max_lag_seconds` (age of the oldest change not
     yet indexed); the lag is shown either way."""
 

@@ -41,6 +41,9 @@ class Settings(ServiceSettings):
     # clerk); more (a bulk import) are left to the background indexer so no search waits for them. 0: never.
     search_catch_up_on_read: int = 50
     search_index_max_lag_seconds: float = 60.0  # readiness: an index lagging more is not ready
+    # Facets are exact up to this many matches, estimated from a uniform sample of about as many beyond it
+    # (domain/search.py). The documented contract is 10,000; tests lower it to reach the estimate cheaply.
+    search_facet_cap: int = Field(10_000, ge=1)
 
     # Webhook subscriptions (domain/webhooks.py): the dispatcher fans the outbox out to subscriptions and sends
     # deliveries in order per subscription. Off: subscriptions are still kept and fanned out when it runs again.

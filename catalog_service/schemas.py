@@ -568,19 +568,34 @@ class QueryUnderstanding(BaseModel):
         "(show \"没有同时包含全部检索词的结果，以下结果包含部分检索词\"). · Matched some words, not all."))
 
 
+class FacetSample(BaseModel):
+    """How estimated facets were counted: on the matches whose sample bucket (a hash of the record's id, uniform
+    over 0–1023, fixed per record) is below `buckets`, each count then multiplied by 1024 / buckets."""
+
+    cap: int = Field(description="Matches up to which facets are exact (the facet cap)")
+    share: float = Field(description="The sampled fraction of the matches, buckets / 1024")
+    buckets: int = Field(description="Sample buckets counted, of 1024")
+    method: Literal["uniform_hash_sample"] = "uniform_hash_sample"
+
+
 class DocumentSearchResult(Page[DocumentSearchHit]):
     """The common list envelope (services/pagination.py) with the search's own extras."""
 
     total: int = Field(description="Matches, counted exactly (any number: the search engine counts every match)")
     total_is_estimate: bool = Field(False, description=(
-        "Always false: `total` and the facets are exact for any number of matches. Kept for clients of the earlier "
-        "contract, where more than 1,000 matches were estimated."))
+        "Always false: `total` is exact for any number of matches (the facets say for themselves, "
+        "`facets_estimated_from`). Kept for clients of the earlier contract, where more than 1,000 matches were "
+        "estimated."))
     limit: int
     offset: int
     facets: dict[str, list[FacetCount]] = Field(description=(
         "Counts per value over the same visible, filtered matches as `items`, most frequent first: organ, "
         "subject_category, genre, key_area, year, validity, and with scope=organ also attribute and status. "
-        "A value's count is exactly the number of items the search returns with that filter added."))
+        "Up to the facet cap (10,000 matches) a value's count is exactly the number of items the search returns "
+        "with that filter added; beyond it the counts are estimated from a sample, `facets_estimated_from`."))
+    facets_estimated_from: FacetSample | None = Field(None, description=(
+        "分面估算 · null: the facets are exact. Set when the matches exceed the facet cap: the facets were counted "
+        "on a uniform random sample of the matches and scaled up — what sample, in this object."))
     feed_url: str | None = Field(None, description=(
         "订阅此检索 · the Atom feed (GET /api/v1/catalog/feeds/atom.xml) of this search's filters, newest first, "
         "absolute on the platform's public address: for public searches; null with scope=organ (staff)"))

@@ -15,7 +15,9 @@ _t2s = opencc.OpenCC("t2s")
 def fold(text: str) -> str:
     if not text:
         return ""
-    return _t2s.convert(unicodedata.normalize("NFKC", text)).lower()
+    if not unicodedata.is_normalized("NFKC", text):  # a quick check; most text is already NFKC
+        text = unicodedata.normalize("NFKC", text)
+    return _t2s.convert(text).lower()
 
 
 @lru_cache(maxsize=4096)

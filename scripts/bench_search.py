@@ -10,7 +10,8 @@ Phases, each timed (scripts/bench_search.sh bounds the whole run with `timeout`)
      head, the organs and the documents of scripts/bench_search_data.py COPYed in (worker processes, asyncpg
      copy_records_to_table), VACUUM ANALYZE;
   2. the catalogue under uvicorn (1 worker) with CATALOG_SEARCH_INDEX_DIR: at start it builds its index from the
-     document table (indexer.SearchEngine.open) before it answers — the time to its first /healthz is the build;
+     document table (its indexer process, catalog_service/indexer_process.py) — the time to its first ready
+     /readyz is the build;
   3. the reference engine (scripts/bench_search_reference.py: a bare tantivy searcher over that same index, AND of
      the query's bigrams, top 20 and exact count, in a raw ASGI app under uvicorn, 1 worker);
   4. per query class — natural queries of 4–12 characters, 1–2-character queries — p50/p95/p99 and throughput at
@@ -408,7 +409,7 @@ async def main() -> None:
         if args.load_only:
             return
         logs.mkdir(exist_ok=True)
-        log("starting the catalogue service: it builds its search index before answering")
+        log("starting the catalogue service: its indexer process builds the search index (ready when built)")
         service = start_server(
             [str(ROOT / ".venv/bin/uvicorn"), "catalog_service.app:app", "--host", "127.0.0.1", "--port",
              str(args.http_port), "--no-access-log", "--log-level", "warning"],
@@ -417,7 +418,8 @@ async def main() -> None:
             logs / "service.log")
         service_url = f"http://127.0.0.1:{args.http_port}"
         key = "service_start_index_reopened_s" if args.reuse else "index_build_s"
-        info[key] = await wait_up(f"{service_url}/healthz", service, logs / "service.log", args.build_timeout)
+        # /readyz answers 200 once the search index is built and caught up (the web process serves at once)
+        info[key] = await wait_up(f"{service_url}/readyz", service, logs / "service.log", args.build_timeout)
         if not args.reuse:
             info["index_build_docs_per_s"] = round(info.get("documents", args.docs) / info[key])
         generation = index_dir / (index_dir / "CURRENT").read_text().strip()

@@ -1,6 +1,5 @@
 """Catalogue search (目录检索): one thin endpoint over domain/search.py."""
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,7 +12,7 @@ from catalog_service.domain.indexer import reconcile
 from catalog_service.domain.query import index_no_pattern
 from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
 from services.auth import PrincipalDep
-from services.db import SessionDep, utcnow
+from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import reject_foreign_paging, set_next_link
 
@@ -35,7 +34,7 @@ async def search_documents(params: Annotated[DocumentSearchParams, Query()], ses
     reject_foreign_paging(request, ("offset",))
     result = await domain.search_documents(session, await search_engine(request), principal, params,
                                            *await dictionary(request, session, params.q),
-                                           feed_base=settings.atom_feed_url)
+                                           feed_base=settings.atom_feed_url, facet_cap=settings.search_facet_cap)
     if result.has_more and result.next_cursor:
         set_next_link(request, response, result.next_cursor)
     return result
@@ -45,8 +44,7 @@ async def search_engine(request: Request) -> Any:
     """This process's search index, with the few changes pending applied first (read-your-writes; a bulk import in
     progress is left to the background indexer). The search and its Atom feed share it."""
     engine = request.state.search_engine
-    if request.state.settings.search_catch_up_on_read:
-        await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read)
+    await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read)
     return engine
 
 
@@ -106,14 +104,5 @@ async def reconcile_search_index(request: Request, session: SessionDep) -> dict[
              response_model=SearchIndexStatus, responses=problem_responses(401, 403))
 async def rebuild_search_index(request: Request, wait: bool = False) -> SearchIndexStatus:
     engine = request.state.search_engine
-    if wait or not engine.background:
-        await engine.rebuild()
-    elif not (engine.rebuilding and engine.rebuilding.get("state") == "running"):
-        engine.rebuilding = {"state": "running", "started_at": utcnow().isoformat(), "documents": 0}
-        task = asyncio.create_task(engine.rebuild(already_marked=True))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+    await engine.request_rebuild(wait=wait)
     return SearchIndexStatus(**await engine.status())
-
-
-_background: set[asyncio.Task[Any]] = set()  # running rebuilds (a task must be referenced until it ends)

@@ -14,12 +14,24 @@ table, from the catalogue's own change events (the outbox), off the write path.
   from there), swapped in atomically when done: search keeps answering from the old index meanwhile.
 - Reconciliation: per organ, the count and a hash of (id, version) in the base table vs in the index, with the ids
   missing from the index, stale in it (older version) or extra.
+
+Where the index lives:
+- In memory (no CATALOG_SEARCH_INDEX_DIR: the embedded default and tests): each process indexes for itself, in
+  process (SearchEngine, background task).
+- In a directory (production): one index per host, written by one *indexer process* and read by every web process
+  of the host (IndexReader). Every web process starts an indexer process (indexer_process.py); the first to take
+  the directory's lock writes, the others wait as standbys and take over if it dies. So the host indexes each
+  change once however many workers it runs, the indexing CPU (folding and bigrams in Python) runs beside the web
+  processes instead of inside their event loops, and a web process starts serving at once (readiness says
+  "not built" until the first build is done).
 """
 
 import asyncio
-import fcntl
 import hashlib
+import json
 import logging
+import shutil
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,7 +47,7 @@ from catalog_service.domain.search_index import IndexEntry, SearchIndex
 from catalog_service.models import Document, Organ, SearchRevocation, outbox
 from services.db import Database, utcnow
 
-__all__ = ["REVOCATION_RETENTION", "SearchEngine", "reconcile"]
+__all__ = ["REVOCATION_RETENTION", "IndexReader", "SearchEngine", "reconcile"]
 
 log = logging.getLogger("gongkai.catalog.indexer")
 
@@ -44,7 +56,9 @@ BATCH_DOCUMENTS = 1_000  # records per round of a full build
 # Revocations are kept this long: an index lagging more is not ready (readiness) long before it could matter.
 REVOCATION_RETENTION = timedelta(days=1)
 CURRENT_FILE = "CURRENT"  # in the index directory: the name of the generation in use
-MAX_SLOTS = 64  # processes of one host sharing CATALOG_SEARCH_INDEX_DIR, each with its own index
+LOCK_FILE = "indexer.lock"  # held by the host's indexer process (the one writer)
+REBUILD_REQUEST_FILE = "rebuild-request"  # a web process asks the indexer process for a rebuild
+REBUILD_STATE_FILE = "rebuild.json"  # the indexer process's rebuild progress, for every web process's status
 
 
 def _entry_columns() -> list[Any]:
@@ -91,17 +105,18 @@ class SearchEngine:
     index: SearchIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: dict[str, Any] | None = None
-    _slot_lock: Any = None
 
     # ---- life cycle
 
     async def open(self) -> None:
         """Open the index in use (or build the first one) and catch it up."""
-        if self.base is not None and self._slot_lock is None:  # once per process (open is retried)
-            self.base = self._claim_slot(self.base)
         current = self._current_path()
         if current is not None and current.exists():
-            self.index = SearchIndex(current)
+            try:
+                self.index = SearchIndex(current)
+            except ValueError as exc:  # written by an earlier version with another schema: build anew
+                log.warning("search index %s not opened (%s); building a new one", current.name, exc)
+                shutil.rmtree(current, ignore_errors=True)
         if self.index is None or self.index.position is None:
             if self.index is not None:
                 self.index.close(delete=True)
@@ -112,25 +127,6 @@ class SearchEngine:
     def close(self) -> None:
         if self.index is not None:
             self.index.close()
-        if self._slot_lock is not None:
-            self._slot_lock.close()  # releases the slot for the next process
-            self._slot_lock = None
-
-    def _claim_slot(self, root: Path) -> Path:
-        """Each process needs an index of its own (tantivy allows one writer per index, and uvicorn --workers N
-        starts N processes with the same settings): the first free slot under the configured directory, held by an
-        exclusive lock for the process's lifetime, so a restarted worker finds its predecessor's index."""
-        root.mkdir(parents=True, exist_ok=True)
-        for n in range(MAX_SLOTS):
-            handle = open(root / f"slot-{n}.lock", "a+")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            self._slot_lock = handle
-            return root / f"slot-{n}"
-        raise RuntimeError(f"all {MAX_SLOTS} search index slots under {root} are in use")
 
     def _current_path(self) -> Path | None:
         if self.base is None or not (self.base / CURRENT_FILE).exists():
@@ -169,7 +165,7 @@ class SearchEngine:
             await asyncio.to_thread(index.apply, entries, [], head)
             last = rows[-1].id
             if self.rebuilding is not None:
-                self.rebuilding["documents"] = self.rebuilding.get("documents", 0) + len(entries)
+                self._rebuild_progress(documents=self.rebuilding.get("documents", 0) + len(entries))
         index.set_position(head)
         return index
 
@@ -177,7 +173,7 @@ class SearchEngine:
         """Apply the events past the position; with `max_pending`, only when no more than that many are pending
         (search's read-your-writes). Returns the number of events applied."""
         target = index or self.index
-        if target is None or (max_pending is not None and self.lock.locked()):
+        if target is None or max_pending == 0 or (max_pending is not None and self.lock.locked()):
             return 0  # the background indexer is at it: never make a search wait for a batch
         if max_pending is not None:  # a search: one small indexed read decides (usually: nothing pending)
             async with self.database.session(write=False) as session:
@@ -222,6 +218,9 @@ class SearchEngine:
             try:
                 if self.index is None or self.index.position is None:
                     await self.open()
+                if self.base is not None and (self.base / REBUILD_REQUEST_FILE).exists():  # asked by a web process
+                    (self.base / REBUILD_REQUEST_FILE).unlink(missing_ok=True)
+                    await self.rebuild()
                 await self.catch_up()
             except Exception as exc:  # the database is away (a restart): expected, retried every round
                 kind = type(exc).__name__
@@ -243,7 +242,7 @@ class SearchEngine:
         if not already_marked:
             if self.rebuilding is not None and self.rebuilding.get("state") == "running":
                 return self.rebuilding
-            self.rebuilding = {"state": "running", "started_at": utcnow().isoformat(), "documents": 0}
+            self._rebuild_progress(state="running", started_at=utcnow().isoformat(), documents=0, fresh=True)
         assert self.rebuilding is not None
         try:
             fresh = await self._build(self._new_path())
@@ -253,29 +252,160 @@ class SearchEngine:
                 old, self.index = self.index, fresh
                 self._publish_current()
             if old is not None:
+                # Readers of other processes that still have the old generation open keep its files (mapped).
                 old.close(delete=True)
-            self.rebuilding.update(state="done", finished_at=utcnow().isoformat())
+            self._rebuild_progress(state="done", finished_at=utcnow().isoformat())
         except Exception as exc:
             log.exception("search index rebuild failed")
-            self.rebuilding.update(state="failed", error=type(exc).__name__)
+            self._rebuild_progress(state="failed", error=type(exc).__name__)
         return self.rebuilding
+
+    def _rebuild_progress(self, *, fresh: bool = False, **changes: Any) -> None:
+        """Record the rebuild's progress; in a directory also for the web processes reading it (IndexReader)."""
+        self.rebuilding = {**({} if fresh or self.rebuilding is None else self.rebuilding), **changes}
+        if self.base is not None:
+            tmp = self.base / (REBUILD_STATE_FILE + ".tmp")
+            tmp.write_text(json.dumps(self.rebuilding))
+            tmp.replace(self.base / REBUILD_STATE_FILE)
+
+    async def request_rebuild(self, *, wait: bool) -> None:
+        """The rebuild endpoint: in the background where this process runs background work, else within the
+        request (tests, `wait`)."""
+        if wait or not self.background:
+            await self.rebuild()
+        elif not (self.rebuilding and self.rebuilding.get("state") == "running"):
+            self._rebuild_progress(state="running", started_at=utcnow().isoformat(), documents=0, fresh=True)
+            task = asyncio.create_task(self.rebuild(already_marked=True))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
 
     # ---- status
 
     async def status(self) -> dict[str, Any]:
         """Position, outbox head, lag in events and seconds (age of the oldest event not yet indexed)."""
         # One snapshot of the engine (a rebuild may swap the index while the database answers).
-        index, rebuild = self.index, dict(self.rebuilding) if self.rebuilding else None
-        position = (index.position or 0) if index else 0
+        return await index_status(self.database, self.index, dict(self.rebuilding) if self.rebuilding else None)
+
+
+_background: set[asyncio.Task[Any]] = set()  # running rebuilds (a task must be referenced until it ends)
+
+
+@dataclass
+class IndexReader:
+    """A web process's view of its host's shared index (CATALOG_SEARCH_INDEX_DIR), written by the host's indexer
+    process. The same face as SearchEngine to the endpoints: `index`, `catch_up`, `status`, `request_rebuild`.
+
+    With `indexer_command` it also starts an indexer process of its own at start (a standby while another process
+    holds the directory's lock) and stops it at close."""
+
+    database: Database
+    base: Path
+    indexer_command: list[str] | None = None
+    wait_seconds: float = 2.0  # read-your-writes: how long a search waits for the indexer to apply a few changes
+    poll_seconds: float = 0.02
+    index: SearchIndex | None = None
+    background: bool = True
+    _generation: str | None = None
+    _child: subprocess.Popen[bytes] | None = None
+
+    indexer_env: dict[str, str] | None = None
+
+    async def start(self) -> None:
+        if self.indexer_command is not None:
+            self._start_indexer(self.indexer_command)
+        self.refresh()
+
+    def _start_indexer(self, command: list[str]) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        # Its own session: a Ctrl-C at the terminal reaches the web process, which stops it in order (close);
+        # were the web process killed outright, the indexer process sees its parent gone and exits.
+        self._child = subprocess.Popen(command, env=self.indexer_env, start_new_session=True)
+
+    def close(self) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.terminate()
+            try:
+                self._child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+        self._child = None
+
+    def refresh(self) -> None:
+        """Follow the writer: the generation named by CURRENT (a rebuild swaps it), and its newest commits."""
+        try:
+            generation = (self.base / CURRENT_FILE).read_text().strip()
+        except FileNotFoundError:
+            return  # not built yet (the indexer process is building the first index)
+        try:
+            if generation != self._generation or self.index is None:
+                self.index, self._generation = SearchIndex(self.base / generation, read_only=True), generation
+            else:
+                self.index.refresh()
+        except (OSError, ValueError) as exc:  # a generation swapped or a segment merged away meanwhile: next time
+            log.debug("search index refresh skipped (%s)", exc)
+
+    async def catch_up(self, *, max_pending: int | None = None) -> int:
+        """Wait until the indexer process has applied the changes committed so far: a search waits at most
+        `wait_seconds`, and only when at most `max_pending` changes are pending (a clerk's own save); the
+        operators' catch-up waits as long as it takes, up to a minute. Returns the number of events waited for."""
+        await asyncio.to_thread(self.refresh)
+        if max_pending == 0:
+            return 0
         async with self.database.session(write=False) as session:
             head = await outbox_head(session)
-            oldest = (await session.execute(select(func.min(outbox.events.c.occurred_at))
-                                            .where(outbox.events.c.id > position))).scalar_one()
-        lag_seconds = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
-        return {"position": position, "head": head, "lag_events": max(0, head - position),
-                "lag_seconds": round(lag_seconds, 3), "entries": index.searcher().num_docs if index else 0,
-                "location": ("none" if index is None else str(index.path) if index.path else "memory"),
-                "rebuild": rebuild}
+        position = (self.index.position or 0) if self.index else 0
+        pending = head - position
+        if pending <= 0 or (max_pending is not None and pending > max_pending):
+            return 0
+        deadline = time.monotonic() + (self.wait_seconds if max_pending is not None else 60.0)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(self.poll_seconds)
+            await asyncio.to_thread(self.refresh)
+            if self.index is not None and (self.index.position or 0) >= head:
+                break
+        return pending
+
+    @property
+    def rebuilding(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.base / REBUILD_STATE_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    async def request_rebuild(self, *, wait: bool) -> None:
+        """Ask the indexer process for a rebuild (it builds beside the index in use and swaps; every reader
+        follows the swap); with `wait`, answer when it is done."""
+        before = self.rebuilding
+        if not (before and before.get("state") == "running"):
+            (self.base / REBUILD_REQUEST_FILE).touch()
+        while wait:
+            await asyncio.sleep(0.1)
+            now = self.rebuilding
+            if now and now != before and now.get("state") in ("done", "failed"):
+                break
+        self.refresh()
+
+    async def status(self) -> dict[str, Any]:
+        self.refresh()
+        rebuild = self.rebuilding
+        if (self.base / REBUILD_REQUEST_FILE).exists():  # asked for, not yet picked up by the indexer process
+            rebuild = {"state": "running", "documents": 0}
+        return await index_status(self.database, self.index, rebuild)
+
+
+async def index_status(database: Database, index: SearchIndex | None,
+                       rebuild: dict[str, Any] | None) -> dict[str, Any]:
+    """Position, outbox head, lag in events and seconds (age of the oldest event not yet indexed)."""
+    position = (index.position or 0) if index else 0
+    async with database.session(write=False) as session:
+        head = await outbox_head(session)
+        oldest = (await session.execute(select(func.min(outbox.events.c.occurred_at))
+                                        .where(outbox.events.c.id > position))).scalar_one()
+    lag_seconds = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+    return {"position": position, "head": head, "lag_events": max(0, head - position),
+            "lag_seconds": round(lag_seconds, 3), "entries": index.searcher().num_docs if index else 0,
+            "location": ("none" if index is None else str(index.path) if index.path else "memory"),
+            "rebuild": rebuild}
 
 
 async def prune_revocations(session: AsyncSession) -> int:

@@ -19,8 +19,11 @@ Ranking (the relevance function, `sort=relevance`):
   3. ties (scores equal to 4 significant digits) then in force before repealed/expired, then newest.
 `sort=date`: newest first (publication date; with scope=organ, publication or else creation date).
 
-Counts and facets are exact, for any number of matches: the engine counts every match and aggregates the facet
-fields over all of them (`total_is_estimate` stays false; it is kept for clients of the earlier contract).
+Counts are exact for any number of matches (`total_is_estimate` stays false; it is kept for clients of the earlier
+contract). Facets are exact up to FACET_CAP (10,000) matches: the engine aggregates the facet fields over all of
+them. Past the cap they are counted on a uniform sample of about FACET_CAP matches — the records whose sample
+bucket (CRC-32 of the id, 0–1023, search_index.sample_bucket) is below a bound — and scaled up; the response names
+the sample (`facets_estimated_from`). Aggregating every match of a broad query cost as much as the search itself.
 
 Visibility. Public scope matches entries of published, unclassified records; staff scope (scope=organ) their own
 organ's records in every state (classified only for those who may read them). The index may lag the database by a
@@ -30,11 +33,13 @@ transaction that withdrew, classified or redacted the record), from results, cou
 is read from the base table under the visibility rule again.
 """
 
+import asyncio
 import bisect
 import html
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -45,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.indexer import SearchEngine
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
-from catalog_service.domain.search_index import SCHEMA, TEXT_FIELDS, query_tokens
+from catalog_service.domain.search_index import SAMPLE_BUCKETS, SCHEMA, TEXT_FIELDS, query_tokens
 from catalog_service.domain.visibility import CLASSIFIED_READERS, is_catalog_staff, visible_condition
 from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ, SearchRevocation
@@ -56,6 +61,7 @@ from catalog_service.schemas import (
     DocumentSearchParams,
     DocumentSearchResult,
     FacetCount,
+    FacetSample,
     QueryUnderstanding,
 )
 from catalog_service.textfold import fold
@@ -76,6 +82,7 @@ SNIPPET_CHARS = 120  # window of public text shown around the first match
 SNIPPET_LEAD = 30  # characters shown before the match
 SNIPPET_SCAN = 10_000  # only this much of summary and body is loaded to look for the match
 FACET_BUCKETS = 10_000  # distinct values per facet aggregated exactly (organs of a province: a few thousand)
+FACET_CAP = 10_000  # matches up to which facets are counted exactly; beyond, on a uniform sample of about as many
 
 Q = tantivy.Query
 MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
@@ -224,9 +231,19 @@ def _key(hit: tuple[float, Any], in_force: int, published: int) -> tuple[Any, ..
     return (-rounded, -in_force, -published)
 
 
+@dataclass
+class Matches:
+    page: list[str]  # ids of the page, in order
+    total: int
+    aggregations: dict[str, Any]
+    relaxed: bool = False
+    facet_sample: FacetSample | None = None  # facets estimated from this sample (more matches than the cap)
+
+
 async def _matches(session: AsyncSession, engine: SearchEngine, principal: Principal, params: DocumentSearchParams,
-                   understood: UnderstoodQuery, *, facets: bool) -> tuple[list[str], int, dict[str, Any], bool]:
-    """(page ids in order, total, facet aggregations, relaxed)."""
+                   understood: UnderstoodQuery, *, facets: bool, facet_cap: int = FACET_CAP) -> Matches:
+    """The database tells who may see what (organs of the filter, revocations); the engine does the rest, in a
+    worker thread — tantivy releases the GIL, so one search's engine work overlaps the others' Python."""
     staff = params.scope == "organ" and is_catalog_staff(principal)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
@@ -234,12 +251,17 @@ async def _matches(session: AsyncSession, engine: SearchEngine, principal: Princ
            if staff else None)
     index = engine.index
     if index is None:
-        return [], 0, {}, False
+        return Matches([], 0, {})
     searcher = index.searcher()
     filters = [*_scope(principal, staff, own), *_filters(params, staff, organ_ids)]
     excluded = await revoked_ids(session, searcher)
-    relaxed = False
+    return await asyncio.to_thread(_engine_matches, searcher, params, understood, filters, excluded, staff,
+                                   facets, facet_cap)
 
+
+def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, understood: UnderstoodQuery,
+                    filters: list[tantivy.Query], excluded: list[str], staff: bool, facets: bool,
+                    facet_cap: int) -> Matches:
     def build(text: tantivy.Query | None) -> tantivy.Query:
         clauses = [(MUST, _filter_query(filters))]
         if text is not None:
@@ -248,6 +270,7 @@ async def _matches(session: AsyncSession, engine: SearchEngine, principal: Princ
             clauses.append((MUST_NOT, Q.term_set_query(SCHEMA, "id", excluded)))
         return Q.boolean_query(clauses)
 
+    relaxed = False
     text = _text_query(understood, relaxed=False)
     if text is None and understood.terms:  # only punctuation: nothing to match, never everything
         text = Q.empty_query()
@@ -270,29 +293,42 @@ async def _matches(session: AsyncSession, engine: SearchEngine, principal: Princ
         order = sorted(range(len(hits)), key=lambda i: _key(hits[i], in_force[i] or 0, published[i] or 0))
         addresses = [addresses[i] for i in order]
     page = [searcher.doc(a)["id"][0] for a in addresses[params.offset:wanted]]
-    aggregations: dict[str, Any] = {}
+    matches = Matches(page, result.count, {}, relaxed)
     if facets and result.count:
         names = ("organ_id", "subject_category", "genre", "key_area", "validity",
                  *(("attribute", "status") if staff else ()))
         spec = {n: {"terms": {"field": n, "size": FACET_BUCKETS}} for n in names}
         spec["year"] = {"terms": {"field": "staff_year" if staff else "pub_year", "size": FACET_BUCKETS}}
-        aggregations = searcher.aggregate(query, spec)
-    return page, result.count, aggregations, relaxed
+        if result.count <= facet_cap:
+            matches.aggregations = searcher.aggregate(query, spec)
+        else:  # past the cap: count a uniform sample of about `facet_cap` matches, and scale (分面估算)
+            buckets = min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * facet_cap / result.count))
+            sampled = Q.boolean_query([(MUST, query), (MUST, Q.range_query(
+                SCHEMA, "sample", tantivy.FieldType.Integer, 0, buckets - 1))])
+            matches.aggregations = _scaled(searcher.aggregate(sampled, spec), SAMPLE_BUCKETS / buckets)
+            matches.facet_sample = FacetSample(cap=facet_cap, share=round(buckets / SAMPLE_BUCKETS, 6),
+                                               buckets=buckets)
+    return matches
+
+
+def _scaled(aggregations: dict[str, Any], factor: float) -> dict[str, Any]:
+    return {name: {**agg, "buckets": [{**b, "doc_count": round(b["doc_count"] * factor)} for b in agg["buckets"]]}
+            for name, agg in aggregations.items()}
 
 
 async def search_documents(session: AsyncSession, engine: SearchEngine, principal: Principal,
                            params: DocumentSearchParams, vocabulary: Vocabulary = EMPTY_VOCABULARY,
                            index_no_re: re.Pattern[str] | None = None, *,
-                           feed_base: str | None = None) -> DocumentSearchResult:
+                           feed_base: str | None = None, facet_cap: int = FACET_CAP) -> DocumentSearchResult:
     """`engine`: this process's search index (domain/indexer.py); `vocabulary`: the search dictionary's current
     version (domain/synonyms.py VocabularyCache); `index_no_re`: the 索引号 pattern of the configured template
     (query.index_no_pattern); `feed_base`: the absolute URL of the Atom feed; a public search then carries its
-    feed_url (订阅此检索)."""
+    feed_url (订阅此检索); `facet_cap`: matches up to which facets are exact (beyond: estimated from a sample)."""
     params = with_offset_of_cursor(params)
     understood = understand(params.q, vocabulary, index_no_re)
     staff = params.scope == "organ" and is_catalog_staff(principal)
-    page_ids, total, aggregations, relaxed = await _matches(session, engine, principal, params, understood,
-                                                            facets=True)
+    matches = await _matches(session, engine, principal, params, understood, facets=True, facet_cap=facet_cap)
+    page_ids, total = matches.page, matches.total
     items: list[DocumentSearchHit] = []
     if page_ids:
         visible = visible_condition(principal) if staff else visible_condition(principal, staff_view=False)
@@ -320,10 +356,12 @@ async def search_documents(session: AsyncSession, engine: SearchEngine, principa
     return DocumentSearchResult(items=items, total=total, next_cursor=encode_cursor([following]) if more else None,
                                 has_more=more, total_is_estimate=False,
                                 limit=params.limit, offset=params.offset,
-                                facets=await _facets(session, aggregations, STAFF_FACETS if staff else FACETS),
+                                facets=await _facets(session, matches.aggregations,
+                                                     STAFF_FACETS if staff else FACETS),
+                                facets_estimated_from=matches.facet_sample,
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
                                 feed_url=feed_url(feed_base, params) if feed_base and not staff else None,
-                                understood=_understanding(understood, relaxed))
+                                understood=_understanding(understood, matches.relaxed))
 
 
 def with_offset_of_cursor(params: DocumentSearchParams) -> DocumentSearchParams:
@@ -355,9 +393,9 @@ async def newest_public_matches(session: AsyncSession, engine: SearchEngine, par
     search's own understanding and matching, always as the anonymous public sees the catalogue, whoever asks."""
     public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)),
                                   sort="date", limit=limit)
-    ids, _, _, _ = await _matches(session, engine, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re),
-                                  facets=False)
-    return ids
+    matches = await _matches(session, engine, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re),
+                             facets=False)
+    return matches.page
 
 
 # ---------------------------------------------------------------------------------------------- saved searches

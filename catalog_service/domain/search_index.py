@@ -24,8 +24,10 @@ import json
 import os
 import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import add
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,14 +36,16 @@ import tantivy
 
 from catalog_service.textfold import fold
 
-__all__ = ["SCHEMA", "TEXT_FIELDS", "IndexEntry", "SearchIndex", "cjk_tokens", "is_cjk", "query_tokens"]
+__all__ = ["SAMPLE_BUCKETS", "SCHEMA", "TEXT_FIELDS", "IndexEntry", "SearchIndex", "cjk_tokens", "is_cjk",
+           "query_tokens", "sample_bucket"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
 TEXT_FIELDS = ("title", "docno", "keywords", "summary", "body")
 KEYWORD_FIELDS = ("id", "organ_id", "genre", "subject_category", "validity", "status", "attribute", "key_area",
                   "doc_number_key", "doc_number", "index_no")
 INT_FIELDS = ("public", "classified", "in_force", "pub_year", "staff_year", "sort_ts", "published_ts", "version",
-              "mark")
+              "mark", "sample")
+SAMPLE_BUCKETS = 1024  # `sample`: a fixed, uniform bucket per record (hash of its id), for estimated facets
 WRITER_HEAP_BYTES = 32_000_000  # one indexing thread; tantivy flushes a segment when the heap fills
 POSITION_FILE = "gongkai-position.json"
 
@@ -74,16 +78,22 @@ def is_cjk(ch: str) -> bool:
 def cjk_tokens(folded: str) -> list[str]:
     """The tokens of already folded text: CJK runs as overlapping bigrams (one character alone), other letter or
     digit runs whole. Punctuation and spaces separate runs and produce nothing."""
+    return index_text(folded).split()
+
+
+def index_text(folded: str) -> str:
+    """cjk_tokens joined by spaces, as the index takes them (its `whitespace` tokenizer splits them again). The
+    indexer's hottest loop: a CJK run's bigrams are paired by `map` in C, not sliced one by one."""
     out: list[str] = []
     for match in _TOKEN_RUNS.finditer(folded):
         run = match.group(1)
         if run is None:
             out.append(match.group())
         elif len(run) > 1:
-            out += [run[i:i + 2] for i in range(len(run) - 1)]
+            out.append(" ".join(map(add, run, run[1:])))
         else:
             out.append(run)
-    return out
+    return " ".join(out)
 
 
 def query_tokens(folded: str) -> list[tuple[str, bool]]:
@@ -102,6 +112,11 @@ def query_tokens(folded: str) -> list[tuple[str, bool]]:
         else:
             out.append((run, False))
     return out
+
+
+def sample_bucket(doc_id: str) -> int:
+    """The record's sample bucket: CRC-32 of its id, uniform over 0..SAMPLE_BUCKETS-1 and the same in every index."""
+    return zlib.crc32(doc_id.encode()) % SAMPLE_BUCKETS
 
 
 def _ts(value: datetime | None) -> int:
@@ -152,31 +167,47 @@ class IndexEntry:
         texts = {"title": self.title, "docno": f"{self.doc_number or ''} {self.index_no or ''}",
                  "keywords": " ".join(self.keywords or ()), "summary": self.summary or "", "body": self.body}
         for name, value in texts.items():
-            tokens = cjk_tokens(fold(value))
+            tokens = index_text(fold(value))
             if tokens:
-                doc.add_text(name, " ".join(tokens))
+                doc.add_text(name, tokens)
         public = self.status == "published" and not self.classified
         staff_year = self.written_date.year if self.written_date else _year(self.created_at)
         for name, value in (("public", int(public)), ("classified", int(self.classified)),
                             ("in_force", int(self.validity == "in_force")), ("pub_year", _year(self.published_at)),
                             ("staff_year", staff_year), ("sort_ts", _ts(self.published_at or self.created_at)),
                             ("published_ts", _ts(self.published_at)), ("version", self.version),
-                            ("mark", self.mark)):
+                            ("mark", self.mark), ("sample", sample_bucket(self.id))):
             doc.add_integer(name, value)
         return doc
 
 
 class SearchIndex:
-    """One tantivy index — a directory, or memory when `path` is None — its single writer, and `position`: the id
-    of the last outbox event applied (None: never built). Only the indexer writes (one at a time, indexer.py)."""
+    """One tantivy index — a directory, or memory when `path` is None — and `position`: the id of the last outbox
+    event applied (None: never built). Only the indexer writes (one writer per index, indexer.py); `read_only`
+    opens a directory another process writes (the web processes of a host read the index of its indexer process)
+    and `refresh` follows that writer."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, read_only: bool = False) -> None:
         self.path = path
-        if path is not None:
-            path.mkdir(parents=True, exist_ok=True)
-        self.index = tantivy.Index(SCHEMA, path=str(path) if path else None, reuse=True)
-        self.writer = self.index.writer(WRITER_HEAP_BYTES, 1)
+        self.read_only = read_only
+        if read_only:
+            assert path is not None
+            self.index = tantivy.Index.open(str(path))
+            self.writer = None
+        else:
+            if path is not None:
+                path.mkdir(parents=True, exist_ok=True)
+            self.index = tantivy.Index(SCHEMA, path=str(path) if path else None, reuse=True)
+            self.writer = self.index.writer(WRITER_HEAP_BYTES, 1)
         self.position: int | None = self._read_position()
+
+    def refresh(self) -> None:
+        """Read-only: take the writer's newest position, and its commits up to it. The writer records a position
+        only after committing, so after a refresh the searcher holds every change up to `position`."""
+        position = self._read_position()
+        if position != self.position:
+            self.index.reload()
+            self.position = position
 
     def _read_position(self) -> int | None:
         if self.path is None or not (self.path / POSITION_FILE).exists():
@@ -225,7 +256,8 @@ class SearchIndex:
 
     def close(self, *, delete: bool = False) -> None:
         try:
-            self.writer.wait_merging_threads()
+            if self.writer is not None:
+                self.writer.wait_merging_threads()
         except Exception:  # already closed (tantivy consumes the writer): nothing left to wait for
             pass
         if delete and self.path is not None:

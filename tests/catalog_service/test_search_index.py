@@ -3,6 +3,8 @@ ranking on a small judged set, visibility never eventual while the index lags, e
 reconciliation finding a dropped and a stale entry, a rebuild that keeps answering."""
 
 import asyncio
+import os
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,33 +147,60 @@ class TestVisibilityIsNeverEventual:
         assert body["total"] == len(ids(body))
 
 
+async def _seed_counted(catalog_db, n: int) -> str:
+    """`n` published records of one new organ, all matching 计数测试, genres alternating; returns the organ code."""
+    async with catalog_db.transaction() as session:
+        code = new_code()
+        organ = Organ(code=code, name="计数测试局", kind="department", path="/")
+        session.add(organ)
+        await session.flush()
+        organ.path = f"/{organ.id}/"
+        docs = []
+        for k in range(n):
+            doc = Document(organ_id=organ.id, title=f"计数测试通知第{k}号", body="计数测试正文。",
+                           status="published", attribute="proactive", validity="in_force",
+                           genre="notice" if k % 2 else "report", subject_category="general_affairs",
+                           article20_item="1", keywords=[], key_areas=[], index_no=f"CNT/2024-{k:05d}",
+                           published_at=datetime(2024, 1 + k % 12, 1, 2, tzinfo=UTC))
+            refresh_projection(doc, [])
+            docs.append(doc)
+        session.add_all(docs)
+        await session.flush()
+        for doc in docs:
+            emit_document_event(session, doc, organ, "document.published")
+    return code
+
+
 class TestCounts:
     async def test_totals_and_facets_are_exact_past_a_thousand_matches(self, catalog, catalog_db):
-        async with catalog_db.transaction() as session:
-            code = new_code()
-            organ = Organ(code=code, name="计数测试局", kind="department", path="/")
-            session.add(organ)
-            await session.flush()
-            organ.path = f"/{organ.id}/"
-            docs = []
-            for n in range(1_105):
-                doc = Document(organ_id=organ.id, title=f"计数测试通知第{n}号", body="计数测试正文。",
-                               status="published", attribute="proactive", validity="in_force",
-                               genre="notice" if n % 2 else "report", subject_category="general_affairs",
-                               article20_item="1", keywords=[], key_areas=[], index_no=f"CNT/2024-{n:05d}",
-                               published_at=datetime(2024, 1 + n % 12, 1, 2, tzinfo=UTC))
-                refresh_projection(doc, [])
-                docs.append(doc)
-            session.add_all(docs)
-            await session.flush()
-            for doc in docs:
-                emit_document_event(session, doc, organ, "document.published")
+        code = await _seed_counted(catalog_db, 1_105)
         await catch_up(catalog)
         body = await search(catalog, q="计数测试", organ=code, limit=5)
         assert (body["total"], body["total_is_estimate"]) == (1_105, False)
+        assert body["facets_estimated_from"] is None  # under the cap (10,000): exact
         genres = {f["value"]: f["count"] for f in body["facets"]["genre"]}
         assert genres == {"notice": 552, "report": 553}
         assert sum(f["count"] for f in body["facets"]["year"]) == 1_105
+
+    async def test_past_the_facet_cap_facets_are_estimated_from_a_named_sample(self, catalog_db):
+        """分面估算: past the cap the total stays exact and the facets come from a uniform sample the response
+        names (never from an unnamed window). The cap is lowered here to reach it cheaply (10,000 in service)."""
+        code = await _seed_counted(catalog_db, 1_105)
+        async with serve(create_app(Settings(search_facet_cap=200), database=catalog_db)) as client:
+            await catch_up(client)
+            body = await search(client, q="计数测试", organ=code, limit=5)
+            assert (body["total"], body["total_is_estimate"]) == (1_105, False)
+            buckets = -(-1024 * 200 // 1_105)  # ceil: a sample of about 200 matches
+            assert body["facets_estimated_from"] == {"cap": 200, "buckets": buckets, "share": round(buckets / 1024, 6),
+                                                     "method": "uniform_hash_sample"}
+            genres = {f["value"]: f["count"] for f in body["facets"]["genre"]}
+            assert set(genres) == {"notice", "report"}
+            # ~200 sampled of 1,105, scaled by 1024/buckets: within 35 % (over 4 standard deviations) of the truth
+            for value, truth in (("notice", 552), ("report", 553)):
+                assert abs(genres[value] - truth) < 0.35 * truth, genres
+            # the same query under the cap is exact again (a filter that leaves 200 or fewer matches)
+            small = await search(client, q="计数测试通知第1", organ=code, limit=5)
+            assert small["total"] <= 200 and small["facets_estimated_from"] is None
 
 
 class TestReconciliation:
@@ -276,22 +305,46 @@ async def test_index_lag_is_in_readyz_and_metrics(lagging, fx):
     assert float(lag.split()[1]) == ready["lag_events"]
 
 
-async def test_processes_sharing_an_index_directory_each_take_a_slot(catalog_db, fx, tmp_path):
-    """uvicorn --workers N starts N processes with one CATALOG_SEARCH_INDEX_DIR: each claims a slot of its own (one
-    tantivy writer per index), and a restarted process takes the free slot back with the index it left."""
-    settings = Settings(search_index_dir=str(tmp_path / "index"))
+async def _until(predicate, seconds: float = 20.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
-    def slot(status: dict[str, Any]) -> str:
-        return next(part for part in status["location"].split("/") if part.startswith("slot-"))
 
-    async with serve(create_app(settings, database=catalog_db)) as a, \
-            serve(create_app(settings, database=catalog_db)) as b:
-        statuses = [(await client.get(f"{API}/search/index", headers=ADMIN)).json() for client in (a, b)]
-        assert {slot(s) for s in statuses} == {"slot-0", "slot-1"}
-        for client in (a, b):
-            assert (await search(client, q="政务公开"))["total"] == 18
-    async with serve(create_app(settings, database=catalog_db)) as again:
-        status = (await again.get(f"{API}/search/index", headers=ADMIN)).json()
-        # slot-0 again, and the generation it left there (opened, not rebuilt)
-        assert slot(status) == "slot-0" and status["location"] in {s["location"] for s in statuses}
-        assert (await search(again, q="政务公开"))["total"] == 18
+async def test_web_processes_share_one_index_written_by_one_indexer_process(tmp_path):
+    """uvicorn --workers N runs N web processes with one CATALOG_SEARCH_INDEX_DIR: one indexer process writes the
+    index (each web process starts one; all but the first wait as standbys) and every web process reads it, so a
+    change is indexed once per host. When the writing indexer process dies, a standby takes over."""
+    url = await asyncio.to_thread(new_database, "catalog", tmp_path)
+    index_dir = tmp_path / "index"
+    try:
+        settings = Settings(database_url=url, search_index_dir=str(index_dir), scheduler_interval_seconds=0,
+                            calendar_feed_enabled=False, webhooks_enabled=False)
+        async with serve(create_app(settings)) as a, serve(create_app(settings)) as b:
+            assert await _until(lambda: _ready(a)), "the indexer process never built the index"
+            staff = Staff(await make_organ(a, "共享索引局"))
+            await publish(a, staff, title="共享索引测试文件", body="正文")
+            for client in (a, b):  # the writer's process and the other one: the same index
+                assert (await search(client, q="共享索引测试"))["total"] == 1
+            locations = {(await c.get(f"{API}/search/index", headers=ADMIN)).json()["location"] for c in (a, b)}
+            assert len(locations) == 1, locations
+
+            writer = int((index_dir / "indexer.lock").read_text())
+            os.kill(writer, signal.SIGKILL)
+            await publish(a, staff, title="接管测试文件", body="正文")
+
+            async def taken_over() -> bool:
+                return (await search(b, q="接管测试"))["total"] == 1
+
+            assert await _until(taken_over), "no standby indexer process took over"
+            assert int((index_dir / "indexer.lock").read_text()) != writer
+    finally:
+        await asyncio.to_thread(drop_database, url)
+
+
+async def _ready(client) -> bool:
+    status = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
+    return status["location"] != "none" and status["lag_events"] == 0
