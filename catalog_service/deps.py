@@ -1,14 +1,18 @@
 """Dependencies specific to the catalogue."""
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
 from catalog_service.domain.calendar import WorkingCalendar
+from catalog_service.domain.visibility import is_catalog_staff, revocations_agree
 from services.auth import Principal, PrincipalDep
 from services.db import SAFE_METHODS, SessionDep
 from services.errors import Unauthorized
+from services.replicas import replica_read
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,7 +32,17 @@ async def get_staff(principal: PrincipalDep) -> Principal:
     return principal
 
 
+async def get_public_session(request: Request, principal: PrincipalDep) -> AsyncIterator[AsyncSession]:
+    """The session of a public read (document, search, change feed, Atom): a read replica's when one may answer
+    (services/replicas.py), confirmed against the primary's visibility revocations so a withdrawal is never served
+    late (visibility.revocations_agree); the primary's otherwise. Catalogue staff always read the primary: they
+    must see what they have just done (their drafts, their decisions)."""
+    async with replica_read(request, allowed=not is_catalog_staff(principal), confirm=revocations_agree) as session:
+        yield session
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 StaffDep = Annotated[Principal, Depends(get_staff)]
+PublicSessionDep = Annotated[AsyncSession, Depends(get_public_session, scope="function")]
 IfMatch = Annotated[str | None, Header(description="ETag of the version you read (required: 428 without it)")]

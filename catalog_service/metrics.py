@@ -1,6 +1,6 @@
 """Prometheus /metrics of the catalogue: the search index's lag behind the catalogue's changes (检索索引滞后) —
 position, head, lag in events and seconds, entries. Per process: each instance has its own index, and a scrape of
-every instance shows which one lags."""
+every instance shows which one lags. With read replicas, their lag and rotation (services/replicas.py)."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from services.replicas import ReplicaCollector
 
 __all__ = ["router"]
 
@@ -32,4 +34,6 @@ class _SearchIndexCollector:
 async def get_metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     registry.register(_SearchIndexCollector(await request.state.search_engine.status()))
+    if request.state.replicas is not None:  # 只读副本: lag and rotation per replica, reads that fell back
+        registry.register(ReplicaCollector(request.state.replicas))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ A service's create_app() calls create_service_app() with its own routers; that k
 and makes every service behave the same at the edges.
 """
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from services.health import make_health_router
 from services.inputs import reject_unstorable_params
 from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
 from services.policy import Policy
+from services.replicas import CommitLsnMiddleware, ReplicaSet
 from services.settings import ServiceSettings
 
 __all__ = ["LifespanHook", "create_service_app"]
@@ -57,9 +59,24 @@ def create_service_app(
             "settings": settings,
             "readiness_probes": {},
             "audit_log": audit,
+            "replicas": None,
         }
         if policy is not None and database is None:
             policy.check(app)  # a real process refuses to start with an endpoint nobody wrote a rule for
+        replicas, stop_checks, checker = None, asyncio.Event(), None
+        if settings.database_replica_urls:  # 只读副本: checked once before serving, then in the background
+            replicas = ReplicaSet.from_urls(db, settings.database_replica_urls, pool_size=settings.db_pool_size,
+                                            max_lag_seconds=settings.replica_max_lag_seconds,
+                                            check_interval_seconds=settings.replica_check_interval_seconds,
+                                            wait_seconds=settings.replica_wait_seconds)
+            await replicas.check()
+            checker = asyncio.create_task(replicas.run(stop_checks))
+            state["replicas"] = replicas
+
+            async def replica_probe() -> dict[str, Any]:
+                return replicas.status()
+
+            state["readiness_probes"]["replicas"] = replica_probe
         try:
             async with _run_hooks(app, state, list(hooks)):
                 # Start-up leaves a large, long-lived heap (models, OpenAPI, routes): move it out of the cyclic
@@ -69,6 +86,11 @@ def create_service_app(
                     gc.freeze()
                 yield state
         finally:
+            stop_checks.set()
+            if checker is not None:
+                await checker
+            if replicas is not None:
+                await replicas.dispose()
             await db.dispose()
 
     app = FastAPI(
@@ -96,6 +118,8 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, log_access=settings.access_log,
                        max_body_bytes=settings.max_body_bytes, body_limits=settings.body_limits)
+    if settings.database_replica_urls:  # read-your-writes: a write's answer names the WAL position to wait for
+        app.add_middleware(CommitLsnMiddleware)
     if settings.trusted_proxies:  # outermost: everything after sees the client a trusted proxy reported
         app.add_middleware(ForwardedHeadersMiddleware, trusted_proxies=settings.trusted_proxies)
     app.include_router(make_health_router(name))

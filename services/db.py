@@ -194,6 +194,11 @@ async def get_session(request: Request, database: DatabaseDep) -> AsyncIterator[
         except BaseException:
             await session.rollback()
             raise
+        if write and getattr(request.state, "replicas", None) is not None:
+            # Read-your-writes with read replicas (services/replicas.py): the primary's WAL position now is past
+            # this commit; the response carries it (X-Gongkai-Commit-LSN) for the client to send back.
+            request.state.commit_lsn = int((await session.execute(text("SELECT pg_current_wal_insert_lsn()")))
+                                           .scalar_one())
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -22,6 +22,16 @@ Environment = Literal["development", "test", "production"]
 TrustedProxyList = Annotated[list[str], NoDecode, BeforeValidator(parse_proxy_list)]
 
 
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# <SERVICE>_DATABASE_REPLICA_URLS: PostgreSQL read replicas (services/replicas.py), comma-separated; empty: none.
+ReplicaUrlList = Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)]
+
+
 def default_sqlite_url(name: str) -> str:
     """The embedded default: one SQLite file per service under ./data (the directory is made on first connect)."""
     return f"sqlite+aiosqlite:///{Path('data') / name}.db"
@@ -77,6 +87,11 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = Field("json", validation_alias="GONGKAI_LOG_FORMAT")
     access_log: bool = True
     db_pool_size: int = 10
+    # 只读副本 (services/replicas.py): streaming standbys of database_url that may answer the public's reads.
+    database_replica_urls: ReplicaUrlList = Field(default_factory=list)
+    replica_max_lag_seconds: float = Field(10.0, gt=0)  # a replica lagging more leaves the rotation
+    replica_check_interval_seconds: float = Field(1.0, gt=0)
+    replica_wait_seconds: float = Field(1.0, ge=0)  # read-your-writes: wait this long for a replica, then the primary
     max_body_bytes: int = 1_048_576
     body_limits: dict[str, int] = Field(default_factory=dict, description="path regex → body limit in bytes")
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -93,6 +108,18 @@ class ServiceSettings(BaseSettings):
         if "{" in value or "}" in value:
             raise ValueError("GONGKAI_PUBLIC_BASE_URL must not contain braces")
         return value
+
+    @model_validator(mode="after")
+    def _replicas_need_postgresql(self) -> "ServiceSettings":
+        """SQLite is the single-process embedded default: it has no replicas, and a replica URL there is a
+        configuration mistake to refuse at start, not to ignore."""
+        if self.database_replica_urls:
+            if not self.database_url.startswith("postgresql"):
+                raise ValueError("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL: SQLite is the "
+                                 "single-process embedded default and has no read replicas")
+            if not all(url.startswith("postgresql") for url in self.database_replica_urls):
+                raise ValueError("DATABASE_REPLICA_URLS must be PostgreSQL URLs (postgresql+asyncpg://…)")
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_base_in_production(self) -> "ServiceSettings":

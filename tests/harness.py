@@ -14,11 +14,13 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -34,8 +36,9 @@ from sqlalchemy import text
 from services.db import make_engine
 from tests.support import ROOT, SERVICES, backend, migrate, postgres_admin_url
 
-__all__ = ["FAULTS", "Exchange", "PgCluster", "ServiceProcess", "System", "TcpProxy", "drop_database", "free_port",
-           "new_database", "new_databases", "postgres_binaries_available", "proxied", "run_sync", "wait_for"]
+__all__ = ["FAULTS", "Exchange", "PgCluster", "PgStandby", "ServiceProcess", "System", "TcpProxy", "drop_database",
+           "free_port", "new_database", "new_databases", "postgres_binaries_available", "primary_and_standby",
+           "proxied", "run_sync", "wait_for"]
 
 T = TypeVar("T")
 TARGETS = {"catalog": "catalog_service.app:app", "request": "request_service.app:app",
@@ -367,6 +370,104 @@ class PgCluster:
     def destroy(self) -> None:
         subprocess.run([str(ROOT / "scripts" / "pg_cluster.sh"), "stop", str(self.directory)], capture_output=True,
                        timeout=120)
+
+
+
+class PgStandby:
+    """A streaming standby of a PgCluster (issue 17: read replicas), from the same PostgreSQL 15 binaries.
+
+    `pg_basebackup -R -C -S <slot>`: a copy of the primary's data directory with `primary_conninfo` and
+    `standby.signal` written for us, and a physical replication slot on the primary so the WAL the standby still
+    needs is kept while it is stopped. `apply_delay` sets `recovery_min_apply_delay`: the standby receives the WAL
+    at once but applies each commit only that long after it was made — a replica seconds behind, on demand
+    (issue 17 item 3). Hot standby: it answers read-only queries, as a production replica does."""
+
+    def __init__(self, primary: PgCluster, directory: Path, port: int, *, apply_delay: str | None = None,
+                 slot: str = "gongkai_standby") -> None:
+        self.primary, self.directory, self.port, self.apply_delay, self.slot = (primary, directory, port,
+                                                                                 apply_delay, slot)
+        self.data = directory / "data"
+        self.admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, *cmd: str, timeout: float = 120) -> None:
+        full = [*cmd]
+        if os.getuid() == 0:  # as pg_cluster.sh: the server and its files belong to `postgres`
+            full = ["runuser", "-u", "postgres", "--", *full]
+        log = self.directory / "standby.out"
+        with log.open("a") as out:
+            code = subprocess.run(full, stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        if code != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({code}): {log.read_text()[-2000:]}")
+
+    def create(self) -> "PgStandby":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if os.getuid() == 0:
+            shutil.chown(self.directory, "postgres")
+        self._run(_pg_tool(self.primary.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port),
+                  "-U", "postgres", "-D", str(self.data), "-R", "-C", "-S", self.slot, "-X", "stream",
+                  "-c", "fast")
+        if self.apply_delay:
+            with (self.data / "postgresql.auto.conf").open("a") as conf:
+                conf.write(f"recovery_min_apply_delay = '{self.apply_delay}'\n")
+        return self.start()
+
+    def start(self) -> "PgStandby":
+        opts = (f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c hot_standby=on "
+                "-c fsync=off -c max_connections=300")
+        self._run(_pg_tool(self.primary.bin, "pg_ctl"), "-D", str(self.data), "-l", str(self.directory / "server.log"),
+                  "-w", "-t", "60", "start", "-o", opts)
+        return self
+
+    def stop(self) -> None:
+        self._run(_pg_tool(self.primary.bin, "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, database_url: str) -> str:
+        """The same database (by name) on this standby."""
+        return _pg_url(self.admin_url, database_url.rsplit("/", 1)[1])
+
+    def replay_lsn(self) -> int:
+        """asyncpg gives a pg_lsn as its integer position in the WAL."""
+        return int(run_sync(_pg_scalar(self.admin_url, "SELECT pg_last_wal_replay_lsn()")))
+
+    def wait_caught_up(self, *, timeout: float = 60.0) -> None:
+        """Until everything the primary has written so far is applied here (an apply delay makes that long)."""
+        target = int(run_sync(_pg_scalar(self.primary.admin_url, "SELECT pg_current_wal_lsn()")))
+        wait_for(lambda: self.replay_lsn() >= target, timeout=timeout, interval=0.2,
+                 what=f"the standby to replay up to {target}")
+
+    def destroy(self) -> None:
+        with suppress(Exception):
+            self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pg_tool(bin_dir: Path, name: str) -> str:
+    """A server tool beside initdb, else in the versioned directory (/usr/lib/postgresql/15/bin), else on PATH."""
+    for candidate in (bin_dir / name, *sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"no PostgreSQL tool {name}")
+    return found
+
+
+@contextmanager
+def primary_and_standby(*, apply_delay: str | None = None) -> Iterator[tuple[PgCluster, PgStandby]]:
+    """A throwaway primary (scripts/pg_cluster.sh; wal_level=replica is PostgreSQL 15's default, and initdb's
+    pg_hba trusts replication from 127.0.0.1) and a streaming standby of it, on free ports under /tmp; both torn
+    down afterwards. Databases made on the primary before the standby is created are on it at once."""
+    directory = Path(tempfile.mkdtemp(prefix="gk-replicas.", dir="/tmp"))
+    directory.chmod(0o755)
+    primary = PgCluster(directory / "primary", free_port())
+    standby = PgStandby(primary, directory / "standby", free_port(), apply_delay=apply_delay)
+    try:
+        primary.start()
+        yield primary, standby
+    finally:
+        standby.destroy()
+        primary.destroy()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _strip_binary_opts(opts: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import select
 
-from catalog_service.deps import CalendarDep, IfMatch, SettingsDep, StaffDep
+from catalog_service.deps import CalendarDep, IfMatch, PublicSessionDep, SettingsDep, StaffDep
 from catalog_service.domain import documents as docs
 from catalog_service.domain import workflow, worklists
 from catalog_service.errors import OutsideOrgan
@@ -104,7 +104,7 @@ async def create_document(body: DocumentCreate, session: SessionDep, principal: 
 @router.get("/documents/{document_id}", summary="A published document (public view, redacted)",
             response_model=DocumentPublicRead,
             responses={**problem_responses(404), 304: {"description": "Not modified"}})
-async def get_document(document_id: str, session: SessionDep, response: Response,
+async def get_document(document_id: str, session: PublicSessionDep, response: Response,
                        if_none_match: Annotated[str | None, Header()] = None) -> DocumentPublicRead | Response:
     doc = await docs.load_document(session, ANONYMOUS, document_id)  # the public view, whoever asks
     if matches(if_none_match, doc.version):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.deps import SettingsDep
+from catalog_service.deps import PublicSessionDep, SettingsDep
 from catalog_service.domain import search as domain
 from catalog_service.domain.indexer import reconcile
 from catalog_service.domain.query import index_no_pattern
@@ -28,7 +28,7 @@ router = APIRouter(prefix=PREFIX)
                         "dropped words) · 检索式理解. A "
                         "public search carries `feed_url`, the Atom feed of its filters (订阅此检索).",
             response_model=DocumentSearchResult, responses=problem_responses(401, 422))
-async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: SessionDep,
+async def search_documents(params: Annotated[DocumentSearchParams, Query()], session: PublicSessionDep,
                            principal: PrincipalDep, settings: SettingsDep, request: Request,
                            response: Response) -> DocumentSearchResult:
     reject_foreign_paging(request, ("offset",))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from catalog_service.api.search import dictionary, search_engine
-from catalog_service.deps import CalendarDep, SettingsDep
+from catalog_service.deps import CalendarDep, PublicSessionDep, SettingsDep
 from catalog_service.domain import bulk, idempotency, search, snapshot, sync
 from catalog_service.schemas import (
     MAX_BULK_RECORDS,
@@ -64,7 +64,7 @@ token's `organ`, and the token's `sub` is the source system.
 @router.get("/changes", summary="Change feed of published records (增量同步)", response_model=ChangesPage,
             responses=problem_responses(422), description=CHANGES_DESCRIPTION)
 async def list_changes(
-    request: Request, response: Response, session: SessionDep, settings: SettingsDep,
+    request: Request, response: Response, session: PublicSessionDep, settings: SettingsDep,
     paging: Annotated[PageParams, Depends(page_params(100, 500))],
 ) -> dict:
     page = await sync.list_changes(session, int_cursor(paging.after), paging.limit,
@@ -153,7 +153,8 @@ catalogue. A public search's `feed_url` is this feed for its filters.
                              "content": {"application/atom+xml": {"schema": {"type": "string"}}}},
                        304: {"description": "Not modified"}, **problem_responses(404, 422)})
 async def get_atom_feed(
-    request: Request, session: SessionDep, settings: SettingsDep, params: Annotated[DocumentFilterParams, Query()],
+    request: Request, session: PublicSessionDep, settings: SettingsDep,
+    params: Annotated[DocumentFilterParams, Query()],
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
