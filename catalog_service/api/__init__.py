@@ -2,10 +2,13 @@
 
 from fastapi import APIRouter
 
-from catalog_service.api import documents, organs
+from catalog_service.api import documents, organs, search
 
 PREFIX = "/api/v1/catalog"
 router = APIRouter()
+# Search first: the public's most frequent request, and routes are matched in order (its paths are literal, so it
+# shadows no other route).
+router.include_router(search.router)
 router.include_router(organs.router)
 router.include_router(documents.router)
 from catalog_service.api import sync  # noqa: E402
@@ -14,9 +17,6 @@ router.include_router(sync.router)
 from catalog_service.api import attachments  # noqa: E402
 
 router.include_router(attachments.router)
-from catalog_service.api import search  # noqa: E402
-
-router.include_router(search.router)
 from catalog_service.api import synonyms  # noqa: E402
 
 router.include_router(synonyms.router)

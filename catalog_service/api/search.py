@@ -32,30 +32,26 @@ async def search_documents(params: Annotated[DocumentSearchParams, Query()], ses
                            principal: PrincipalDep, settings: SettingsDep, request: Request,
                            response: Response) -> DocumentSearchResult:
     reject_foreign_paging(request, ("offset",))
-    result = await domain.search_documents(session, await search_engine(request), principal, params,
-                                           *await dictionary(request, session, params.q),
+    result = await domain.search_documents(session, await search_context(request, session), principal, params,
                                            feed_base=settings.atom_feed_url, facet_cap=settings.search_facet_cap)
     if result.has_more and result.next_cursor:
         set_next_link(request, response, result.next_cursor)
     return result
 
 
-async def search_engine(request: Request) -> Any:
-    """This process's search index, with the few changes pending applied first (read-your-writes; a bulk import in
-    progress is left to the background indexer). The search and its Atom feed share it."""
+async def search_context(request: Request, session: AsyncSession) -> domain.SearchContext:
+    """What a search needs besides its parameters, shared by the search and its Atom feed (so a saved search's feed
+    finds what the search finds): one snapshot read (newest change, dictionary version, revocations); the index
+    with the few changes pending applied first (read-your-writes; a bulk import in progress is left to the
+    indexer); the dictionary of that version and the 索引号 pattern of the configured template."""
+    snapshot = await domain.read_snapshot(session)
     engine = request.state.search_engine
-    await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read)
-    return engine
-
-
-async def dictionary(request: Request, session: AsyncSession, q: str | None) -> tuple[Any, ...]:
-    """What understanding a query needs (domain/query.py): the search dictionary's current version and the 索引号
-    pattern of the configured template; nothing without a query. The search and its Atom feed share it, so a saved
-    search's feed finds what the search finds."""
-    if not q:
-        return ()
-    return (await request.state.search_vocabulary.current(session),
-            index_no_pattern(request.state.settings.index_no_template))
+    await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read, head=snapshot.head)
+    vocabulary, organ_labels = await request.state.search_vocabulary.current_with_organs(
+        session, snapshot.dictionary_version)
+    return domain.SearchContext(engine=engine, vocabulary=vocabulary,
+                                index_no_re=index_no_pattern(request.state.settings.index_no_template),
+                                revocations=snapshot.revocations, organ_labels=organ_labels)
 
 
 # ---- 检索索引运维 · the search index, for operators (admin) -------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from catalog_service.api.search import dictionary, search_engine
+from catalog_service.api.search import search_context
 from catalog_service.deps import CalendarDep, PublicSessionDep, SettingsDep
 from catalog_service.domain import bulk, idempotency, search, snapshot, sync
 from catalog_service.schemas import (
@@ -160,9 +160,8 @@ async def get_atom_feed(
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    content = await sync.atom_feed(session, await search_engine(request), params, self_url=self_url,
-                                   document_link=settings.document_link,
-                                   dictionary=await dictionary(request, session, params.q))
+    content = await sync.atom_feed(session, await search_context(request, session), params, self_url=self_url,
+                                   document_link=settings.document_link)
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

@@ -169,12 +169,16 @@ class SearchEngine:
         index.set_position(head)
         return index
 
-    async def catch_up(self, *, max_pending: int | None = None, index: SearchIndex | None = None) -> int:
+    async def catch_up(self, *, max_pending: int | None = None, index: SearchIndex | None = None,
+                       head: int | None = None) -> int:
         """Apply the events past the position; with `max_pending`, only when no more than that many are pending
-        (search's read-your-writes). Returns the number of events applied."""
+        (search's read-your-writes; `head`, the newest event the search saw, spares a read when nothing is).
+        Returns the number of events applied."""
         target = index or self.index
         if target is None or max_pending == 0 or (max_pending is not None and self.lock.locked()):
             return 0  # the background indexer is at it: never make a search wait for a batch
+        if head is not None and head <= (target.position or 0):
+            return 0
         if max_pending is not None:  # a search: one small indexed read decides (usually: nothing pending)
             async with self.database.session(write=False) as session:
                 pending = len((await session.execute(
@@ -344,15 +348,16 @@ class IndexReader:
         except (OSError, ValueError) as exc:  # a generation swapped or a segment merged away meanwhile: next time
             log.debug("search index refresh skipped (%s)", exc)
 
-    async def catch_up(self, *, max_pending: int | None = None) -> int:
+    async def catch_up(self, *, max_pending: int | None = None, head: int | None = None) -> int:
         """Wait until the indexer process has applied the changes committed so far: a search waits at most
         `wait_seconds`, and only when at most `max_pending` changes are pending (a clerk's own save); the
         operators' catch-up waits as long as it takes, up to a minute. Returns the number of events waited for."""
         await asyncio.to_thread(self.refresh)
         if max_pending == 0:
             return 0
-        async with self.database.session(write=False) as session:
-            head = await outbox_head(session)
+        if head is None:
+            async with self.database.session(write=False) as session:
+                head = await outbox_head(session)
         position = (self.index.position or 0) if self.index else 0
         pending = head - position
         if pending <= 0 or (max_pending is not None and pending > max_pending):

@@ -38,22 +38,22 @@ import bisect
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import tantivy
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.domain.indexer import SearchEngine
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
 from catalog_service.domain.search_index import SAMPLE_BUCKETS, SCHEMA, TEXT_FIELDS, query_tokens
 from catalog_service.domain.visibility import CLASSIFIED_READERS, is_catalog_staff, visible_condition
 from catalog_service.errors import StaffOnlyFilter
-from catalog_service.models import Document, Organ, SearchRevocation
+from catalog_service.models import Document, Organ, SearchDictionaryState, SearchRevocation, outbox
 from catalog_service.schemas import (
     SEARCH_MAX_OFFSET,
     DocumentFilterParams,
@@ -70,8 +70,9 @@ from services.auth import ANONYMOUS, Principal
 from services.errors import UnprocessableEntity
 from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
-__all__ = ["EXACT_BOOST", "FIELD_BOOSTS", "TITLE_PHRASE_BOOST", "feed_query", "feed_url", "newest_public_matches",
-           "organs_query", "revoked_ids", "search_documents", "search_terms", "snippet"]
+__all__ = ["EXACT_BOOST", "FIELD_BOOSTS", "TITLE_PHRASE_BOOST", "SearchContext", "SearchSnapshot", "feed_query",
+           "feed_url", "newest_public_matches", "organs_query", "read_snapshot", "revoked_ids", "search_documents",
+           "search_terms", "snippet"]
 
 FIELD_BOOSTS = {"title": 4.0, "docno": 3.0, "keywords": 2.0, "summary": 1.5, "body": 1.0}
 EXACT_BOOST = 1000.0  # 文号 / 索引号 named by the query: first, whatever BM25 says
@@ -199,21 +200,56 @@ def _filters(params: DocumentSearchParams, staff: bool, organ_ids: Sequence[str]
     return out
 
 
-async def revoked_ids(session: AsyncSession, searcher: tantivy.Searcher) -> list[str]:
+@dataclass(frozen=True)
+class SearchSnapshot:
+    """What every search reads from the database before the engine: the newest change event (for read-your-writes),
+    the search dictionary's version and the search revocations — in one statement (each round trip cost a search
+    as much CPU as the engine's own work)."""
+
+    head: int
+    dictionary_version: int
+    revocations: dict[str, int]  # document id → its newest revocation id
+
+
+async def read_snapshot(session: AsyncSession) -> SearchSnapshot:
+    head = select(func.coalesce(func.max(outbox.events.c.id), 0)).scalar_subquery()
+    version = (select(func.coalesce(func.max(SearchDictionaryState.version), 0))
+               .where(SearchDictionaryState.id == 1).scalar_subquery())
+    one = select(head.label("head"), version.label("version")).subquery()
+    rows = (await session.execute(
+        select(one.c.head, one.c.version, SearchRevocation.document_id, SearchRevocation.id)
+        .select_from(one).outerjoin(SearchRevocation, true()))).all()
+    newest: dict[str, int] = {}
+    for row in rows:
+        if row.document_id is not None:
+            newest[row.document_id] = max(row.id, newest.get(row.document_id, 0))
+    return SearchSnapshot(head=int(rows[0].head or 0), dictionary_version=int(rows[0].version or 0),
+                          revocations=newest)
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """A search's inputs besides its parameters: the index (SearchEngine or IndexReader, caught up), the search
+    dictionary as of the snapshot, the 索引号 pattern, the revocations, and organ labels for the organ facet."""
+
+    engine: Any
+    vocabulary: Vocabulary = EMPTY_VOCABULARY
+    index_no_re: re.Pattern[str] | None = None
+    revocations: Mapping[str, int] = dataclass_field(default_factory=dict)
+    organ_labels: Mapping[str, tuple[str, str]] = dataclass_field(default_factory=dict)  # organ id → (code, name)
+
+
+def revoked_ids(revocations: Mapping[str, int], searcher: tantivy.Searcher) -> list[str]:
     """Records with a search revocation newer than their index entry: left out of every result, count and facet.
     The revocation table holds a day of changes to public records (indexer.REVOCATION_RETENTION); the entries of
     those records are looked up by id and compared by `mark`."""
-    rows = (await session.execute(select(SearchRevocation.document_id, SearchRevocation.id))).all()
-    if not rows:
+    if not revocations:
         return []
-    newest: dict[str, int] = {}
-    for doc_id, rev in rows:
-        newest[doc_id] = max(rev, newest.get(doc_id, 0))
-    hits = searcher.search(Q.term_set_query(SCHEMA, "id", list(newest)), len(newest), count=False).hits
+    hits = searcher.search(Q.term_set_query(SCHEMA, "id", list(revocations)), len(revocations), count=False).hits
     addresses = [a for _, a in hits]
     marks = dict(zip((searcher.doc(a)["id"][0] for a in addresses),
                      searcher.fast_field_values("mark", addresses), strict=True))
-    return [doc_id for doc_id, rev in newest.items() if doc_id in marks and (marks[doc_id] or 0) < rev]
+    return [doc_id for doc_id, rev in revocations.items() if doc_id in marks and (marks[doc_id] or 0) < rev]
 
 
 def _scope(principal: Principal, staff: bool, own_organ_id: str | None) -> list[tantivy.Query]:
@@ -240,7 +276,7 @@ class Matches:
     facet_sample: FacetSample | None = None  # facets estimated from this sample (more matches than the cap)
 
 
-async def _matches(session: AsyncSession, engine: SearchEngine, principal: Principal, params: DocumentSearchParams,
+async def _matches(session: AsyncSession, context: SearchContext, principal: Principal, params: DocumentSearchParams,
                    understood: UnderstoodQuery, *, facets: bool, facet_cap: int = FACET_CAP) -> Matches:
     """The database tells who may see what (organs of the filter, revocations); the engine does the rest, in a
     worker thread — tantivy releases the GIL, so one search's engine work overlaps the others' Python."""
@@ -249,19 +285,20 @@ async def _matches(session: AsyncSession, engine: SearchEngine, principal: Princ
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
     own = ((await session.execute(select(Organ.id).where(Organ.code == principal.organ))).scalar_one_or_none()
            if staff else None)
-    index = engine.index
+    index = context.engine.index
     if index is None:
         return Matches([], 0, {})
     searcher = index.searcher()
     filters = [*_scope(principal, staff, own), *_filters(params, staff, organ_ids)]
-    excluded = await revoked_ids(session, searcher)
-    return await asyncio.to_thread(_engine_matches, searcher, params, understood, filters, excluded, staff,
-                                   facets, facet_cap)
+    return await asyncio.to_thread(_engine_matches, searcher, params, understood, filters, context.revocations,
+                                   staff, facets, facet_cap)
 
 
 def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, understood: UnderstoodQuery,
-                    filters: list[tantivy.Query], excluded: list[str], staff: bool, facets: bool,
+                    filters: list[tantivy.Query], revocations: Mapping[str, int], staff: bool, facets: bool,
                     facet_cap: int) -> Matches:
+    excluded = revoked_ids(revocations, searcher)
+
     def build(text: tantivy.Query | None) -> tantivy.Query:
         clauses = [(MUST, _filter_query(filters))]
         if text is not None:
@@ -316,18 +353,16 @@ def _scaled(aggregations: dict[str, Any], factor: float) -> dict[str, Any]:
             for name, agg in aggregations.items()}
 
 
-async def search_documents(session: AsyncSession, engine: SearchEngine, principal: Principal,
-                           params: DocumentSearchParams, vocabulary: Vocabulary = EMPTY_VOCABULARY,
-                           index_no_re: re.Pattern[str] | None = None, *,
-                           feed_base: str | None = None, facet_cap: int = FACET_CAP) -> DocumentSearchResult:
-    """`engine`: this process's search index (domain/indexer.py); `vocabulary`: the search dictionary's current
-    version (domain/synonyms.py VocabularyCache); `index_no_re`: the 索引号 pattern of the configured template
-    (query.index_no_pattern); `feed_base`: the absolute URL of the Atom feed; a public search then carries its
-    feed_url (订阅此检索); `facet_cap`: matches up to which facets are exact (beyond: estimated from a sample)."""
+async def search_documents(session: AsyncSession, context: SearchContext, principal: Principal,
+                           params: DocumentSearchParams, *, feed_base: str | None = None,
+                           facet_cap: int = FACET_CAP) -> DocumentSearchResult:
+    """`context`: the index, dictionary and revocations (SearchContext; api/search.py search_context);
+    `feed_base`: the absolute URL of the Atom feed; a public search then carries its feed_url (订阅此检索);
+    `facet_cap`: matches up to which facets are exact (beyond: estimated from a sample)."""
     params = with_offset_of_cursor(params)
-    understood = understand(params.q, vocabulary, index_no_re)
+    understood = understand(params.q, context.vocabulary, context.index_no_re)
     staff = params.scope == "organ" and is_catalog_staff(principal)
-    matches = await _matches(session, engine, principal, params, understood, facets=True, facet_cap=facet_cap)
+    matches = await _matches(session, context, principal, params, understood, facets=True, facet_cap=facet_cap)
     page_ids, total = matches.page, matches.total
     items: list[DocumentSearchHit] = []
     if page_ids:
@@ -357,7 +392,7 @@ async def search_documents(session: AsyncSession, engine: SearchEngine, principa
                                 has_more=more, total_is_estimate=False,
                                 limit=params.limit, offset=params.offset,
                                 facets=await _facets(session, matches.aggregations,
-                                                     STAFF_FACETS if staff else FACETS),
+                                                     STAFF_FACETS if staff else FACETS, context.organ_labels),
                                 facets_estimated_from=matches.facet_sample,
                                 # A staff search has no feed: the feed is public, and would not show their drafts.
                                 feed_url=feed_url(feed_base, params) if feed_base and not staff else None,
@@ -386,15 +421,14 @@ def _understanding(understood: UnderstoodQuery, relaxed: bool = False) -> QueryU
         relaxed=relaxed)
 
 
-async def newest_public_matches(session: AsyncSession, engine: SearchEngine, params: DocumentFilterParams,
-                                limit: int, vocabulary: Vocabulary = EMPTY_VOCABULARY,
-                                index_no_re: re.Pattern[str] | None = None) -> list[str]:
+async def newest_public_matches(session: AsyncSession, context: SearchContext, params: DocumentFilterParams,
+                                limit: int) -> list[str]:
     """The ids of the `limit` newest (by publication) records the public search finds with these filters: the
     search's own understanding and matching, always as the anonymous public sees the catalogue, whoever asks."""
     public = DocumentSearchParams(**params.model_dump(include=set(DocumentFilterParams.model_fields)),
                                   sort="date", limit=limit)
-    matches = await _matches(session, engine, ANONYMOUS, public, understand(public.q, vocabulary, index_no_re),
-                             facets=False)
+    matches = await _matches(session, context, ANONYMOUS, public,
+                             understand(public.q, context.vocabulary, context.index_no_re), facets=False)
     return matches.page
 
 
@@ -441,17 +475,18 @@ def _label(facet: str, value: str, label: str | None) -> str:
         return value
 
 
-async def _facets(session: AsyncSession, aggregations: dict[str, Any],
-                  names: Sequence[str]) -> dict[str, list[FacetCount]]:
+async def _facets(session: AsyncSession, aggregations: dict[str, Any], names: Sequence[str],
+                  organ_labels: Mapping[str, tuple[str, str]]) -> dict[str, list[FacetCount]]:
     """The engine's aggregations as facet counts, most frequent first (years newest first). They count exactly the
     records the list pages through; a record with two key areas counts for both, as the key_area filter would
     find it under either. Organs are shown by code and name."""
     out: dict[str, list[FacetCount]] = {name: [] for name in names}
     organ_buckets = aggregations.get("organ_id", {}).get("buckets", [])
-    organs = {}
-    if organ_buckets:
-        organs = {r.id: (r.code, r.name) for r in (await session.execute(
-            select(Organ.id, Organ.code, Organ.name).where(Organ.id.in_([b["key"] for b in organ_buckets])))).all()}
+    organs = {b["key"]: organ_labels[b["key"]] for b in organ_buckets if b["key"] in organ_labels}
+    unknown = [b["key"] for b in organ_buckets if b["key"] not in organs]
+    if unknown:  # an organ written past the dictionary's version (it is bumped with every organ created or renamed)
+        organs |= {r.id: (r.code, r.name) for r in (await session.execute(
+            select(Organ.id, Organ.code, Organ.name).where(Organ.id.in_(unknown)))).all()}
     for b in organ_buckets:
         if b["key"] in organs:
             code, name = organs[b["key"]]

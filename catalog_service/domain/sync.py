@@ -22,9 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_service.domain import feed_cursor
 from catalog_service.domain.documents import public_reads
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
-from catalog_service.domain.indexer import SearchEngine
 from catalog_service.domain.organs import get_organ_by_code
-from catalog_service.domain.search import newest_public_matches, search_terms
+from catalog_service.domain.search import SearchContext, newest_public_matches, search_terms
 from catalog_service.domain.visibility import visible_documents
 from catalog_service.models import Document, Organ, outbox
 from catalog_service.schemas import ChangeItem, DocumentFilterParams, DocumentPublicRead
@@ -102,15 +101,15 @@ def _feed_title(params: DocumentFilterParams, organ: Organ | None) -> str:
     return "检索订阅: " + " · ".join(parts) if parts else "政府信息公开目录 · 最新公开"
 
 
-async def atom_feed(session: AsyncSession, engine: SearchEngine, params: DocumentFilterParams, *, self_url: str,
-                    document_link: Callable[[str], tuple[str, str]], dictionary: tuple[Any, ...] = ()) -> bytes:
+async def atom_feed(session: AsyncSession, context: SearchContext, params: DocumentFilterParams, *, self_url: str,
+                    document_link: Callable[[str], tuple[str, str]]) -> bytes:
     """Atom 1.0 (RFC 4287) of the ATOM_FEED_SIZE newest public records a public search with `params` finds (检索订阅;
     no filters: the whole catalogue); unknown organ → OrganNotFound. `self_url` (the feed's canonical, normalised
     URL) is also its id. `document_link(id)` gives each entry's alternate link and its media type (the portal page
-    or the JSON record). `dictionary`: what understanding the query needs (api/search.py dictionary)."""
+    or the JSON record). `context`: the search's index, dictionary and revocations (api/search.py search_context)."""
     organ = await get_organ_by_code(session, params.organ) if params.organ else None
     # The search decides what matches (one matcher); the entries are then read as the public sees them now.
-    ids = await newest_public_matches(session, engine, params, ATOM_FEED_SIZE, *dictionary)
+    ids = await newest_public_matches(session, context, params, ATOM_FEED_SIZE)
     found = {doc.id: (doc, org) for doc, org in (await session.execute(
         visible_documents(ANONYMOUS).add_columns(Organ).join(Organ, Organ.id == Document.organ_id)
         .where(Document.id.in_(ids)))).all()} if ids else {}

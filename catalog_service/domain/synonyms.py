@@ -37,21 +37,30 @@ async def bump_dictionary(session: AsyncSession) -> None:
 
 
 class VocabularyCache:
-    """Per process: the vocabulary of the newest dictionary version read (state["search_vocabulary"])."""
+    """Per process: the vocabulary of the newest dictionary version read (state["search_vocabulary"]), and the
+    organs' codes and names as of that version (organ facet labels: creating or renaming an organ bumps it)."""
 
     def __init__(self) -> None:
         self._vocabulary: Vocabulary | None = None
+        self._organ_labels: dict[str, tuple[str, str]] = {}
 
-    async def current(self, session: AsyncSession) -> Vocabulary:
-        version = await dictionary_version(session)
-        cached = self._vocabulary
+    async def current(self, session: AsyncSession, version: int | None = None) -> Vocabulary:
+        """The vocabulary of `version` (read here when not given: search reads it with its snapshot)."""
+        return (await self.current_with_organs(session, version))[0]
+
+    async def current_with_organs(self, session: AsyncSession, version: int | None = None
+                                  ) -> tuple[Vocabulary, dict[str, tuple[str, str]]]:
+        if version is None:
+            version = await dictionary_version(session)
+        cached, labels = self._vocabulary, self._organ_labels
         if cached is not None and cached.version == version:
-            return cached
-        organs = (await session.execute(select(Organ.name, Organ.short_name))).all()
+            return cached, labels
+        organs = (await session.execute(select(Organ.id, Organ.code, Organ.name, Organ.short_name))).all()
         groups = (await session.execute(select(SearchSynonym.words))).scalars().all()
-        vocabulary = Vocabulary.build(version, [w for o in organs for w in o if w], groups)
-        self._vocabulary = vocabulary
-        return vocabulary
+        vocabulary = Vocabulary.build(version, [w for o in organs for w in (o.name, o.short_name) if w], groups)
+        labels = {o.id: (o.code, o.name) for o in organs}
+        self._vocabulary, self._organ_labels = vocabulary, labels
+        return vocabulary, labels
 
 
 def _event(session: AsyncSession, synonym: SearchSynonym, kind: str) -> None:
