@@ -36,6 +36,7 @@ class LetterRead(BaseModel):
     application_id: str
     kind: LetterKind
     title: str = Field(description="文书名称, e.g. 政府信息公开申请答复书")
+    number: str | None = Field(None, description="文号, e.g. 测试市财政局依复〔2026〕12号 (null: issued before 文号)")
     issued_on: date
     sha256: str = Field(description="SHA-256 of the stored HTML: the letter as issued")
     created_by: str
@@ -47,7 +48,8 @@ class LetterRead(BaseModel):
     @classmethod
     def of(cls, letter: Letter) -> "LetterRead":
         return cls(id=letter.id, application_id=letter.application_id, kind=LetterKind(letter.kind),
-                   title=LetterKind(letter.kind).zh, issued_on=letter.issued_on, sha256=letter.sha256,
+                   title=LetterKind(letter.kind).zh, number=letter.number, issued_on=letter.issued_on,
+                   sha256=letter.sha256,
                    created_by=letter.created_by, created_at=letter.created_at,
                    delivery_channel=letter.delivery_channel, delivered_on=letter.delivered_on)
 

@@ -400,8 +400,11 @@ def render_pdf(letter: Letter) -> bytes:
             if "signature" in classes:
                 issued = blocks[n + 1][2] if n + 1 < len(blocks) and "date" in blocks[n + 1][1].split() else ""
                 signature = signature_block(block, issued, styles["signature"])
-                # 署名不单独成页: the signature and seal go on the page of the last paragraph, or both move on.
-                last = [story.pop()] if story else []
+                # 署名不单独成页: the signature and seal go on the page of the last paragraph, or both move on;
+                # after a closing formula (特此答复。), the paragraph before it goes along too.
+                keep = 2 if n >= 2 and blocks[n - 1][2].startswith("特此") else 1
+                last = story[-keep:] if story else []
+                del story[len(story) - len(last):]
                 story.append(KeepTogether([*last, signature]))
                 n += 2 if issued else 1
                 continue

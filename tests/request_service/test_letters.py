@@ -140,7 +140,8 @@ async def test_reply_for_each_outcome(request_db, outcome):
 
     # The printed letter says the same: head (issuer, title, 申请编号, addressee), outcome, remedy, signature, date.
     pdf = _pdf(letter)
-    assert pdf.startswith(f"{ORGAN_NAME}{letter.number}政府信息公开申请答复书申请编号：{tracking_no}王五：本机关于2026年2月10日收到")
+    assert pdf.startswith(f"{ORGAN_NAME}{letter.number}政府信息公开申请答复书申请编号：{tracking_no}"
+                          "王五：本机关于2026年2月10日收到")
     assert "2025年城市更新项目的立项批复" in pdf
     for phrase in phrases:
         assert phrase in pdf, (outcome, phrase)
