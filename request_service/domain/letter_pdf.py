@@ -13,14 +13,17 @@
 
 import io
 import re
+import struct
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from html.parser import HTMLParser
 from itertools import count
 from pathlib import Path
 from typing import Any
 
+from request_service.domain.applications import SHANGHAI
 from request_service.models import Letter
 from request_service.vocab import LetterKind
 
@@ -294,6 +297,100 @@ def _flowables() -> tuple[type, type]:
     return CJKParagraph, SignatureBlock
 
 
+# ------------------------------------------------------------------------------------------- archival metadata
+
+@lru_cache(maxsize=1)
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (littleCMS's built-in sRGB, through Pillow, a dependency of ReportLab): the output intent
+    that gives the letter's colours (the red issuer line and seal circle) a defined meaning."""
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    # littleCMS stamps the profile with the time it was made: a fixed date (and the profile ID, an MD5 over the
+    # header, zeroed: "not computed", as ICC.1 allows) keep a letter's PDF the same bytes in every process.
+    profile[24:36] = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)
+    profile[84:100] = bytes(16)
+    return bytes(profile)
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def xmp_packet(*, title: str, author: str, subject: str, creator: str, producer: str, stamp: str) -> bytes:
+    """The XMP metadata of the letter, stating what the document information dictionary states (ISO 16684-1
+    packet, UTF-8). No PDF/A identification (pdfaid): see the module notes — no validator has checked it."""
+    return f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+ xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+<dc:format>application/pdf</dc:format>
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{_xml(title)}</rdf:li></rdf:Alt></dc:title>
+<dc:creator><rdf:Seq><rdf:li>{_xml(author)}</rdf:li></rdf:Seq></dc:creator>
+<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{_xml(subject)}</rdf:li></rdf:Alt></dc:description>
+<dc:language><rdf:Bag><rdf:li>zh-CN</rdf:li></rdf:Bag></dc:language>
+<xmp:CreatorTool>{_xml(creator)}</xmp:CreatorTool>
+<xmp:CreateDate>{stamp}</xmp:CreateDate>
+<xmp:ModifyDate>{stamp}</xmp:ModifyDate>
+<xmp:MetadataDate>{stamp}</xmp:MetadataDate>
+<pdf:Producer>{_xml(producer)}</pdf:Producer>
+<pdf:Keywords></pdf:Keywords>
+<pdf:Trapped>False</pdf:Trapped>
+</rdf:Description>
+</rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+
+
+class _Stamp:
+    """A fixed time for the document information dictionary (ReportLab's TimeStamp interface): the letter's own
+    creation time in Asia/Shanghai, so a letter always renders to the same bytes and its dates are its own (an
+    invariant ReportLab document would say 2000-01-01)."""
+
+    def __init__(self, when: datetime) -> None:
+        local = when.astimezone(SHANGHAI)
+        self.t = local.timestamp()
+        self.YMDhms = (local.year, local.month, local.day, local.hour, local.minute, local.second)
+        self.dhh, self.dmm = 8, 0
+        self.xmp = local.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+
+
+def _archival(stamp: _Stamp, title: str, author: str, subject: str) -> Callable[[Any, Any], None]:
+    """The first page's hook: XMP metadata (unfiltered, as archives require) and an sRGB output intent on the
+    catalogue — two things ReportLab does not write by itself — and the letter's own dates in the document info."""
+    from reportlab.pdfbase.pdfdoc import PDFArray, PDFCatalog, PDFDictionary, PDFName, PDFStream, PDFString
+    from reportlab.pdfbase.pdfdoc import format as pdf_format
+
+    class PlainStream(PDFStream):
+        """A stream written as is: ReportLab would compress it, or write an empty /Filter array."""
+
+        def format(self, document: Any) -> bytes:
+            dictionary = PDFDictionary(self.dictionary.dict.copy())
+            dictionary["Length"] = len(self.content)
+            return pdf_format(dictionary, document) + b"\nstream\n" + self.content + b"\nendstream\n"
+
+    def on_first_page(canvas: Any, doc: Any) -> None:
+        pdf = canvas._doc
+        pdf._timeStamp = stamp  # ReportLab reads the Info dates from here when it writes the file
+        info = pdf.info
+        catalog = pdf.Catalog
+        catalog.Metadata = pdf.Reference(PlainStream(
+            PDFDictionary({"Type": PDFName("Metadata"), "Subtype": PDFName("XML")}),
+            xmp_packet(title=title, author=author, subject=subject, creator=info.creator, producer=info.producer,
+                       stamp=stamp.xmp)))
+        icc = srgb_profile()
+        profile = pdf.Reference(PDFStream(PDFDictionary({"N": 3}), icc))
+        catalog.OutputIntents = PDFArray([PDFDictionary({
+            "Type": PDFName("OutputIntent"), "S": PDFName("GTS_PDFA1"),
+            "OutputConditionIdentifier": PDFString("sRGB IEC61966-2.1"), "Info": PDFString("sRGB IEC61966-2.1"),
+            "DestOutputProfile": profile})])
+        # The catalogue writes only the keys it knows; OutputIntents is not among them in ReportLab 5.
+        catalog.__NoDefault__ = [*PDFCatalog.__NoDefault__, "OutputIntents"]
+
+    return on_first_page
+
+
 # --------------------------------------------------------------------------------------------------------- layout
 
 _BLOCKS = {"h1", "h2", "h3", "p", "li"}
@@ -414,9 +511,12 @@ def render_pdf(letter: Letter) -> bytes:
             story.append(cjk_paragraph(block, styles.get(name or ("h3" if tag == "h3" else ""), base)))
             n += 1
         buffer = io.BytesIO()
+        title = parser.title.strip() or LetterKind(letter.kind).zh
+        author = parser.blocks[0][2] if parser.blocks else ""  # the issuing organ (发文机关)
         doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=28 * mm, rightMargin=26 * mm, topMargin=30 * mm,
-                                bottomMargin=28 * mm, title=parser.title.strip() or LetterKind(letter.kind).zh,
-                                author="", subject=letter.sha256, creator="Gongkai", invariant=1,
-                                initialFontName=font, lang="zh-CN")
-        doc.build(story)
+                                bottomMargin=28 * mm, title=title, author=author, subject=letter.sha256,
+                                creator="Gongkai", invariant=1, initialFontName=font, lang="zh-CN")
+        created = letter.created_at or datetime(2000, 1, 1, tzinfo=SHANGHAI)
+        archival = _archival(_Stamp(created), title, author, letter.sha256)
+        doc.build(story, onFirstPage=archival)
     return buffer.getvalue()

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pypdf import PdfReader
 
-from request_service.domain.applications import today
+from request_service.domain.applications import SHANGHAI, today
 from request_service.domain.letter_pdf import CANNOT_END, CANNOT_START, break_lines
 from request_service.domain.letters import issue_letter
 from request_service.domain.organs import apply_organ_event
@@ -179,6 +179,39 @@ async def test_the_pdf_draws_chinese_without_any_system_font(requests_client, re
     distinct = set(glyphs)
     assert len(distinct) >= len(set(title)) - 1, len(distinct)  # distinct characters, distinct drawings
     document.close()
+
+
+async def test_the_pdf_carries_archival_metadata_and_an_output_intent(requests_client, request_db):
+    """What ReportLab leaves out and an archive (PDF/A-2b) needs besides embedded fonts: XMP metadata, unfiltered,
+    saying what the document information says, and an sRGB output intent; dates are the letter's own. No PDF/A
+    identification is written: no validator (veraPDF) has passed these files, so they do not claim conformance."""
+    desk = Desk(await _organ(request_db, _short_name()))
+    app_id = await _application(request_db, desk.organ)
+    letter = await _issue(request_db, app_id, "reply", {"reasons": "属于内部讨论记录"})
+    pdf = await _download(requests_client, desk, app_id, letter.id)
+    assert pdf == await _download(requests_client, desk, app_id, letter.id)  # the same bytes every time
+    reader = PdfReader(io.BytesIO(pdf))
+    assert reader.trailer["/ID"] and "/Encrypt" not in reader.trailer
+    root = reader.trailer["/Root"]
+    metadata = root["/Metadata"]
+    raw = pdf[pdf.index(b"<?xpacket begin") - 120:pdf.index(b"<?xpacket begin")]
+    assert b"/Type /Metadata" in raw and b"/Filter" not in raw  # readable as is, without decoding
+    info, xmp = reader.metadata, reader.xmp_metadata
+    created = letter.created_at.astimezone(SHANGHAI).replace(microsecond=0)
+    assert info["/CreationDate"] == info["/ModDate"] == created.strftime("D:%Y%m%d%H%M%S+08'00'")
+    assert xmp.dc_title == {"x-default": info["/Title"]} and info["/Title"].startswith("政府信息公开申请答复书（GK")
+    assert xmp.dc_creator == [info["/Author"]] == [ORGAN_NAME]
+    assert xmp.dc_description == {"x-default": info["/Subject"]} == {"x-default": letter.sha256}
+    assert (xmp.xmp_creator_tool, xmp.pdf_producer) == (info["/Creator"], info["/Producer"])
+    assert xmp.xmp_create_date == xmp.xmp_modify_date == created.astimezone(UTC).replace(tzinfo=None)
+    assert b"pdfaid" not in metadata.get_data()
+    intent = root["/OutputIntents"][0].get_object()
+    assert (intent["/Type"], intent["/S"], intent["/OutputConditionIdentifier"]) == (
+        "/OutputIntent", "/GTS_PDFA1", "sRGB IEC61966-2.1")
+    profile = intent["/DestOutputProfile"].get_object()
+    icc = profile.get_data()
+    assert profile["/N"] == 3 and icc[36:40] == b"acsp" and icc[16:20] == b"RGB "
+    assert len(icc) == int.from_bytes(icc[:4])  # the whole profile, as its header says
 
 
 # ------------------------------------------------------------------------------------------------------- 禁则
