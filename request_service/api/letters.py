@@ -2,6 +2,7 @@
 letters addressed to them through api/public.py (tracking number + 查询码, or signed in), answered by the same
 two response builders below."""
 
+import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -69,7 +70,7 @@ async def list_letters(application_id: str, session: SessionDep, principal: Staf
                                                 **problem_responses(401, 404)})
 async def get_letter_pdf(application_id: str, letter_id: str, session: SessionDep, principal: StaffDep) -> Response:
     app = await load_application(session, principal, application_id)
-    return letter_pdf(app, await domain.get_letter(session, app.id, letter_id))
+    return await letter_pdf(app, await domain.get_letter(session, app.id, letter_id))
 
 
 @router.get("/applications/{application_id}/letters/{letter_id}", summary="A letter as issued (HTML)",
@@ -81,9 +82,11 @@ async def get_letter_html(application_id: str, letter_id: str, session: SessionD
     return letter_html(await domain.get_letter(session, app.id, letter_id))
 
 
-def letter_pdf(app: Application, letter: Letter) -> Response:
+async def letter_pdf(app: Application, letter: Letter) -> Response:
     stem = "".join(c for c in app.tracking_no if c.isascii() and (c.isalnum() or c in "-_")) or letter.id
-    return Response(domain.render_pdf(letter), media_type="application/pdf",
+    # Off the event loop: a letter with characters no letter had before converts their glyphs (letter_pdf.py).
+    body = await asyncio.to_thread(domain.render_pdf, letter)
+    return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{stem}-{letter.kind}.pdf"',
                              "X-Letter-SHA256": letter.sha256})
 

@@ -103,52 +103,101 @@ def font_file() -> Path:
     return Path(pylopdf_fonts_zh_cn.serif_path())
 
 
-def _to_truetype(font: Any) -> None:
-    """Convert a CFF-flavoured OpenType font (in place) to TrueType outlines, which ReportLab can embed: cubic
-    curves become quadratic ones within 1 unit of 1000 per em, invisible at print sizes."""
-    from fontTools.pens.cu2quPen import Cu2QuPen
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
-    from fontTools.ttLib import newTable
+class _SerifFace:
+    """Noto Serif SC, opened once per process, and the TrueType fonts made from it. Each glyph's cubic (CFF)
+    outline is converted to quadratic curves (within 1 unit of 1000 per em, invisible at print sizes) and compiled
+    the first time a letter uses it, then kept: a letter costs only the characters no letter before it had."""
 
-    order = font.getGlyphOrder()
-    glyph_set = font.getGlyphSet()
-    glyf = newTable("glyf")
-    glyf.glyphOrder, glyf.glyphs = order, {}
-    for name in order:
-        pen = TTGlyphPen(glyph_set)
-        glyph_set[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
-        glyf[name] = pen.glyph()
-    font["loca"], font["glyf"] = newTable("loca"), glyf
-    maxp = newTable("maxp")
-    maxp.tableVersion = 0x00010000
-    for attr in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
-                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements", "maxComponentDepth"):
-        setattr(maxp, attr, 1 if attr == "maxZones" else 0)
-    font["maxp"] = maxp
-    post = font["post"]
-    post.formatType, post.extraNames, post.mapping = 2.0, [], {}
-    del font["CFF "]
-    font["head"].glyphDataFormat = 0
-    font.sfntVersion = "\x00\x01\x00\x00"
+    def __init__(self) -> None:
+        from fontTools.ttLib import TTFont, newTable
+
+        self.font = TTFont(str(font_file()), lazy=True)
+        self.cmap: dict[int, str] = self.font.getBestCmap()
+        self.glyph_set = self.font.getGlyphSet()
+        self.metrics = self.font["hmtx"].metrics
+        self.compiled: dict[str, tuple[bytes, tuple[int, int, int, int], int, int]] = {}
+        self.lock = threading.Lock()
+        self._glyf = newTable("glyf")  # compiling a glyph needs a table to hand; it is not written
+        self._glyf.glyphOrder, self._glyf.glyphs = [], {}
+
+    def _compiled(self, name: str) -> tuple[bytes, tuple[int, int, int, int], int, int]:
+        """(glyf data, bounds, points, contours) of a glyph, converted and compiled once."""
+        from fontTools.pens.cu2quPen import Cu2QuPen
+        from fontTools.pens.ttGlyphPen import TTGlyphPen
+
+        entry = self.compiled.get(name)
+        if entry is None:
+            pen = TTGlyphPen(self.glyph_set)
+            self.glyph_set[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+            glyph = pen.glyph()
+            glyph.recalcBounds(self._glyf)
+            contours = max(glyph.numberOfContours, 0)
+            bounds = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax) if contours else (0, 0, 0, 0)
+            points = len(glyph.coordinates) if contours else 0
+            entry = self.compiled[name] = (glyph.compile(self._glyf, recalcBBoxes=False), bounds, points, contours)
+        return entry
+
+    def truetype(self, chars: str) -> bytes:
+        """A TrueType font of `chars` (those the face has; others are left to .notdef) with the face's metrics,
+        dates, names, copyright and licence (OFL) records."""
+        from fontTools.fontBuilder import FontBuilder
+        from fontTools.ttLib import newTable
+        from fontTools.ttLib.tables._g_l_y_f import Glyph
+
+        source = self.font
+        with self.lock:
+            mapping = {ord(c): self.cmap[ord(c)] for c in chars if ord(c) in self.cmap}
+            order = [".notdef", *sorted(set(mapping.values()) - {".notdef"})]
+            entries = {name: self._compiled(name) for name in order}
+        builder = FontBuilder(source["head"].unitsPerEm, isTTF=True)
+        font = builder.font
+        font.recalcBBoxes = False  # bounds and maxima are known (below): glyphs stay compiled
+        builder.setupGlyphOrder(order)
+        builder.setupCharacterMap(mapping)
+        glyf = newTable("glyf")
+        glyf.glyphOrder, glyf.glyphs = order, {name: Glyph(entries[name][0]) for name in order}
+        font["glyf"], font["loca"] = glyf, newTable("loca")
+        builder.setupHorizontalMetrics({name: (self.metrics[name][0], entries[name][1][0]) for name in order})
+        inked = [entry[1] for entry in entries.values() if entry[3]]
+        head = font["head"]
+        for attr in ("created", "modified", "fontRevision"):
+            setattr(head, attr, getattr(source["head"], attr))
+        head.xMin, head.yMin = min(b[0] for b in inked), min(b[1] for b in inked)
+        head.xMax, head.yMax = max(b[2] for b in inked), max(b[3] for b in inked)
+        maxp = font["maxp"]
+        maxp.maxPoints = max(entry[2] for entry in entries.values())
+        maxp.maxContours = max(entry[3] for entry in entries.values())
+        maxp.maxZones = 1
+        hhea, os2 = source["hhea"], source["OS/2"]
+        builder.setupHorizontalHeader(ascent=hhea.ascent, descent=hhea.descent, lineGap=hhea.lineGap,
+                                      advanceWidthMax=max(self.metrics[name][0] for name in order),
+                                      minLeftSideBearing=min(entries[name][1][0] for name in order),
+                                      xMaxExtent=max(b[2] for b in inked))
+        names = {record.nameID: str(record) for record in source["name"].names if record.platformID == 3}
+        builder.setupNameTable({"copyright": names.get(0, ""), "familyName": names.get(1, "Noto Serif SC"),
+                                "styleName": names.get(2, "Regular"), "fullName": names.get(4, "Noto Serif SC"),
+                                "psName": names.get(6, "NotoSerifSC-Regular"), "trademark": names.get(7, ""),
+                                "licenseDescription": names.get(13, ""), "licenseInfoURL": names.get(14, "")},
+                               mac=False)
+        builder.setupOS2(sTypoAscender=os2.sTypoAscender, sTypoDescender=os2.sTypoDescender,
+                         sTypoLineGap=os2.sTypoLineGap, usWinAscent=os2.usWinAscent, usWinDescent=os2.usWinDescent,
+                         fsType=os2.fsType, usWeightClass=os2.usWeightClass, achVendID=os2.achVendID,
+                         sCapHeight=getattr(os2, "sCapHeight", 0), sxHeight=getattr(os2, "sxHeight", 0))
+        builder.setupPost(keepGlyphNames=False)
+        out = io.BytesIO()
+        builder.save(out)
+        return out.getvalue()
+
+
+@lru_cache(maxsize=1)
+def _face() -> _SerifFace:
+    return _SerifFace()
 
 
 @lru_cache(maxsize=64)
 def subset_font(chars: str) -> bytes:
-    """A TrueType font holding the glyphs of `chars` (sorted, unique) and the base set, cut from Noto Serif SC."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(str(font_file()), lazy=True)
-    options = subset.Options()
-    options.layout_features, options.hinting, options.notdef_outline = [], False, True
-    options.drop_tables += ["VORG", "vhea", "vmtx", "GSUB", "GPOS", "GDEF", "BASE", "DSIG"]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text=chars + _BASE_CHARS)
-    subsetter.subset(font)
-    _to_truetype(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
+    """A TrueType font holding the glyphs of `chars` (sorted, unique) and the base set, from Noto Serif SC."""
+    return _face().truetype("".join(sorted(set(chars + _BASE_CHARS))))
 
 
 _font_lock = threading.Lock()
