@@ -62,6 +62,11 @@ class KnownOrgan(Base):
     parent_code: Mapped[str | None] = mapped_column(String(18))
     path: Mapped[str] = mapped_column(String(2000), default="")  # "/root/…/self/" of codes: subtree queries
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # From the same events: the 简称 (文号 prefix of its letters) and the 公开指南 contact facts its letters print.
+    short_name: Mapped[str | None] = mapped_column(String(50))
+    office_address: Mapped[str | None] = mapped_column(String(300))
+    office_hours: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
 
 
 class StaffMember(Base):
@@ -234,6 +239,9 @@ class Letter(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
+    # 文号, e.g. 测试市财政局依复〔2026〕12号: assigned when the letter is issued (LetterSerial); null on letters issued
+    # before 文号 existed.
+    number: Mapped[str | None] = mapped_column(String(240), unique=True)
     html: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     issued_on: Mapped[date] = mapped_column(Date)
@@ -246,6 +254,18 @@ class Letter(Base):
     window_days: Mapped[int | None] = mapped_column(Integer)  # the window, in working days from delivery
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class LetterSerial(Base):
+    """The last 文号 serial handed out per prefix (the organ's 简称), year and series (依复, 依补 …); never reused.
+    Keyed by the prefix, not the organ: two organs that share a 简称 share its sequence, so 文号 stay unique."""
+
+    __tablename__ = "letter_serial"
+
+    prefix: Mapped[str] = mapped_column(String(200), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_serial: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HandlingStep(Base):

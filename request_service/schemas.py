@@ -528,6 +528,7 @@ class LetterSummary(ReadSchema):
     kind: LetterKind
     kind_label: Term
     title: str = Field(description="文书名称, e.g. 补正告知书")
+    number: str | None = Field(None, description="文号, e.g. 测试市财政局依补〔2026〕3号 (null: issued before 文号)")
     issued_on: date
     sha256: str = Field(description="SHA-256 of the letter as issued (HTML): the X-Letter-SHA256 of its download")
 

@@ -2,6 +2,7 @@
 letters addressed to them through api/public.py (tracking number + 查询码, or signed in), answered by the same
 two response builders below."""
 
+import asyncio
 from datetime import date, datetime
 from typing import Annotated
 
@@ -36,6 +37,7 @@ class LetterRead(BaseModel):
     application_id: str
     kind: LetterKind
     title: str = Field(description="文书名称, e.g. 政府信息公开申请答复书")
+    number: str | None = Field(None, description="文号, e.g. 测试市财政局依复〔2026〕12号 (null: issued before 文号)")
     issued_on: date
     sha256: str = Field(description="SHA-256 of the stored HTML: the letter as issued")
     created_by: str
@@ -47,7 +49,8 @@ class LetterRead(BaseModel):
     @classmethod
     def of(cls, letter: Letter) -> "LetterRead":
         return cls(id=letter.id, application_id=letter.application_id, kind=LetterKind(letter.kind),
-                   title=LetterKind(letter.kind).zh, issued_on=letter.issued_on, sha256=letter.sha256,
+                   title=LetterKind(letter.kind).zh, number=letter.number, issued_on=letter.issued_on,
+                   sha256=letter.sha256,
                    created_by=letter.created_by, created_at=letter.created_at,
                    delivery_channel=letter.delivery_channel, delivered_on=letter.delivered_on)
 
@@ -67,7 +70,7 @@ async def list_letters(application_id: str, session: SessionDep, principal: Staf
                                                 **problem_responses(401, 404)})
 async def get_letter_pdf(application_id: str, letter_id: str, session: SessionDep, principal: StaffDep) -> Response:
     app = await load_application(session, principal, application_id)
-    return letter_pdf(app, await domain.get_letter(session, app.id, letter_id))
+    return await letter_pdf(app, await domain.get_letter(session, app.id, letter_id))
 
 
 @router.get("/applications/{application_id}/letters/{letter_id}", summary="A letter as issued (HTML)",
@@ -79,9 +82,11 @@ async def get_letter_html(application_id: str, letter_id: str, session: SessionD
     return letter_html(await domain.get_letter(session, app.id, letter_id))
 
 
-def letter_pdf(app: Application, letter: Letter) -> Response:
+async def letter_pdf(app: Application, letter: Letter) -> Response:
     stem = "".join(c for c in app.tracking_no if c.isascii() and (c.isalnum() or c in "-_")) or letter.id
-    return Response(domain.render_pdf(letter), media_type="application/pdf",
+    # Off the event loop: a letter with characters no letter had before converts their glyphs (letter_pdf.py).
+    body = await asyncio.to_thread(domain.render_pdf, letter)
+    return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{stem}-{letter.kind}.pdf"',
                              "X-Letter-SHA256": letter.sha256})
 

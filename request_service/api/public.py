@@ -96,7 +96,7 @@ async def track_letter_pdf(letter_id: str, body: TrackQuery, request: Request, s
     app = await _tracked(body, request, session, settings)
     if isinstance(app, JSONResponse):
         return app
-    return letter_pdf(app, await tracking.applicant_letter(session, app, letter_id))
+    return await letter_pdf(app, await tracking.applicant_letter(session, app, letter_id))
 
 
 @router.post("/track/letters/{letter_id}", summary="A letter sent to the applicant, as issued (HTML, by 查询码)",
@@ -141,7 +141,7 @@ async def list_my_letters(application_id: str, request: Request, response: Respo
 async def get_my_letter_pdf(application_id: str, letter_id: str, session: SessionDep,
                             principal: PrincipalDep) -> Response:
     app = await tracking.own_application(session, principal, application_id)
-    return letter_pdf(app, await tracking.applicant_letter(session, app, letter_id))
+    return await letter_pdf(app, await tracking.applicant_letter(session, app, letter_id))
 
 
 @mine_router.get(MINE + "/{letter_id}", summary="One of my letters as issued (HTML)", response_class=HTMLResponse,

@@ -8,7 +8,8 @@ unless marked *; a missing value leaves its sentence out or falls back to a neut
 objects or ISO strings and print as 2026年3月16日. Never pass identity numbers: letters carry names only.
 
 Common to every kind
-    contact               str   the organ's contact line printed at the foot (电话、地址)
+    contact               str   the organ's contact line printed at the foot; default: its 公开指南 facts as the
+                                catalogue announced them (地址、电话、办公时间), none if it announced none
     reconsideration_body  str   复议机关 named in the remedy notice (e.g. "XX市人民政府")
     court                 str   人民法院 named in the remedy notice
     received_on           date  default app.receipt_date
@@ -86,25 +87,26 @@ due_on → fee_due_on; supplement_notice due_on → supplement_due_on; consultat
 """
 
 import hashlib
-import html
-import io
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain.applications import SHANGHAI, today
 from request_service.domain.fees import STANDARD, application_rank
+from request_service.domain.letter_pdf import render_pdf
 from request_service.errors import LetterNotFound, LetterOutcomeMissing, UnknownLetterKind
-from request_service.models import Application, KnownOrgan, Letter
+from request_service.models import Application, KnownOrgan, Letter, LetterSerial
 from request_service.vocab import GROUND_ARTICLES, Channel, Delivery, FeeMethod, LetterKind, Outcome, RefusalGround
 
-__all__ = ["ALIASES", "DEFAULT_ARTICLES", "get_letter", "issue_letter", "letters_of", "render_html", "render_pdf"]
+__all__ = ["ALIASES", "DEFAULT_ARTICLES", "SERIES", "get_letter", "issue_letter", "letters_of", "next_number",
+           "render_html", "render_pdf"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "letters"
 
@@ -133,6 +135,12 @@ DEFAULT_ARTICLES: dict[str, list[str]] = {
     "other.no_supplement": ["第三十条"],
     "other.fee_unpaid": ["第四十二条"],
     "other.other": [],
+}
+# 文号 series per kind: 机关简称 + series + 〔year〕 + serial + 号, e.g. 测试市财政局依复〔2026〕12号 (依申请公开答复).
+# Each series is numbered on its own, per year, as registries (收发文登记) number replies and notices separately.
+SERIES: dict[str, str] = {
+    "reply": "依复", "supplement_notice": "依补", "extension_notice": "依延", "consultation_letter": "依征",
+    "fee_notice": "依费", "explanation_request": "依说", "deferral_notice": "依缓", "receipt": "依收",
 }
 # Other names accepted for a context key, per kind (alias → key).
 ALIASES: dict[str, dict[str, str]] = {
@@ -252,9 +260,27 @@ def _withheld_part(part: Any) -> dict[str, Any]:
             "article": article, "reason": part.get("reason") or part.get("why")}
 
 
-async def _organ_name(session: AsyncSession, organ_code: str) -> str:
-    name = (await session.execute(select(KnownOrgan.name).where(KnownOrgan.code == organ_code))).scalar_one_or_none()
-    return name or organ_code
+def contact_line(organ: KnownOrgan | None) -> str | None:
+    """The organ's contact line from its 公开指南 facts (地址、电话、办公时间); None when it announced none."""
+    if organ is None:
+        return None
+    parts = [f"{label}：{value}" for label, value in (("地址", organ.office_address), ("电话", organ.phone),
+                                                     ("办公时间", organ.office_hours)) if value]
+    return "；".join(parts) or None
+
+
+async def next_number(session: AsyncSession, prefix: str, kind: str, year: int) -> str:
+    """The next 文号 of `prefix` (the organ's 简称) in the series of `kind` for `year`: one atomic upsert (INSERT …
+    ON CONFLICT DO UPDATE … RETURNING), so two letters issued at once never draw the same serial, and a rolled-back
+    issue gives its serial back with its transaction."""
+    series = SERIES[kind]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(LetterSerial).values(prefix=prefix, year=year, series=series, last_serial=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[LetterSerial.prefix, LetterSerial.year, LetterSerial.series],
+        set_={"last_serial": LetterSerial.last_serial + 1}).returning(LetterSerial.last_serial)
+    serial = (await session.execute(statement)).scalar_one()
+    return f"{prefix}{series}〔{year}〕{serial}号"
 
 
 async def letter_context(session: AsyncSession, app: Application, kind: str,
@@ -264,8 +290,11 @@ async def letter_context(session: AsyncSession, app: Application, kind: str,
     for alias, key in ALIASES.get(kind, {}).items():
         if alias in extra and key not in extra:
             extra[key] = extra.pop(alias)
+    organ = await session.get(KnownOrgan, app.organ_code)
     ctx: dict[str, Any] = {
-        "kind": kind, "title": LetterKind(kind).zh, "organ_name": await _organ_name(session, app.organ_code),
+        "kind": kind, "title": LetterKind(kind).zh, "organ_name": organ.name if organ else app.organ_code,
+        "organ_short_name": (organ.short_name if organ else None) or (organ.name if organ else app.organ_code),
+        "contact": contact_line(organ),
         "tracking_no": app.tracking_no, "addressee": app.applicant_name, "applicant_name": app.applicant_name,
         "info_title": app.info_title, "received_on": app.receipt_date, "issued_on": today(),
     }
@@ -334,14 +363,17 @@ def render_html(kind: str, ctx: dict[str, Any]) -> str:
 async def issue_letter(session: AsyncSession, app: Application, kind: str, actor_sub: str,
                        context: dict | None = None) -> Letter:
     """Render the letter `kind` (LetterKind value) for `app` and store it (html, sha256, issued_on = today in
-    Asia/Shanghai). Raises UnknownLetterKind (422) or, for a reply without an outcome, LetterOutcomeMissing."""
+    Asia/Shanghai, its 文号 drawn from the organ's series of the kind for the year). Raises UnknownLetterKind (422)
+    or, for a reply without an outcome, LetterOutcomeMissing."""
     if kind not in {k.value for k in LetterKind}:
         raise UnknownLetterKind(f"Unknown letter kind {kind!r}.")
     ctx = await letter_context(session, app, kind, context)
+    issued_on = _as_date(ctx["issued_on"]) or today()
+    ctx["letter_number"] = await next_number(session, ctx["organ_short_name"], kind, issued_on.year)
     body = render_html(kind, ctx)
-    letter = Letter(application_id=app.id, kind=kind, html=body,
-                    sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
-                    issued_on=_as_date(ctx["issued_on"]) or today(), created_by=actor_sub)
+    letter = Letter(application_id=app.id, kind=kind, number=ctx["letter_number"], html=body,
+                    sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(), issued_on=issued_on,
+                    created_by=actor_sub)
     session.add(letter)
     await session.flush()
     return letter
@@ -361,127 +393,3 @@ async def get_letter(session: AsyncSession, application_id: str, letter_id: str)
     if letter is None:
         raise LetterNotFound(f"Letter {letter_id} does not exist.")
     return letter
-
-
-# ---------------------------------------------------------------------------------------------------------- PDF
-
-_BLOCKS = {"h1", "h2", "h3", "p", "li"}
-
-
-class _BlockParser(HTMLParser):
-    """Flattens a letter's HTML into (tag, css class, text) blocks: enough for a flowing PDF layout."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.blocks: list[tuple[str, str, str]] = []
-        self.title = ""
-        self._current: tuple[str, str, list[str]] | None = None
-        self._skip = 0
-        self._in_title = False
-        self._lists: list[list[Any]] = []  # [tag, counter]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("style", "script"):
-            self._skip += 1
-        elif tag == "title":
-            self._in_title = True
-        elif tag in ("ol", "ul"):
-            self._lists.append([tag, 0])
-        elif tag == "br" and self._current is not None:
-            self._current[2].append("\n")
-        elif tag in _BLOCKS:
-            self._flush()
-            prefix = ""
-            if tag == "li" and self._lists:
-                self._lists[-1][1] += 1
-                prefix = f"{self._lists[-1][1]}. " if self._lists[-1][0] == "ol" else "• "
-            self._current = (tag, dict(attrs).get("class") or "", [prefix])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script"):
-            self._skip -= 1
-        elif tag == "title":
-            self._in_title = False
-        elif tag in ("ol", "ul") and self._lists:
-            self._flush()
-            self._lists.pop()
-        elif tag in _BLOCKS:
-            self._flush()
-
-    def handle_data(self, data: str) -> None:
-        if self._skip:
-            return
-        if self._in_title:
-            self.title += data
-        elif self._current is not None:
-            self._current[2].append(data)
-
-    def _flush(self) -> None:
-        if self._current is not None:
-            tag, css, parts = self._current
-            text = " ".join("".join(parts).split(" ")).strip()
-            text = "\n".join(" ".join(line.split()) for line in text.split("\n"))
-            if text.strip():
-                self.blocks.append((tag, css, text))
-        self._current = None
-
-
-_FONT = "STSong-Light"
-_font_registered = False
-
-
-def _register_font() -> None:
-    global _font_registered
-    if not _font_registered:
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        # A CID font of the PDF standard's Asian font packs: Chinese renders with no font file on disk.
-        pdfmetrics.registerFont(UnicodeCIDFont(_FONT))
-        _font_registered = True
-
-
-def render_pdf(letter: Letter) -> bytes:
-    """The letter as a PDF (A4, flowing layout of the same content as its HTML). Deterministic for one letter."""
-    from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY, TA_RIGHT
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-
-    _register_font()
-    parser = _BlockParser()
-    parser.feed(letter.html)
-    parser.close()
-    base = ParagraphStyle("body", fontName=_FONT, fontSize=14, leading=24, wordWrap="CJK", alignment=TA_JUSTIFY,
-                          firstLineIndent=28)
-    styles = {
-        "issuer": ParagraphStyle("issuer", parent=base, fontSize=20, leading=30, alignment=TA_CENTER,
-                                 firstLineIndent=0, textColor="#cc0000"),
-        "title": ParagraphStyle("title", parent=base, fontSize=18, leading=30, alignment=TA_CENTER,
-                                firstLineIndent=0, spaceBefore=6, spaceAfter=6),
-        "ref": ParagraphStyle("ref", parent=base, alignment=TA_RIGHT, firstLineIndent=0, spaceAfter=8),
-        "salutation": ParagraphStyle("salutation", parent=base, firstLineIndent=0, spaceBefore=6),
-        "signature": ParagraphStyle("signature", parent=base, alignment=TA_RIGHT, firstLineIndent=0,
-                                    spaceBefore=36),
-        "date": ParagraphStyle("date", parent=base, alignment=TA_RIGHT, firstLineIndent=0),
-        "small": ParagraphStyle("small", parent=base, fontSize=11, leading=18, firstLineIndent=0, spaceBefore=12),
-        "h3": ParagraphStyle("h3", parent=base, spaceBefore=6),
-    }
-    story: list[Any] = []
-    for tag, css, text in parser.blocks:
-        classes = set(css.split())
-        name = next((c for c in ("issuer", "title", "ref", "salutation", "signature", "date") if c in classes),
-                    None)
-        if name is None and classes & {"contact", "note"}:
-            name = "small"
-        style = styles.get(name or ("h3" if tag == "h3" else ""), base)
-        story.append(Paragraph(html.escape(text, quote=False).replace("\n", "<br/>"), style))
-        if name == "title":
-            story.append(Spacer(1, 4 * mm))
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=28 * mm, rightMargin=26 * mm, topMargin=30 * mm,
-                            bottomMargin=28 * mm, title=parser.title.strip() or LetterKind(letter.kind).zh,
-                            author="", subject=letter.sha256, creator="Gongkai", invariant=1)
-    doc.build(story)
-    return buffer.getvalue()

@@ -19,6 +19,7 @@ __all__ = ["ORGAN_EVENTS", "apply_organ_event", "apply_organ_events", "get_known
 
 log = logging.getLogger("gongkai.request.organs")
 ORGAN_EVENTS = frozenset({"organ.created", "organ.updated"})
+GUIDE_FACTS = ("short_name", "office_address", "office_hours", "phone")
 
 
 async def get_known_organ(session: AsyncSession, code: str) -> KnownOrgan:
@@ -90,6 +91,9 @@ async def apply_organ_event(session: AsyncSession, event: EventRead | dict[str, 
         organ.version = version
         if old_path != path:  # moved under another parent (or re-coded): carry the whole subtree along
             await _rewrite_subtree(session, old_path, path, organ_id)
+    # The 简称 and 公开指南 contact facts are printed on its letters (文号 prefix, contact line): as announced.
+    for field in GUIDE_FACTS:
+        setattr(organ, field, payload.get(field) or None)
     await session.flush()
     orphans = (await session.execute(
         select(KnownOrgan).where(KnownOrgan.parent_code == code, KnownOrgan.id != organ_id)

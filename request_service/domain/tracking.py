@@ -125,8 +125,8 @@ async def own_application(session: AsyncSession, principal: Principal, applicati
 
 def letter_summary(letter: Letter) -> dict[str, object]:
     kind = LetterKind(letter.kind)
-    return {"id": letter.id, "kind": kind, "kind_label": term(kind), "title": kind.zh, "issued_on": letter.issued_on,
-            "sha256": letter.sha256}
+    return {"id": letter.id, "kind": kind, "kind_label": term(kind), "title": kind.zh, "number": letter.number,
+            "issued_on": letter.issued_on, "sha256": letter.sha256}
 
 
 async def applicant_view(session: AsyncSession, app: Application, principal: Principal) -> ApplicantApplicationRead:

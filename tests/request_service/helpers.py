@@ -82,7 +82,7 @@ def _squeeze(text: str) -> str:
 
 def pdf_text(pdf: bytes) -> str:
     """The text a reader of the PDF sees (every page, in order), read back with pypdf, whitespace removed.
-    ReportLab's CID font STSong-Light maps to Unicode through UniGB-UCS2-H, so Chinese extracts as written."""
+    The embedded font subset carries a ToUnicode map, so Chinese extracts as written."""
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     reader = PdfReader(io.BytesIO(pdf))
     return _squeeze("".join(page.extract_text() or "" for page in reader.pages))

@@ -123,7 +123,7 @@ async def test_reply_for_each_outcome(request_db, outcome):
     text = _text(letter.html)
     assert letter.kind == "reply" and letter.issued_on == today()
     assert letter.sha256 == hashlib.sha256(letter.html.encode()).hexdigest()
-    assert text.startswith(f"{ORGAN_NAME}政府信息公开申请答复书申请编号：")
+    assert text.startswith(f"{ORGAN_NAME}{letter.number}政府信息公开申请答复书申请编号：")
     assert "王五：" in text and "本机关于2026年2月10日收到您提出的政府信息公开申请" in text
     assert "2025年城市更新项目的立项批复" in text
     assert f"{today().year}年{today().month}月{today().day}日" in text
@@ -140,7 +140,8 @@ async def test_reply_for_each_outcome(request_db, outcome):
 
     # The printed letter says the same: head (issuer, title, 申请编号, addressee), outcome, remedy, signature, date.
     pdf = _pdf(letter)
-    assert pdf.startswith(f"{ORGAN_NAME}政府信息公开申请答复书申请编号：{tracking_no}王五：本机关于2026年2月10日收到")
+    assert pdf.startswith(f"{ORGAN_NAME}{letter.number}政府信息公开申请答复书申请编号：{tracking_no}"
+                          "王五：本机关于2026年2月10日收到")
     assert "2025年城市更新项目的立项批复" in pdf
     for phrase in phrases:
         assert phrase in pdf, (outcome, phrase)
@@ -216,13 +217,13 @@ async def test_notices(request_db, kind):
     app_id = await _application(request_db, organ_code(), tracking_no=tracking_no)
     letter = await _issue(request_db, app_id, kind, context)
     text = _text(letter.html)
-    assert text.startswith(f"{ORGAN_NAME}{LetterKind(kind).zh}申请编号：")
+    assert text.startswith(f"{ORGAN_NAME}{letter.number}{LetterKind(kind).zh}申请编号：")
     for phrase in phrases:
         assert phrase in text, (kind, phrase)
     _clean(letter.html)
     pdf = _pdf(letter)
     addressee = context.get("party_name", "王五")
-    assert pdf.startswith(f"{ORGAN_NAME}{LetterKind(kind).zh}申请编号：{tracking_no}{addressee}：")
+    assert pdf.startswith(f"{ORGAN_NAME}{letter.number}{LetterKind(kind).zh}申请编号：{tracking_no}{addressee}：")
     for phrase in phrases:
         assert phrase in pdf, (kind, phrase)
     assert pdf.endswith(f"{ORGAN_NAME}{_today_cn()}"), pdf[-60:]
@@ -294,7 +295,7 @@ async def test_letters_api(requests_client, request_db):
     r = await requests_client.get(f"{API}/applications/{app_id}/letters/{second.id}.pdf", headers=desk.approver)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     assert r.content.startswith(b"%PDF-") and r.content.rstrip().endswith(b"%%EOF")
-    assert b"STSong-Light" in r.content
+    assert b"STSong-Light" not in r.content  # the font is embedded (test_letter_pdf.py checks it in detail)
     pdf = assert_pdf_matches_html(r.content, second.html)
     assert "属于人事管理、后勤管理、内部工作流程等内部事务信息" in pdf and "理由：属于内部人事管理信息" in pdf
     assert MUST_RECONSIDER_FIRST in pdf and pdf.endswith(f"{ORGAN_NAME}{_today_cn()}")
@@ -335,7 +336,7 @@ async def _served_pdf(client, desk: Desk, app_id: str, letter_id: str, letter_ht
     r = await client.get(f"{API}/applications/{app_id}/letters/{letter_id}.pdf", headers=desk.handler)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text
     pdf = assert_pdf_matches_html(r.content, letter_html)
-    assert pdf.startswith(f"{ORGAN_NAME}政府信息公开申请答复书申请编号：")
+    assert re.match(rf"{ORGAN_NAME}{ORGAN_NAME}依复〔\d{{4}}〕\d+号政府信息公开申请答复书申请编号：", pdf), pdf[:80]
     assert pdf.endswith(f"{ORGAN_NAME}{_today_cn()}")
     return pdf
 
