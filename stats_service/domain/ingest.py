@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Dialect, Table, TextClause, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,10 +32,13 @@ from stats_service.models import (
     AppealFact,
     ApplicationFact,
     BreachFact,
+    ColumnFact,
     ConsultationFact,
+    DocumentColumnFact,
     DocumentFact,
     OrganFact,
     ReportCounter,
+    ScoreDocumentFact,
 )
 
 __all__ = ["apply_catalog_events", "apply_request_events", "contribution", "organ_paths"]
@@ -224,8 +228,13 @@ async def _apply_organs(session: AsyncSession, organs: dict[str, dict[str, Any]]
 async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -> None:
     organs: dict[str, dict[str, Any]] = {}
     documents: dict[str, EventRead] = {}
+    columns: dict[str, EventRead] = {}
     for event in events:
-        if event.entity_type == "organ":
+        if event.entity_type == "column":
+            held_column = columns.get(event.entity_id)
+            if held_column is None or event.version >= held_column.version:
+                columns[event.entity_id] = event
+        elif event.entity_type == "organ":
             p = event.payload
             held_organ = organs.get(p["code"])
             if held_organ is None or event.version >= held_organ["version"]:  # fold by version, as documents
@@ -237,7 +246,10 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
                 documents[event.entity_id] = event
     if organs:
         await _apply_organs(session, organs)
+    if columns:
+        await _apply_columns(session, columns)
     if documents:
+        await _apply_score_documents(session, documents)
         stored = {d.document_id: d.version for d in (await session.execute(
             select(DocumentFact).where(DocumentFact.document_id.in_(list(documents))))).scalars()}
         rows = []
@@ -258,3 +270,61 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
                 "formed_on": _date(p.get("formed_on")) if public else None,
                 "publication_due_on": _date(p.get("publication_due_on")) if public else None})
         await _upsert(session, DocumentFact, rows, ["document_id"])
+
+
+_BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -> None:
+    """公开目录栏目 with their update rules, newest version wins (a re-delivered older event changes nothing)."""
+    stored = dict((await session.execute(select(ColumnFact.column_id, ColumnFact.version)
+                                          .where(ColumnFact.column_id.in_(list(columns))))).all())
+    rows = []
+    for column_id, event in columns.items():
+        if stored.get(column_id, -1) > event.version:
+            continue
+        p = event.payload
+        rows.append({"column_id": column_id, "version": event.version, "organ_code": p["organ_code"],
+                     "name": p["name"], "rule": p["rule"], "every": p.get("every"), "unit": p.get("unit"),
+                     "statutory_date": p.get("statutory_date"), "note": p.get("note"),
+                     "created_on": _date(p["created_on"]), "active": bool(p.get("active", True))})
+    await _upsert(session, ColumnFact, rows, ["column_id"])
+
+
+async def _apply_score_documents(session: AsyncSession, documents: dict[str, EventRead]) -> None:
+    """The scorecard's event-time facts of documents (ScoreDocumentFact, DocumentColumnFact).
+
+    A public snapshot sets the record's organ, publication day, deadlines, 解读 link and columns. A withdrawal
+    (payload `public: false`, nothing else) only dates the end of its public life with the event's own time, so a
+    scorecard for a day before the withdrawal still counts the record, and one after does not."""
+    stored = {f.document_id: f for f in (await session.execute(
+        select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(list(documents))))).scalars()}
+    rows, placed, replaced = [], [], []
+    for doc_id, event in documents.items():
+        p = event.payload
+        old = stored.get(doc_id)
+        if old is not None and old.version > event.version:
+            continue
+        if not p.get("public"):
+            if old is not None and old.withdrawn_on is None:
+                old.withdrawn_on = event.occurred_at.astimezone(_BEIJING).date()
+                old.version = event.version
+            continue
+        if not p.get("published_at") or not p.get("organ_code"):
+            continue
+        rows.append({
+            "document_id": doc_id, "version": event.version, "organ_code": p["organ_code"],
+            "index_no": p.get("index_no"), "genre": p.get("genre"),
+            "published_on": datetime.fromisoformat(p["published_at"]).astimezone(_BEIJING).date(),
+            "withdrawn_on": None, "publication_due_on": _date(p.get("publication_due_on")),
+            "needs_interpretation": bool(p.get("needs_interpretation")),
+            "interpretation_due_on": _date(p.get("interpretation_due_on")),
+            "interpretation_of": p.get("interpretation_of")})
+        replaced.append(doc_id)
+        placed.extend({"document_id": doc_id, "column_id": c} for c in dict.fromkeys(p.get("columns") or []))
+    await session.flush()
+    await _upsert(session, ScoreDocumentFact, rows, ["document_id"])
+    if replaced:
+        await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(replaced)))
+    if placed:
+        await session.execute(insert(DocumentColumnFact), placed)
