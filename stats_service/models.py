@@ -189,6 +189,7 @@ class ScoreDocumentFact(Base):
     organ_code: Mapped[str] = mapped_column(String(18))
     index_no: Mapped[str | None] = mapped_column(String(64))
     genre: Mapped[str | None] = mapped_column(String(40))
+    subject_category: Mapped[str | None] = mapped_column(String(40))  # 主题分类: placement by a column's rules
     published_on: Mapped[date] = mapped_column(Date)
     withdrawn_on: Mapped[date | None] = mapped_column(Date)
     publication_due_on: Mapped[date | None] = mapped_column(Date)
@@ -198,8 +199,9 @@ class ScoreDocumentFact(Base):
 
 
 class DocumentColumnFact(Base):
-    """A public record placed in a catalogue column (公开目录栏目), by rule or explicitly, as the catalogue announced
-    it; replaced per document by its latest event (as breaches are per application)."""
+    """A public record placed explicitly in a catalogue column (公开目录栏目), as the catalogue announced it;
+    replaced per document by its latest event (as breaches are per application). Placement by a column's 体裁 /
+    主题分类 rules is matched when scoring (ColumnFact.genres / subject_categories)."""
 
     __tablename__ = "document_column_fact"
 
@@ -221,6 +223,8 @@ class ColumnFact(Base):
     unit: Mapped[str | None] = mapped_column(String(8))  # day | week | month
     statutory_date: Mapped[str | None] = mapped_column(String(5))  # MM-DD, every year
     note: Mapped[str | None] = mapped_column(Text)  # 备注说明 (why it is legitimately empty)
+    genres: Mapped[list[str]] = mapped_column(JSON, default=list)  # records of these 体裁 are in the column
+    subject_categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # … and of these 主题分类
     created_on: Mapped[date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(default=True)
 

@@ -287,6 +287,8 @@ async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -
         rows.append({"column_id": column_id, "version": event.version, "organ_code": p["organ_code"],
                      "name": p["name"], "rule": p["rule"], "every": p.get("every"), "unit": p.get("unit"),
                      "statutory_date": p.get("statutory_date"), "note": p.get("note"),
+                     "genres": list(p.get("genres") or []),
+                     "subject_categories": list(p.get("subject_categories") or []),
                      "created_on": _date(p["created_on"]), "active": bool(p.get("active", True))})
     await _upsert(session, ColumnFact, rows, ["column_id"])
 
@@ -314,7 +316,7 @@ async def _apply_score_documents(session: AsyncSession, documents: dict[str, Eve
             continue
         rows.append({
             "document_id": doc_id, "version": event.version, "organ_code": p["organ_code"],
-            "index_no": p.get("index_no"), "genre": p.get("genre"),
+            "index_no": p.get("index_no"), "genre": p.get("genre"), "subject_category": p.get("subject_category"),
             "published_on": datetime.fromisoformat(p["published_at"]).astimezone(_BEIJING).date(),
             "withdrawn_on": None, "publication_due_on": _date(p.get("publication_due_on")),
             "needs_interpretation": bool(p.get("needs_interpretation")),

@@ -149,14 +149,26 @@ async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact
     columns = (await session.execute(select(ColumnFact).where(
         ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
         .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).scalars().all()
-    days: dict[str, list[date]] = {c.column_id: [] for c in columns}
+    days: dict[str, set[tuple[str, date]]] = {c.column_id: set() for c in columns}
     d = ScoreDocumentFact
-    for column_id, published_on in await session.execute(
-            select(DocumentColumnFact.column_id, d.published_on)
+    for column_id, doc_id, published_on in await session.execute(
+            select(DocumentColumnFact.column_id, d.document_id, d.published_on)
             .join(d, d.document_id == DocumentColumnFact.document_id)
             .where(DocumentColumnFact.column_id.in_(list(days)), _public_on(d, scope.as_of))):
-        days[column_id].append(published_on)
-    return [(c, sorted(days[c.column_id], reverse=True)) for c in columns]
+        days[column_id].add((doc_id, published_on))
+    # Placement by the columns' 体裁 / 主题分类 rules: the public records of the columns' organs of those kinds.
+    by_rule = [c for c in columns if c.genres or c.subject_categories]
+    if by_rule:
+        genres = {g for c in by_rule for g in c.genres}
+        subjects = {s for c in by_rule for s in c.subject_categories}
+        for organ, genre, subject, doc_id, published_on in await session.execute(
+                select(d.organ_code, d.genre, d.subject_category, d.document_id, d.published_on).where(
+                    d.organ_code.in_({c.organ_code for c in by_rule}), _public_on(d, scope.as_of),
+                    or_(d.genre.in_(genres), d.subject_category.in_(subjects)))):
+            for c in by_rule:
+                if c.organ_code == organ and (genre in c.genres or subject in c.subject_categories):
+                    days[c.column_id].add((doc_id, published_on))
+    return [(c, sorted((day for _, day in days[c.column_id]), reverse=True)) for c in columns]
 
 
 def _column_item(c: ColumnFact, last: date | None, **extra: Any) -> dict[str, Any]:

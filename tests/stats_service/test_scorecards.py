@@ -10,7 +10,8 @@ Hand count, organ DEPT, period 2026-01-01 … D = 2026-06-30:
   2025-11-10 → due 2026-05-10: STALE), 年度报告 (by 01-31 each year, published 2026-01-20: fresh), 规划计划 (when
   changed, empty, with a 备注说明: fine), 财政预决算 (when changed, empty, no note: BLANK), 重大项目 (monthly, created
   06-10 → due 07-10: fresh, but empty and no note: BLANK), 专项工作 (monthly since 01-01; its one record was withdrawn
-  06-28: STALE and BLANK) → stale 2, blank 3.
+  06-28: STALE and BLANK), 政策文件 (every 6 months, placed by 体裁 行政规范性文件: p3 on 06-29, fresh) → stale 2,
+  blank 3.
 - publication (20 working days): n1 on time, r1 late, p1 p2 p3 p4 on time; i1 i2 (解读) have no deadline; w1 was
   withdrawn; n2 is from 2025 → 5 / 6 = 0.8333.
 - 解读: p1 (解读 i1 on time), p2 (none, due 04-06: OVERDUE), p3 (none, due 07-02: not yet), p4 (i2, late but there)
@@ -37,10 +38,11 @@ CITY_STAFF = auth("stats_officer", organ=CITY)
 
 def column(catalog: Feed, column_id: str, name: str, rule: str, created_on: str, *, every: int | None = None,
            unit: str | None = None, statutory_date: str | None = None, note: str | None = None,
-           organ_code: str = DEPT, version: int = 1) -> None:
+           genres: tuple[str, ...] = (), organ_code: str = DEPT, version: int = 1) -> None:
     catalog.add("column.created" if version == 1 else "column.updated", "column", column_id, version,
                 {"id": column_id, "organ_code": organ_code, "name": name, "rule": rule, "every": every, "unit": unit,
-                 "statutory_date": statutory_date, "note": note, "created_on": created_on, "active": True})
+                 "statutory_date": statutory_date, "note": note, "genres": list(genres), "subject_categories": [],
+                 "created_on": created_on, "active": True})
 
 
 def doc(catalog: Feed, doc_id: str, published: str, due: str | None, *, columns: tuple[str, ...] = (),
@@ -72,6 +74,11 @@ def base_events() -> tuple[Feed, Feed, Apps]:
     column(catalog, "c_fin", "财政预决算", "when_changed", "2025-01-01")
     column(catalog, "c_proj", "重大项目", "interval", "2026-06-10", every=1, unit="month")
     column(catalog, "c_old", "专项工作", "interval", "2026-01-01", every=1, unit="month")
+    # Placed by 体裁 (no explicit placement): p1, p4, p3 are its records; last update 06-29, fresh.
+    column(catalog, "c_policy", "政策文件", "interval", "2025-01-01", every=6, unit="month",
+           genres=("normative_document",))
+    column(catalog, "c_other", "其他机关栏目", "when_changed", "2025-01-01", note="无", genres=("notice",),
+           organ_code=OTHER)  # another organ's column: DEPT's notices are not in it
     doc(catalog, "n1", "2026-06-20", "2026-06-25", columns=("c_news",))
     doc(catalog, "n2", "2025-11-10", "2025-11-20", columns=("c_notice",))
     doc(catalog, "r1", "2026-01-20", "2026-01-15", columns=("c_report",))
