@@ -394,7 +394,9 @@ class SheetRead(BaseModel):
 
 
 class SheetsRead(BaseModel):
-    items: list[SheetRead] = Field(description="built-in sheets, then the latest version of each loaded sheet")
+    """Every sheet at once (a handful): not a paged list."""
+
+    sheets: list[SheetRead] = Field(description="built-in sheets, then the latest version of each loaded sheet")
 
 
 class SheetRef(BaseModel):
@@ -453,7 +455,9 @@ class ScoreRecord(BaseModel):
     detail: dict[str, Any]
 
 
-class ScoreRecordsRead(BaseModel):
+class ScoreRecordsRead(Page[ScoreRecord]):
+    """The records behind one scorecard figure, in the common list envelope (services/pagination.py)."""
+
     organ_code: str
     include_subordinates: bool
     from_: date = Field(alias="from", serialization_alias="from")
@@ -464,7 +468,6 @@ class ScoreRecordsRead(BaseModel):
     numerator: int
     denominator: int | None
     total: int = Field(description="count metrics: equals the figure; rates: equals the denominator")
-    items: list[ScoreRecord]
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -484,6 +487,7 @@ class RankingRead(BaseModel):
     from_: date = Field(alias="from", serialization_alias="from")
     as_of: date
     sheet: SheetRef
-    items: list[RankingItem] = Field(description="direct subordinates, each over its subtree; vetoed last")
+    organs: list[RankingItem] = Field(description="every direct subordinate (whole, like a dashboard's buckets), each "
+                                                  "over its subtree; vetoed last")
 
     model_config = ConfigDict(populate_by_name=True)

@@ -4,11 +4,12 @@ What each figure counts: stats_service.domain.scorecard."""
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import Forbidden, Unauthorized, UnprocessableEntity, problem_responses
+from services.pagination import PageParams, page_of, page_params
 from stats_service.domain import access, scorecard
 from stats_service.domain.dates import today
 from stats_service.schemas import (
@@ -61,16 +62,15 @@ async def get_scorecard(organ_code: OrganCode, session: SessionDep, principal: P
             summary="The records behind a scorecard figure (drill-down)", response_model=ScoreRecordsRead,
             responses=_ERRORS)
 async def list_scorecard_records(organ_code: OrganCode, metric: MetricName, session: SessionDep,
-                                 principal: PrincipalDep, as_of: AsOf = None, date_from: From = None,
-                                 include_subordinates: Subordinates = False,
-                                 limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                                 offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict:
+                                 principal: PrincipalDep, request: Request, response: Response,
+                                 paging: Annotated[PageParams, Depends(page_params(50, 200))], as_of: AsOf = None,
+                                 date_from: From = None, include_subordinates: Subordinates = False) -> dict:
     """Count metrics: the counted records (`total` equals the figure). Rates: every record of the denominator with
     `counted` (in the numerator or not); `total` equals the denominator."""
     await access.require_scope(session, principal, organ_code, ROLES)
     start, day = _period(date_from, as_of)
-    return await scorecard.metric_records(session, organ_code, include_subordinates, start, day, metric, limit,
-                                          offset)
+    records, figure = await scorecard.metric_records(session, organ_code, include_subordinates, start, day, metric)
+    return page_of(request, response, records, paging, key=lambda r: f"{r['record_type']}:{r['id']}", **figure)
 
 
 @router.get("/scorecards/{organ_code}/ranking", summary="Ranking of an organ's direct subordinates (排名)",
@@ -89,7 +89,7 @@ async def get_scorecard_ranking(organ_code: OrganCode, session: SessionDep, prin
             responses=problem_responses(401, 403))
 async def list_scorecard_sheets(session: SessionDep, principal: PrincipalDep) -> dict:
     _require_any(principal, ROLES)
-    return {"items": await scorecard.list_sheets(session)}
+    return {"sheets": await scorecard.list_sheets(session)}
 
 
 @router.get("/scorecard-sheets/{sheet_id}", summary="One indicator sheet", response_model=SheetRead,

@@ -386,13 +386,13 @@ async def scorecard(session: AsyncSession, organ_code: str, include_subordinates
 
 
 async def metric_records(session: AsyncSession, organ_code: str, include_subordinates: bool, start: date | None,
-                         as_of: date, metric: str, limit: int, offset: int) -> dict[str, Any]:
+                         as_of: date, metric: str) -> tuple[Records, dict[str, Any]]:
+    """Every record behind the figure (in order; the endpoint pages them) and the figure itself."""
     scope = await _scope(session, organ_code, include_subordinates, start, as_of)
     kind = METRICS[metric].kind
     records = await METRICS[metric].compute(session, scope)
-    return {"organ_code": organ_code, "include_subordinates": include_subordinates, "from": scope.start,
-            "as_of": scope.as_of, "metric": metric, "kind": kind, **_figure(kind, records),
-            "total": len(records), "items": records[offset:offset + limit]}
+    return records, {"organ_code": organ_code, "include_subordinates": include_subordinates, "from": scope.start,
+                     "as_of": scope.as_of, "metric": metric, "kind": kind, **_figure(kind, records)}
 
 
 async def ranking(session: AsyncSession, organ_code: str, start: date | None, as_of: date, sheet_id: str | None,
@@ -418,4 +418,4 @@ async def ranking(session: AsyncSession, organ_code: str, start: date | None, as
         card["rank"] = rank
     start_day = start or date(as_of.year, 1, 1)
     return {"organ_code": organ_code, "from": start_day, "as_of": as_of, "sheet": _sheet_ref(sheet),
-            "items": cards}
+            "organs": cards}

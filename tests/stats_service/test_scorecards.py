@@ -157,6 +157,7 @@ async def test_each_indicator_on_the_hand_scored_fixture(stats, fed):
 
 async def drill(stats, url: str, who: dict = STAFF) -> dict:
     r = await stats.get(f"{url}&limit=200", headers=who)
+    assert r.json()["has_more"] is False
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -186,10 +187,18 @@ async def test_the_drill_down_of_every_figure_equals_it(stats, fed):
     stale = await drill(stats, f"{API}/scorecards/{DEPT}/metrics/stale_columns/records?as_of={D}")
     notice = next(r for r in stale["items"] if r["id"] == "c_notice")
     assert (notice["day"], notice["due_on"], notice["detail"]["name"]) == ("2025-11-10", "2026-05-10", "通知公告")
-    # Paging keeps the exact total.
-    page = await stats.get(f"{API}/scorecards/{DEPT}/metrics/publication_on_time_rate/records", headers=STAFF,
-                           params={"as_of": D, "limit": 2, "offset": 4})
-    assert (page.json()["total"], len(page.json()["items"])) == (6, 2)
+    # Paged like every list (after / limit): the pages together are the records, the total exact on each.
+    url = f"{API}/scorecards/{DEPT}/metrics/publication_on_time_rate/records"
+    seen, after = [], None
+    while True:
+        page = (await stats.get(url, headers=STAFF, params={"as_of": D, "limit": 4, **({"after": after} if after
+                                                                                       else {})})).json()
+        assert page["total"] == 6
+        seen += [i["id"] for i in page["items"]]
+        if not page["has_more"]:
+            break
+        after = page["next_cursor"]
+    assert sorted(seen) == ["n1", "p1", "p2", "p3", "p4", "r1"]
 
 
 async def test_a_past_day_is_reproduced_after_later_events(stats, stats_db, fed):
@@ -238,7 +247,7 @@ async def test_a_province_loads_its_own_sheet(stats, fed):
     assert (tighter["sheet"]["version"], tighter["veto_items"], tighter["verdict"], tighter["total_points"]) == (
         2, ["replies"], "vetoed", 50.0)
     assert await card(stats, sheet="gd-2026", sheet_version=1) == body
-    listed = (await stats.get(f"{API}/scorecard-sheets", headers=STAFF)).json()["items"]
+    listed = (await stats.get(f"{API}/scorecard-sheets", headers=STAFF)).json()["sheets"]
     assert [(s["id"], s["version"]) for s in listed] == [("gb-2019-19", 1), ("gd-2026", 2)]
     # Only admins load sheets; a built-in id is refused; a sheet naming an unknown metric is invalid.
     r = await stats.post(f"{API}/scorecard-sheets", json=sheet, headers=STAFF)
@@ -258,7 +267,7 @@ async def test_ranking_of_siblings_and_roll_up(stats, fed):
     assert (own["total_points"], own["verdict"]) == (100.0, "pass")  # nothing to score: full points
     r = await stats.get(f"{API}/scorecards/{CITY}/ranking", headers=CITY_STAFF, params={"as_of": D})
     assert r.status_code == 200, r.text
-    assert [(i["rank"], i["organ_code"], i["total_points"], i["verdict"]) for i in r.json()["items"]] == [
+    assert [(i["rank"], i["organ_code"], i["total_points"], i["verdict"]) for i in r.json()["organs"]] == [
         (1, OTHER, 100.0, "pass"), (2, DEPT, 56.67, "vetoed")]
 
 
