@@ -290,7 +290,12 @@ async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -
                      "genres": list(p.get("genres") or []),
                      "subject_categories": list(p.get("subject_categories") or []),
                      "created_on": _date(p["created_on"]), "active": bool(p.get("active", True))})
-    await _upsert(session, ColumnFact, rows, ["column_id"])
+    if rows:
+        # Not the unnest() bulk path: it cannot carry the JSON lists, and columns are few (an executemany).
+        stmt = _insert(session, ColumnFact)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["column_id"], set_={c: getattr(stmt.excluded, c) for c in rows[0] if c != "column_id"}),
+            rows)
 
 
 async def _apply_score_documents(session: AsyncSession, documents: dict[str, EventRead]) -> None:
