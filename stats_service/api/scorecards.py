@@ -3,6 +3,7 @@ What each figure counts: stats_service.domain.scorecard."""
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
@@ -10,7 +11,7 @@ from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import Forbidden, Unauthorized, UnprocessableEntity, problem_responses
 from services.pagination import PageParams, page_of, page_params
-from stats_service.domain import access, scorecard
+from stats_service.domain import access, scorecard, scorecard_exports
 from stats_service.domain.dates import today
 from stats_service.schemas import (
     MetricName,
@@ -56,6 +57,43 @@ async def get_scorecard(organ_code: OrganCode, session: SessionDep, principal: P
     await access.require_scope(session, principal, organ_code, ROLES)
     start, day = _period(date_from, as_of)
     return await scorecard.scorecard(session, organ_code, include_subordinates, start, day, sheet, sheet_version)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _file_headers(card: dict, ext: str, *, attachment: bool) -> dict[str, str]:
+    ascii_name = f"scorecard-{card['organ_code']}-{card['as_of'].isoformat()}.{ext}"
+    return {"Content-Disposition": f"{'attachment' if attachment else 'inline'}; filename=\"{ascii_name}\"; "
+                                   f"filename*=UTF-8''{quote(f'{scorecard_exports.title(card)}.{ext}')}"}
+
+
+@router.get("/scorecards/{organ_code}/export.xlsx", summary="The scorecard as XLSX", response_class=Response,
+            responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}, **_ERRORS})
+async def export_scorecard_xlsx(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                                as_of: AsOf = None, date_from: From = None, sheet: SheetId = None,
+                                sheet_version: SheetVersion = None,
+                                include_subordinates: Subordinates = False) -> Response:
+    """The same card as the JSON (same parameters, same access): one row per indicator, numbers as numbers."""
+    card = await get_scorecard(organ_code, session, principal, as_of, date_from, sheet, sheet_version,
+                               include_subordinates)
+    return Response(scorecard_exports.render_xlsx(card), media_type=XLSX,
+                    headers=_file_headers(card, "xlsx", attachment=True))
+
+
+@router.get("/scorecards/{organ_code}/export.html", summary="The scorecard as a printable page with its chart",
+            response_class=Response,
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}, **_ERRORS})
+async def export_scorecard_html(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                                as_of: AsOf = None, date_from: From = None, sheet: SheetId = None,
+                                sheet_version: SheetVersion = None,
+                                include_subordinates: Subordinates = False) -> Response:
+    """For the leadership meeting: verdict, points per indicator as a bar chart drawn on the server (inline SVG,
+    nothing from a CDN, no script), the table with sources; print rules inline."""
+    card = await get_scorecard(organ_code, session, principal, as_of, date_from, sheet, sheet_version,
+                               include_subordinates)
+    return Response(scorecard_exports.render_html(card), media_type="text/html; charset=utf-8",
+                    headers=_file_headers(card, "html", attachment=False))
 
 
 @router.get("/scorecards/{organ_code}/metrics/{metric}/records",

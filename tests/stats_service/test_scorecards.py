@@ -280,3 +280,39 @@ async def test_access_and_inputs(stats, fed):
     assert_problem(r, 422, "validation_error")
     r = await stats.get(f"{API}/scorecards/{DEPT}/metrics/nope/records", headers=STAFF)
     assert_problem(r, 422, "validation_error")
+
+
+async def test_xlsx_and_printable_html_carry_the_same_figures(stats, fed):
+    import io
+    import re
+
+    from openpyxl import load_workbook
+
+    body = await card(stats)
+    r = await stats.get(f"{API}/scorecards/{DEPT}/export.xlsx", headers=STAFF, params={"as_of": D})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert f'filename="scorecard-{DEPT}-{D}.xlsx"' in r.headers["content-disposition"]
+    ws = load_workbook(io.BytesIO(r.content)).active
+    table = [[c.value for c in row] for row in ws.iter_rows(min_row=5, max_row=4 + len(body["indicators"]))]
+    assert [(row[0], row[5], row[6]) for row in table] == [
+        (i["name_zh"], i["points"], i["max_points"]) for i in body["indicators"]]
+    assert [row[2] for row in table][:3] == ["2", "3", "83.33%"]
+    total = [c.value for c in ws[5 + len(body["indicators"])]]
+    assert (total[0], total[5], total[6], total[7]) == ("合计", 56.67, 100.0, "单项否决")
+
+    r = await stats.get(f"{API}/scorecards/{DEPT}/export.html", headers=STAFF, params={"as_of": D})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert "总分 56.67 / 100.0" in html and "单项否决" in html and "栏目更新（超期未更新栏目数）" in html
+    # The chart is drawn on the server: one scored bar per indicator, widths proportional to the points.
+    bars = re.findall(r'<rect class="(ok|bad|veto)" x="200" y="[\d.]+" width="([\d.]+)"', html)
+    maxima = re.findall(r'<rect class="max" x="200" y="[\d.]+" width="([\d.]+)"', html)
+    assert len(bars) == len(maxima) == len(body["indicators"])
+    assert [css for css, _ in bars][0] == "veto"
+    for (_, width), full, ind in zip(bars, maxima, body["indicators"], strict=True):
+        assert abs(float(width) / float(full) - ind["points"] / ind["max_points"]) < 0.01, ind["key"]
+    # Nothing fetched from elsewhere when printed: no script, no external stylesheet, font or image.
+    assert "<script" not in html and "<link" not in html
+    assert re.findall(r'(?:src|href)="', html) == []
+    assert set(re.findall(r'https?://[^"\s)]+', html)) <= {"http://www.w3.org/2000/svg"}
