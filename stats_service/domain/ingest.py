@@ -229,6 +229,7 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
     organs: dict[str, dict[str, Any]] = {}
     documents: dict[str, EventRead] = {}
     columns: dict[str, EventRead] = {}
+    document_events: list[EventRead] = []  # all of them, in feed order (the scorecard's event-time facts)
     for event in events:
         if event.entity_type == "column":
             held_column = columns.get(event.entity_id)
@@ -241,6 +242,7 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
                 organs[p["code"]] = {"code": p["code"], "name": p["name"], "kind": p["kind"],
                                      "parent_code": p.get("parent_code"), "version": event.version}
         elif event.entity_type == "document":
+            document_events.append(event)
             held = documents.get(event.entity_id)
             if held is None or event.version >= held.version:
                 documents[event.entity_id] = event
@@ -249,7 +251,7 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
     if columns:
         await _apply_columns(session, columns)
     if documents:
-        await _apply_score_documents(session, documents)
+        await _apply_score_documents(session, document_events)
         stored = {d.document_id: d.version for d in (await session.execute(
             select(DocumentFact).where(DocumentFact.document_id.in_(list(documents))))).scalars()}
         rows = []
@@ -298,40 +300,48 @@ async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -
             rows)
 
 
-async def _apply_score_documents(session: AsyncSession, documents: dict[str, EventRead]) -> None:
+async def _apply_score_documents(session: AsyncSession, events: list[EventRead]) -> None:
     """The scorecard's event-time facts of documents (ScoreDocumentFact, DocumentColumnFact).
 
     A public snapshot sets the record's organ, publication day, deadlines, 解读 link and columns. A withdrawal
     (payload `public: false`, nothing else) only dates the end of its public life with the event's own time, so a
-    scorecard for a day before the withdrawal still counts the record, and one after does not."""
+    scorecard for a day before the withdrawal still counts the record, and one after does not. The events are
+    applied in feed order — not folded to each record's latest, as the other facts are: a publication and its
+    withdrawal in one batch (a rebuild from cursor 0) must leave the record public between the two."""
+    ids = list({e.entity_id for e in events})
     stored = {f.document_id: f for f in (await session.execute(
-        select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(list(documents))))).scalars()}
-    rows, placed, replaced = [], [], []
-    for doc_id, event in documents.items():
-        p = event.payload
-        old = stored.get(doc_id)
-        if old is not None and old.version > event.version:
+        select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(ids)))).scalars()}
+    rows: dict[str, dict[str, Any]] = {}  # public snapshots of this batch, by document
+    placed: dict[str, list[str]] = {}
+    for event in events:
+        doc_id, p = event.entity_id, event.payload
+        current = rows.get(doc_id) or stored.get(doc_id)
+        version = current["version"] if isinstance(current, dict) else current.version if current else -1
+        if version > event.version:
             continue
         if not p.get("public"):
-            if old is not None and old.withdrawn_on is None:
-                old.withdrawn_on = event.occurred_at.astimezone(_BEIJING).date()
-                old.version = event.version
+            withdrawn = event.occurred_at.astimezone(_BEIJING).date()
+            if doc_id in rows:
+                if rows[doc_id]["withdrawn_on"] is None:
+                    rows[doc_id].update(withdrawn_on=withdrawn, version=event.version)
+            elif current is not None and current.withdrawn_on is None:
+                current.withdrawn_on, current.version = withdrawn, event.version
             continue
         if not p.get("published_at") or not p.get("organ_code"):
             continue
-        rows.append({
+        rows[doc_id] = {
             "document_id": doc_id, "version": event.version, "organ_code": p["organ_code"],
             "index_no": p.get("index_no"), "genre": p.get("genre"), "subject_category": p.get("subject_category"),
             "published_on": datetime.fromisoformat(p["published_at"]).astimezone(_BEIJING).date(),
             "withdrawn_on": None, "publication_due_on": _date(p.get("publication_due_on")),
             "needs_interpretation": bool(p.get("needs_interpretation")),
             "interpretation_due_on": _date(p.get("interpretation_due_on")),
-            "interpretation_of": p.get("interpretation_of")})
-        replaced.append(doc_id)
-        placed.extend({"document_id": doc_id, "column_id": c} for c in dict.fromkeys(p.get("columns") or []))
+            "interpretation_of": p.get("interpretation_of")}
+        placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
-    await _upsert(session, ScoreDocumentFact, rows, ["document_id"])
-    if replaced:
-        await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(replaced)))
+    await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])
     if placed:
-        await session.execute(insert(DocumentColumnFact), placed)
+        await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(list(placed))))
+        columns = [{"document_id": d, "column_id": c} for d, cs in placed.items() for c in cs]
+        if columns:
+            await session.execute(insert(DocumentColumnFact), columns)

@@ -316,3 +316,41 @@ async def test_xlsx_and_printable_html_carry_the_same_figures(stats, fed):
     assert "<script" not in html and "<link" not in html
     assert re.findall(r'(?:src|href)="', html) == []
     assert set(re.findall(r'https?://[^"\s)]+', html)) <= {"http://www.w3.org/2000/svg"}
+
+
+async def test_a_rebuild_from_cursor_zero_in_one_batch_gives_the_same_cards(stats, stats_db, fed):
+    """Publication and withdrawal of one record in the same batch: the record was public between the two, so a
+    past day's card must still count it (a fold to the record's latest event alone would lose it)."""
+    from sqlalchemy import delete
+
+    from services.outbox import FeedConsumer
+    from stats_service.domain.ingest import apply_catalog_events, apply_request_events
+    from stats_service.models import (
+        AppealFact,
+        ApplicationFact,
+        BreachFact,
+        ColumnFact,
+        DocumentColumnFact,
+        DocumentFact,
+        OrganFact,
+        ReportCounter,
+        ScoreDocumentFact,
+        outbox,
+    )
+
+    catalog, requests, apps = fed
+    withdraw(catalog, "n1", "2026-07-06")  # after D: n1 (工作动态's record) still counts on D
+    await drain(stats_db, catalog, requests)
+    days = (D, "2026-06-27", "2026-07-10")
+    before = [await card(stats, as_of=day) for day in days]
+    async with stats_db.transaction() as session:
+        for model in (ScoreDocumentFact, DocumentColumnFact, ColumnFact, DocumentFact, OrganFact, ApplicationFact,
+                      AppealFact, BreachFact, ReportCounter):
+            await session.execute(delete(model))
+        await session.execute(delete(outbox.cursors))
+    for name, feed, apply in (("catalog", catalog, apply_catalog_events), ("request", requests, apply_request_events)):
+        assert await FeedConsumer(name, stats_db, outbox, feed, apply, batch_size=100_000).poll_once() == len(
+            feed.events)
+    assert [await card(stats, as_of=day) for day in days] == before
+    # On 06-27 w1 (withdrawn 06-28) was still public: 专项工作 was neither stale nor blank then.
+    assert figures(before[1])["columns_updated"][0] == 1 and figures(before[1])["blank_columns"][0] == 2
