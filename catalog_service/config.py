@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore", populate_by_name=True)
 
     index_no_template: str = "{organ_code}/{year}-{serial:05d}"
+    # 解读 duty (issue 16): a 行政规范性文件 or a record flagged major policy is due its 解读 within this many working
+    # days of its publication (0: the same day). Set it to the province's rule; many require 同步 or 3 working days.
+    interpretation_due_working_days: int = Field(3, ge=0, le=60)
     # Key of the public change feed's cursors (domain/feed_cursor.py): they hide the internal event ids, whose gaps
     # would count non-public activity. Changing it invalidates harvesters' stored cursors (they resume from 0).
     feed_cursor_key: SecretStr = SecretStr(DEV_FEED_CURSOR_KEY)

@@ -126,3 +126,11 @@ class DigestPositionPassed(Conflict):
     """可验证的同步: the organ's public records changed after the `as_of` position; the digest would not describe it."""
 
     code = "digest_position_passed"
+
+
+class ColumnNotFound(NotFound):
+    code = "column_not_found"
+
+
+class ColumnNameTaken(Conflict):
+    code = "column_name_taken"

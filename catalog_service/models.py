@@ -102,6 +102,13 @@ class Document(Base):
     validity: Mapped[str] = mapped_column(String(16), default="in_force")  # 有效性
     body: Mapped[str] = mapped_column(Text, default="")  # the original; the public never receives it redacted
     interpretation_of_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"))  # 解读 → the policy
+    # 解读 duty (issue 16): a 行政规范性文件 or a record flagged as major policy (重大政策) is due a 解读 within
+    # CATALOG_INTERPRETATION_DUE_WORKING_DAYS of its publication; the deadline is set when it is published.
+    major_policy: Mapped[bool] = mapped_column(default=False, server_default=false())
+    interpretation_due_on: Mapped[date | None] = mapped_column(Date)
+    # 公开目录栏目 the record is placed in explicitly (ids of its organ's columns); rule-based placement by
+    # 体裁/主题 is the column's own (CatalogColumn.genres / subject_categories). None = none.
+    column_ids: Mapped[list[str] | None] = mapped_column(JSON)
     # Review: the drafter's proposal and the decided attribute (公开属性) with grounds when withholding.
     proposed_attribute: Mapped[str | None] = mapped_column(String(16))
     attribute: Mapped[str | None] = mapped_column(String(16))
@@ -429,3 +436,28 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(300))
     response_excerpt: Mapped[str | None] = mapped_column(String(500))
+
+
+class CatalogColumn(Base):
+    """公开目录栏目 · a column of an organ's disclosure catalogue with the update rule it must meet (更新要求):
+    `interval` (every N days / weeks / months, e.g. 工作动态 every 2 weeks), `statutory` (every year by MM-DD, e.g.
+    年度报告 by 01-31) or `when_changed` (updated when the matter changes; a 备注说明 `note` says why it is
+    legitimately empty). Records are placed in it by their 体裁 / 主题分类 (`genres`, `subject_categories`) or
+    explicitly (Document.column_ids). Announced on the outbox as column.created / column.updated."""
+
+    __tablename__ = "catalog_column"
+    __table_args__ = (UniqueConstraint("organ_id", "name", name="uq_catalog_column_organ_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(16))  # interval | statutory | when_changed
+    every: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String(8))  # day | week | month
+    statutory_date: Mapped[str | None] = mapped_column(String(5))  # MM-DD
+    note: Mapped[str | None] = mapped_column(Text)  # 备注说明
+    genres: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -54,6 +54,13 @@ TABLE: dict[str, Rule] = {
     f"DELETE {P}/documents/{{document_id}}/attachments/{{attachment_id}}": allow(*sorted(UPLOADER_ROLES)),
     f"GET {P}/worklists/publication": allow(*STAFF),
     f"GET {P}/worklists/reevaluation": allow(*STAFF),
+    # 公开目录栏目 (issue 16): the catalogue's structure is public; admins manage it.
+    f"GET {P}/columns": public(),
+    f"GET {P}/columns/{{column_id}}": public(),
+    f"POST {P}/columns": allow("admin", scope=Scope.GLOBAL),
+    f"PATCH {P}/columns/{{column_id}}": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/worklists/interpretation": allow(*STAFF),
+    f"GET {P}/worklists/interpretation/summary": allow(*STAFF),
     # 推送订阅: an integration client's own subscriptions (another client's are 404), within its organ's subtree.
     **{f"{method} {P}/webhooks/subscriptions{path}": allow("integration", note="Own subscriptions only.")
        for method, path in (("GET", ""), ("POST", ""), ("GET", "/{subscription_id}"),

@@ -127,6 +127,7 @@ class DocumentFields(InputSchema):
                                        description="联合发文: codes of the other issuing organs")
     interpretation_of: str | None = Field(None, min_length=1,  # "" is no id (it reached the foreign key: a 500)
                                           description="解读: id of the policy this document explains")
+    major_policy: bool = Field(False, description="重大政策: due a 解读 like a 行政规范性文件 (issue 16)")
     amends: list[str] = Field(default_factory=list, max_length=20, description="ids this document amends (修订)")
     repeals: list[str] = Field(default_factory=list, max_length=20, description="ids this document repeals (废止)")
     proposed_attribute: DisclosureAttribute | None = Field(None, description="拟定公开属性")
@@ -163,7 +164,9 @@ class DocumentFields(InputSchema):
 
 
 class DocumentCreate(DocumentFields):
-    pass
+    column_ids: list[str] = Field(default_factory=list, max_length=20,
+                                  description="公开目录栏目 of the organ to place the record in explicitly (besides "
+                                              "the columns whose 体裁/主题 rules it matches)")
 
 
 class DocumentUpdate(InputSchema):
@@ -186,6 +189,9 @@ class DocumentUpdate(InputSchema):
     proposed_attribute: DisclosureAttribute | None = None
     withholding_grounds: list[WithholdingGround] = Field(None, max_length=8)  # type: ignore[assignment]
     attribute_reason: str | None = Field(None, max_length=2000)
+    major_policy: bool = Field(None, description="重大政策: due a 解读")  # type: ignore[assignment]
+    column_ids: list[str] = Field(None, max_length=20,  # type: ignore[assignment]
+                                  description="公开目录栏目 to place the record in explicitly (replaces the list)")
 
     _doc_number_shape = field_validator("doc_number")(DocumentFields._doc_number_shape.__func__)  # type: ignore
 
@@ -292,6 +298,10 @@ class DocumentStaffRead(Schema):
     published_at: datetime | None
     publication_due_on: date | None = Field(description="条例第二十六条: 20 working days from formed_on")
     publication_due_provisional: bool
+    major_policy: bool = Field(description="重大政策: due a 解读 like a 行政规范性文件")
+    interpretation_due_on: date | None = Field(
+        description="解读 due by (set at publication for 行政规范性文件 and major policies; working days)")
+    column_ids: list[str] | None = Field(description="公开目录栏目 the record is placed in explicitly")
     reevaluation_due_on: date | None = Field(description="条例第十八条: next re-evaluation of a withheld record")
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
@@ -956,3 +966,100 @@ class WebhookDeliveryRead(Schema):
 
 class WebhookDeliveryDetail(WebhookDeliveryRead):
     log: list[WebhookAttemptRead] = Field(description="Every attempt, oldest first (delivery log)")
+
+
+# ---- 公开目录栏目 (catalogue columns) and the 解读 duty (issue 16) -----------------------------------------------
+
+ColumnRule = Literal["interval", "statutory", "when_changed"]
+STATUTORY_DATE = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+class ColumnFields(InputSchema):
+    name: str = Field(min_length=1, max_length=200, description="栏目名称, e.g. 工作动态")
+    rule: ColumnRule = Field(description="更新要求: interval (every N units), statutory (every year by MM-DD), "
+                                         "when_changed (updated when the matter changes)")
+    every: int | None = Field(None, ge=1, le=366, description="interval: N")
+    unit: Literal["day", "week", "month"] | None = Field(None, description="interval: the unit of N")
+    statutory_date: str | None = Field(None, pattern=STATUTORY_DATE, description="statutory: MM-DD, e.g. 01-31")
+    note: str | None = Field(None, max_length=2000, description="备注说明: why the column is legitimately empty")
+    genres: list[Genre] = Field(default_factory=list, max_length=20,
+                                description="records of these 体裁 are placed here")
+    subject_categories: list[SubjectCategory] = Field(default_factory=list, max_length=30,
+                                                      description="records of these 主题分类 are placed here")
+
+
+def _rule_shape(rule: str | None, every: int | None, unit: str | None, statutory_date: str | None) -> None:
+    if rule == "interval" and (every is None or unit is None):
+        raise ValueError("an interval rule needs `every` and `unit`")
+    if rule == "statutory" and statutory_date is None:
+        raise ValueError("a statutory rule needs `statutory_date` (MM-DD)")
+
+
+class ColumnCreate(ColumnFields):
+    """A column of an organ's catalogue (admin)."""
+
+    organ_code: str = Field(min_length=9, max_length=18, description="the organ whose catalogue it belongs to")
+
+    @field_validator("organ_code")
+    @classmethod
+    def _organ_code(cls, value: str) -> str:
+        return normalize_organ_code(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ColumnCreate":
+        _rule_shape(self.rule, self.every, self.unit, self.statutory_date)
+        return self
+
+
+class ColumnUpdate(InputSchema):
+    """Changes to a column (If-Match); fields left out stay. `active: false` retires it (not scored any more)."""
+
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    rule: ColumnRule = Field(None)  # type: ignore[assignment]
+    every: int | None = Field(None, ge=1, le=366)
+    unit: Literal["day", "week", "month"] | None = None
+    statutory_date: str | None = Field(None, pattern=STATUTORY_DATE)
+    note: str | None = Field(None, max_length=2000)
+    genres: list[Genre] = Field(None, max_length=20)  # type: ignore[assignment]
+    subject_categories: list[SubjectCategory] = Field(None, max_length=30)  # type: ignore[assignment]
+    active: bool = Field(None)  # type: ignore[assignment]
+
+
+class ColumnRead(Schema):
+    id: str
+    organ_code: str
+    name: str
+    rule: ColumnRule
+    every: int | None
+    unit: str | None
+    statutory_date: str | None
+    note: str | None
+    genres: list[str]
+    subject_categories: list[str]
+    active: bool
+    version: int
+    created_at: datetime
+
+
+class InterpretationDutyItem(Schema):
+    """A published policy due a 解读 (行政规范性文件 or flagged major policy)."""
+
+    id: str
+    index_no: str | None
+    title: str
+    genre: str | None
+    major_policy: bool
+    published_at: datetime | None
+    interpretation_due_on: date | None
+    interpreted: bool = Field(description="a public 解读 names it")
+    overdue: bool = Field(description="no public 解读 and its deadline has passed")
+
+
+class InterpretationSummary(BaseModel):
+    organ_code: str
+    as_of: date
+    due_working_days: int = Field(description="CATALOG_INTERPRETATION_DUE_WORKING_DAYS")
+    policies: int = Field(description="published policies due a 解读")
+    interpreted: int
+    ratio: float | None = Field(description="interpreted / policies, 4 places; null without policies")
+    overdue: int

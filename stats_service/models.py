@@ -172,3 +172,73 @@ class AnnualReport(Base):
     published_by: Mapped[str | None] = mapped_column(String(100))
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ScoreDocumentFact(Base):
+    """考评 · a catalogue record as the scorecard needs it, with event-time dates so a scorecard for a past day D is
+    reproducible: the day it became public (`published_on`, Beijing) and the day it stopped being public
+    (`withdrawn_on`: the withdrawal event's day). Unlike DocumentFact the organ is kept after a withdrawal — a record
+    public on D still counts for D. 解读 duty: `needs_interpretation` (行政规范性文件 or flagged major policy) with the
+    catalogue's `interpretation_due_on`; a 解读 names its policy in `interpretation_of`."""
+
+    __tablename__ = "score_document_fact"
+    __table_args__ = (Index("ix_score_document_fact_organ_published", "organ_code", "published_on"),)
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    organ_code: Mapped[str] = mapped_column(String(18))
+    index_no: Mapped[str | None] = mapped_column(String(64))
+    genre: Mapped[str | None] = mapped_column(String(40))
+    subject_category: Mapped[str | None] = mapped_column(String(40))  # 主题分类: placement by a column's rules
+    published_on: Mapped[date] = mapped_column(Date)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    publication_due_on: Mapped[date | None] = mapped_column(Date)
+    needs_interpretation: Mapped[bool] = mapped_column(default=False)
+    interpretation_due_on: Mapped[date | None] = mapped_column(Date)
+    interpretation_of: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class DocumentColumnFact(Base):
+    """A public record placed explicitly in a catalogue column (公开目录栏目), as the catalogue announced it;
+    replaced per document by its latest event (as breaches are per application). Placement by a column's 体裁 /
+    主题分类 rules is matched when scoring (ColumnFact.genres / subject_categories)."""
+
+    __tablename__ = "document_column_fact"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    column_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+
+
+class ColumnFact(Base):
+    """公开目录栏目 · a column of an organ's catalogue with its update rule (更新要求) and 备注说明."""
+
+    __tablename__ = "column_fact"
+
+    column_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    organ_code: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(16))  # interval | statutory | when_changed
+    every: Mapped[int | None] = mapped_column(Integer)
+    unit: Mapped[str | None] = mapped_column(String(8))  # day | week | month
+    statutory_date: Mapped[str | None] = mapped_column(String(5))  # MM-DD, every year
+    note: Mapped[str | None] = mapped_column(Text)  # 备注说明 (why it is legitimately empty)
+    genres: Mapped[list[str]] = mapped_column(JSON, default=list)  # records of these 体裁 are in the column
+    subject_categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # … and of these 主题分类
+    created_on: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ScorecardSheet(Base):
+    """考评指标表 · an indicator sheet (data, not code): a province loads its own; versions are kept so a past
+    scorecard is reproduced with the sheet it used."""
+
+    __tablename__ = "scorecard_sheet"
+
+    sheet_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    loaded_by: Mapped[str] = mapped_column(String(100))
+    loaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -37,6 +37,15 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/dashboards/{{organ_code}}/publication-timeliness": allow(*DASHBOARD),
     f"GET {P}/dashboards/{{organ_code}}/breaches": allow(*DASHBOARD),
     f"GET {P}/dashboards/{{organ_code}}/breaches/applications": allow(*DASHBOARD),
+    # 考评 scorecards (issue 16): as the dashboards; sheets are loaded by admins.
+    f"GET {P}/scorecards/{{organ_code}}": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/metrics/{{metric}}/records": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/ranking": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/export.xlsx": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/export.html": allow(*DASHBOARD),
+    f"GET {P}/scorecard-sheets": allow(*DASHBOARD),
+    f"GET {P}/scorecard-sheets/{{sheet_id}}": allow(*DASHBOARD),
+    f"POST {P}/scorecard-sheets": allow("admin"),
 }
 
 POLICY = Policy("stats", TABLE, hidden={"GET /metrics"})

@@ -1,10 +1,10 @@
 """Pydantic I/O of the statistics service. The annual report's keys are a public contract
 (annual-report-contract.md): exactly these, in every output."""
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.inputs import JsonTypes
 from services.pagination import Page
@@ -327,3 +327,167 @@ class BreachRecordsRead(BaseModel):
     code: str | None
     total: int = Field(description="equals the dashboard's count for the same scope, period and code")
     items: list[BreachRecord]
+
+
+# --- 考评 scorecards -----------------------------------------------------------------------------------------------
+
+MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
+                     "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
+                     "corrected_on_appeal_rate"]
+
+
+class PassRule(JsonTypes):
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["<=", ">="] = Field(description="the figure must be ≤ or ≥ the value to pass")
+    value: float = Field(ge=0, le=1_000_000)
+
+
+class SheetIndicator(JsonTypes):
+    """One indicator of a sheet: which metric it scores, how, and where the rule comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern="^[a-z][a-z0-9_]{0,47}$")
+    metric: MetricName = Field(description="the figure (code): see the metric list in the README")
+    name_zh: str = Field(min_length=1, max_length=100, description="指标名称")
+    name_en: str = Field(min_length=1, max_length=200)
+    pass_if: PassRule
+    scoring: Literal["pass_fail", "proportional", "deduct"] = Field(
+        "pass_fail", description="pass_fail: all points or none; proportional (rates): points × rate (× (1 − rate) "
+                                 "for a ≤ rule); deduct: points − per_item × figure, not below 0")
+    per_item: float = Field(0, ge=0, le=1000, description="points deducted per counted item (scoring deduct)")
+    points: float = Field(ge=0, le=1000)
+    veto: bool = Field(False, description="单项否决: failing it vetoes the whole scorecard")
+    source: str = Field(min_length=1, max_length=500, description="the document and item the rule comes from")
+
+
+class SheetIn(JsonTypes):
+    """考评指标表 as a province defines it; stored as the next version of `id`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern="^[a-z0-9][a-z0-9-]{1,63}$", examples=["gd-2026"])
+    name: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=2000, description="依据: the documents the sheet adopts")
+    pass_mark: float = Field(0, ge=0, le=100_000, description="total points needed to pass (when not vetoed)")
+    indicators: list[SheetIndicator] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> "SheetIn":
+        keys = [i.key for i in self.indicators]
+        if len(keys) != len(set(keys)):
+            raise ValueError("indicator keys must be unique")
+        return self
+
+
+class SheetRead(BaseModel):
+    id: str
+    version: int
+    name: str
+    source: str
+    pass_mark: float = 0
+    indicators: list[dict[str, Any]]
+    builtin: bool = Field(description="shipped with the service (read-only) or loaded by an admin")
+    loaded_by: str | None = None
+    loaded_at: datetime | None = None
+
+
+class SheetsRead(BaseModel):
+    """Every sheet at once (a handful): not a paged list."""
+
+    sheets: list[SheetRead] = Field(description="built-in sheets, then the latest version of each loaded sheet")
+
+
+class SheetRef(BaseModel):
+    id: str
+    version: int
+    name: str
+    source: str
+    builtin: bool
+
+
+class IndicatorRead(BaseModel):
+    key: str
+    metric: str
+    kind: Literal["count", "rate"]
+    name_zh: str
+    name_en: str
+    source: str
+    pass_if: dict[str, Any]
+    scoring: str
+    value: float | None = Field(description="the figure (count, or rate rounded to 4 places); null = not applicable")
+    numerator: int = Field(description="records counted (drill-down: items with counted = true)")
+    denominator: int | None = Field(description="rates: records considered (drill-down total); null for counts")
+    status: Literal["pass", "fail", "not_applicable"]
+    passed: bool
+    points: float
+    max_points: float
+    veto: bool = Field(description="单项否决 indicator")
+    vetoes: bool = Field(description="this indicator failed and vetoes the scorecard")
+    records_url: str = Field(description="drill-down: the records behind the figure")
+
+
+class ScorecardRead(BaseModel):
+    organ_code: str
+    organ_name: str
+    include_subordinates: bool
+    from_: date = Field(alias="from", serialization_alias="from")
+    as_of: date = Field(description="the day D the scorecard is computed for, from facts dated on or before it")
+    sheet: SheetRef
+    indicators: list[IndicatorRead]
+    total_points: float
+    max_points: float
+    pass_mark: float
+    veto_items: list[str] = Field(description="keys of the 单项否决 indicators that failed")
+    verdict: Literal["pass", "fail", "vetoed"]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ScoreRecord(BaseModel):
+    record_type: Literal["column", "document", "application", "breach", "appeal"]
+    id: str
+    organ_code: str
+    counted: bool = Field(description="in the figure's numerator (count metrics list counted records only)")
+    day: date | None = Field(description="publication, closure, act or decision day; a column's last update")
+    due_on: date | None
+    detail: dict[str, Any]
+
+
+class ScoreRecordsRead(Page[ScoreRecord]):
+    """The records behind one scorecard figure, in the common list envelope (services/pagination.py)."""
+
+    organ_code: str
+    include_subordinates: bool
+    from_: date = Field(alias="from", serialization_alias="from")
+    as_of: date
+    metric: str
+    kind: Literal["count", "rate"]
+    value: float | None
+    numerator: int
+    denominator: int | None
+    total: int = Field(description="count metrics: equals the figure; rates: equals the denominator")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RankingItem(BaseModel):
+    rank: int
+    organ_code: str
+    organ_name: str
+    total_points: float
+    max_points: float
+    verdict: Literal["pass", "fail", "vetoed"]
+    veto_items: list[str]
+
+
+class RankingRead(BaseModel):
+    organ_code: str
+    from_: date = Field(alias="from", serialization_alias="from")
+    as_of: date
+    sheet: SheetRef
+    organs: list[RankingItem] = Field(description="every direct subordinate (whole, like a dashboard's buckets), each "
+                                                  "over its subtree; vetoed last")
+
+    model_config = ConfigDict(populate_by_name=True)

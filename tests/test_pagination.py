@@ -125,9 +125,14 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
     for i in range(2):
         await make_organ(catalog, f"分页测试局{i}", parent=parent)
     staff = Staff(parent)
-    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}") for i in range(3)]
+    # Two flagged major policies (重大政策): due a 解读, on the 解读 work-list (issue 16).
+    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}", major_policy=i < 2) for i in range(3)]
     await draft_document(catalog, staff)
     admin = auth("admin")
+    for name in ("工作动态", "通知公告", "政策文件"):  # 公开目录栏目 (issue 16)
+        r = await catalog.post("/api/v1/catalog/columns", headers=admin,
+                               json={"organ_code": parent, "name": name, "rule": "when_changed"})
+        assert r.status_code == 201, r.text
     for term in ("分页", "游标"):
         r = await catalog.post("/api/v1/catalog/search/synonyms", headers=admin,
                                json={"words": [term, f"{term}同义{uuid.uuid4().hex[:4]}"]})
@@ -156,6 +161,9 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         "/api/v1/catalog/documents/{document_id}/review-log": (
             f"/api/v1/catalog/documents/{doc_ids[0]}/review-log", staff.drafter, {}, 3),
         "/api/v1/catalog/organs": ("/api/v1/catalog/organs", {}, {"under": parent}, 3),
+        "/api/v1/catalog/columns": ("/api/v1/catalog/columns", {}, {"organ": parent}, 3),
+        "/api/v1/catalog/worklists/interpretation": ("/api/v1/catalog/worklists/interpretation", staff.drafter, {},
+                                                     2),
         "/api/v1/catalog/search/synonyms": ("/api/v1/catalog/search/synonyms", admin, {}, 2),
         "/api/v1/catalog/worklists/publication": ("/api/v1/catalog/worklists/publication", staff.drafter, {}, 1),
         "/api/v1/catalog/worklists/reevaluation": ("/api/v1/catalog/worklists/reevaluation", staff.drafter, {}, 1),
@@ -248,6 +256,10 @@ async def test_every_statistics_list_follows_the_contract(stats, stats_db):
     city, dept = "11440100MP0000001A", "11440100MP0000002B"
     organ(catalog_feed, city, "分页市人民政府", "peoples_government")
     organ(catalog_feed, dept, "分页市财政局", parent=city)
+    for name in ("财政预决算", "规划计划"):  # 公开目录栏目 empty without a 备注说明: the scorecard's blank columns
+        catalog_feed.add("column.created", "column", f"col-{name}", 1, {
+            "id": f"col-{name}", "organ_code": dept, "name": name, "rule": "when_changed", "note": None,
+            "genres": [], "subject_categories": [], "created_on": "2026-01-01", "active": True})
     apps = Apps(request_feed)
     for day in ("2026-03-02", "2026-04-02", "2026-05-02"):
         apps.put(organ_code=dept, receipt_date=day)
@@ -266,6 +278,9 @@ async def test_every_statistics_list_follows_the_contract(stats, stats_db):
         "/api/v1/stats/annual-reports/{organ_code}/{year}/cells/{row}/{column}": (
             f"{report}/cells/new_received/total", officer, {}, 4),
         "/api/v1/stats/annual-reports/{organ_code}/{year}/discrepancies": (f"{report}/discrepancies", officer, {}, 2),
+        "/api/v1/stats/scorecards/{organ_code}/metrics/{metric}/records": (
+            f"/api/v1/stats/scorecards/{dept}/metrics/empty_columns_without_note/records", officer,
+            {"as_of": "2026-06-30"}, 2),
         "/internal/v1/audit": ("/internal/v1/audit", auth("auditor"), {}, 1),
         "/internal/v1/events": ("/internal/v1/events", auth("service"), {}, 1),
     }

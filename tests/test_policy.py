@@ -51,7 +51,7 @@ def roles_of(name: str) -> set[str]:
 
 def fill(path: str, organ_code: str, ids: dict[str, str] | None = None) -> str:
     values = {"year": "2025", "code": organ_code, "organ_code": organ_code, "row": "granted",
-              "column": "natural_person", **(ids or {})}
+              "column": "natural_person", "metric": "stale_columns", **(ids or {})}
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), str(uuid.uuid4())), path)
 
 

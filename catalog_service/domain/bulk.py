@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_service.config import Settings
 from catalog_service.domain.anchors import Moved
 from catalog_service.domain.calendar import WorkingCalendar
+from catalog_service.domain.columns import set_interpretation_due
 from catalog_service.domain.documents import (
     lost_anchors,
     next_index_nos,
@@ -446,6 +447,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
             doc.attribute = DisclosureAttribute.PROACTIVE.value
             _publish_unlinked(doc, doc.index_no or next(index_nos[_publication_year(write)]))
             _keep_history(doc, write.record)
+            await set_interpretation_due(session, doc, ctx.settings.interpretation_due_working_days, ctx.calendar)
             emit_document_event(session, doc, ctx.organ, "document.published")
             published.add(write.index)
         comment = _review_comment(review) + ("；区分处理定位失效，未发布，待保密审查员复核"
@@ -463,6 +465,8 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         doc.attribute = DisclosureAttribute.PROACTIVE.value
         await publish(session, doc, ctx.organ, Actor(ctx.principal, "integration", ctx.settings))
         _keep_history(doc, write.record)
+        # The deadline counts from the publication day, which a migrated record has in the past.
+        await set_interpretation_due(session, doc, ctx.settings.interpretation_due_working_days, ctx.calendar)
         emit_document_event(session, doc, ctx.organ, "document.published")
         published.add(write.index)
         steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", _review_comment(review), status_before,

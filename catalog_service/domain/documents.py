@@ -19,6 +19,7 @@ from catalog_service.domain.anchors import (
     to_utf16,
 )
 from catalog_service.domain.calendar import WorkingCalendar, add_working_days
+from catalog_service.domain.columns import check_columns
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.links import CHANGING_LINKS, link_targets, visible_ids
 from catalog_service.domain.projection import refresh_projection
@@ -144,9 +145,10 @@ async def create_document(session: AsyncSession, principal: Principal, data: Doc
                           calendar: WorkingCalendar) -> Document:
     organ = await organ_of(session, principal)
     co_issuers = await _check_references(session, principal, organ, data)
-    fields = data.model_dump(exclude={"co_issuer_codes", "interpretation_of", "amends", "repeals"})
+    fields = data.model_dump(exclude={"co_issuer_codes", "interpretation_of", "amends", "repeals", "column_ids"})
     doc = Document(organ_id=organ.id, interpretation_of_id=data.interpretation_of, status="draft",
-                   created_by=principal.sub, **fields)
+                   created_by=principal.sub, column_ids=await check_columns(session, organ, data.column_ids) or None,
+                   **fields)
     # No 索引号 yet: it is given at publication (workflow.publish), so public serials count public records only.
     publication_due(calendar, doc)
     refresh_projection(doc, [])
@@ -176,6 +178,10 @@ async def update_document(session: AsyncSession, principal: Principal, doc: Docu
     if "title" in changes and changes["title"] is None:
         raise InvalidReference("title cannot be removed", errors=[
             {"loc": ["body", "title"], "msg": "title is required", "type": "missing"}])
+    if "major_policy" in changes and changes["major_policy"] is None:
+        changes.pop("major_policy")
+    if "column_ids" in changes:
+        changes["column_ids"] = await check_columns(session, organ, changes["column_ids"]) or None
     await bump_version(session, doc, doc.version)
     for key, value in changes.items():
         setattr(doc, key, value)

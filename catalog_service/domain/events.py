@@ -30,6 +30,12 @@ def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type
             "formed_on": doc.formed_on.isoformat() if doc.formed_on else None,
             "publication_due_on": doc.publication_due_on.isoformat() if doc.publication_due_on else None,
             "publication_due_provisional": bool(doc.publication_due_provisional),
+            # 考评 (issue 16): column placement (rules match 体裁 / 主题分类; explicit ids), the 解读 duty, and for a
+            # 解读 the policy it explains (an id only; the statistics match it against records they hold as public).
+            "subject_category": doc.subject_category, "columns": list(doc.column_ids or []),
+            "needs_interpretation": doc.genre == "normative_document" or bool(doc.major_policy),
+            "interpretation_due_on": doc.interpretation_due_on.isoformat() if doc.interpretation_due_on else None,
+            "interpretation_of": doc.interpretation_of_id,
         }
     else:
         payload = {"public": False}

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
+from catalog_service.domain.columns import set_interpretation_due
 from catalog_service.domain.documents import (
     add_review_step,
     lost_anchors,
@@ -280,6 +281,7 @@ async def publish(session: AsyncSession, doc: Document, organ: Organ, actor: Act
     await require_anchored(session, doc)  # the last gate, whichever path publishes (scheduled, bulk, decide)
     doc.status, doc.published_at, doc.scheduled_publish_at = "published", utcnow(), None
     doc.reevaluation_due_on = None
+    await set_interpretation_due(session, doc, actor.settings.interpretation_due_working_days)
     if doc.index_no is None:
         [doc.index_no] = await next_index_nos(session, organ, today_shanghai().year,
                                               actor.settings.index_no_template, 1)

@@ -14,3 +14,6 @@ router.include_router(exports.router)
 from stats_service.api import dashboards  # noqa: E402
 
 router.include_router(dashboards.router)
+from stats_service.api import scorecards  # noqa: E402
+
+router.include_router(scorecards.router)

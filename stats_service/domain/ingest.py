@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Dialect, Table, TextClause, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,10 +32,13 @@ from stats_service.models import (
     AppealFact,
     ApplicationFact,
     BreachFact,
+    ColumnFact,
     ConsultationFact,
+    DocumentColumnFact,
     DocumentFact,
     OrganFact,
     ReportCounter,
+    ScoreDocumentFact,
 )
 
 __all__ = ["apply_catalog_events", "apply_request_events", "contribution", "organ_paths"]
@@ -224,20 +228,30 @@ async def _apply_organs(session: AsyncSession, organs: dict[str, dict[str, Any]]
 async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -> None:
     organs: dict[str, dict[str, Any]] = {}
     documents: dict[str, EventRead] = {}
+    columns: dict[str, EventRead] = {}
+    document_events: list[EventRead] = []  # all of them, in feed order (the scorecard's event-time facts)
     for event in events:
-        if event.entity_type == "organ":
+        if event.entity_type == "column":
+            held_column = columns.get(event.entity_id)
+            if held_column is None or event.version >= held_column.version:
+                columns[event.entity_id] = event
+        elif event.entity_type == "organ":
             p = event.payload
             held_organ = organs.get(p["code"])
             if held_organ is None or event.version >= held_organ["version"]:  # fold by version, as documents
                 organs[p["code"]] = {"code": p["code"], "name": p["name"], "kind": p["kind"],
                                      "parent_code": p.get("parent_code"), "version": event.version}
         elif event.entity_type == "document":
+            document_events.append(event)
             held = documents.get(event.entity_id)
             if held is None or event.version >= held.version:
                 documents[event.entity_id] = event
     if organs:
         await _apply_organs(session, organs)
+    if columns:
+        await _apply_columns(session, columns)
     if documents:
+        await _apply_score_documents(session, document_events)
         stored = {d.document_id: d.version for d in (await session.execute(
             select(DocumentFact).where(DocumentFact.document_id.in_(list(documents))))).scalars()}
         rows = []
@@ -258,3 +272,76 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
                 "formed_on": _date(p.get("formed_on")) if public else None,
                 "publication_due_on": _date(p.get("publication_due_on")) if public else None})
         await _upsert(session, DocumentFact, rows, ["document_id"])
+
+
+_BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -> None:
+    """公开目录栏目 with their update rules, newest version wins (a re-delivered older event changes nothing)."""
+    stored = dict((await session.execute(select(ColumnFact.column_id, ColumnFact.version)
+                                          .where(ColumnFact.column_id.in_(list(columns))))).all())
+    rows = []
+    for column_id, event in columns.items():
+        if stored.get(column_id, -1) > event.version:
+            continue
+        p = event.payload
+        rows.append({"column_id": column_id, "version": event.version, "organ_code": p["organ_code"],
+                     "name": p["name"], "rule": p["rule"], "every": p.get("every"), "unit": p.get("unit"),
+                     "statutory_date": p.get("statutory_date"), "note": p.get("note"),
+                     "genres": list(p.get("genres") or []),
+                     "subject_categories": list(p.get("subject_categories") or []),
+                     "created_on": _date(p["created_on"]), "active": bool(p.get("active", True))})
+    if rows:
+        # Not the unnest() bulk path: it cannot carry the JSON lists, and columns are few (an executemany).
+        stmt = _insert(session, ColumnFact)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["column_id"], set_={c: getattr(stmt.excluded, c) for c in rows[0] if c != "column_id"}),
+            rows)
+
+
+async def _apply_score_documents(session: AsyncSession, events: list[EventRead]) -> None:
+    """The scorecard's event-time facts of documents (ScoreDocumentFact, DocumentColumnFact).
+
+    A public snapshot sets the record's organ, publication day, deadlines, 解读 link and columns. A withdrawal
+    (payload `public: false`, nothing else) only dates the end of its public life with the event's own time, so a
+    scorecard for a day before the withdrawal still counts the record, and one after does not. The events are
+    applied in feed order — not folded to each record's latest, as the other facts are: a publication and its
+    withdrawal in one batch (a rebuild from cursor 0) must leave the record public between the two."""
+    ids = list({e.entity_id for e in events})
+    stored = {f.document_id: f for f in (await session.execute(
+        select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(ids)))).scalars()}
+    rows: dict[str, dict[str, Any]] = {}  # public snapshots of this batch, by document
+    placed: dict[str, list[str]] = {}
+    for event in events:
+        doc_id, p = event.entity_id, event.payload
+        current = rows.get(doc_id) or stored.get(doc_id)
+        version = current["version"] if isinstance(current, dict) else current.version if current else -1
+        if version > event.version:
+            continue
+        if not p.get("public"):
+            withdrawn = event.occurred_at.astimezone(_BEIJING).date()
+            if doc_id in rows:
+                if rows[doc_id]["withdrawn_on"] is None:
+                    rows[doc_id].update(withdrawn_on=withdrawn, version=event.version)
+            elif current is not None and current.withdrawn_on is None:
+                current.withdrawn_on, current.version = withdrawn, event.version
+            continue
+        if not p.get("published_at") or not p.get("organ_code"):
+            continue
+        rows[doc_id] = {
+            "document_id": doc_id, "version": event.version, "organ_code": p["organ_code"],
+            "index_no": p.get("index_no"), "genre": p.get("genre"), "subject_category": p.get("subject_category"),
+            "published_on": datetime.fromisoformat(p["published_at"]).astimezone(_BEIJING).date(),
+            "withdrawn_on": None, "publication_due_on": _date(p.get("publication_due_on")),
+            "needs_interpretation": bool(p.get("needs_interpretation")),
+            "interpretation_due_on": _date(p.get("interpretation_due_on")),
+            "interpretation_of": p.get("interpretation_of")}
+        placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
+    await session.flush()
+    await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])
+    if placed:
+        await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(list(placed))))
+        columns = [{"document_id": d, "column_id": c} for d, cs in placed.items() for c in cs]
+        if columns:
+            await session.execute(insert(DocumentColumnFact), columns)

@@ -57,6 +57,12 @@ class Sweep:
         await self.get(who, "GET /api/v1/catalog/organs", f"{API}/organs", staff_view=False, params={"under": self.w.x})
         for code in (self.w.x, self.w.y, "000014349"):
             await self.get(who, "GET /api/v1/catalog/organs/{code}", f"{API}/organs/{code}", staff_view=False)
+        # 公开目录栏目: the catalogue's structure (public), no record in it.
+        r = await self.get(who, "GET /api/v1/catalog/columns", f"{API}/columns", staff_view=False,
+                           params={"limit": 100})
+        for column_id in [c["id"] for c in r.json()["items"]][:3] + [str(uuid.uuid4())]:
+            await self.get(who, "GET /api/v1/catalog/columns/{column_id}", f"{API}/columns/{column_id}",
+                           staff_view=False)
         # The search dictionary (admin only; others are refused): a synonym entry names no record.
         r = await self.get(who, "GET /api/v1/catalog/search/synonyms", f"{API}/search/synonyms", staff_view=False)
         entries = r.json()["items"] if r.status_code == 200 else []
@@ -201,9 +207,12 @@ class Sweep:
 
     async def worklists(self, who: Principal) -> None:
         for path, params in (("publication", {"within_working_days": 60, "limit": 100}),
-                             ("reevaluation", {"within_days": 366, "limit": 100})):
+                             ("reevaluation", {"within_days": 366, "limit": 100}),
+                             ("interpretation", {"limit": 100}), ("interpretation", {"overdue": "true"})):
             await self.get(who, f"GET /api/v1/catalog/worklists/{path}", f"{API}/worklists/{path}",
                            staff_view=True, params=params)
+        await self.get(who, "GET /api/v1/catalog/worklists/interpretation/summary",
+                       f"{API}/worklists/interpretation/summary", staff_view=True)
         # Error bodies of bad parameters.
         for params in ({"limit": 1000}, {"q": "雀" * 101}, {"genre": "poem"}, {"status": "draft"}):
             await self.get(who, "errors", f"{API}/documents", staff_view=False, params=params)

@@ -18,9 +18,10 @@ class Feed:
         self.events: list[EventRead] = []
         self._ids = itertools.count(1)
 
-    def add(self, type_: str, entity_type: str, entity_id: str, version: int, payload: dict) -> None:
+    def add(self, type_: str, entity_type: str, entity_id: str, version: int, payload: dict,
+            occurred_at: datetime | None = None) -> None:
         self.events.append(EventRead(id=next(self._ids), type=type_, entity_type=entity_type, entity_id=entity_id,
-                                     version=version, payload=payload, occurred_at=datetime.now(UTC)))
+                                     version=version, payload=payload, occurred_at=occurred_at or datetime.now(UTC)))
 
     async def __call__(self, after: int, limit: int) -> FeedPage:
         items = [e for e in self.events if e.id > after][:limit]

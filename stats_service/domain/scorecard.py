@@ -1,0 +1,421 @@
+"""考评 · organ scorecards computed from the facts the feeds brought, against an indicator sheet (data, not code).
+
+A sheet (stats_service/sheets/*.json built in, or one a province loads with POST /scorecard-sheets) lists
+indicators; each names one *metric* from METRICS below (the only code: how a figure is counted from facts), a pass
+rule (`pass_if`: op and threshold), points with a scoring rule, whether failing it is 单项否决 (veto), and its source.
+
+Reproducible as of a day D: every fact is read by its event-time date — a record counts if it was published on or
+before D and not withdrawn by D (ScoreDocumentFact.withdrawn_on is the withdrawal event's day), columns created by
+D, applications closed by D, appeals decided by D, breaches that occurred by D. Events arriving later for later
+acts therefore never change the scorecard of D. Period = [from, D]; `from` defaults to 1 January of D's year.
+
+Drill-down (`records`) lists the records behind each figure: for a count metric the counted records (`total` equals
+the figure); for a rate metric the records of the denominator, each with `counted` (in the numerator or not).
+Figures are derived from the same lists, so the two cannot disagree.
+
+Not applicable: a rate whose denominator is 0 (nothing to score) passes with full points and `value` null.
+"""
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.errors import Conflict, NotFound
+from stats_service.domain.report import organ_scope
+from stats_service.models import (
+    AppealFact,
+    ApplicationFact,
+    BreachFact,
+    ColumnFact,
+    DocumentColumnFact,
+    OrganFact,
+    ScorecardSheet,
+    ScoreDocumentFact,
+)
+
+__all__ = ["BUILTIN_SHEETS", "METRICS", "load_sheet", "metric_records", "ranking", "scorecard", "store_sheet"]
+
+
+class SheetNotFound(NotFound):
+    code = "sheet_not_found"
+
+
+class SheetBuiltIn(Conflict):
+    code = "sheet_builtin"
+
+
+def _builtin() -> dict[str, dict[str, Any]]:
+    sheets = {}
+    for entry in resources.files("stats_service.sheets").iterdir():
+        if entry.name.endswith(".json"):
+            sheet = json.loads(entry.read_text(encoding="utf-8"))
+            sheets[sheet["id"]] = sheet
+    return sheets
+
+
+BUILTIN_SHEETS = _builtin()
+DEFAULT_SHEET = "gb-2019-19"
+
+
+async def load_sheet(session: AsyncSession, sheet_id: str | None, version: int | None) -> dict[str, Any]:
+    sheet_id = sheet_id or DEFAULT_SHEET
+    if sheet_id in BUILTIN_SHEETS:
+        sheet = BUILTIN_SHEETS[sheet_id]
+        if version not in (None, sheet["version"]):
+            raise SheetNotFound(f"Sheet {sheet_id} has no version {version}.")
+        return {**sheet, "builtin": True}
+    stmt = select(ScorecardSheet).where(ScorecardSheet.sheet_id == sheet_id)
+    stmt = stmt.where(ScorecardSheet.version == version) if version else stmt.order_by(ScorecardSheet.version.desc())
+    row = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    if row is None:
+        raise SheetNotFound(f"No indicator sheet {sheet_id}" + (f" version {version}." if version else "."))
+    return {**row.definition, "id": row.sheet_id, "version": row.version, "builtin": False,
+            "loaded_by": row.loaded_by, "loaded_at": row.loaded_at}
+
+
+async def store_sheet(session: AsyncSession, definition: dict[str, Any], loaded_by: str) -> dict[str, Any]:
+    """A province's sheet, stored as the next version of its id (earlier versions stay, for past scorecards)."""
+    sheet_id = definition["id"]
+    if sheet_id in BUILTIN_SHEETS:
+        raise SheetBuiltIn(f"{sheet_id} is a built-in sheet; load yours under another id.")
+    last = (await session.execute(select(func.max(ScorecardSheet.version))
+                                  .where(ScorecardSheet.sheet_id == sheet_id))).scalar_one()
+    version = (last or 0) + 1
+    body = {k: v for k, v in definition.items() if k not in ("id", "version")}
+    session.add(ScorecardSheet(sheet_id=sheet_id, version=version, name=definition["name"],
+                               source=definition["source"], definition=body, loaded_by=loaded_by))
+    await session.flush()
+    return await load_sheet(session, sheet_id, version)
+
+
+async def list_sheets(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = (await session.execute(select(ScorecardSheet).order_by(ScorecardSheet.sheet_id,
+                                                                  ScorecardSheet.version))).scalars()
+    latest = {r.sheet_id: r for r in rows}
+    return [*({**s, "builtin": True} for s in BUILTIN_SHEETS.values()),
+            *({**r.definition, "id": r.sheet_id, "version": r.version, "builtin": False, "loaded_by": r.loaded_by,
+               "loaded_at": r.loaded_at} for r in latest.values())]
+
+
+# --- metrics: how each figure is counted from facts -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    organs: list[str]
+    start: date
+    as_of: date
+
+
+Records = list[dict[str, Any]]
+
+
+def _public_on(model: type[ScoreDocumentFact], day: date):
+    return and_(model.published_on <= day, or_(model.withdrawn_on.is_(None), model.withdrawn_on > day))
+
+
+def _add_period(day: date, every: int, unit: str) -> date:
+    if unit == "day":
+        return day + timedelta(days=every)
+    if unit == "week":
+        return day + timedelta(weeks=every)
+    month = day.month - 1 + every
+    year, month = day.year + month // 12, month % 12 + 1
+    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+def _statutory_deadline(mm_dd: str, as_of: date) -> date:
+    """The latest statutory date (every year on MM-DD) on or before D."""
+    month, day = (int(x) for x in mm_dd.split("-"))
+    for year in (as_of.year, as_of.year - 1):
+        try:
+            deadline = date(year, month, day)
+        except ValueError:  # 02-29 in a common year: the last day of February
+            deadline = date(year, 3, 1) - timedelta(days=1)
+        if deadline <= as_of:
+            return deadline
+    raise AssertionError("unreachable")
+
+
+async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, list[date]]]:
+    """Active columns of the scope that existed on D, each with the publication days (≤ D) of the records public
+    on D placed in it, newest first."""
+    columns = (await session.execute(select(ColumnFact).where(
+        ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
+        .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).scalars().all()
+    days: dict[str, set[tuple[str, date]]] = {c.column_id: set() for c in columns}
+    d = ScoreDocumentFact
+    for column_id, doc_id, published_on in await session.execute(
+            select(DocumentColumnFact.column_id, d.document_id, d.published_on)
+            .join(d, d.document_id == DocumentColumnFact.document_id)
+            .where(DocumentColumnFact.column_id.in_(list(days)), _public_on(d, scope.as_of))):
+        days[column_id].add((doc_id, published_on))
+    # Placement by the columns' 体裁 / 主题分类 rules: the public records of the columns' organs of those kinds.
+    by_rule = [c for c in columns if c.genres or c.subject_categories]
+    if by_rule:
+        genres = {g for c in by_rule for g in c.genres}
+        subjects = {s for c in by_rule for s in c.subject_categories}
+        for organ, genre, subject, doc_id, published_on in await session.execute(
+                select(d.organ_code, d.genre, d.subject_category, d.document_id, d.published_on).where(
+                    d.organ_code.in_({c.organ_code for c in by_rule}), _public_on(d, scope.as_of),
+                    or_(d.genre.in_(genres), d.subject_category.in_(subjects)))):
+            for c in by_rule:
+                if c.organ_code == organ and (genre in c.genres or subject in c.subject_categories):
+                    days[c.column_id].add((doc_id, published_on))
+    return [(c, sorted((day for _, day in days[c.column_id]), reverse=True)) for c in columns]
+
+
+def _column_item(c: ColumnFact, last: date | None, **extra: Any) -> dict[str, Any]:
+    return {"record_type": "column", "id": c.column_id, "organ_code": c.organ_code, "counted": True,
+            "day": last, "due_on": extra.pop("due_on", None),
+            "detail": {"name": c.name, "rule": c.rule, "every": c.every, "unit": c.unit,
+                       "statutory_date": c.statutory_date, "note": c.note, **extra}}
+
+
+async def stale_columns(session: AsyncSession, scope: Scope) -> Records:
+    """栏目不更新: a column with an interval rule is stale on D when D is past its last update (or its creation,
+    if it never had one) plus the interval; one with a statutory date (e.g. 年度报告 by 01-31) when nothing was
+    published in the year up to the latest statutory date on or before D. "Updated when changed" columns are
+    never stale (they are scored by the empty-column indicator)."""
+    out = []
+    for column, days in await _columns(session, scope):
+        last = days[0] if days else None
+        if column.rule == "interval" and column.every and column.unit:
+            due = _add_period(last or column.created_on, column.every, column.unit)
+            if scope.as_of > due:
+                out.append(_column_item(column, last, due_on=due))
+        elif column.rule == "statutory" and column.statutory_date:
+            deadline = _statutory_deadline(column.statutory_date, scope.as_of)
+            if column.created_on > deadline:
+                continue  # created after its last statutory date: not due yet
+            window = [d for d in days if _add_period(deadline, -12, "month") < d <= deadline]
+            if not window:
+                out.append(_column_item(column, last, due_on=deadline))
+    return out
+
+
+async def empty_columns_without_note(session: AsyncSession, scope: Scope) -> Records:
+    """空白栏目: a column with no record public on D and no 备注说明 saying why it is legitimately empty."""
+    return [_column_item(column, None) for column, days in await _columns(session, scope)
+            if not days and not (column.note or "").strip()]
+
+
+def _doc_item(d: ScoreDocumentFact, counted: bool, due: date | None, **detail: Any) -> dict[str, Any]:
+    return {"record_type": "document", "id": d.document_id, "organ_code": d.organ_code, "counted": counted,
+            "day": d.published_on, "due_on": due, "detail": {"index_no": d.index_no, "genre": d.genre, **detail}}
+
+
+async def publication_on_time_rate(session: AsyncSession, scope: Scope) -> Records:
+    """条例第二十六条: records published in the period (public on D) with a deadline; counted = published on or
+    before it (publication_due_on, 20 working days from 形成或者变更之日, as the catalogue computed it)."""
+    d = ScoreDocumentFact
+    docs = (await session.execute(select(d).where(
+        d.organ_code.in_(scope.organs), d.published_on >= scope.start, _public_on(d, scope.as_of),
+        d.publication_due_on.is_not(None)).order_by(d.published_on, d.document_id))).scalars()
+    return [_doc_item(x, x.published_on <= x.publication_due_on, x.publication_due_on) for x in docs]
+
+
+async def _interpretations(session: AsyncSession, scope: Scope, policy_ids: list[str]) -> dict[str, date]:
+    """The first 解读 public on D of each policy: its publication day."""
+    d = ScoreDocumentFact
+    firsts: dict[str, date] = {}
+    for target, day in await session.execute(select(d.interpretation_of, func.min(d.published_on)).where(
+            d.interpretation_of.in_(policy_ids), _public_on(d, scope.as_of)).group_by(d.interpretation_of)):
+        firsts[target] = day
+    return firsts
+
+
+async def _policies(session: AsyncSession, scope: Scope) -> list[ScoreDocumentFact]:
+    d = ScoreDocumentFact
+    return list((await session.execute(select(d).where(
+        d.organ_code.in_(scope.organs), d.needs_interpretation.is_(True), d.published_on >= scope.start,
+        _public_on(d, scope.as_of)).order_by(d.published_on, d.document_id))).scalars())
+
+
+async def interpretation_ratio(session: AsyncSession, scope: Scope) -> Records:
+    """解读率: policies needing a 解读 (行政规范性文件, flagged major policy) published in the period; counted =
+    a 解读 naming it was public on D."""
+    policies = await _policies(session, scope)
+    firsts = await _interpretations(session, scope, [p.document_id for p in policies])
+    return [_doc_item(p, p.document_id in firsts, p.interpretation_due_on,
+                      interpreted_on=firsts.get(p.document_id)) for p in policies]
+
+
+async def overdue_interpretations(session: AsyncSession, scope: Scope) -> Records:
+    """逾期未解读: those policies whose 解读 deadline (the catalogue's, in working days) is before D and that had no
+    解读 public on D."""
+    policies = await _policies(session, scope)
+    firsts = await _interpretations(session, scope, [p.document_id for p in policies])
+    return [_doc_item(p, True, p.interpretation_due_on, interpreted_on=None) for p in policies
+            if p.document_id not in firsts and p.interpretation_due_on is not None
+            and p.interpretation_due_on < scope.as_of]
+
+
+async def reply_on_time_rate(session: AsyncSession, scope: Scope) -> Records:
+    """按期答复: applications closed in the period that had a due date; counted = closed on or before it."""
+    a = ApplicationFact
+    apps = (await session.execute(select(a).where(
+        a.organ_code.in_(scope.organs), a.closed_on.between(scope.start, scope.as_of), a.due_on.is_not(None))
+        .order_by(a.closed_on, a.application_id))).scalars()
+    return [{"record_type": "application", "id": x.application_id, "organ_code": x.organ_code,
+             "counted": x.closed_on <= x.due_on, "day": x.closed_on, "due_on": x.due_on,
+             "detail": {"outcome": x.outcome}} for x in apps]
+
+
+async def statutory_breaches(session: AsyncSession, scope: Scope) -> Records:
+    """违规记录 the request service recorded (legal-rules §1.13), by the day of the act, in the period."""
+    b = BreachFact
+    rows = (await session.execute(select(b).where(
+        b.organ_code.in_(scope.organs), b.occurred_on.between(scope.start, scope.as_of))
+        .order_by(b.occurred_on, b.application_id, b.seq))).scalars()
+    return [{"record_type": "breach", "id": f"{x.application_id}#{x.seq}", "organ_code": x.organ_code,
+             "counted": True, "day": x.occurred_on, "due_on": x.due_on,
+             "detail": {"application_id": x.application_id, "code": x.code, "article": x.article}} for x in rows]
+
+
+async def corrected_on_appeal_rate(session: AsyncSession, scope: Scope) -> Records:
+    """复议、诉讼纠错率: appeals decided in the period; counted = the decision corrected the organ (结果纠正)."""
+    a = AppealFact
+    rows = (await session.execute(select(a).where(
+        a.organ_code.in_(scope.organs), a.decided_on.between(scope.start, scope.as_of))
+        .order_by(a.decided_on, a.appeal_id))).scalars()
+    return [{"record_type": "appeal", "id": x.appeal_id, "organ_code": x.organ_code,
+             "counted": x.outcome == "corrected", "day": x.decided_on, "due_on": None,
+             "detail": {"application_id": x.application_id, "kind": x.kind, "outcome": x.outcome}} for x in rows]
+
+
+@dataclass(frozen=True)
+class Metric:
+    kind: str  # count | rate
+    compute: Callable[[AsyncSession, Scope], Awaitable[Records]]
+    zh: str
+    en: str
+
+
+METRICS: dict[str, Metric] = {
+    "stale_columns": Metric("count", stale_columns, "超期未更新栏目数", "Columns past their update rule"),
+    "empty_columns_without_note": Metric("count", empty_columns_without_note, "无备注说明的空白栏目数",
+                                         "Empty columns without a note"),
+    "publication_on_time_rate": Metric("rate", publication_on_time_rate, "主动公开及时率",
+                                       "Share published within 20 working days"),
+    "reply_on_time_rate": Metric("rate", reply_on_time_rate, "按期答复率", "Share of replies on time"),
+    "statutory_breaches": Metric("count", statutory_breaches, "违规记录数", "Statutory breaches"),
+    "interpretation_ratio": Metric("rate", interpretation_ratio, "政策解读率", "Share of policies with a 解读"),
+    "overdue_interpretations": Metric("count", overdue_interpretations, "逾期未解读数",
+                                      "Policies past their 解读 deadline"),
+    "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, "复议诉讼纠错率",
+                                       "Share of decided appeals that corrected the organ"),
+}
+
+
+def _figure(kind: str, records: Records) -> dict[str, Any]:
+    counted = sum(1 for r in records if r["counted"])
+    if kind == "count":
+        return {"value": counted, "numerator": counted, "denominator": None}
+    return {"value": round(counted / len(records), 4) if records else None, "numerator": counted,
+            "denominator": len(records)}
+
+
+def _score(indicator: dict[str, Any], kind: str, figure: dict[str, Any]) -> dict[str, Any]:
+    value, rule, points = figure["value"], indicator["pass_if"], float(indicator["points"])
+    if value is None:
+        return {"status": "not_applicable", "passed": True, "points": points}
+    passed = value <= rule["value"] if rule["op"] == "<=" else value >= rule["value"]
+    scoring = indicator.get("scoring", "pass_fail")
+    if scoring == "deduct":
+        got = max(0.0, points - float(indicator.get("per_item", 0)) * value)
+    elif scoring == "proportional" and kind == "rate":
+        got = points * (value if rule["op"] == ">=" else 1 - value)
+    else:
+        got = points if passed else 0.0
+    return {"status": "pass" if passed else "fail", "passed": passed, "points": round(got, 2)}
+
+
+async def _scope(session: AsyncSession, organ_code: str, include_subordinates: bool, start: date | None,
+                 as_of: date) -> Scope:
+    organs = await organ_scope(session, organ_code, include_subordinates)
+    return Scope(organs=organs, start=start or date(as_of.year, 1, 1), as_of=as_of)
+
+
+async def _card(session: AsyncSession, sheet: dict[str, Any], organ_code: str, include_subordinates: bool,
+                scope: Scope) -> dict[str, Any]:
+    indicators, cache = [], {}
+    for ind in sheet["indicators"]:
+        metric = METRICS[ind["metric"]]
+        if ind["metric"] not in cache:
+            cache[ind["metric"]] = await metric.compute(session, scope)
+        figure = _figure(metric.kind, cache[ind["metric"]])
+        score = _score(ind, metric.kind, figure)
+        indicators.append({
+            "key": ind["key"], "metric": ind["metric"], "kind": metric.kind, "name_zh": ind["name_zh"],
+            "name_en": ind["name_en"], "source": ind["source"], "pass_if": ind["pass_if"],
+            "scoring": ind.get("scoring", "pass_fail"), "max_points": float(ind["points"]), "veto": ind["veto"],
+            **figure, **score, "vetoes": bool(ind["veto"]) and not score["passed"],
+            "records_url": f"/api/v1/stats/scorecards/{organ_code}/metrics/{ind['metric']}/records"
+                           f"?as_of={scope.as_of.isoformat()}&from={scope.start.isoformat()}"
+                           f"&include_subordinates={str(include_subordinates).lower()}"})
+    total = round(sum(i["points"] for i in indicators), 2)
+    vetoed = [i["key"] for i in indicators if i["vetoes"]]
+    pass_mark = float(sheet.get("pass_mark", 0))
+    verdict = "vetoed" if vetoed else ("pass" if total >= pass_mark else "fail")
+    return {"indicators": indicators, "total_points": total,
+            "max_points": round(sum(i["max_points"] for i in indicators), 2), "pass_mark": pass_mark,
+            "veto_items": vetoed, "verdict": verdict}
+
+
+def _sheet_ref(sheet: dict[str, Any]) -> dict[str, Any]:
+    return {"id": sheet["id"], "version": sheet["version"], "name": sheet["name"], "source": sheet["source"],
+            "builtin": sheet["builtin"]}
+
+
+async def scorecard(session: AsyncSession, organ_code: str, include_subordinates: bool, start: date | None,
+                    as_of: date, sheet_id: str | None, sheet_version: int | None) -> dict[str, Any]:
+    sheet = await load_sheet(session, sheet_id, sheet_version)
+    scope = await _scope(session, organ_code, include_subordinates, start, as_of)
+    organ = await session.get(OrganFact, organ_code)
+    assert organ is not None
+    return {"organ_code": organ_code, "organ_name": organ.name, "include_subordinates": include_subordinates,
+            "from": scope.start, "as_of": scope.as_of, "sheet": _sheet_ref(sheet),
+            **await _card(session, sheet, organ_code, include_subordinates, scope)}
+
+
+async def metric_records(session: AsyncSession, organ_code: str, include_subordinates: bool, start: date | None,
+                         as_of: date, metric: str) -> tuple[Records, dict[str, Any]]:
+    """Every record behind the figure (in order; the endpoint pages them) and the figure itself."""
+    scope = await _scope(session, organ_code, include_subordinates, start, as_of)
+    kind = METRICS[metric].kind
+    records = await METRICS[metric].compute(session, scope)
+    return records, {"organ_code": organ_code, "include_subordinates": include_subordinates, "from": scope.start,
+                     "as_of": scope.as_of, "metric": metric, "kind": kind, **_figure(kind, records)}
+
+
+async def ranking(session: AsyncSession, organ_code: str, start: date | None, as_of: date, sheet_id: str | None,
+                  sheet_version: int | None) -> dict[str, Any]:
+    """排名: the direct subordinates of an organ, each scored over its own subtree (roll-up), ranked by verdict
+    (not vetoed first) then points; equal cards share a rank."""
+    sheet = await load_sheet(session, sheet_id, sheet_version)
+    await organ_scope(session, organ_code, False)  # 404 for an unknown organ
+    children = (await session.execute(select(OrganFact.code, OrganFact.name).where(
+        OrganFact.parent_code == organ_code).order_by(OrganFact.code))).all()
+    cards = []
+    for code, name in children:
+        scope = await _scope(session, code, True, start, as_of)
+        card = await _card(session, sheet, code, True, scope)
+        cards.append({"organ_code": code, "organ_name": name, "total_points": card["total_points"],
+                      "max_points": card["max_points"], "verdict": card["verdict"], "veto_items": card["veto_items"]})
+    cards.sort(key=lambda c: (c["verdict"] == "vetoed", -c["total_points"], c["organ_code"]))
+    rank, previous = 0, None
+    for position, card in enumerate(cards, 1):
+        key = (card["verdict"] == "vetoed", card["total_points"])
+        if key != previous:
+            rank, previous = position, key
+        card["rank"] = rank
+    start_day = start or date(as_of.year, 1, 1)
+    return {"organ_code": organ_code, "from": start_day, "as_of": as_of, "sheet": _sheet_ref(sheet),
+            "organs": cards}
