@@ -31,14 +31,16 @@ def catalog_url(tmp_path: Path) -> Iterator[str]:
     drop_database(url)
 
 
-def instance_settings(url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=url, scheduler_interval_seconds=0.05, webhooks_enabled=False,
+def instance_settings(url: str, tmp_path: Path, scheduler_interval: float) -> Settings:
+    return Settings(database_url=url, scheduler_interval_seconds=scheduler_interval, webhooks_enabled=False,
                     calendar_feed_enabled=False, attachment_dir=str(tmp_path / "attachments"))
 
 
-async def two_instances(stack: AsyncExitStack, url: str, tmp_path: Path) -> list[httpx.AsyncClient]:
+async def two_instances(stack: AsyncExitStack, url: str, tmp_path: Path, *,
+                        scheduler_interval: float = 30.0) -> list[httpx.AsyncClient]:
     # database=None: each app opens its own engine and runs its own jobs, as a real process does.
-    return [await stack.enter_async_context(serve(create_app(instance_settings(url, tmp_path)))) for _ in range(2)]
+    return [await stack.enter_async_context(serve(create_app(instance_settings(url, tmp_path, scheduler_interval))))
+            for _ in range(2)]
 
 
 async def events(client: httpx.AsyncClient) -> list[dict]:
@@ -54,7 +56,8 @@ async def events(client: httpx.AsyncClient) -> list[dict]:
 
 async def test_two_instances_publish_each_scheduled_record_once(catalog_url, tmp_path):
     async with AsyncExitStack() as stack:
-        first, second = await two_instances(stack, catalog_url, tmp_path)
+        # Rounds every 50 ms on both instances: they meet on every due record.
+        first, second = await two_instances(stack, catalog_url, tmp_path, scheduler_interval=0.05)
         staff = Staff(await make_organ(first))
         approved = []
         for n in range(12):
