@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 SERVICES := catalog request stats
 ROLE ?= admin
 ORGAN ?=
+BACKUP_DIR ?= backups/latest
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate seed test openapi token lint fmt bench mutation clean
+.PHONY: help install run migrate seed test openapi token lint fmt bench mutation clean backup restore
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +35,12 @@ run: seed ## Start all four services (gateway on :8000) with demo data; Ctrl-C s
 
 test: install ## Run the whole suite on SQLite, then on PostgreSQL (TEST_POSTGRES_URL or a local PostgreSQL 15)
 	scripts/test.sh $(ARGS)
+
+backup: install ## Back up every database and the attachments into BACKUP_DIR (pg_dump / SQLite backup + files)
+	$(PY) scripts/backup.py backup $(BACKUP_DIR)
+
+restore: install ## Restore BACKUP_DIR into the (fresh, empty) databases and attachment dir the settings name
+	$(PY) scripts/backup.py restore $(BACKUP_DIR)
 
 openapi: install ## Write openapi/{catalog,request,stats,gateway}.json from the apps
 	$(PY) -m gateway.openapi

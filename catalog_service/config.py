@@ -1,3 +1,5 @@
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -19,6 +21,10 @@ class Settings(ServiceSettings):
     # would count non-public activity. Changing it invalidates harvesters' stored cursors (they resume from 0).
     feed_cursor_key: SecretStr = SecretStr(DEV_FEED_CURSOR_KEY)
     attachment_dir: str = "data/attachments"
+    # 附件存储 (domain/blobs.py): filesystem (under attachment_dir; the embedded default — several instances need it
+    # on a shared volume) or database (the attachment_blob table: every instance serves every file, and the
+    # database backup holds them). attachment_dir is then only the scratch space of uploads.
+    attachment_store: Literal["filesystem", "database"] = "filesystem"
     max_attachment_bytes: int = 20 * 1024 * 1024
     scheduler_interval_seconds: float = 30.0  # 定时发布 check; 0 disables the job
     max_bulk_body_bytes: int = 10 * 1024 * 1024  # one bulk-import call (≤ 1,000 records), as the gateway; → 413

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -233,6 +234,18 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     withheld: Mapped[bool] = mapped_column(default=False)  # 不予公开 part of a partially disclosed record
     created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class AttachmentBlob(Base):
+    """附件内容: an attachment's bytes kept in the database (CATALOG_ATTACHMENT_STORE=database), by SHA-256, so every
+    instance serves every file and a database backup holds them; shared by every attachment with that content."""
+
+    __tablename__ = "attachment_blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 

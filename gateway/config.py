@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.settings import AuthSettings, Environment, TrustedProxyList
+from services.settings import AuthSettings, Environment, TrustedProxyList, absolute_http_url
 
 __all__ = ["GatewaySettings"]
 
@@ -18,6 +18,16 @@ class GatewaySettings(BaseSettings):
     catalog_url: str = "http://127.0.0.1:8101"
     request_url: str = "http://127.0.0.1:8102"
     stats_url: str = "http://127.0.0.1:8103"
+    # 多实例: several instances of a service, comma-separated or a JSON list (GATEWAY_CATALOG_URLS=http://a:8000,
+    # http://b:8000). Set, they replace the single URL above; unset, the single URL is the one instance. Requests go
+    # round robin over the instances whose /readyz answered 200 at the last probe (every
+    # `health_interval_seconds`; 0: no probing, every instance is in the rotation). An idempotent request (GET, HEAD,
+    # PUT, DELETE, OPTIONS, or any request with an Idempotency-Key) whose connection fails or is reset before its
+    # answer has begun is sent to the next instance; any request is when the connection was never established.
+    catalog_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    request_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    stats_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    health_interval_seconds: float = Field(2.0, ge=0)
 
     # Timeouts in seconds. connect: TCP connect to an upstream (a down service answers 502 within it);
     # read: longest silence while waiting for response bytes; total: whole exchange, None = unbounded
@@ -81,5 +91,23 @@ class GatewaySettings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("catalog_urls", "request_urls", "stats_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+        if isinstance(value, list):
+            value = [absolute_http_url(str(url), "GATEWAY_<SERVICE>_URLS") for url in value]
+            if len(set(value)) != len(value):
+                raise ValueError("GATEWAY_<SERVICE>_URLS names an instance twice")
+        return value
+
+    def upstream_pools(self) -> dict[str, list[str]]:
+        """Every instance of each service: the URL list if set, else the single URL."""
+        return {"catalog": self.catalog_urls or [self.catalog_url], "request": self.request_urls or [self.request_url],
+                "stats": self.stats_urls or [self.stats_url]}
+
     def upstream_urls(self) -> dict[str, str]:
-        return {"catalog": self.catalog_url, "request": self.request_url, "stats": self.stats_url}
+        """Each service's first instance (logs; the single-URL view)."""
+        return {name: urls[0] for name, urls in self.upstream_pools().items()}

@@ -22,13 +22,19 @@ DOCS_STATIC = "/docs-static"
 _ASSETS = Path(str(files("fastapi_offline") / "static"))
 
 
-class UpstreamStatus(BaseModel):
+class InstanceStatus(BaseModel):
     ok: bool
     url: str
     status: int | None = Field(None, description="HTTP status of the upstream's /readyz")
     error: str | None = Field(None, description="Why the upstream could not be asked, e.g. timeout")
     latency_ms: float | None = None
     checks: dict[str, Any] | None = Field(None, description="The upstream's own readiness checks")
+
+
+class UpstreamStatus(InstanceStatus):
+    instances: list[InstanceStatus] | None = Field(
+        None, description="多实例: each instance of the service (GATEWAY_<SERVICE>_URLS), when it has several; the "
+                          "service is ready while one of them is, and the fields above are that instance's")
 
 
 class GatewayHealth(BaseModel):

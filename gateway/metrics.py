@@ -12,7 +12,7 @@ __all__ = ["CONTENT_TYPE_LATEST", "ERROR_KINDS", "METHODS", "GatewayMetrics"]
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER")
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 ERROR_KINDS = ("connect_error", "connect_timeout", "read_timeout", "timeout", "disconnected", "protocol_error",
-               "body_too_large", "client_disconnected")
+               "body_too_large", "client_disconnected", "failover")
 # Sub-millisecond buckets: the hop itself is ~0.3 ms; upstream work dominates the upper buckets.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -9,6 +9,7 @@ problem+json built by services.errors.problem_body.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from gateway.balance import IDEMPOTENT_METHODS, Instance, Pool, connection_failed, never_delivered
 from gateway.config import GatewaySettings
 from gateway.edge import CorsPolicy, RateLimiter, TokenCache
 from gateway.metrics import GatewayMetrics
@@ -156,7 +158,10 @@ class Proxy:
         self.settings = settings
         self.metrics = metrics
         self.cors = cors
-        self.bases = settings.upstream_urls()
+        # 多实例: every instance of each service (GATEWAY_<SERVICE>_URLS, else the single URL).
+        self.pools = {name: Pool(urls, suspect_seconds=max(settings.health_interval_seconds, 1.0))
+                      for name, urls in settings.upstream_pools().items()}
+        self._health_task: asyncio.Task[None] | None = None
         self.sessions: dict[str, aiohttp.ClientSession] = {}
         self.tokens = TokenCache(TokenVerifier(settings.auth), settings.token_cache_size)
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -174,7 +179,7 @@ class Proxy:
             s = self.settings
             timeout = aiohttp.ClientTimeout(total=s.total_timeout, sock_connect=s.connect_timeout,
                                             sock_read=s.read_timeout)
-            for name in self.bases:
+            for name in self.pools:
                 connector = aiohttp.TCPConnector(limit=s.pool_limit, keepalive_timeout=s.upstream_keepalive_timeout)
                 self.sessions[name] = aiohttp.ClientSession(
                     connector=connector,
@@ -189,8 +194,25 @@ class Proxy:
                     raise_for_status=False,
                     trust_env=False,
                 )
+            if s.health_interval_seconds > 0 and any(len(p.instances) > 1 for p in self.pools.values()):
+                self._health_task = asyncio.create_task(self._probe_forever(s.health_interval_seconds),
+                                                        name="gateway health probe")
+
+    async def _probe_forever(self, interval: float) -> None:
+        """The background /readyz probe of every instance: the rotation follows its verdicts."""
+        while True:
+            try:
+                await self.readiness()
+            except Exception:  # never let the probe die; the next round tries again
+                log.warning("health probe failed", exc_info=True)
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
+        task, self._health_task = self._health_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         sessions, self.sessions = self.sessions, {}
         for session in sessions.values():
             await session.close()
@@ -202,8 +224,8 @@ class Proxy:
             await self.start()
         timeout = aiohttp.ClientTimeout(total=self.settings.readiness_timeout)
 
-        async def probe(name: str) -> dict[str, Any]:
-            url = f"{self.bases[name]}/readyz"
+        async def probe(name: str, instance: Instance) -> dict[str, Any]:
+            url = f"{instance.url}/readyz"
             started = time.perf_counter()
             result: dict[str, Any] = {"ok": False, "url": url}
             try:
@@ -221,10 +243,20 @@ class Proxy:
             except aiohttp.ClientError as exc:
                 result["error"] = type(exc).__name__
             result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            self.pools[name].probed(instance, result["ok"])
             return result
 
-        names = list(self.bases)
-        results = await asyncio.gather(*(probe(n) for n in names))
+        async def service(name: str) -> dict[str, Any]:
+            instances = self.pools[name].instances
+            results = await asyncio.gather(*(probe(name, i) for i in instances))
+            if len(results) == 1:
+                return results[0]
+            # Ready while one instance is: its details stand for the service, every instance is listed.
+            best = next((r for r in results if r["ok"]), results[0])
+            return {**best, "instances": results}
+
+        names = list(self.pools)
+        results = await asyncio.gather(*(service(n) for n in names))
         return dict(zip(names, results, strict=True))
 
     # -- the hot path ------------------------------------------------------------------------------------------
@@ -404,67 +436,95 @@ class Proxy:
         if session is None:
             await self.start()
             session = self.sessions[upstream]
-        url = URL(self.bases[upstream] + _raw_target(scope), encoded=True)
+        target = _raw_target(scope)
+        pool = self.pools[upstream]
+        candidates = pool.order()
+        # Another instance may be tried only with the body still in hand (a streamed upload is gone once sent),
+        # and — unless the first connection never got established — only for a request that may be applied twice.
+        replayable = body is None or isinstance(body, bytes)
+        idempotent = method in IDEMPOTENT_METHODS or any(k.lower() == "idempotency-key" for k, _ in headers)
+        for attempt, instance in enumerate(candidates):
+            last = not replayable or attempt == len(candidates) - 1
+            url = URL(instance.url + target, encoded=True)
+            try:
+                if body is None or isinstance(body, bytes):
+                    resp = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
+                else:
+                    # A streamed upload: aiohttp starts its read timeout only once the body is written, so an
+                    # upstream that stops reading (its buffers full) held the request — and the client's upload —
+                    # for ever. Each chunk must be taken within the read timeout, or the exchange ends in a 504.
+                    async with asyncio.timeout(None) as watchdog:
+                        data = _upload_watched(body, watchdog, self.settings.read_timeout)
+                        resp = await session.request(method, url, headers=headers, data=data, allow_redirects=False)
+            except _UPSTREAM_ERRORS as exc:
+                if connection_failed(exc):
+                    pool.failed(instance)
+                if not last and (never_delivered(exc) or (idempotent and connection_failed(exc))):
+                    self._failing_over(upstream, instance, exc, request_id)
+                    continue
+                return await self._upstream_failed(exc, upstream, reader, send, request_id, extra_headers, path)
 
-        try:
-            if body is None or isinstance(body, bytes):
-                resp = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
-            else:
-                # A streamed upload: aiohttp starts its read timeout only once the body is written, so an upstream
-                # that stops reading (its buffers full) held the request — and the client's upload — for ever.
-                # Each chunk must be taken within the read timeout, or the exchange ends in a 504.
-                async with asyncio.timeout(None) as watchdog:
-                    data = _upload_watched(body, watchdog, self.settings.read_timeout)
-                    resp = await session.request(method, url, headers=headers, data=data, allow_redirects=False)
-        except _UPSTREAM_ERRORS as exc:
-            return await self._upstream_failed(exc, upstream, reader, send, request_id, extra_headers, path)
-
-        try:
-            out = [(b"x-request-id", request_id.encode())]
-            for name, value in resp.raw_headers:
-                lname = name.lower()
-                if lname not in _DROP_RESPONSE and not lname.startswith(b"proxy-"):
-                    out.append((lname, value))
-            if extra_headers:
-                out = [(n, v) for n, v in out if not n.startswith(b"access-control-")]
-                out.extend(extra_headers)
-            status = resp.status
-            length = resp.content_length
-            if status in _NO_BODY_STATUSES or (status < 200):
-                await send({"type": "http.response.start", "status": status, "headers": out})
-                await send({"type": "http.response.body", "body": b""})
-                return status
-            if method == "HEAD":
+            try:
+                out = [(b"x-request-id", request_id.encode())]
+                for name, value in resp.raw_headers:
+                    lname = name.lower()
+                    if lname not in _DROP_RESPONSE and not lname.startswith(b"proxy-"):
+                        out.append((lname, value))
+                if extra_headers:
+                    out = [(n, v) for n, v in out if not n.startswith(b"access-control-")]
+                    out.extend(extra_headers)
+                status = resp.status
+                length = resp.content_length
+                if status in _NO_BODY_STATUSES or (status < 200):
+                    await send({"type": "http.response.start", "status": status, "headers": out})
+                    await send({"type": "http.response.body", "body": b""})
+                    return status
+                if method == "HEAD":
+                    if length is not None:
+                        out.append((b"content-length", str(length).encode()))
+                    await send({"type": "http.response.start", "status": status, "headers": out})
+                    await send({"type": "http.response.body", "body": b""})
+                    return status
+                if length is not None and length <= _BUFFER_RESPONSE_BYTES:
+                    try:
+                        data = await resp.read()
+                    except _UPSTREAM_ERRORS as exc:
+                        # Nothing is sent to the client yet: an idempotent request can still go elsewhere.
+                        if connection_failed(exc):
+                            pool.failed(instance)
+                        if not last and idempotent and connection_failed(exc):
+                            self._failing_over(upstream, instance, exc, request_id)
+                            continue
+                        return await self._upstream_failed(exc, upstream, None, send, request_id, extra_headers,
+                                                           path)
+                    out.append((b"content-length", str(len(data)).encode()))
+                    await send({"type": "http.response.start", "status": status, "headers": out})
+                    await send({"type": "http.response.body", "body": data})
+                    return status
                 if length is not None:
                     out.append((b"content-length", str(length).encode()))
                 await send({"type": "http.response.start", "status": status, "headers": out})
+                try:
+                    async for chunk in resp.content.iter_chunked(_STREAM_CHUNK):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                except _UPSTREAM_ERRORS as exc:  # the status line is gone: all we can do is cut the connection
+                    kind = _error_kind(exc)
+                    self.metrics.error(upstream, kind)
+                    log.warning("upstream %s failed mid-response: %s", upstream, kind,
+                                extra={"fields": {"request_id": request_id, "upstream": upstream, "kind": kind}})
+                    raise _UpstreamBroken(f"{upstream}: {kind}") from exc
                 await send({"type": "http.response.body", "body": b""})
                 return status
-            if length is not None and length <= _BUFFER_RESPONSE_BYTES:
-                try:
-                    data = await resp.read()
-                except _UPSTREAM_ERRORS as exc:
-                    return await self._upstream_failed(exc, upstream, None, send, request_id, extra_headers, path)
-                out.append((b"content-length", str(len(data)).encode()))
-                await send({"type": "http.response.start", "status": status, "headers": out})
-                await send({"type": "http.response.body", "body": data})
-                return status
-            if length is not None:
-                out.append((b"content-length", str(length).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": out})
-            try:
-                async for chunk in resp.content.iter_chunked(_STREAM_CHUNK):
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except _UPSTREAM_ERRORS as exc:  # the status line is gone: all we can do is cut the connection
-                kind = _error_kind(exc)
-                self.metrics.error(upstream, kind)
-                log.warning("upstream %s failed mid-response: %s", upstream, kind,
-                            extra={"fields": {"request_id": request_id, "upstream": upstream, "kind": kind}})
-                raise _UpstreamBroken(f"{upstream}: {kind}") from exc
-            await send({"type": "http.response.body", "body": b""})
-            return status
-        finally:
-            resp.release()
+            finally:
+                resp.release()
+        raise AssertionError("unreachable: the last candidate returns")  # pragma: no cover
+
+    def _failing_over(self, upstream: str, instance: Instance, exc: BaseException, request_id: str) -> None:
+        kind = _error_kind(exc)
+        self.metrics.error(upstream, "failover")
+        log.warning("upstream %s instance %s failed (%s); trying another instance", upstream, instance.url, kind,
+                    extra={"fields": {"request_id": request_id, "upstream": upstream, "instance": instance.url,
+                                      "kind": kind}})
 
     async def _upstream_failed(self, exc: Exception, upstream: str, reader: _BodyReader | None, send: Any,
                                request_id: str, extra_headers: list[tuple[bytes, bytes]], path: str) -> int:

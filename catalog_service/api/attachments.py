@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from catalog_service.deps import IfMatch, SettingsDep, StaffDep
 from catalog_service.domain import attachments as domain
 from catalog_service.domain import documents as docs
+from catalog_service.domain.blobs import make_blob_store
 from catalog_service.errors import AttachmentTooLarge
 from catalog_service.schemas import AttachmentStaffRead
 from services.auth import PrincipalDep
@@ -46,7 +47,8 @@ async def create_attachment(
     doc = await docs.load_document(session, principal, document_id, for_update=True)
     attachment = await domain.add_attachment(
         session, principal, doc, source=file.file, filename=file.filename, content_type=file.content_type,
-        withheld=withheld, if_match=if_match, attachment_dir=settings.attachment_dir,
+        withheld=withheld, if_match=if_match,
+        store=make_blob_store(settings.attachment_store, settings.attachment_dir),
         max_bytes=settings.max_attachment_bytes)
     response.headers["ETag"] = etag(doc.version)
     response.headers["Location"] = f"{PREFIX}/documents/{doc.id}/attachments/{attachment.id}"
@@ -62,8 +64,9 @@ async def create_attachment(
                        304: {"description": "Not modified"}, **problem_responses(404)})
 async def get_attachment(document_id: str, attachment_id: str, session: SessionDep, principal: PrincipalDep,
                          settings: SettingsDep, if_none_match: Annotated[str | None, Header()] = None) -> Response:
-    attachment, path, public = await domain.open_attachment(session, principal, document_id, attachment_id,
-                                                            settings.attachment_dir)
+    attachment, content, public = await domain.open_attachment(
+        session, principal, document_id, attachment_id,
+        make_blob_store(settings.attachment_store, settings.attachment_dir))
     headers = {
         "ETag": f'"{attachment.sha256}"',
         # Public copies must be revalidated (a withdrawal ends them at the next request); staff copies never kept.
@@ -74,7 +77,9 @@ async def get_attachment(document_id: str, attachment_id: str, session: SessionD
     if if_none_match and f'"{attachment.sha256}"' in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     headers["Content-Disposition"] = _content_disposition(attachment.filename)
-    return FileResponse(path, media_type=attachment.content_type, headers=headers)
+    if content.path is not None:
+        return FileResponse(content.path, media_type=attachment.content_type, headers=headers)
+    return Response(content.data, media_type=attachment.content_type, headers=headers)
 
 
 @router.delete("/documents/{document_id}/attachments/{attachment_id}", summary="Remove an attachment from a draft",

@@ -26,6 +26,7 @@ import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service.domain.blobs import BlobContent, BlobStore
 from catalog_service.domain.documents import add_review_step, require_own, staff_role
 from catalog_service.domain.events import emit_document_event, is_public
 from catalog_service.domain.visibility import is_catalog_staff, visible_documents
@@ -42,7 +43,7 @@ from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.errors import AppError
 
-__all__ = ["ALLOWED_TYPES", "StoredFile", "add_attachment", "blob_path", "clean_filename", "open_attachment",
+__all__ = ["ALLOWED_TYPES", "StoredFile", "add_attachment", "clean_filename", "open_attachment",
            "remove_attachment"]
 
 UPLOADER_ROLES = frozenset({"drafter", "division_head", "unit_head"})
@@ -103,10 +104,6 @@ def clean_filename(raw: str | None, file_type: FileType) -> str:
     return (stem[:200].strip() or "attachment") + extension.lower()
 
 
-def blob_path(root: str, sha256: str) -> Path:
-    return Path(root) / sha256[:2] / sha256
-
-
 @dataclass(frozen=True)
 class StoredFile:
     sha256: str
@@ -114,33 +111,26 @@ class StoredFile:
     content_type: str
 
 
-def _store(source: BinaryIO, root: str, limit: int, media_type: str, file_type: FileType) -> StoredFile:
-    """Copy, hash and cap in one pass; then fsync and rename into the content address (blocking: run in a thread)."""
-    tmp_dir = Path(root) / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+def _spool(source: BinaryIO, tmp: Path, limit: int, media_type: str, file_type: FileType) -> StoredFile:
+    """Copy, hash and cap in one pass into the scratch file `tmp` (fsynced), checking the type by its first bytes
+    (blocking: run in a thread). The blob store then keeps it under its content address."""
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     digest, size, head = hashlib.sha256(), 0, b""
-    try:
-        with tmp.open("wb") as out:
-            while chunk := source.read(CHUNK):
-                if len(head) < SNIFF:
-                    head += chunk[:SNIFF - len(head)]
-                size += len(chunk)
-                if size > limit:
-                    raise AttachmentTooLarge(f"An attachment may be at most {limit} bytes.")
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if size == 0 or not file_type.matches(head):
-            raise AttachmentContentMismatch(f"The file's content is not {media_type}.", errors=[
-                {"loc": ["body", "file"], "msg": f"content does not match {media_type}", "type": "content_mismatch"}])
-        sha = digest.hexdigest()
-        final = blob_path(root, sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)  # atomic; the same content uploaded twice lands on the same file
-    finally:
-        tmp.unlink(missing_ok=True)
+    with tmp.open("wb") as out:
+        while chunk := source.read(CHUNK):
+            if len(head) < SNIFF:
+                head += chunk[:SNIFF - len(head)]
+            size += len(chunk)
+            if size > limit:
+                raise AttachmentTooLarge(f"An attachment may be at most {limit} bytes.")
+            digest.update(chunk)
+            out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    if size == 0 or not file_type.matches(head):
+        raise AttachmentContentMismatch(f"The file's content is not {media_type}.", errors=[
+            {"loc": ["body", "file"], "msg": f"content does not match {media_type}", "type": "content_mismatch"}])
+    sha = digest.hexdigest()
     if media_type == "text/plain":
         media_type = f"text/plain; charset={_is_text(head)}"  # served with the charset it was written in
     return StoredFile(sha, size, media_type)
@@ -158,7 +148,7 @@ def _declared_type(content_type: str | None) -> tuple[str, FileType]:
 
 async def add_attachment(session: AsyncSession, principal: Principal, doc: Document, *, source: BinaryIO,
                          filename: str | None, content_type: str | None, withheld: bool, if_match: str | None,
-                         attachment_dir: str, max_bytes: int) -> Attachment:
+                         store: BlobStore, max_bytes: int) -> Attachment:
     organ = await require_own(session, principal, doc)
     if not principal.has_any(UPLOADER_ROLES):
         raise WrongRole(f"Attaching files needs one of the roles: {', '.join(sorted(UPLOADER_ROLES))}.")
@@ -167,7 +157,12 @@ async def add_attachment(session: AsyncSession, principal: Principal, doc: Docum
         raise NotEditable(f"Files are attached during drafting and review; this record is {doc.status}.")
     media_type, file_type = _declared_type(content_type)
     name = clean_filename(filename, file_type)
-    stored = await anyio.to_thread.run_sync(_store, source, attachment_dir, max_bytes, media_type, file_type)
+    tmp = store.scratch_dir / f"{uuid.uuid4().hex}.part"
+    try:
+        stored = await anyio.to_thread.run_sync(_spool, source, tmp, max_bytes, media_type, file_type)
+        await store.put(session, tmp, stored.sha256, stored.size)
+    finally:
+        tmp.unlink(missing_ok=True)
     await bump_version(session, doc, doc.version)
     attachment = Attachment(document_id=doc.id, filename=name, content_type=stored.content_type, size=stored.size,
                             sha256=stored.sha256, withheld=withheld, created_by=principal.sub)
@@ -205,7 +200,7 @@ async def remove_attachment(session: AsyncSession, principal: Principal, doc: Do
 
 
 async def open_attachment(session: AsyncSession, principal: Principal, document_id: str, attachment_id: str,
-                          attachment_dir: str) -> tuple[Attachment, Path, bool]:
+                          store: BlobStore) -> tuple[Attachment, BlobContent, bool]:
     """(attachment, file, public) if the principal may download it now; otherwise the 404 of a missing one."""
     missing = AttachmentNotFound(f"Attachment {attachment_id} does not exist.")
     row = (await session.execute(
@@ -219,7 +214,7 @@ async def open_attachment(session: AsyncSession, principal: Principal, document_
     own_staff = is_catalog_staff(principal) and organ_code == principal.organ
     if not (public or own_staff):
         raise missing
-    path = blob_path(attachment_dir, attachment.sha256)
-    if not path.is_file():
+    content = await store.get(session, attachment.sha256)
+    if content is None:
         raise AppError("The attachment's file is missing from storage.")
-    return attachment, path, public
+    return attachment, content, public

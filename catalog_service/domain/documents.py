@@ -5,6 +5,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.anchors import (
@@ -390,10 +392,13 @@ async def next_index_nos(session: AsyncSession, organ: Organ, year: int, templat
     trip, not one per record. Serials are never reused."""
     from catalog_service.models import IndexSerial
 
-    serial = await session.get(IndexSerial, (organ.id, year), with_for_update=True)
-    if serial is None:
-        serial = IndexSerial(organ_id=organ.id, year=year, last_serial=0)
-        session.add(serial)
+    # The organ-year's counter row is created if missing without a race: two first publications of the year at once
+    # (two instances, or a clerk and the scheduled-publication job) would both insert it and one would fail (500).
+    dialect_insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(dialect_insert(IndexSerial).values(organ_id=organ.id, year=year, last_serial=0)
+                          .on_conflict_do_nothing(index_elements=["organ_id", "year"]))
+    serial = await session.get(IndexSerial, (organ.id, year), with_for_update=True, populate_existing=True)
+    assert serial is not None
     first = serial.last_serial + 1
     serial.last_serial += count
     await session.flush()

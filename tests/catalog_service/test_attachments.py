@@ -241,3 +241,30 @@ async def test_staff_see_each_attachments_withheld_flag(client):
     # Another organ's staff never reach the staff view of the record.
     others = Staff(await make_organ(client, "别的局"))
     assert_problem(await client.get(f"{API}/documents/{doc_id}/record", headers=others.unit_head), 403, "outside_organ")
+
+
+async def test_database_store_every_instance_serves_every_file(catalog_db: Database, tmp_path: Path):
+    """CATALOG_ATTACHMENT_STORE=database (多实例): a file uploaded through one instance is downloaded through another
+    that has a disk of its own (an empty attachment directory) — the bytes are in the catalogue's database, by
+    SHA-256, once per content however many attachments share it; nothing is left on the first instance's disk."""
+    def settings(name: str) -> Settings:
+        return Settings(attachment_dir=str(tmp_path / name), attachment_store="database", max_attachment_bytes=LIMIT)
+
+    async with serve(create_app(settings("first"), database=catalog_db)) as first, \
+            serve(create_app(settings("second"), database=catalog_db)) as second:
+        staff = Staff(await make_organ(first))
+        doc_id, etag = await draft(first, staff)
+        r = await upload(first, staff.drafter, doc_id, etag)
+        meta = r.json()
+        r = await upload(first, staff.drafter, doc_id, r.headers["etag"], filename="副本.pdf")  # same content
+        assert r.json()["sha256"] == meta["sha256"]
+        on_disk = [p for p in (tmp_path / "first").rglob("*") if p.is_file()]
+        assert on_disk == []  # only the scratch space was used, and cleaned
+
+        got = await second.get(download_url(doc_id, meta["id"]), headers=staff.drafter)
+        assert got.status_code == 200 and got.content == PDF, got.text
+        assert got.headers["etag"] == f'"{meta["sha256"]}"' and got.headers["content-type"] == "application/pdf"
+        await publish_draft(second, staff, doc_id, (await second.get(f"{API}/documents/{doc_id}/record",
+                                                                    headers=staff.drafter)).headers["etag"])
+        public = await first.get(download_url(doc_id, meta["id"]))
+        assert public.status_code == 200 and hashlib.sha256(public.content).hexdigest() == meta["sha256"]
