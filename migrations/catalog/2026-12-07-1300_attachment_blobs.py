@@ -1,7 +1,7 @@
 """attachment_blob: attachments' bytes in the database (CATALOG_ATTACHMENT_STORE=database, 多实例)
 
-Revision ID: catalog_0010
-Revises: catalog_0009
+Revision ID: catalog_0011
+Revises: catalog_0010
 Create Date: 2026-12-07 12:00:00
 
 Content-addressed by SHA-256 (one row per distinct content, shared by every attachment that has it): every
@@ -14,8 +14,8 @@ from alembic import op
 
 import services.db
 
-revision: str = 'catalog_0010'
-down_revision: str | None = 'catalog_0009'
+revision: str = 'catalog_0011'
+down_revision: str | None = 'catalog_0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
