@@ -23,3 +23,6 @@ router.include_router(synonyms.router)
 from catalog_service.api import webhooks  # noqa: E402
 
 router.include_router(webhooks.router)
+from catalog_service.api import exchange  # noqa: E402
+
+router.include_router(exchange.router)
