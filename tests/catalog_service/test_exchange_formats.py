@@ -202,8 +202,13 @@ async def test_export_then_import_into_a_fresh_database_loses_no_field(catalog, 
     source = {i: (await catalog.get(f"{API}/documents/{i}")).json() for i in ids}
     # Put the 解读 first: the importer must still send it after the record it explains.
     exported.sort(key=lambda r: 0 if (r.get("gk:interpretationOf") or r.get("解读对象")) else 1)
-    path = tmp_path / f"export-{profile}.ndjson"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exported), encoding="utf-8")
+    if profile == "dcat-jsonld":  # a saved page, as GET /export answers it (the context once, records in items)
+        path = tmp_path / "export.jsonld"
+        path.write_text(json.dumps({"@context": {"dcat": "http://www.w3.org/ns/dcat#"}, "items": exported},
+                                   ensure_ascii=False), encoding="utf-8")
+    else:  # NDJSON, one record a line
+        path = tmp_path / "export.ndjson"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exported), encoding="utf-8")
 
     database = Database(make_engine(fresh_catalog_url, null_pool=True))
     try:
