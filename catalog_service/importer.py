@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
+import jwt
 
 from catalog_service.domain import exchange
 from catalog_service.schemas import MAX_BULK_RECORDS, BulkImportRequest
@@ -188,7 +189,8 @@ async def _send(client: httpx.AsyncClient, batch: list[dict[str, Any]], key: str
     raise ImportStopped(problem)
 
 
-def _from_profiles(records: list[Any], reviewer: str, err: TextIO) -> tuple[list[Any], list[int]]:
+def _from_profiles(records: list[Any], reviewer: str, token: str | None, err: TextIO
+                   ) -> tuple[list[Any], list[int]]:
     """Profile records as bulk records, in an order where a 解读 comes after the record it explains (when that is
     in the file), and the positions where a batch must end (the next level of 解读 needs the new ids)."""
     converted: list[Any] = []
@@ -210,6 +212,10 @@ def _from_profiles(records: list[Any], reviewer: str, err: TextIO) -> tuple[list
     if len(organs) > 1:
         raise ImportStopped(f"the records name several 发布机构 ({', '.join(sorted(organs))}): import each organ's "
                             "records with its own token")
+    claimed = _token_organ(token)
+    if organs and claimed and organs != {claimed}:  # the API would file them under the token's organ
+        raise ImportStopped(f"the records' 发布机构 is {organs.pop()}, the token is {claimed}'s: "
+                            "use that organ's token")
     position = {r.get("external_id"): i for i, r in enumerate(converted) if isinstance(r, dict)}
     level: dict[int, int] = {}
 
@@ -223,6 +229,14 @@ def _from_profiles(records: list[Any], reviewer: str, err: TextIO) -> tuple[list
     order = sorted(range(len(converted)), key=lambda i: (depth(i), i))
     ends = [n for n in range(1, len(order)) if level[order[n]] != level[order[n - 1]]]
     return [converted[i] for i in order], ends
+
+
+def _token_organ(token: str | None) -> str | None:
+    """The `organ` claim of a JWT, read without checking it (the API checks it); None if there is none."""
+    try:
+        return jwt.decode(token or "", options={"verify_signature": False}).get("organ")
+    except jwt.PyJWTError:
+        return None
 
 
 def _batches(total: int, batch_size: int, ends: list[int]) -> list[tuple[int, int]]:
@@ -240,7 +254,7 @@ async def run(path: Path, *, url: str, token: str | None, batch_size: int = 500,
               reviewer: str = "历史数据迁移") -> int:
     if not 1 <= batch_size <= MAX_BULK_RECORDS:
         raise ImportStopped(f"--batch-size must be 1–{MAX_BULK_RECORDS}")
-    records, ends = _from_profiles(list(read_records(path)), reviewer, err)
+    records, ends = _from_profiles(list(read_records(path)), reviewer, token, err)
     digest = _digest(path)
     start, new_ids = (0, {}) if (restart or dry_run) else _load_progress(path, digest)
     state = ImportRun(total=len(records), done=start)

@@ -11,7 +11,7 @@ import jsonschema_rs
 import pytest
 
 from catalog_service.app import create_app
-from catalog_service.importer import run
+from catalog_service.importer import ImportStopped, run
 from services.db import Database, make_engine
 from tests.catalog_service.helpers import API, Staff, make_organ, publish
 from tests.catalog_service.helpers import draft as draft_document
@@ -246,3 +246,28 @@ async def test_export_then_import_into_a_fresh_database_loses_no_field(catalog, 
                 assert set(record) - set(PUBLIC_FIELDS) == {"id", "attachments"}
     finally:
         await database.dispose()
+
+
+async def test_the_importer_keeps_records_with_their_organ(catalog, tmp_path):
+    organ, ids = await source_world(catalog)
+    other = await make_organ(catalog, "另一个局")
+    exported = await export_all(catalog, "jiyuehua", organ)
+    path = tmp_path / "export.ndjson"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in exported), encoding="utf-8")
+    # Another organ's token: the API would file the records under it, so the importer stops before sending.
+    token = integration(other, "province-library")["Authorization"].removeprefix("Bearer ")
+    with pytest.raises(ImportStopped, match="use that organ's token"):
+        await run(path, url="http://catalog", token=token, out=io.StringIO(), err=io.StringIO(),
+                  transport=Forward(catalog))
+    # Records of two organs in one file: stopped too. An invalid record is named, and rejected in its place.
+    mixed = [*exported, exported[0] | {"信息标识": "x", "发布机构": {"名称": "另一个局", "代码": other}}]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in mixed), encoding="utf-8")
+    with pytest.raises(ImportStopped, match="several 发布机构"):
+        await run(path, url="http://catalog", token=token, out=io.StringIO(), err=io.StringIO(),
+                  transport=Forward(catalog))
+    broken = [exported[0] | {"有效性": {"代码": "maybe", "名称": "也许"}}]
+    path.write_text(json.dumps(broken[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    err = io.StringIO()
+    assert await run(path, url="http://catalog", token=token, dry_run=True, out=io.StringIO(), err=err) == 1
+    assert "record 1 is not a valid jiyuehua record: 有效性.代码" in err.getvalue()
+
