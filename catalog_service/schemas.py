@@ -703,6 +703,9 @@ class ImportHistory(InputSchema):
     repeal_date: date | None = Field(None, description="废止日期 (with validity repealed)")
     validity_history: list[ValidityChange] = Field(default_factory=list, max_length=20,
                                                    description="有效性 changes, oldest first")
+    index_no: str | None = Field(None, min_length=1, max_length=64, pattern=r"^\S+$", description=(
+        "索引号 it had there: kept (it is never changed once given, 实施指引); omitted: numbered in the year of "
+        "published_at. One already given to another record is rejected (`index_no_taken`)"))
 
     @model_validator(mode="after")
     def _consistent(self) -> "ImportHistory":
@@ -805,7 +808,8 @@ class BulkRecordResult(BaseModel):
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
     reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
-                    "other_organ", "write_failed"] | None = Field(None, description="Why a record was rejected")
+                    "other_organ", "index_no_taken", "write_failed"] | None = Field(
+        None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
 
 
