@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 
 from catalog_service.deps import PublicSessionDep, SettingsDep
 from catalog_service.domain import exchange
-from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import Page, PageParams, page_params, paged
 
