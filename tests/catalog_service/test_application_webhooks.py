@@ -15,7 +15,7 @@ from catalog_service.domain.webhooks import WebhookDispatcher
 from catalog_service.feeds import make_application_consumer
 from tests.catalog_service.helpers import make_organ
 from tests.catalog_service.test_sync import REVIEW, imported, record
-from tests.catalog_service.test_webhooks import deliveries, receiver, subscribe, webhook_settings
+from tests.catalog_service.test_webhooks import deliveries, receiver, subscribe, unsubscribe, webhook_settings
 from tests.request_service.helpers import act
 from tests.request_service.intake_support import Desk, add_organ, register
 from tests.support import serve
@@ -114,4 +114,7 @@ async def test_partner_platforms_get_signed_status_changes_of_their_subtree_with
         # Redelivery of the feed relays nothing twice (the relay's cursor moved with its effects).
         assert await relay.poll_once() == 0
         assert await dispatcher.run_once() == 0
+        await unsubscribe(catalog, province, hotline["subscription"]["id"], sub="12345-hotline")
+        await unsubscribe(catalog, province, documents_only["subscription"]["id"], sub="resource-library")
+        await unsubscribe(catalog, elsewhere, other["subscription"]["id"], sub="other-portal")
     await feed_client.aclose()
