@@ -17,7 +17,7 @@ from catalog_service.schemas import (
     DocumentFilterParams,
     SnapshotDigest,
 )
-from services.auth import Principal, require_roles
+from services.auth import ANONYMOUS, Principal, require_roles
 from services.db import DatabaseDep, SessionDep
 from services.errors import problem_responses
 from services.pagination import PageParams, int_cursor, page_params, paged
@@ -160,8 +160,8 @@ async def get_atom_feed(
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    content = await sync.atom_feed(session, await search_context(request, session), params, self_url=self_url,
-                                   document_link=settings.document_link)
+    context = await search_context(request, session, ANONYMOUS)  # the feed is public, whoever polls it
+    content = await sync.atom_feed(session, context, params, self_url=self_url, document_link=settings.document_link)
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
