@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from services.audit import AuditLog, make_audit_router
 from services.auth import TokenVerifier
 from services.concurrency import document_etags, document_if_match
+from services.contract import require_response_fields
 from services.db import Database, make_engine
 from services.errors import document_problems, install_error_handlers
 from services.forwarded import ForwardedHeadersMiddleware
@@ -90,7 +91,8 @@ def create_service_app(
         schema = generate()  # cached by FastAPI; each step below is idempotent
         if policy is not None:
             policy.annotate(schema)
-        return document_etags(document_if_match(document_problems(schema)))  # errors, preconditions, versions as served
+        # errors, preconditions, versions and the fields of responses, as served
+        return require_response_fields(document_etags(document_if_match(document_problems(schema))))
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
