@@ -22,6 +22,7 @@ from services.health import make_health_router
 from services.inputs import reject_unstorable_params
 from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
 from services.policy import Policy
+from services.problem_codes import document_problem_codes
 from services.settings import ServiceSettings
 
 __all__ = ["LifespanHook", "create_service_app"]
@@ -88,11 +89,16 @@ def create_service_app(
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        schema = generate()  # cached by FastAPI; each step below is idempotent
+        schema = generate()  # cached by FastAPI; each step below is idempotent, and done once
+        if getattr(app.state, "openapi_documented", False):
+            return schema
         if policy is not None:
             policy.annotate(schema)
-        # errors, preconditions, versions and the fields of responses, as served
-        return require_response_fields(document_etags(document_if_match(document_problems(schema))))
+        # errors and their codes, preconditions, versions and the fields of responses, as served
+        document_problem_codes(app, document_problems(schema))
+        require_response_fields(document_etags(document_if_match(schema)))
+        app.state.openapi_documented = True
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)

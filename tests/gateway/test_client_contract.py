@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.openapi import _refs, load_service_specs, merge
+from services.problem_codes import codes_of
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -77,3 +78,37 @@ def test_request_fields_with_a_default_are_optional(spec):
     # a request body really is validated with the defaults: DocumentCreate may leave out `attachments`
     create = schemas["DocumentCreate"]
     assert "attachments" not in create.get("required", [])
+
+
+def _codes(spec: dict[str, Any], response: dict[str, Any]) -> set[str] | None:
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    return codes_of(response)
+
+
+def test_problem_responses_list_the_codes_of_their_operation(spec):
+    operation = spec["paths"]["/api/v1/catalog/documents/{document_id}"]["get"]["responses"]
+    assert _codes(spec, operation["404"]) == {"document_not_found"}
+    assert _codes(spec, operation["401"]) == {"token_expired", "token_invalid", "token_not_yet_valid",
+                                              "token_wrong_audience"}  # public: no authentication_required
+    assert _codes(spec, operation["429"]) == {"too_many_requests"}
+    # the service's own 429 and the gateway's rate limit, one enum
+    track = spec["paths"]["/api/v1/requests/track"]["post"]["responses"]
+    assert _codes(spec, track["429"]) >= {"lookup_locked", "too_many_requests"}
+    assert _codes(spec, track["422"]) >= {"validation_error"}
+    # a write: the workflow's refusals, the preconditions, the policy's
+    submit = spec["paths"]["/api/v1/catalog/documents/{document_id}/submit"]["post"]["responses"]
+    assert _codes(spec, submit["409"]) >= {"invalid_transition"}
+    assert _codes(spec, submit["412"]) == {"precondition_failed"}
+    assert _codes(spec, submit["428"]) == {"precondition_required"}
+    assert _codes(spec, submit["403"]) >= {"outside_organ", "wrong_role"}
+    assert "authentication_required" in _codes(spec, submit["401"])
+
+
+def test_every_problem_response_has_its_codes(spec):
+    """No operation of the three services leaves a problem status without its enum (the gateway's own /healthz,
+    /readyz and /metrics aside)."""
+    plain = [f"{method.upper()} {path} {status}" for path, method, operation in _operations(spec)
+             if path.startswith("/api/") for status, response in operation["responses"].items()
+             if status[:1] in ("4", "5") and _codes(spec, response) is None]
+    assert not plain, plain
