@@ -89,11 +89,25 @@ export async function documentHeading(base: string, documentId: string, lang: La
     const url = new URL(`/api/v1/catalog/documents/${encodeURIComponent(documentId)}`, base);
     const doc = await getJson<PublicDocument, Problem>(url);
     const labels = doc.key_area_labels.map((term) => term[lang]).join(" / ");
-    return `<h1>${doc.title}</h1><p>${doc.organ_name} · ${label(doc.genre_label, lang)} · ${labels}</p>`;
+    // 联合发文: the co-issuing organs by code; links both ways (修订 / 废止 / 解读) to public records only.
+    const issuers = [doc.organ_name, ...doc.co_issuers.map((organ) => organ.name)].join("、");
+    const links = [...doc.amended_by, ...doc.repealed_by, ...doc.interpreted_by]
+      .map((linked) => `<li><a href="${linked.url}">${linked.title}</a> ${linked.doc_number ?? ""}</li>`);
+    const files = doc.attachments.map((file) => `<li><a href="${file.url}">${file.filename}</a></li>`);
+    return `<h1>${doc.title}</h1><p>${issuers} · ${label(doc.genre_label, lang)} · ${labels}</p>`
+      + `<ul>${links.join("")}</ul><ul>${files.join("")}</ul>`;
   } catch (error) {
     if (error instanceof ApiProblem) {
       const problem = (error as ApiProblem<Problem>).problem;
-      if (problem.code === "document_not_found") return lang === "zh" ? "<h1>未找到该文件</h1>" : "<h1>Not found</h1>";
+      switch (problem.code) {
+        case "document_not_found":
+          return lang === "zh" ? "<h1>未找到该文件</h1>" : "<h1>Not found</h1>";
+        case "too_many_requests":
+          return lang === "zh" ? "<h1>请求过于频繁，请稍后再试</h1>" : "<h1>Too many requests</h1>";
+        // @ts-expect-error — the public read never answers lookup_locked (the tracking door's): the enum says so
+        case "lookup_locked":
+          break;
+      }
     }
     throw error;
   }
