@@ -133,6 +133,8 @@ def undeclared_problems(app: FastAPI, seen: list[tuple[str, str, int, str]]) -> 
     it does not document, or a `code` outside that status's enum (issue 14 item 8; services/problem_codes.py)."""
     wrong = []
     for method, path, status, code in seen:
+        if code == "policy_missing":
+            continue  # fail-closed answer of a route without an access rule (an app refusing to start: Policy.check)
         matches = sorted((key, responses) for regex, key, m, responses in _declared(app)
                          if m == method and regex.match(path))
         if not matches:
