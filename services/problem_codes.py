@@ -24,7 +24,6 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Callable, Iterator
-from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
@@ -207,9 +206,11 @@ def codes_of(response: dict[str, Any]) -> set[str] | None:
 def document_problem_codes(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
     """Give every problem response of every operation its enum of codes (idempotent; after Policy.annotate).
 
-    A status the domain raises but the route did not document is added (its codes are real); the shared
-    machinery's codes go to the statuses the operation documents. A documented status with no code found keeps the
-    plain ErrorBody (its `code` stays a string), never an invented enum.
+    Only the statuses the route documents get an enum: the crawl finds errors a path constructs, not whether it
+    raises them there (a guard that only reports a refusal; `require_if_match` behind `if if_match is not None`), so
+    it never adds a status — which would also change what the document requires (an If-Match shown as required on a
+    create). A documented status with no code found keeps the plain ErrorBody (`code` stays a string; a test keeps
+    that list empty), never an invented enum.
     """
     crawler = _CRAWLER
     routes = {(route.path_format, method.lower()): route for route in iter_route_contexts(app.routes)
@@ -224,10 +225,10 @@ def document_problem_codes(app: FastAPI, schema: dict[str, Any]) -> dict[str, An
             for call in _dependency_calls(route):
                 if not _is_policy(call):  # its refusals follow the operation's rule, above
                     _update(domain, crawler.of(call))
-            codes = {status: names for status, names in _machinery_codes(operation).items()
-                     if str(status) in responses or status in domain}
+            codes = _machinery_codes(operation)
             _update(codes, domain)
             for status in sorted(codes):
-                response = responses.setdefault(str(status), {"description": HTTPStatus(status).phrase})
-                response["content"] = with_codes(sorted(codes[status]))
+                response = responses.get(str(status))
+                if response is not None:  # only statuses the route documents (the fuzzer checks those)
+                    response["content"] = with_codes(sorted(codes[status]))
     return schema
