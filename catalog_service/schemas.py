@@ -433,6 +433,44 @@ class DocumentPublicRead(Schema):
         return label(self.validity)  # type: ignore[return-value]
 
 
+class OrganRef(Schema):
+    """An organ as other records name it: by its code (统一社会信用代码 / 组织机构代码) with its name."""
+
+    code: str
+    name: str
+
+
+class LinkedDocument(Schema):
+    """A public record linked to this one (修订、废止、解读), with the address of its public view."""
+
+    id: str
+    title: str
+    index_no: str | None = Field(description="索引号")
+    doc_number: str | None = Field(description="文号")
+    published_at: datetime | None
+    url: str = Field(description="absolute URL of its public view (on the configured public base URL)")
+
+
+class AttachmentPublicRead(AttachmentRead):
+    url: str = Field(description="absolute download URL (on the configured public base URL)")
+
+
+class DocumentPublicDetail(DocumentPublicRead):
+    """The public view of one record with what it is linked to (GET /documents/{id}). A link names a record only
+    while the public may see it; when one appears or disappears, this record's version (ETag) changes."""
+
+    co_issuers: list[OrganRef] = Field(description="联合发文: the organs that issued it with the lead organ "
+                                                   "(organ_code), by code")
+    amends: list[LinkedDocument] = Field(description="修订: the records this one amends")
+    amended_by: list[LinkedDocument] = Field(description="被修订: the records that amend this one")
+    repeals: list[LinkedDocument] = Field(description="废止: the records this one repeals")
+    repealed_by: list[LinkedDocument] = Field(description="被废止: the records that repeal this one")
+    interpreted_by: list[LinkedDocument] = Field(description="解读: the public interpretations of this record "
+                                                             "(the other way of interpretation_of)")
+    attachments: list[AttachmentPublicRead] = Field(  # type: ignore[assignment]
+        description="附件 that are public, each with its download URL")
+
+
 class VocabularyRead(BaseModel):
     vocabularies: dict[str, list[Term]]
 

@@ -4,10 +4,12 @@
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from services.inputs import JsonTypes
 from services.pagination import Page
+from services.vocab import LabeledEnum, Term
+from stats_service.vocab import Table3Column, Table3Row
 
 
 class Counts(BaseModel):
@@ -36,10 +38,29 @@ class Section2(BaseModel):
 
 
 class Section3(BaseModel):
-    """三、收到和处理政府信息公开申请情况: rows × applicant columns"""
+    """三、收到和处理政府信息公开申请情况: rows × applicant columns, each row and column with its labels"""
 
     columns: list[str]
     rows: dict[str, dict[str, int]]
+
+    @computed_field(description="表三各列 · the label of each column, in the order of `columns`")  # type: ignore[prop-decorator]
+    @property
+    def column_labels(self) -> dict[str, Term]:
+        return {column: _term(Table3Column, column) for column in self.columns}
+
+    @computed_field(description="表三各行 · the label of each row of `rows` (zh as printed in the official table)")  # type: ignore[prop-decorator]
+    @property
+    def row_labels(self) -> dict[str, Term]:
+        return {row: _term(Table3Row, row) for row in self.rows}
+
+
+def _term(enum: type[LabeledEnum], code: str) -> Term:
+    """The code's labels; a code the vocabulary does not know yet is labelled with itself, never dropped."""
+    try:
+        member = enum(code)
+    except ValueError:
+        return Term(code=code, zh=code, en=code)
+    return Term(code=code, zh=member.zh, en=member.en)
 
 
 class AppealCounts(BaseModel):

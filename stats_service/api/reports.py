@@ -98,8 +98,9 @@ _signoff_route("publish", {"unit_head", "admin"}, "Publish the report (公布): 
 _signoff_route("reopen", {"unit_head", "admin"}, "Return a submitted report to draft")
 
 
+# No 404: a report that was never started reads as a draft (signoff.get_or_create).
 @router.get("/annual-reports/{organ_code}/{year}/status", summary="Sign-off status of a report",
-            response_model=ReportStatusRead, responses=problem_responses(401, 403, 404))
+            response_model=ReportStatusRead, responses=problem_responses(401, 403))
 async def get_report_status(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
                             response: Response, include_subordinates: Subordinates = False) -> ReportStatusRead:
     await access.require_scope(session, principal, organ_code, set(access.READERS) | {"unit_head"})
