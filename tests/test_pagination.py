@@ -13,8 +13,9 @@ object with `items`), so a new list route cannot escape. Each must:
 import json
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -126,7 +127,10 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         await make_organ(catalog, f"分页测试局{i}", parent=parent)
     staff = Staff(parent)
     # Two flagged major policies (重大政策): due a 解读, on the 解读 work-list (issue 16).
-    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}", major_policy=i < 2) for i in range(3)]
+    # The same two end their 有效期 within a month: on the validity-review work-list; all three are in force today.
+    soon = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=30)).isoformat()
+    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}", major_policy=i < 2,
+                             **({"valid_until": soon} if i < 2 else {})) for i in range(3)]
     await draft_document(catalog, staff)
     admin = auth("admin")
     for name in ("工作动态", "通知公告", "政策文件"):  # 公开目录栏目 (issue 16)
@@ -164,6 +168,9 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         "/api/v1/catalog/columns": ("/api/v1/catalog/columns", {}, {"organ": parent}, 3),
         "/api/v1/catalog/worklists/interpretation": ("/api/v1/catalog/worklists/interpretation", staff.drafter, {},
                                                      2),
+        "/api/v1/catalog/worklists/validity-review": ("/api/v1/catalog/worklists/validity-review", staff.drafter,
+                                                      {}, 2),
+        "/api/v1/catalog/registers/in-force": ("/api/v1/catalog/registers/in-force", staff.drafter, {}, 3),
         "/api/v1/catalog/search/synonyms": ("/api/v1/catalog/search/synonyms", admin, {}, 2),
         "/api/v1/catalog/worklists/publication": ("/api/v1/catalog/worklists/publication", staff.drafter, {}, 1),
         "/api/v1/catalog/worklists/reevaluation": ("/api/v1/catalog/worklists/reevaluation", staff.drafter, {}, 1),

@@ -26,3 +26,6 @@ router.include_router(webhooks.router)
 from catalog_service.api import columns  # noqa: E402
 
 router.include_router(columns.router)
+from catalog_service.api import validity  # noqa: E402
+
+router.include_router(validity.router)

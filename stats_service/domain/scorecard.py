@@ -50,24 +50,27 @@ class SheetBuiltIn(Conflict):
     code = "sheet_builtin"
 
 
-def _builtin() -> dict[str, dict[str, Any]]:
-    sheets = {}
+def _builtin() -> dict[str, dict[int, dict[str, Any]]]:
+    """Built-in sheets by id and version: `<id>.json` is the current one, `<id>.v<N>.json` earlier versions, kept so
+    a card asked with `sheet_version` (or reproduced for a past leadership meeting) is scored as it was."""
+    sheets: dict[str, dict[int, dict[str, Any]]] = {}
     for entry in resources.files("stats_service.sheets").iterdir():
         if entry.name.endswith(".json"):
             sheet = json.loads(entry.read_text(encoding="utf-8"))
-            sheets[sheet["id"]] = sheet
+            sheets.setdefault(sheet["id"], {})[sheet["version"]] = sheet
     return sheets
 
 
-BUILTIN_SHEETS = _builtin()
+BUILTIN_VERSIONS = _builtin()
+BUILTIN_SHEETS = {sheet_id: versions[max(versions)] for sheet_id, versions in BUILTIN_VERSIONS.items()}
 DEFAULT_SHEET = "gb-2019-19"
 
 
 async def load_sheet(session: AsyncSession, sheet_id: str | None, version: int | None) -> dict[str, Any]:
     sheet_id = sheet_id or DEFAULT_SHEET
     if sheet_id in BUILTIN_SHEETS:
-        sheet = BUILTIN_SHEETS[sheet_id]
-        if version not in (None, sheet["version"]):
+        sheet = BUILTIN_SHEETS[sheet_id] if version is None else BUILTIN_VERSIONS[sheet_id].get(version)
+        if sheet is None:
             raise SheetNotFound(f"Sheet {sheet_id} has no version {version}.")
         return {**sheet, "builtin": True}
     stmt = select(ScorecardSheet).where(ScorecardSheet.sheet_id == sheet_id)
@@ -257,6 +260,17 @@ async def overdue_interpretations(session: AsyncSession, scope: Scope) -> Record
             and p.interpretation_due_on < scope.as_of]
 
 
+async def validity_reviews_overdue(session: AsyncSession, scope: Scope) -> Records:
+    """有效期届满未清理 (国办发〔2018〕37号): records public on D whose 有效期 ended before D (`due_on`: the last day
+    in force) and that were not repealed by D (废止日期 after D or none) — the assessment the reminder asked for,
+    six months earlier, was not concluded. A repeal decided after D does not change D's count."""
+    d = ScoreDocumentFact
+    docs = (await session.execute(select(d).where(
+        d.organ_code.in_(scope.organs), _public_on(d, scope.as_of), d.expires_on < scope.as_of,
+        or_(d.repeal_date.is_(None), d.repeal_date > scope.as_of)).order_by(d.expires_on, d.document_id))).scalars()
+    return [_doc_item(x, True, x.expires_on) for x in docs]
+
+
 async def reply_on_time_rate(session: AsyncSession, scope: Scope) -> Records:
     """按期答复: applications closed in the period that had a due date; counted = closed on or before it."""
     a = ApplicationFact
@@ -309,6 +323,8 @@ METRICS: dict[str, Metric] = {
     "interpretation_ratio": Metric("rate", interpretation_ratio, "政策解读率", "Share of policies with a 解读"),
     "overdue_interpretations": Metric("count", overdue_interpretations, "逾期未解读数",
                                       "Policies past their 解读 deadline"),
+    "validity_reviews_overdue": Metric("count", validity_reviews_overdue, "有效期届满未清理文件数",
+                                       "Records past their validity period still in force"),
     "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, "复议诉讼纠错率",
                                        "Share of decided appeals that corrected the organ"),
 }
