@@ -213,6 +213,20 @@ async def test_every_request_list_follows_the_contract(requests_client, request_
         r = await client.post("/api/v1/requests/consultations", headers=desk.clerk,
                               json={"channel": "phone", "received_on": day, "topic": "如何申请"})
         assert r.status_code == 201, r.text
+    # 依申请转主动 (issue 16): two granted applications (the disclosure log) and two open tasks, written directly.
+    from request_service.models import ProactiveTask
+
+    async with request_db.transaction() as session:
+        for n in range(2):
+            session.add(Application(
+                id=str(uuid.uuid4()), tracking_no=f"T{uuid.uuid4().hex[:12]}", query_code_hash="x",
+                organ_code=desk.organ, channel="online", submitted_at=datetime(2026, 2, 9, 2, tzinfo=UTC),
+                receipt_date=date(2026, 2, 10), applicant_type="natural_person", applicant_name="张三",
+                applicant_key=uuid.uuid4().hex, info_title=f"申请公开第{n}号文件", info_key=f"key-{n}",
+                status="replied", outcome="granted", closed_on=date(2026, 3, 10 + n), due_on=date(2026, 3, 16)))
+            session.add(ProactiveTask(organ_code=desk.organ, info_key=f"key-{n}", info_title=f"第{n}号文件",
+                                      granted_application_id="x", opened_on=date(2026, 3, 10),
+                                      due_on=date(2026, 4, 7 + n), status="open", version=1))
     citizen = auth("applicant", sub=f"citizen-{uuid.uuid4().hex[:6]}", name="申请人")
     async with request_db.transaction() as session:
         for app_id in apps[1:]:
@@ -234,6 +248,8 @@ async def test_every_request_list_follows_the_contract(requests_client, request_
         f"{base}/applications/{{application_id}}/suggestions": (f"{base}/applications/{apps[0]}/suggestions",
                                                                 desk.handler, {}, 1),
         f"{base}/consultations": (f"{base}/consultations", desk.clerk, {"year": 2025}, 3),
+        f"{base}/worklists/proactive-disclosure": (f"{base}/worklists/proactive-disclosure", desk.handler, {}, 2),
+        f"{base}/disclosure-log": (f"{base}/disclosure-log", desk.handler, {}, 2),
         f"{base}/staff": (f"{base}/staff", desk.handler, {}, 1),
         f"{base}/applications/mine/{{application_id}}/letters": (f"{base}/applications/mine/{apps[1]}/letters",
                                                                  citizen, {}, 1),
