@@ -360,3 +360,59 @@ async def test_a_rebuild_from_cursor_zero_in_one_batch_gives_the_same_cards(stat
     assert [await card(stats, as_of=day) for day in days] == before
     # On 06-27 w1 (withdrawn 06-28) was still public: 专项工作 was neither stale nor blank then.
     assert figures(before[1])["columns_updated"][0] == 1 and figures(before[1])["blank_columns"][0] == 2
+
+
+async def test_monthly_series_is_the_card_of_each_months_last_day(stats, fed):
+    r = await stats.get(f"{API}/scorecards/{DEPT}/series", headers=STAFF, params={"from": "2026-01", "to": "2026-06"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["organ_code"], body["sheet"]["id"], body["sheet"]["version"]) == (DEPT, "gb-2019-19", 2)
+    assert [(m["month"], m["as_of"]) for m in body["months"]] == [
+        ("2026-01", "2026-01-31"), ("2026-02", "2026-02-28"), ("2026-03", "2026-03-31"), ("2026-04", "2026-04-30"),
+        ("2026-05", "2026-05-31"), ("2026-06", "2026-06-30")]
+    for month in body["months"]:
+        same = await card(stats, as_of=month["as_of"])
+        assert (month["total_points"], month["max_points"], month["verdict"], month["veto_items"]) == (
+            same["total_points"], same["max_points"], same["verdict"], same["veto_items"]), month["month"]
+        assert month["indicators"] == [{k: i[k] for k in ("key", "value", "status", "points")}
+                                       for i in same["indicators"]], month["month"]
+    june = body["months"][-1]
+    assert (june["total_points"], june["verdict"]) == (61.67, "vetoed")
+    # 1 March: p1 published, not yet interpreted, its deadline (03-05) not passed; by 31 March p2 not yet published.
+    march = {i["key"]: i["value"] for i in body["months"][2]["indicators"]}
+    assert (march["interpretation_ratio"], march["interpretation_overdue"], march["reply_timeliness"]) == (1.0, 0, 0.5)
+    for params in ({"from": "2026-06", "to": "2026-01"}, {"from": "2023-01", "to": "2026-06"}, {"from": "2026-13"}):
+        r = await stats.get(f"{API}/scorecards/{DEPT}/series", headers=STAFF, params=params)
+        assert_problem(r, 422, "validation_error")
+    r = await stats.get(f"{API}/scorecards/{CITY}/series", headers=STAFF)
+    assert_problem(r, 403, "forbidden")
+
+
+async def test_reminders_list_what_to_fix_first(stats, fed):
+    r = await stats.get(f"{API}/scorecards/{DEPT}/reminders", headers=STAFF, params={"as_of": D, "top": 1})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["verdict"], body["total_points"], body["as_of"], body["from"]) == (
+        "vetoed", 61.67, D, "2026-01-01")
+    # 单项否决 first, then by points lost, ties in the sheet's order; passing indicators are not listed.
+    assert [(i["key"], i["vetoes"], i["points_lost"], i["to_fix"]) for i in body["reminders"]] == [
+        ("columns_updated", True, 10.0, 2), ("reply_timeliness", False, 10.0, 1),
+        ("interpretation_ratio", False, 5.0, 2), ("appeal_correction", False, 5.0, 1),
+        ("publication_timeliness", False, 3.33, 1), ("statutory_breaches", False, 2.0, 1),
+        ("interpretation_overdue", False, 2.0, 1)]
+    # The records to fix: where the rule caps the figure the counted ones, where it asks a minimum the others —
+    # the first of the drill-down's own list.
+    first = {i["key"]: [rec["id"] for rec in i["records"]] for i in body["reminders"]}
+    assert first == {"columns_updated": ["c_old"], "reply_timeliness": ["a2"], "interpretation_ratio": ["p2"],
+                     "appeal_correction": ["ap1"], "publication_timeliness": ["r1"], "statutory_breaches": ["a2#0"],
+                     "interpretation_overdue": ["p2"]}
+    for item in body["reminders"]:
+        records = (await drill(stats, item["records_url"]))["items"]
+        bad = [rec for rec in records if rec["counted"] == (item["pass_if"]["op"] == "<=")]
+        assert (len(bad), bad[:1]) == (item["to_fix"], item["records"]), item["key"]
+    r = await stats.get(f"{API}/scorecards/{DEPT}/reminders", headers=STAFF, params={"as_of": D})
+    assert [len(i["records"]) for i in r.json()["reminders"]][:3] == [2, 1, 2]  # top 5 by default
+    r = await stats.get(f"{API}/scorecards/{OTHER}/reminders", headers=CITY_STAFF, params={"as_of": D})
+    assert (r.json()["verdict"], r.json()["reminders"]) == ("pass", [])
+    assert_problem(await stats.get(f"{API}/scorecards/{DEPT}/reminders", params={"as_of": D}), 401,
+                   "authentication_required")
