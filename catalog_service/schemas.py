@@ -1083,10 +1083,15 @@ class InForceItem(Schema):
     title: str
     genre: str | None
     doc_number: str | None
-    validity: str = Field(description="有效性 now (the filter is on the day asked)")
+    validity: Validity = Field(description="有效性 now (the filter is on the day asked)")
     effective_date: date | None = Field(description="施行日期, else 成文日期")
     expires_on: date | None
     ceased_on: date | None
+
+    @computed_field(description="效力状态 · validity label (now)")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
 
 
 class InterpretationSummary(BaseModel):

@@ -23,6 +23,7 @@ from request_service.vocab import (
     Opinion,
     Outcome,
     PartyKind,
+    ProactiveTaskStatus,
 )
 from services.inputs import JsonTypes
 from services.pagination import Page
@@ -638,7 +639,8 @@ class ProactiveTaskRead(ReadSchema):
     opened_on: date
     due_on: date = Field(description="PROACTIVE_DUE_WORKING_DAYS working days after it was opened")
     overdue: bool = Field(description="open past its due date")
-    status: str = Field(description="open | published (a catalogue record publishes it) | declined")
+    status: ProactiveTaskStatus = Field(description="open | published (a catalogue record publishes it) | declined")
+    status_label: Term
     document_id: str | None = Field(description="the catalogue record that publishes it (主动公开)")
     reason: str | None
     closed_on: date | None

@@ -2,7 +2,7 @@
 the de-identified disclosure log and the share of grants later published — thin endpoints over
 domain/proactive.py."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -10,6 +10,7 @@ from request_service.api.applications import IfMatch, StaffDep
 from request_service.domain import proactive
 from request_service.domain.applications import today
 from request_service.schemas import DisclosureLogItem, ProactiveSummary, ProactiveTaskClose, ProactiveTaskRead
+from request_service.vocab import ProactiveTaskStatus
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
@@ -24,12 +25,12 @@ router = APIRouter(prefix=PREFIX, tags=["proactive disclosure"])
 async def list_proactive_tasks(
         request: Request, response: Response, session: SessionDep, principal: StaffDep,
         paging: Annotated[PageParams, Depends(page_params(50))],
-        status: Annotated[Literal["open", "published", "declined"], Query(description="task status")] = "open",
+        status: Annotated[ProactiveTaskStatus, Query(description="task status")] = ProactiveTaskStatus.OPEN,
         overdue: Annotated[bool, Query(description="only open tasks past their due date")] = False) -> dict:
     """Opened when REQUEST_PROACTIVE_THRESHOLD (3) different applicants asked the organ for the same information
     (same normalised 名称 and 文号) and one application was granted; due REQUEST_PROACTIVE_DUE_WORKING_DAYS working
     days later. Earliest due first."""
-    items, next_cursor = await proactive.tasks(session, principal, today(), status, overdue, paging.after,
+    items, next_cursor = await proactive.tasks(session, principal, today(), status.value, overdue, paging.after,
                                                paging.limit)
     return paged(request, response, items, next_cursor)
 

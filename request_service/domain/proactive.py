@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from request_service.config import Settings
 from request_service.errors import InvalidTransition, ProactiveTaskNotFound
 from request_service.models import Application, ProactiveTask
-from request_service.schemas import DisclosureLogItem, ProactiveTaskClose, ProactiveTaskRead, labelled
-from request_service.vocab import Outcome
+from request_service.schemas import DisclosureLogItem, ProactiveTaskClose, ProactiveTaskRead, labelled, term
+from request_service.vocab import Outcome, ProactiveTaskStatus
 from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.pagination import keyset_page
@@ -85,8 +85,8 @@ def _read(task: ProactiveTask, counts: tuple[int, int], today: date) -> Proactiv
         id=task.id, organ_code=task.organ_code, info_title=task.info_title, info_doc_number=task.info_doc_number,
         applications=counts[0], applicants=counts[1], granted_application_id=task.granted_application_id,
         opened_on=task.opened_on, due_on=task.due_on, overdue=task.status == "open" and task.due_on < today,
-        status=task.status, document_id=task.document_id, reason=task.reason, closed_on=task.closed_on,
-        closed_by=task.closed_by, version=task.version)
+        status=task.status, status_label=term(ProactiveTaskStatus(task.status)), document_id=task.document_id,
+        reason=task.reason, closed_on=task.closed_on, closed_by=task.closed_by, version=task.version)
 
 
 async def task_read(session: AsyncSession, task: ProactiveTask, today: date) -> ProactiveTaskRead:

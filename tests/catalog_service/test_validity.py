@@ -104,6 +104,7 @@ async def test_validity_lifecycle_review_worklist_and_in_force_on_a_day(catalog,
     r = await catalog.get(f"{API}/registers/in-force", headers=staff.drafter,
                           params={"in_force_on": TODAY.isoformat(), "genre": "normative_document"})
     assert {i["id"] for i in r.json()["items"]} == {b, c, own}
+    assert {i["validity_label"]["zh"] for i in r.json()["items"]} == {"现行有效"}
 
     # The scorecard counts A (past its 有效期, still marked in force) today, not on its last day in force.
     await follow(catalog, stats_db)

@@ -85,7 +85,7 @@ async def test_same_information_from_three_applicants_opens_a_task_and_the_log_i
                                      json={"reason": "再次关闭"}), 409, "invalid_transition")
     r = await client.post(f"{API}/proactive-tasks/{plan['id']}/close", headers={**desk.approver, "If-Match": '"1"'},
                           json={"reason": "涉及项目调整，待定稿后主动公开"})
-    assert r.json()["status"] == "declined"
+    assert (r.json()["status"], r.json()["status_label"]["zh"]) == ("declined", "不转为主动公开")
     assert await worklist(client, desk) == []
     assert [t["id"] for t in await worklist(client, desk, status="published")] == [budget["id"]]
 
