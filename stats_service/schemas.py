@@ -354,7 +354,7 @@ class BreachRecordsRead(BaseModel):
 
 MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
                      "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
-                     "corrected_on_appeal_rate"]
+                     "corrected_on_appeal_rate", "validity_reviews_overdue"]
 
 
 class PassRule(JsonTypes):
@@ -501,6 +501,64 @@ class RankingItem(BaseModel):
     max_points: float
     verdict: Literal["pass", "fail", "vetoed"]
     veto_items: list[str]
+
+
+class SeriesIndicator(BaseModel):
+    key: str
+    value: float | None
+    status: Literal["pass", "fail", "not_applicable"]
+    points: float
+
+
+class SeriesPoint(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    as_of: date = Field(description="the month's last day (the current month: today); the period is its year to date")
+    total_points: float
+    max_points: float
+    verdict: Literal["pass", "fail", "vetoed"]
+    veto_items: list[str]
+    indicators: list[SeriesIndicator]
+
+
+class SeriesRead(BaseModel):
+    """月度走势: the scorecard as of each month's last day."""
+
+    organ_code: str
+    include_subordinates: bool
+    sheet: SheetRef
+    months: list[SeriesPoint]
+
+
+class ReminderItem(BaseModel):
+    key: str
+    metric: str
+    name_zh: str
+    name_en: str
+    veto: bool
+    vetoes: bool = Field(description="this failure vetoes the card (单项否决): listed first")
+    value: float | None
+    pass_if: dict[str, Any]
+    points: float
+    max_points: float
+    points_lost: float = Field(description="max_points − points: the order after the vetoes")
+    to_fix: int = Field(description="records that make the figure fail")
+    records: list[ScoreRecord] = Field(description="the first of them, in the drill-down's order")
+    records_url: str
+
+
+class RemindersRead(BaseModel):
+    """先改什么 · the failing indicators, what to fix first."""
+
+    organ_code: str
+    include_subordinates: bool
+    from_: date = Field(alias="from", serialization_alias="from")
+    as_of: date
+    sheet: SheetRef
+    verdict: Literal["pass", "fail", "vetoed"]
+    total_points: float
+    reminders: list[ReminderItem]
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class RankingRead(BaseModel):

@@ -27,6 +27,7 @@ from catalog_service.domain.documents import (
 )
 from catalog_service.domain.events import emit_document_event, is_public
 from catalog_service.domain.links import SYSTEM, announce_links, bump, may_change
+from catalog_service.domain.validity import set_expiry
 from catalog_service.errors import (
     ClassifiedNeverPublished,
     InvalidTransition,
@@ -282,6 +283,7 @@ async def publish(session: AsyncSession, doc: Document, organ: Organ, actor: Act
     doc.status, doc.published_at, doc.scheduled_publish_at = "published", utcnow(), None
     doc.reevaluation_due_on = None
     await set_interpretation_due(session, doc, actor.settings.interpretation_due_working_days)
+    set_expiry(doc, actor.settings)
     if doc.index_no is None:
         [doc.index_no] = await next_index_nos(session, organ, today_shanghai().year,
                                               actor.settings.index_no_template, 1)
