@@ -33,7 +33,9 @@ class Settings(ServiceSettings):
     # test_limits.py).
     max_document_body_bytes: int = 4 * 1024 * 1024
     # The request service (reached over HTTP only) owns the working-day calendar: the "request-calendar" consumer
-    # follows its event feed for calendar.year_loaded (domain/calendar_feed.py). Off: the package calendar only.
+    # follows its event feed for calendar.year_loaded (domain/calendar_feed.py), and "request-applications" relays
+    # application status changes to the webhooks (domain/application_feed.py). Off: the package calendar only, and
+    # no application status webhooks.
     request_url: str = "http://127.0.0.1:8102"
     request_connect_timeout_seconds: float = 1.0
     request_timeout_seconds: float = 10.0

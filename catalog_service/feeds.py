@@ -1,6 +1,7 @@
-"""Lifespan wiring of the request service's feed: the per-process calendar cache (state["calendar_cache"]) and the
+"""Lifespan wiring of the request service's feed: the per-process calendar cache (state["calendar_cache"]), the
 "request-calendar" consumer that learns the working-day calendar from `calendar.year_loaded` events
-(domain/calendar_feed.py), effects and cursor in one transaction.
+(domain/calendar_feed.py), and the "request-applications" consumer that relays application status changes to the
+webhook dispatcher (domain/application_feed.py), each with effects and cursor in one transaction.
 
 The consumer runs as a background task (CATALOG_CALENDAR_FEED_ENABLED=false turns it off; tests drive it directly)
 and stops with the app. Its readiness entry reports how far it is but never makes the catalogue unready: with the
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 
 from catalog_service.clients import make_request_client
 from catalog_service.config import Settings
+from catalog_service.domain.application_feed import APPLICATION_FEED, relay_application_events
 from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.calendar_feed import apply_calendar_events
 from catalog_service.domain.webhooks import FANOUT_FEED, WebhookDispatcher
@@ -25,13 +27,18 @@ from catalog_service.models import outbox
 from services.db import Database
 from services.outbox import FeedConsumer, FetchEvents, running_consumers
 
-__all__ = ["CALENDAR_FEED", "calendar_hook", "make_calendar_consumer", "webhook_hook"]
+__all__ = ["CALENDAR_FEED", "calendar_hook", "make_application_consumer", "make_calendar_consumer", "webhook_hook"]
 
 CALENDAR_FEED = "request-calendar"
 
 
 def make_calendar_consumer(database: Database, fetch: FetchEvents, *, batch_size: int = 500) -> FeedConsumer:
     return FeedConsumer(CALENDAR_FEED, database, outbox, fetch, apply_calendar_events, batch_size=batch_size)
+
+
+def make_application_consumer(database: Database, fetch: FetchEvents, *, batch_size: int = 500) -> FeedConsumer:
+    """The relay of application status changes for partner platforms' webhooks (domain/application_feed.py)."""
+    return FeedConsumer(APPLICATION_FEED, database, outbox, fetch, relay_application_events, batch_size=batch_size)
 
 
 def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncBaseTransport | None = None):
@@ -44,10 +51,15 @@ def calendar_hook(settings: Settings, *, run_feed: bool, transport: httpx.AsyncB
         client = make_request_client(settings, transport)
         consumer = make_calendar_consumer(state["database"], client.fetch_events,
                                           batch_size=settings.calendar_feed_batch_size)
-        state["calendar_feed"] = consumer
+        # The same feed, a second cursor: the application status relay for the webhooks (its own position, so the
+        # two never hold each other back).
+        relay = make_application_consumer(state["database"], client.fetch_events,
+                                          batch_size=settings.calendar_feed_batch_size)
+        state["calendar_feed"], state["application_feed"] = consumer, relay
         state["readiness_probes"][CALENDAR_FEED] = consumer.readiness
+        state["readiness_probes"][APPLICATION_FEED] = relay.readiness
         try:
-            async with running_consumers([consumer], idle_seconds=settings.calendar_feed_interval_seconds):
+            async with running_consumers([consumer, relay], idle_seconds=settings.calendar_feed_interval_seconds):
                 yield
         finally:
             await client.aclose()

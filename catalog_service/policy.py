@@ -43,6 +43,11 @@ TABLE: dict[str, Rule] = {
     # 可验证的同步: the public catalogue in one consistent stream, and per-organ digests of it.
     f"GET {P}/snapshot": public("Published records only, as the change feed serves them."),
     f"GET {P}/snapshot/digest": public("Hashes of published records and their count."),
+    # 交换格式: the public records in the DCAT JSON-LD and 集约化 profiles; schemas and the validator hold no data.
+    f"GET {P}/export": public("Published records only, as GET /documents/{id} serves them."),
+    f"GET {P}/documents/{{document_id}}/export": public("Published, unclassified records only."),
+    f"GET {P}/export/schema": public(),
+    f"POST {P}/export/validate": public("Checks the posted records only; reads and writes nothing."),
     f"POST {P}/documents": allow("drafter"),
     f"POST {P}/documents/bulk": allow("integration", note="The organ's own document system (批量导入)."),
     f"GET {P}/documents/{{document_id}}/record": allow(*STAFF),

@@ -703,6 +703,9 @@ class ImportHistory(InputSchema):
     repeal_date: date | None = Field(None, description="废止日期 (with validity repealed)")
     validity_history: list[ValidityChange] = Field(default_factory=list, max_length=20,
                                                    description="有效性 changes, oldest first")
+    index_no: str | None = Field(None, min_length=1, max_length=64, pattern=r"^\S+$", description=(
+        "索引号 it had there: kept (it is never changed once given, 实施指引); omitted: numbered in the year of "
+        "published_at. One already given to another record is rejected (`index_no_taken`)"))
 
     @model_validator(mode="after")
     def _consistent(self) -> "ImportHistory":
@@ -805,7 +808,8 @@ class BulkRecordResult(BaseModel):
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
     reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
-                    "other_organ", "write_failed"] | None = Field(None, description="Why a record was rejected")
+                    "other_organ", "index_no_taken", "write_failed"] | None = Field(
+        None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
 
 
@@ -872,10 +876,13 @@ class SynonymRead(Schema):
 
 # ---- webhook subscriptions (推送订阅) -------------------------------------------------------------------------------
 
-WEBHOOK_EVENT_TYPES = ("document.published", "document.updated", "document.withdrawn", "document.repealed",
-                       "document.removed")
+# The default of a new subscription: the catalogue's public changes. `application.status_changed` (the request
+# service's application status for partner platforms, no personal data: domain/application_feed.py) is asked for.
+DOCUMENT_EVENT_TYPES = ("document.published", "document.updated", "document.withdrawn", "document.repealed",
+                        "document.removed")
+WEBHOOK_EVENT_TYPES = (*DOCUMENT_EVENT_TYPES, "application.status_changed")
 WebhookEventType = Literal["document.published", "document.updated", "document.withdrawn", "document.repealed",
-                           "document.removed"]
+                           "document.removed", "application.status_changed"]
 
 
 class WebhookSubscriptionCreate(InputSchema):
@@ -884,9 +891,11 @@ class WebhookSubscriptionCreate(InputSchema):
     organ_code: str | None = Field(None, description="The organ whose records (and its subordinates') are pushed; "
                                                      "default: the token's organ. Must be within the token's organ.")
     event_types: list[WebhookEventType] = Field(
-        default_factory=lambda: list(WEBHOOK_EVENT_TYPES), min_length=1, max_length=len(WEBHOOK_EVENT_TYPES),
-        description="Which changes to push. `document.removed`: a record that is no longer public when its delivery "
-                    "is sent (a tombstone: it never says why)")
+        default_factory=lambda: list(DOCUMENT_EVENT_TYPES), min_length=1, max_length=len(WEBHOOK_EVENT_TYPES),
+        description="Which changes to push (default: the five document types). `document.removed`: a record that is "
+                    "no longer public when its delivery is sent (a tombstone: it never says why). "
+                    "`application.status_changed` (申请办理状态): an application to the organ or a subordinate moved "
+                    "on — tracking number, organ, status, statutory due date and time only, never the applicant")
     description: str | None = Field(None, max_length=200)
 
     @field_validator("organ_code")
@@ -954,7 +963,8 @@ class WebhookDeliveryRead(Schema):
     id: str = Field(description="The `webhook-id` header of this delivery (the same on every retry)")
     seq: int
     event_type: str
-    document_id: str
+    document_id: str | None = Field(description="The record's id; none for an application status delivery")
+    tracking_no: str | None = Field(None, description="申请编号 of an application status delivery")
     occurred_at: datetime
     status: Literal["pending", "delivered", "dead", "skipped"] = Field(
         description="skipped: when it was due, what it had become (e.g. a removal) was not among your event types")

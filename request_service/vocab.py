@@ -1,6 +1,9 @@
 """Controlled vocabularies of applications for disclosure (依申请公开)."""
 
-from services.vocab import LabeledEnum
+from services.vocab import ApplicationStatus, LabeledEnum
+
+# ApplicationStatus lives in services/vocab.py: the catalogue labels it too, in the application status webhooks
+# it sends partner platforms (推送订阅).
 
 
 class Channel(LabeledEnum):
@@ -65,19 +68,6 @@ class Outcome(LabeledEnum):
                            "Other: not supplemented in time")
     OTHER_FEE_UNPAID = ("other.fee_unpaid", "其他处理：申请人逾期未缴纳信息处理费", "Other: fee not paid")
     OTHER_OTHER = ("other.other", "其他处理：其他", "Other: other")
-
-
-class ApplicationStatus(LabeledEnum):
-    """办理状态 · status of an application"""
-
-    RECEIVED = ("received", "已收到，待确认", "Received, awaiting confirmation")
-    ACCEPTED = ("accepted", "已受理，计时中", "Accepted, clock running")
-    SUPPLEMENT_REQUESTED = ("supplement_requested", "补正中", "Waiting for the applicant's supplement")
-    CONSULTING = ("consulting", "征求意见中", "Consulting a third party or co-author organ")
-    AWAITING_FEE = ("awaiting_fee", "待缴费", "Waiting for the processing fee")
-    REPLY_DRAFTED = ("reply_drafted", "答复待签发", "Reply drafted, awaiting sign-off")
-    REPLIED = ("replied", "已答复", "Replied")
-    CLOSED = ("closed", "已终止", "Closed without a reply (deemed abandoned)")
 
 
 class IdType(LabeledEnum):

@@ -14,16 +14,19 @@
 # work-lists at 1 M applications, deadlines),
 # stats (ingest of ~2 M events, report latency), load (50 locust users of mixed traffic through the gateway on
 # PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis
-# against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1).
+# against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1), sync
+# (integrating agencies, issue 15: webhook deliveries/s and commit→delivery lag at 10 and 100 subscriptions, and the
+# NDJSON snapshot's time and server memory at two catalogue sizes, scripts/bench_sync.py).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
-ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz"}
+ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz sync"}
 mkdir -p bench-results
 if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || echo "warning: wrk is not installed" >&2
 fi
 if [ "${QUICK:-0}" = 1 ]; then
   export REPS=1 DUR=5s DOCS=100000 N=100000 APPLICATIONS=100000 INTAKE_SECONDS=10 SECONDS_LOAD=120
+  export SNAPSHOT_SIZES=20000,60000
 fi
 status=0
 run() {  # run NAME CMD...
@@ -41,6 +44,7 @@ for part in $ONLY; do
     stats)    run stats scripts/bench_stats.sh ;;
     fuzz)     run fuzz .venv/bin/python scripts/bench_fuzz.py ;;
     load)     run load scripts/bench_load.sh ;;
+    sync)     run sync .venv/bin/python scripts/bench_sync.py --snapshot-sizes "${SNAPSHOT_SIZES:-100000,300000}" ;;
     *) echo "unknown part $part" >&2; status=1 ;;
   esac
 done

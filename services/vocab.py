@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["LabeledEnum", "Term", "vocabulary"]
+__all__ = ["ApplicationStatus", "LabeledEnum", "Term", "vocabulary"]
 
 
 class LabeledEnum(StrEnum):
@@ -39,6 +39,20 @@ class LabeledEnum(StrEnum):
         schema["description"] = f"{doc}\n\n{lines}" if doc else lines
         schema["x-enum-labels"] = {m.value: {"zh": m.zh, "en": m.en} for m in cls}
         return schema
+
+
+class ApplicationStatus(LabeledEnum):
+    """办理状态 · status of an application (the request service's; shared because the catalogue's application
+    status webhooks label it too)"""
+
+    RECEIVED = ("received", "已收到，待确认", "Received, awaiting confirmation")
+    ACCEPTED = ("accepted", "已受理，计时中", "Accepted, clock running")
+    SUPPLEMENT_REQUESTED = ("supplement_requested", "补正中", "Waiting for the applicant's supplement")
+    CONSULTING = ("consulting", "征求意见中", "Consulting a third party or co-author organ")
+    AWAITING_FEE = ("awaiting_fee", "待缴费", "Waiting for the processing fee")
+    REPLY_DRAFTED = ("reply_drafted", "答复待签发", "Reply drafted, awaiting sign-off")
+    REPLIED = ("replied", "已答复", "Replied")
+    CLOSED = ("closed", "已终止", "Closed without a reply (deemed abandoned)")
 
 
 class Term(BaseModel):

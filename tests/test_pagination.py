@@ -154,6 +154,7 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
 
     cases: dict[str, tuple[str, dict[str, str], dict[str, Any], int]] = {
         "/api/v1/catalog/changes": ("/api/v1/catalog/changes", {}, {}, 3),
+        "/api/v1/catalog/export": ("/api/v1/catalog/export", {}, {"profile": "jiyuehua", "organ": parent}, 3),
         "/api/v1/catalog/webhooks/subscriptions": ("/api/v1/catalog/webhooks/subscriptions", integration, {}, 2),
         "/api/v1/catalog/webhooks/subscriptions/{subscription_id}/deliveries": (
             f"/api/v1/catalog/webhooks/subscriptions/{sub_id}/deliveries", integration, {}, 1),

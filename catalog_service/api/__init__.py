@@ -26,3 +26,6 @@ router.include_router(webhooks.router)
 from catalog_service.api import columns  # noqa: E402
 
 router.include_router(columns.router)
+from catalog_service.api import exchange  # noqa: E402
+
+router.include_router(exchange.router)

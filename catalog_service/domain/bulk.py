@@ -52,6 +52,7 @@ from catalog_service.domain.documents import (
     organ_of,
     publication_due,
     reanchor_all,
+    reserve_index_nos,
     today_shanghai,
 )
 from catalog_service.domain.events import emit_document_event
@@ -160,14 +161,17 @@ async def bulk_import(session: AsyncSession, principal: Principal, records: Sequ
             candidates.append((index, record))
 
     reference_errors, co_issuers = await _check_references(session, principal, organ, candidates)
+    for index, errors in (await _taken_index_nos(session, principal.sub, candidates)).items():
+        reference_errors.setdefault(index, []).extend(errors)
     ctx = _Context(principal, organ, co_issuers, settings, _MemoCalendar(calendar))
     existing = await _existing(session, ctx.source, [r.external_id for _, r in candidates])
     writes: list[_Write] = []
     for index, record in candidates:
         if index in reference_errors:
             found = reference_errors[index]
-            reason = ("foreign_record_link" if any(e["type"] == "foreign_record_link" for e in found)
-                      else "invalid_reference")
+            kinds = {e["type"] for e in found}
+            reason = ("foreign_record_link" if "foreign_record_link" in kinds
+                      else "index_no_taken" if kinds == {"index_no_taken"} else "invalid_reference")
             results[index] = _rejected(index, record.external_id, reason, found)
             continue
         planned = _plan(ctx, index, record, existing.get(record.external_id))
@@ -224,6 +228,33 @@ async def _check_references(session: AsyncSession, principal: Principal, organ: 
         if found:
             errors[index] = found
     return errors, organs
+
+
+def _kept_index_no(record: BulkRecord) -> str | None:
+    return record.history.index_no if record.history is not None else None
+
+
+async def _taken_index_nos(session: AsyncSession, source: str, candidates: list[tuple[int, BulkRecord]]
+                           ) -> dict[int, list[dict[str, Any]]]:
+    """A migrated record's 索引号 (history.index_no) must be given to no other record — one query for the batch.
+    The record itself (same source system and external id, imported before) may of course hold it already."""
+    kept = {index: number for index, record in candidates if (number := _kept_index_no(record))}
+    if not kept:
+        return {}
+    holders = {row.index_no: (row.source_system, row.external_id) for row in (await session.execute(
+        select(Document.index_no, Document.source_system, Document.external_id)
+        .where(Document.index_no.in_(set(kept.values()))))).all()}
+    errors: dict[int, list[dict[str, Any]]] = {}
+    first: dict[str, int] = {}
+    records = dict(candidates)
+    for index, number in kept.items():
+        holder = holders.get(number)
+        if (holder is not None and holder != (source, records[index].external_id)) or number in first:
+            errors[index] = [_error(["history", "index_no"], "this 索引号 is already given to another record",
+                                    "index_no_taken")]
+        else:
+            first[number] = index
+    return errors
 
 
 async def _existing(session: AsyncSession, source: str, external_ids: list[str]) -> dict[str, Document]:
@@ -401,7 +432,10 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     # and a flush after the records were added would INSERT them as drafts only to UPDATE each one it publishes.
     in_place = [w for w in writes if w.record.review is not None and not (w.record.amends or w.record.repeals)
                 and w.record.review.conclusion == DisclosureAttribute.PROACTIVE
-                and (w.existing is None or w.existing.index_no is None)]
+                and (w.existing is None or w.existing.index_no is None) and _kept_index_no(w.record) is None]
+    # Kept 索引号 of migrated records first: the organ's serials then go on after them, never repeating one.
+    await reserve_index_nos(session, ctx.organ, ctx.settings.index_no_template,
+                            filter(None, (_kept_index_no(w.record) for w in writes)))
     by_year = Counter(_publication_year(w) for w in in_place)
     index_nos = {year: iter(await next_index_nos(session, ctx.organ, year, ctx.settings.index_no_template, count))
                  for year, count in sorted(by_year.items())}
@@ -482,7 +516,8 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         status_before, attribute_before = doc.status, doc.attribute
         if proactive:
             doc.attribute = DisclosureAttribute.PROACTIVE.value
-            _publish_unlinked(doc, doc.index_no or next(index_nos[_publication_year(write)]))
+            _publish_unlinked(doc, doc.index_no or _kept_index_no(write.record)
+                              or next(index_nos[_publication_year(write)]))
             _keep_history(doc, write.record)
             await set_interpretation_due(session, doc, ctx.settings.interpretation_due_working_days, ctx.calendar)
             emit_document_event(session, doc, ctx.organ, "document.published")
@@ -502,6 +537,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         assert review is not None
         status_before, attribute_before = doc.status, doc.attribute
         doc.attribute = DisclosureAttribute.PROACTIVE.value
+        doc.index_no = doc.index_no or _kept_index_no(write.record)  # publish() numbers only a record without one
         await publish(session, doc, ctx.organ, Actor(ctx.principal, "integration", ctx.settings))
         _keep_history(doc, write.record)
         # The deadline counts from the publication day, which a migrated record has in the past.

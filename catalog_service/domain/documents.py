@@ -1,6 +1,8 @@
 """Documents (政府信息): drafting, reading, redaction, and the read models."""
 
-from collections.abc import Sequence
+import re
+import string
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -403,3 +405,39 @@ async def next_index_nos(session: AsyncSession, organ: Organ, year: int, templat
     serial.last_serial += count
     await session.flush()
     return [template.format(organ_code=organ.code, year=year, serial=n) for n in range(first, first + count)]
+
+
+def _template_pattern(template: str, organ_code: str) -> re.Pattern[str]:
+    """The 索引号 template as a pattern: the organ's code, a four-digit year and the serial's digits."""
+    parts = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name == "organ_code":
+            parts.append(re.escape(organ_code))
+        elif name == "year":
+            parts.append(r"(?P<year>\d{4})")
+        elif name == "serial":
+            parts.append(r"(?P<serial>\d+)")
+    return re.compile("".join(parts))
+
+
+async def reserve_index_nos(session: AsyncSession, organ: Organ, template: str, index_nos: Iterable[str]) -> None:
+    """A migrated record keeps the 索引号 it had (bulk import, history.index_no). When one has the form of this
+    organ's own numbers, the serial of its year moves past it, so that no number given later repeats it."""
+    from catalog_service.models import IndexSerial
+
+    pattern = _template_pattern(template, organ.code)
+    highest: dict[int, int] = {}
+    for index_no in index_nos:
+        match = pattern.fullmatch(index_no)
+        if match and "year" in match.groupdict() and "serial" in match.groupdict():
+            year, serial = int(match["year"]), int(match["serial"])
+            highest[year] = max(highest.get(year, 0), serial)
+    for year, serial_no in sorted(highest.items()):
+        serial = await session.get(IndexSerial, (organ.id, year), with_for_update=True)
+        if serial is None:
+            session.add(IndexSerial(organ_id=organ.id, year=year, last_serial=serial_no))
+        elif serial.last_serial < serial_no:
+            serial.last_serial = serial_no
+    await session.flush()
+

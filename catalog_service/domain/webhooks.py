@@ -20,6 +20,11 @@ record is no longer public is sent as `document.removed`, a tombstone with the i
 withdrawal (撤回, or 定密 after publication: the outbox does not tell them apart either) as `document.withdrawn`, also
 only the id.
 
+Application status (`application.status_changed`, for partner platforms): the request service's application events,
+relayed into this outbox by domain/application_feed.py with a positive list of fields, go through the same fan-out
+(scoped by the application's organ subtree) and sender; the body carries the tracking number, organ code, status with
+its labels, the statutory due date and the time — never the applicant, the contact or the request.
+
 Failures: exponential backoff with jitter (base·2^(n−1), capped, each delay 50–100 % at random), so retries of many
 subscribers do not arrive in lockstep; a delivery still failing CATALOG_WEBHOOK_RETRY_WINDOW_SECONDS (≥ 24 h in
 production) after its first attempt is dead-lettered and the next one goes. A subscription whose deliveries have
@@ -44,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.config import Settings
 from catalog_service.domain import webhook_http
+from catalog_service.domain.application_feed import APPLICATION_STATUS_CHANGED
 from catalog_service.domain.documents import public_reads
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
 from catalog_service.domain.organs import get_organ_by_code
@@ -70,6 +76,7 @@ from services.concurrency import bump_version, require_if_match
 from services.db import Database, utcnow
 from services.outbox import EventRead, FeedConsumer, record_event
 from services.pagination import decode_cursor, encode_cursor, invalid_cursor
+from services.vocab import ApplicationStatus
 
 __all__ = ["FANOUT_FEED", "WebhookDispatcher", "create_subscription", "delete_subscription", "get_delivery",
            "get_subscription", "list_deliveries", "list_subscriptions", "read_subscription", "replay",
@@ -265,7 +272,11 @@ async def list_deliveries(session: AsyncSession, principal: Principal, subscript
 
 
 def delivery_fields(d: WebhookDelivery) -> dict[str, Any]:
-    return {"id": d.id, "seq": d.seq, "event_type": d.event_type, "document_id": d.document_id,
+    # An application status delivery keeps the tracking number in `document_id` (the row's subject key).
+    application = d.event_type == APPLICATION_STATUS_CHANGED
+    return {"id": d.id, "seq": d.seq, "event_type": d.event_type,
+            "document_id": None if application else d.document_id,
+            "tracking_no": d.document_id if application else None,
             "occurred_at": d.occurred_at, "status": d.status, "attempts": d.attempts,
             "next_attempt_at": d.next_attempt_at if d.status == "pending" else None, "delivered_at": d.delivered_at}
 
@@ -283,10 +294,22 @@ async def get_delivery(session: AsyncSession, principal: Principal, subscription
 
 # ---- fan-out: outbox → deliveries -------------------------------------------------------------------------------
 
+def _wants(sub: WebhookSubscription, event: EventRead) -> bool:
+    if event.entity_type == "application":
+        return APPLICATION_STATUS_CHANGED in sub.event_types
+    return event.type in sub.event_types or (
+        "document.removed" in sub.event_types and event.type != "document.withdrawn")
+
+
 async def fan_out(session: AsyncSession, events: list[EventRead]) -> None:
-    """One delivery per matching subscription, numbered per subscription; runs in the consumer's transaction."""
-    relevant = [e for e in events if e.entity_type == "document" and e.type in PUBLIC_CHANGE_TYPES
-                and _was_public(e.type, e.payload or {})]
+    """One delivery per matching subscription, numbered per subscription; runs in the consumer's transaction.
+
+    Documents: the public change types of the public history. Applications: the relayed status changes
+    (domain/application_feed.py), scoped like documents by the organ subtree, and only those that happened after
+    the subscription was created (the relay may still be catching up on older history)."""
+    relevant = [e for e in events if (e.entity_type == "document" and e.type in PUBLIC_CHANGE_TYPES
+                                      and _was_public(e.type, e.payload or {}))
+                or (e.entity_type == "application" and e.type == APPLICATION_STATUS_CHANGED)]
     if not relevant:
         return
     subs = (await session.execute(
@@ -294,18 +317,26 @@ async def fan_out(session: AsyncSession, events: list[EventRead]) -> None:
         .order_by(WebhookSubscription.id))).all()
     if not subs:
         return
+    doc_ids = {e.entity_id for e in relevant if e.entity_type == "document"}
     paths = dict((await session.execute(
         select(Document.id, Organ.path).join(Organ, Organ.id == Document.organ_id)
-        .where(Document.id.in_({e.entity_id for e in relevant})))).all())
+        .where(Document.id.in_(doc_ids)))).all()) if doc_ids else {}
+    organ_codes = {(e.payload or {}).get("organ_code") for e in relevant if e.entity_type == "application"} - {None}
+    organ_paths = dict((await session.execute(
+        select(Organ.code, Organ.path).where(Organ.code.in_(organ_codes)))).all()) if organ_codes else {}
     rows: list[dict[str, Any]] = []
     for sub, organ_path in subs:
         seq = sub.last_seq
         for event in relevant:
-            path = paths.get(event.entity_id)
+            if event.entity_type == "application":
+                path = organ_paths.get((event.payload or {}).get("organ_code"))
+                if event.occurred_at < sub.created_at:
+                    continue
+            else:
+                path = paths.get(event.entity_id)
             if event.id <= sub.start_event_id or path is None or not path.startswith(organ_path):
                 continue
-            if event.type not in sub.event_types and not (
-                    "document.removed" in sub.event_types and event.type != "document.withdrawn"):
+            if not _wants(sub, event):
                 continue
             seq += 1
             rows.append({"id": str(uuid.uuid4()), "subscription_id": sub.id, "seq": seq, "event_id": event.id,
@@ -341,8 +372,28 @@ def _delivered_type(event_type: str, public_now: bool) -> str:
     return "document.withdrawn" if event_type == "document.withdrawn" else "document.removed"
 
 
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _application_body(session: AsyncSession, delivery: WebhookDelivery) -> dict[str, Any]:
+    """An application status delivery: built from a positive list of the relayed event's fields, so nothing the
+    relay did not pick (and nothing personal) can reach a partner platform, whatever the stored payload holds."""
+    payload = (await session.execute(select(outbox.events.c.payload).where(outbox.events.c.id == delivery.event_id))
+               ).scalar_one()
+    status = ApplicationStatus(payload["status"])
+    return {"type": APPLICATION_STATUS_CHANGED, "timestamp": _timestamp(delivery.occurred_at),
+            "data": {"subscription_id": delivery.subscription_id, "seq": delivery.seq,
+                     "tracking_no": payload["tracking_no"], "organ_code": payload["organ_code"],
+                     "status": {"code": status.value, "zh": status.zh, "en": status.en},
+                     "due_on": payload.get("due_on")}}
+
+
 async def build_body(session: AsyncSession, delivery: WebhookDelivery) -> tuple[str, bytes]:
     """The delivered type and the JSON body, from the record as the public sees it now (the change feed's rule)."""
+    if delivery.event_type == APPLICATION_STATUS_CHANGED:
+        body = await _application_body(session, delivery)
+        return body["type"], json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     docs = (await session.execute(visible_documents(ANONYMOUS).where(Document.id == delivery.document_id))
             ).scalars().all()
     views = await public_reads(session, docs) if docs else []
@@ -351,8 +402,7 @@ async def build_body(session: AsyncSession, delivery: WebhookDelivery) -> tuple[
                             "document_id": delivery.document_id,
                             "change": "upsert" if views else "tombstone",
                             "record": views[0].model_dump(mode="json") if views else None}
-    body = {"type": type_, "timestamp": delivery.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            "data": data}
+    body = {"type": type_, "timestamp": _timestamp(delivery.occurred_at), "data": data}
     return type_, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 

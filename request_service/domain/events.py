@@ -1,6 +1,7 @@
 """Application events on the outbox, carrying what the statistics need (and nothing personal): organ, applicant
-type, channel, receipt and closing dates, outcome, fees, appeals. Each event carries the whole statistical
-projection of the application, so a consumer upserts it by id and version (order and replays cannot skew it)."""
+type, channel, receipt and closing dates, outcome, fees, appeals — and the tracking number (申请编号) for the
+catalogue's application status webhooks. Each event carries the whole statistical projection of the application, so
+a consumer upserts it by id and version (order and replays cannot skew it)."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,9 @@ async def stats_projection(session: AsyncSession, app: Application) -> dict:
     appeals = [] if is_unsaved(app) else (await session.execute(  # a new application has no appeals
         select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.filed_on, Appeal.id))).scalars().all()
     return {
+        # 申请编号: not personal (the status look-up also wants the 查询码); the catalogue's application status
+        # webhooks identify the application to partner platforms by it (catalog_service/domain/application_feed.py).
+        "tracking_no": app.tracking_no,
         "organ_code": app.organ_code, "applicant_type": app.applicant_type, "channel": app.channel,
         "status": app.status, "receipt_date": app.receipt_date.isoformat() if app.receipt_date else None,
         # The calendar day in Beijing (Asia/Shanghai): an application sent at 01:00 on 1 January belongs to the new

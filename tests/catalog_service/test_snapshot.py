@@ -1,6 +1,7 @@
-"""Provable sync (可验证的同步, issue 15 item 2): a harvester starts from the snapshot, follows the change feed and
-proves its copy equal to the catalogue with the per-organ digest — all through the API, computing the digest from
-its own copy exactly as the route's documentation says."""
+"""Provable sync (可验证的同步, issue 15 item 2): a harvester starts from the snapshot, follows the change feed — and,
+beside it, a second replica follows the webhook deliveries (推送订阅) received on a loopback receiver — and proves its
+copy equal to the catalogue with the per-organ digest — all through the API, computing the digest from its own copy
+exactly as the route's documentation says."""
 
 import hashlib
 import json
@@ -9,10 +10,14 @@ import uuid
 from typing import Any
 
 import httpx
+import standardwebhooks
 
+from catalog_service.app import create_app
+from catalog_service.domain.webhooks import WebhookDispatcher
 from tests.catalog_service.helpers import API, Staff, act, make_organ, new_code
 from tests.catalog_service.test_sync import REVIEW, imported, record, staff_etag
-from tests.support import assert_problem
+from tests.catalog_service.test_webhooks import Receiver, receiver, subscribe, unsubscribe, webhook_settings
+from tests.support import assert_problem, serve
 
 
 def parse_snapshot(r: httpx.Response) -> tuple[int, dict[str, dict[str, Any]]]:
@@ -77,10 +82,49 @@ class Harvester:
         assert body["records"] == sum(rec["organ_code"] == organ for rec in self.copy.values())
 
 
-async def test_a_harvester_from_the_snapshot_through_random_changes_ends_with_our_digest(catalog):
+class HookHarvester:
+    """A replica kept by webhook deliveries instead of /changes: the same snapshot, then each delivery (verified with
+    the Standard Webhooks reference library, deduplicated on `webhook-id`, in `seq` order) applied by upsert /
+    delete by id."""
+
+    def __init__(self, rx: Receiver, secret: str) -> None:
+        self.rx, self.verifier = rx, standardwebhooks.Webhook(secret)
+        self.copy: dict[str, dict[str, Any]] = {}
+        self.read, self.seen, self.seq = 0, set(), 0
+
+    def apply(self) -> None:
+        for got in self.rx.received[self.read:]:
+            body = self.verifier.verify(got["body"], got["headers"])
+            if got["headers"]["webhook-id"] in self.seen:  # a retry of what was applied
+                continue
+            self.seen.add(got["headers"]["webhook-id"])
+            data = body["data"]
+            assert data["seq"] == self.seq + 1, (self.seq, data)  # nothing lost, nothing out of order
+            self.seq = data["seq"]
+            if data["change"] == "upsert":
+                assert body["type"] in ("document.published", "document.updated", "document.repealed")
+                self.copy[data["document_id"]] = data["record"]
+            else:
+                assert body["type"] in ("document.withdrawn", "document.removed") and data["record"] is None
+                self.copy.pop(data["document_id"], None)
+        self.read = len(self.rx.received)
+
+
+async def test_a_harvester_from_the_snapshot_through_random_changes_ends_with_our_digest(catalog_db):
+    settings = webhook_settings()
+    async with serve(create_app(settings, database=catalog_db)) as catalog, receiver() as rx:
+        await _harvest_through_random_changes(catalog, WebhookDispatcher(catalog_db, settings), rx)
+
+
+async def _harvest_through_random_changes(catalog: httpx.AsyncClient, dispatcher: WebhookDispatcher,
+                                          rx: Receiver) -> None:
     rng = random.Random(15_2)
+    pace = random.Random(15_3)  # when the dispatcher sends, apart from the scenario's own draws
     canary = f"CANARY-{uuid.uuid4().hex}"
-    organs = [Staff(await make_organ(catalog, "甲局")), Staff(await make_organ(catalog, "乙局"))]
+    # Two organs under one superior: the webhook replica subscribes on the superior, so it covers both.
+    city = await make_organ(catalog, "示范市人民政府")
+    organs = [Staff(await make_organ(catalog, "甲局", parent=city)),
+              Staff(await make_organ(catalog, "乙局", parent=city))]
     serial = iter(range(10_000))
     public: dict[str, tuple[Staff, str]] = {}  # id → (staff, validity) of what should be public now
     hidden: set[str] = set()  # withdrawn, classified, never published: never in a snapshot
@@ -118,10 +162,25 @@ async def test_a_harvester_from_the_snapshot_through_random_changes_ends_with_ou
         await publish(staff, 4)
         await draft(staff)
     await classify(next(iter(public)))
+    created = await subscribe(catalog, city, rx.url, sub="hook-harvester")
+    hooked = HookHarvester(rx, created["secret"])
     harvester = Harvester(catalog)
     await harvester.start()
+    hooked.copy = dict(harvester.copy)  # the same snapshot; everything after it comes by push
     for staff in organs:
         await harvester.assert_in_sync(staff.organ)  # the snapshot alone, at its own cursor
+
+    async def hooks_in_sync() -> None:
+        """Every delivery due sent and applied: the pushed replica equals the polled one, so it has our digest at
+        the polling harvester's position too."""
+        while await dispatcher.run_once():
+            pass
+        hooked.apply()
+        assert hooked.copy == harvester.copy
+        for staff in organs:
+            r = await harvester.digest(staff.organ, as_of=harvester.cursor)
+            assert r.status_code == 200, r.text
+            assert r.json()["digest"] == own_digest(hooked.copy, staff.organ)
 
     for step in range(40):
         ours = [i for i in public if public[i][0] is organs[step % 2]]
@@ -137,17 +196,23 @@ async def test_a_harvester_from_the_snapshot_through_random_changes_ends_with_ou
         else:
             in_force = [i for i in ours if public[i][1] == "in_force"]
             await (repeal(rng.choice(in_force)) if in_force else publish(organs[step % 2]))
+        if pace.random() < 0.5:  # pushed now and then between changes: later deliveries must override earlier ones
+            await dispatcher.run_once()
         if step % 7 == 6:  # now and then the harvester catches up and checks
             stale = harvester.cursor
             await harvester.follow()
             for staff in organs:
                 await harvester.assert_in_sync(staff.organ)
+            await hooks_in_sync()
             if operation != "draft":  # this step changed organs[step % 2]'s public records (a draft changes none)
                 # A position the organ's records have moved past is refused, not answered with today's digest.
                 assert_problem(await harvester.digest(organs[step % 2].organ, as_of=stale), 409,
                                "digest_position_passed")
 
     await harvester.follow()
+    await hooks_in_sync()
+    assert hooked.seq > 0 and rx.received
+    await unsubscribe(catalog, city, created["subscription"]["id"], sub="hook-harvester")
     for staff in organs:
         await harvester.assert_in_sync(staff.organ)
         now = (await harvester.digest(staff.organ)).json()  # without as_of: now, and the head it holds at

@@ -113,6 +113,15 @@ async def subscribe(client, organ: str, url: str, expect: int = 201, expect_code
     return r.json()
 
 
+async def unsubscribe(client, organ: str, sub_id: str, sub: str = "province-library") -> None:
+    """Deleted at the end of a test on the shared database, so later tests' dispatchers do not keep sending to a
+    receiver that is gone."""
+    r = await client.get(f"{SUBS}/{sub_id}", headers=agency(organ, sub))
+    assert r.status_code == 200, r.text
+    r = await client.delete(f"{SUBS}/{sub_id}", headers={**agency(organ, sub), "If-Match": r.headers["etag"]})
+    assert r.status_code == 204, r.text
+
+
 async def deliveries(client, organ: str, sub_id: str, sub: str = "province-library") -> list[dict[str, Any]]:
     r = await client.get(f"{SUBS}/{sub_id}/deliveries", headers=agency(organ, sub), params={"limit": 100})
     assert r.status_code == 200, r.text

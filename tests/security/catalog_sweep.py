@@ -188,6 +188,23 @@ class Sweep:
             assert r.status_code in (200, 404, 409), (who.name, params, r.text)
             if r.status_code == 200:  # counts the organ's public records only
                 assert r.json()["records"] == sum(d.public and d.organ == params["organ"] for d in self.w.docs)
+        # 交换格式: both profiles, every page, public records only; one record's export as its public read.
+        for profile in ("dcat-jsonld", "jiyuehua"):
+            after = None
+            while True:
+                r = await self.get(who, "GET /api/v1/catalog/export", f"{API}/export", staff_view=False,
+                                   params={"profile": profile, "limit": 100, **({"after": after} if after else {})})
+                assert r.status_code == 200, (who.name, r.text)
+                if not r.json()["has_more"]:
+                    break
+                after = r.json()["next_cursor"]
+            r = await self.get(who, "GET /api/v1/catalog/export/schema", f"{API}/export/schema", staff_view=False,
+                               params={"profile": profile})
+            assert r.status_code == 200
+        for doc in self.w.docs:  # one record's export: the same rule in both profiles (exchange.export_one)
+            r = await self.get(who, "GET /api/v1/catalog/documents/{document_id}/export",
+                               f"{API}/documents/{doc.id}/export", staff_view=False, params={"profile": "jiyuehua"})
+            assert r.status_code == (200 if doc.public else 404), (who.name, doc.key, r.status_code)
         for params in ({}, {"organ": self.w.x}, {"key_area": "fiscal_budget"}):
             r = await self.get(who, "GET /api/v1/catalog/feeds/atom.xml", f"{API}/feeds/atom.xml",
                                staff_view=False, params=params)
