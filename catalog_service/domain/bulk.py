@@ -362,31 +362,6 @@ def _step(ctx: _Context, doc: Document, seq: int, action: str, comment: str, sta
             "attribute_after": doc.attribute, "redaction_id": redaction_id, "at": utcnow()}
 
 
-_DOCUMENT_COLUMNS = {attr.key: attr.columns[0] for attr in Document.__mapper__.column_attrs}
-
-
-def _default(key: str) -> Any:
-    """What a flush writes for a column the record never set: its Python default (every column with a server
-    default has the same one in Python), else NULL."""
-    default = _DOCUMENT_COLUMNS[key].default
-    if default is None:
-        return None
-    return default.arg if default.is_scalar else default.arg(None)
-
-
-def _rows(docs: list[Document]) -> list[dict[str, Any]]:
-    """New (transient) records as rows of one shape, so that the INSERT is one statement per ~1,000 rows instead of
-    one per shape: the columns any of them set, with what a flush would write where a record set none or None
-    (the default, else NULL; written with render_nulls, which keeps NULLs in the statement)."""
-    rows = [{key: doc.__dict__[key] for key in _DOCUMENT_COLUMNS if key in doc.__dict__} for doc in docs]
-    keys = set().union(*rows)
-    for row in rows:
-        for key in keys:
-            if row.get(key) is None:
-                row[key] = _default(key)
-    return rows
-
-
 def _publish_unlinked(doc: Document, index_no: str) -> None:
     """workflow.publish for a record that amends and repeals nothing: the same fields, without its query for the
     record's links (one round trip per record, most of a batch's time), with a 索引号 of the batch's block (a
@@ -440,11 +415,6 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     index_nos = {year: iter(await next_index_nos(session, ctx.organ, year, ctx.settings.index_no_template, count))
                  for year, count in sorted(by_year.items())}
 
-    # New records that link to none: written in one ORM bulk INSERT (insertmanyvalues) once they are final, not
-    # through the unit of work, whose per-object bookkeeping (cascades, insert collection, identity map) cost more
-    # than building the records. Nothing reads them back from the session, and the before_flush revocation rule
-    # concerns only records that were public before the change, which a new record never was.
-    plain: list[Document] = []
     if creates:
         for write in creates:
             # No 索引号 for a draft: it is given at publication (public serials count public records only).
@@ -453,10 +423,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
                            validity="in_force", classified=False, created_by=ctx.source, source_system=ctx.source,
                            external_id=write.record.external_id, content_hash=write.digest)
             _set_fields(doc, write.record, ctx.calendar, [])
-            if write.record.amends or write.record.repeals:
-                session.add(doc)  # may go through workflow.publish below, which works on a persistent record
-            else:
-                plain.append(doc)
+            session.add(doc)
             more_issuers, more_links = _link_rows(ctx, doc, write.record, new=True)
             issuers += more_issuers
             links += more_links
@@ -527,8 +494,6 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", comment, status_before, attribute_before))
 
     await session.flush()  # the documents, before the rows that refer to them
-    if plain:
-        await session.execute(insert(Document), _rows(plain), execution_options={"render_nulls": True})
     for model, rows in ((DocumentIssuer, issuers), (DocumentLink, links)):
         if rows:
             await session.execute(insert(model), rows)
