@@ -17,6 +17,13 @@ class Settings(ServiceSettings):
     # 解读 duty (issue 16): a 行政规范性文件 or a record flagged major policy is due its 解读 within this many working
     # days of its publication (0: the same day). Set it to the province's rule; many require 同步 or 3 working days.
     interpretation_due_working_days: int = Field(3, ge=0, le=60)
+    # 有效期 of 规范性文件 (issue 16; 国办发〔2018〕37号: 一般为5年，暂行、试行的一般为2年): years per 体裁
+    # when the drafter gives no explicit 有效期至 (JSON: CATALOG_VALIDITY_YEARS='{"normative_document": 5}');
+    # a title saying 试行 or 暂行 takes validity_trial_years; the review reminder opens validity_review_months
+    # before the end.
+    validity_years: dict[str, int] = Field(default_factory=lambda: {"normative_document": 5})
+    validity_trial_years: int = Field(2, ge=1, le=50)
+    validity_review_months: int = Field(6, ge=0, le=60)
     # Key of the public change feed's cursors (domain/feed_cursor.py): they hide the internal event ids, whose gaps
     # would count non-public activity. Changing it invalidates harvesters' stored cursors (they resume from 0).
     feed_cursor_key: SecretStr = SecretStr(DEV_FEED_CURSOR_KEY)

@@ -1,6 +1,7 @@
 """Dependencies specific to the catalogue."""
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -12,7 +13,7 @@ from catalog_service.domain.visibility import is_catalog_staff, revocations_agre
 from services.auth import Principal, PrincipalDep
 from services.db import SAFE_METHODS, SessionDep
 from services.errors import Unauthorized
-from services.replicas import replica_read
+from services.replicas import replica_read, replica_snapshot
 
 
 def get_settings(request: Request) -> Settings:
@@ -39,6 +40,13 @@ async def get_public_session(request: Request, principal: PrincipalDep) -> Async
     must see what they have just done (their drafts, their decisions)."""
     async with replica_read(request, allowed=not is_catalog_staff(principal), confirm=revocations_agree) as session:
         yield session
+
+
+def public_snapshot(request: Request, principal: Principal) -> AbstractAsyncContextManager[AsyncSession]:
+    """The snapshot transaction of a public export (/snapshot, /snapshot/digest): long-running and read-only, the
+    ideal load for a read replica — with the same revocation confirmation as every public read, checked on the
+    snapshot itself (services/replicas.replica_snapshot); the primary's snapshot otherwise."""
+    return replica_snapshot(request, allowed=not is_catalog_staff(principal), confirm=revocations_agree)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -102,6 +102,12 @@ class Document(Base):
     effective_date: Mapped[date | None] = mapped_column(Date)
     repeal_date: Mapped[date | None] = mapped_column(Date)
     validity: Mapped[str] = mapped_column(String(16), default="in_force")  # 有效性
+    # 有效期 (issue 16, domain/validity.py): the drafter's explicit last day in force (有效期至), the effective one set
+    # at publication (explicit, or derived for the genres CATALOG_VALIDITY_YEARS lists), and the first day the record
+    # is no longer in force (kept by the hook below from the repeal date, the expiry and validity_history).
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    ceased_on: Mapped[date | None] = mapped_column(Date)
     body: Mapped[str] = mapped_column(Text, default="")  # the original; the public never receives it redacted
     interpretation_of_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"))  # 解读 → the policy
     # 解读 duty (issue 16): a 行政规范性文件 or a record flagged as major policy (重大政策) is due a 解读 within
@@ -366,6 +372,19 @@ def _history(state: Any, name: str) -> Any:
 def _old(state: Any, name: str) -> Any:
     history = _history(state, name)
     return history.deleted[0] if history.deleted else getattr(state.obj(), name)
+
+
+@event.listens_for(Session, "before_flush")
+def _keep_ceased_on(session: Session, _context: Any, _instances: Any) -> None:
+    """Document.ceased_on follows the record's own dates on every write path (workflow, links, bulk import), so the
+    "in force on D" filter is one SQL condition (domain/validity.py)."""
+    from catalog_service.domain.validity import ceased_on
+
+    for doc in [*session.new, *session.dirty]:
+        if isinstance(doc, Document):
+            day = ceased_on(doc)
+            if doc.ceased_on != day:
+                doc.ceased_on = day
 
 
 @event.listens_for(Session, "before_flush")

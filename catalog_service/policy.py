@@ -66,6 +66,9 @@ TABLE: dict[str, Rule] = {
     f"PATCH {P}/columns/{{column_id}}": allow("admin", scope=Scope.GLOBAL),
     f"GET {P}/worklists/interpretation": allow(*STAFF),
     f"GET {P}/worklists/interpretation/summary": allow(*STAFF),
+    # 有效期 (issue 16 item 3): the organ's validity reviews and its records in force on a day.
+    f"GET {P}/worklists/validity-review": allow(*STAFF),
+    f"GET {P}/registers/in-force": allow(*STAFF),
     # 推送订阅: an integration client's own subscriptions (another client's are 404), within its organ's subtree.
     **{f"{method} {P}/webhooks/subscriptions{path}": allow("integration", note="Own subscriptions only.")
        for method, path in (("GET", ""), ("POST", ""), ("GET", "/{subscription_id}"),

@@ -121,7 +121,10 @@ class DocumentFields(InputSchema):
     keywords: list[str] = Field(default_factory=list, max_length=20)
     written_date: date | None = Field(None, description="成文日期")
     formed_on: date | None = Field(None, description="形成或者变更之日: the 20-working-day clock starts here")
-    effective_date: date | None = None
+    effective_date: date | None = Field(None, description="施行日期")
+    valid_until: date | None = Field(None, description=(
+        "有效期至 · the last day in force, if the document states it; otherwise a 行政规范性文件 gets one at "
+        "publication (CATALOG_VALIDITY_YEARS: 5 years from 施行日期/成文日期, 2 for 试行/暂行; 国办发〔2018〕37号)"))
     body: str = Field("", max_length=500_000)
     co_issuer_codes: list[str] = Field(default_factory=list, max_length=20,
                                        description="联合发文: codes of the other issuing organs")
@@ -301,6 +304,9 @@ class DocumentStaffRead(Schema):
     major_policy: bool = Field(description="重大政策: due a 解读 like a 行政规范性文件")
     interpretation_due_on: date | None = Field(
         description="解读 due by (set at publication for 行政规范性文件 and major policies; working days)")
+    valid_until: date | None = Field(None, description="有效期至 as the drafter gave it")
+    expires_on: date | None = Field(None, description="有效期届满 · last day in force (set when published)")
+    ceased_on: date | None = Field(None, description="first day no longer in force (废止、届满、失效), if known")
     column_ids: list[str] | None = Field(description="公开目录栏目 the record is placed in explicitly")
     reevaluation_due_on: date | None = Field(description="条例第十八条: next re-evaluation of a withheld record")
     withdrawn_at: datetime | None
@@ -431,6 +437,44 @@ class DocumentPublicRead(Schema):
     @property
     def validity_label(self) -> Term:
         return label(self.validity)  # type: ignore[return-value]
+
+
+class OrganRef(Schema):
+    """An organ as other records name it: by its code (统一社会信用代码 / 组织机构代码) with its name."""
+
+    code: str
+    name: str
+
+
+class LinkedDocument(Schema):
+    """A public record linked to this one (修订、废止、解读), with the address of its public view."""
+
+    id: str
+    title: str
+    index_no: str | None = Field(description="索引号")
+    doc_number: str | None = Field(description="文号")
+    published_at: datetime | None
+    url: str = Field(description="absolute URL of its public view (on the configured public base URL)")
+
+
+class AttachmentPublicRead(AttachmentRead):
+    url: str = Field(description="absolute download URL (on the configured public base URL)")
+
+
+class DocumentPublicDetail(DocumentPublicRead):
+    """The public view of one record with what it is linked to (GET /documents/{id}). A link names a record only
+    while the public may see it; when one appears or disappears, this record's version (ETag) changes."""
+
+    co_issuers: list[OrganRef] = Field(description="联合发文: the organs that issued it with the lead organ "
+                                                   "(organ_code), by code")
+    amends: list[LinkedDocument] = Field(description="修订: the records this one amends")
+    amended_by: list[LinkedDocument] = Field(description="被修订: the records that amend this one")
+    repeals: list[LinkedDocument] = Field(description="废止: the records this one repeals")
+    repealed_by: list[LinkedDocument] = Field(description="被废止: the records that repeal this one")
+    interpreted_by: list[LinkedDocument] = Field(description="解读: the public interpretations of this record "
+                                                             "(the other way of interpretation_of)")
+    attachments: list[AttachmentPublicRead] = Field(  # type: ignore[assignment]
+        description="附件 that are public, each with its download URL")
 
 
 class VocabularyRead(BaseModel):
@@ -1063,6 +1107,39 @@ class InterpretationDutyItem(Schema):
     interpretation_due_on: date | None
     interpreted: bool = Field(description="a public 解读 names it")
     overdue: bool = Field(description="no public 解读 and its deadline has passed")
+
+
+class ValidityReviewItem(Schema):
+    """A record in force whose 有效期 ends soon or has ended: to assess (评估), then renew, amend or repeal it."""
+
+    id: str
+    index_no: str | None
+    title: str
+    genre: str | None
+    doc_number: str | None
+    effective_date: date | None
+    expires_on: date = Field(description="有效期届满 · last day in force")
+    review_from: date = Field(description="the reminder opened (CATALOG_VALIDITY_REVIEW_MONTHS before expires_on)")
+    overdue: bool = Field(description="expires_on has passed and the record is still marked in force")
+
+
+class InForceItem(Schema):
+    """现行有效 · a public record in force on the day asked."""
+
+    id: str
+    index_no: str | None
+    title: str
+    genre: str | None
+    doc_number: str | None
+    validity: Validity = Field(description="有效性 now (the filter is on the day asked)")
+    effective_date: date | None = Field(description="施行日期, else 成文日期")
+    expires_on: date | None
+    ceased_on: date | None
+
+    @computed_field(description="效力状态 · validity label (now)")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
 
 
 class InterpretationSummary(BaseModel):

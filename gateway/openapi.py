@@ -14,7 +14,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from services.errors import ERROR_BODY_REF, PROBLEM_JSON, document_problems
+from services.errors import document_problems
+from services.problem_codes import codes_of, token_codes, with_codes
 
 __all__ = ["SERVICES", "TITLE", "MergeConflict", "load_service_specs", "merge", "render_all", "write_all"]
 
@@ -96,10 +97,21 @@ def _gateway_response_name(status: int) -> str:
     return f"Gateway{status}"
 
 
-def _add_gateway_problems(operation: dict[str, Any]) -> None:
+def gateway_codes() -> dict[int, list[str]]:
+    """The problem codes of GATEWAY_PROBLEMS (gateway/proxy.py and the services' 503s it passes on)."""
+    return {401: sorted(token_codes()[401]), 429: ["too_many_requests"], 502: ["upstream_unavailable"],
+            503: ["database_unavailable", "service_busy"], 504: ["upstream_timeout"]}
+
+
+def _add_gateway_problems(operation: dict[str, Any], codes: Mapping[int, list[str]]) -> None:
+    """The gateway's statuses, by reference; where the service answers the same status too, one enum of both."""
     responses = operation.setdefault("responses", {})
     for status in GATEWAY_PROBLEMS:
-        responses.setdefault(str(status), {"$ref": f"#/components/responses/{_gateway_response_name(status)}"})
+        response = responses.get(str(status))
+        if response is None:
+            responses[str(status)] = {"$ref": f"#/components/responses/{_gateway_response_name(status)}"}
+        elif (service_codes := codes_of(response)) is not None:
+            response["content"] = with_codes(sorted(service_codes | set(codes[status])))
 
 
 def _operations(path_item: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -132,6 +144,7 @@ def merge(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     operationId, or a path present in two specs.
     """
     sources: dict[str, Mapping[str, Any]] = {**specs, "gateway": gateway_spec()}
+    codes = gateway_codes()
     paths: dict[str, Any] = {}
     path_owner: dict[str, str] = {}
     operation_owner: dict[str, str] = {}
@@ -158,7 +171,7 @@ def merge(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             path_owner[path] = service
             if service != "gateway":
                 for _, operation in _operations(paths[path]):
-                    _add_gateway_problems(operation)
+                    _add_gateway_problems(operation, codes)
         components = spec.get("components", {})
         for name, body in components.get("schemas", {}).items():
             if name in schemas and schemas[name] != body:
@@ -201,8 +214,7 @@ def merge(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "tags": [tags.get(t, {"name": t}) for t in used_tags],
     }
     merged["components"]["responses"] = {
-        _gateway_response_name(status): {"description": description,
-                                         "content": {PROBLEM_JSON: {"schema": {"$ref": ERROR_BODY_REF}}}}
+        _gateway_response_name(status): {"description": description, "content": with_codes(codes[status])}
         for status, description in GATEWAY_PROBLEMS.items()}
     if security_schemes:
         merged["components"]["securitySchemes"] = security_schemes

@@ -1,4 +1,4 @@
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.settings import ServiceSettings, default_sqlite_url
@@ -39,6 +39,10 @@ class Settings(ServiceSettings):
     fee_payment_days: int = 20  # 收到收费通知次日起20个工作日内缴纳
     explanation_days: int = 10  # 第三十五条 说明理由: the applicant's window (the statute sets none), working days
     consultation_days: int = 15  # 第三十二条/第三十四条: the consulted party answers within 15 working days
+    # 依申请转主动 (条例第四十四条, domain/proactive.py): a "consider proactive disclosure" task opens when this many
+    # different applicants asked the organ for the same information and one was granted; due in so many working days.
+    proactive_threshold: int = Field(3, ge=2, le=100)
+    proactive_due_working_days: int = Field(20, ge=1, le=120)
     job_interval_seconds: float = 60.0  # expiry sweep (补正/缴费 overdue, consultations without reply); 0 = off
 
     @model_validator(mode="after")

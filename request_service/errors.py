@@ -156,3 +156,7 @@ class NoticeNotDelivered(Conflict):
 
     code = "notice_not_delivered"
     title, title_zh = "Notice Not Yet Delivered", "告知书尚未送达"
+
+
+class ProactiveTaskNotFound(NotFound):
+    code = "proactive_task_not_found"

@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from services.replicas import ReplicaCollector
+
 __all__ = ["LookupCounters", "metrics_hook", "router"]
 
 router = APIRouter(tags=["health"])
@@ -48,4 +50,6 @@ class _Collector:
 async def get_metrics(request: Request) -> Response:
     registry = CollectorRegistry()
     registry.register(_Collector(request.state.lookup_counters))
+    if getattr(request.state, "replicas", None) is not None:  # 只读副本: lag and rotation per replica, fallbacks
+        registry.register(ReplicaCollector(request.state.replicas))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

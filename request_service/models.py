@@ -94,6 +94,7 @@ class Application(Base):
         Index("ix_application_applicant_month", "applicant_key", "receipt_date"),
         # Repeat detection at intake: the applicant's answered applications to the organ (domain/repeats.py).
         Index("ix_application_applicant_repeat", "applicant_key", "organ_code", "status"),
+        Index("ix_application_organ_info", "organ_code", "info_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -122,6 +123,9 @@ class Application(Base):
     info_title: Mapped[str] = mapped_column(String(500))
     info_doc_number: Mapped[str | None] = mapped_column(String(100))
     info_description: Mapped[str] = mapped_column(Text, default="")
+    # 依申请转主动 (条例第四十四条, domain/proactive.py): digest of the requested information's normalised 名称 and
+    # 文号 — applications asking for the same information share it. Internal: never in a response.
+    info_key: Mapped[str | None] = mapped_column(String(64))
     preferred_form: Mapped[str] = mapped_column(String(20), default="electronic")
     delivery: Mapped[str] = mapped_column(String(20), default="online")
     suggestions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # matching published documents
@@ -177,6 +181,32 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProactiveTask(Base):
+    """依申请转主动 · "consider proactive disclosure" (条例第四十四条): opened when several applicants asked one organ
+    for the same information and one application was granted; closed by linking the catalogue record that now
+    publishes it, or declined with a reason. One task per organ and information (info_key)."""
+
+    __tablename__ = "proactive_task"
+    __table_args__ = (UniqueConstraint("organ_code", "info_key", name="uq_proactive_task_info"),
+                      Index("ix_proactive_task_organ_status_due", "organ_code", "status", "due_on"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organ_code: Mapped[str] = mapped_column(String(18))
+    info_key: Mapped[str] = mapped_column(String(64))
+    info_title: Mapped[str] = mapped_column(String(500))  # as the granted application named it
+    info_doc_number: Mapped[str | None] = mapped_column(String(100))
+    granted_application_id: Mapped[str] = mapped_column(String(36))
+    opened_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | published | declined
+    document_id: Mapped[str | None] = mapped_column(String(36))  # the catalogue record that publishes it
+    reason: Mapped[str | None] = mapped_column(Text)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class ClockSegment(Base):

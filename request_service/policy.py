@@ -60,6 +60,11 @@ TABLE: dict[str, Rule] = {
     f"POST {P}/consultations": allow(*sorted(RECORD_ROLES)),
     f"GET {P}/consultations": allow(*sorted(READ_ROLES)),
     f"GET {P}/consultations/summary": allow(*sorted(READ_ROLES)),
+    # 依申请转主动 (条例第四十四条): the organ's handling staff; the log carries no applicant data.
+    f"GET {P}/worklists/proactive-disclosure": allow(*HANDLING),
+    f"POST {P}/proactive-tasks/{{task_id}}/close": allow("handler", "reply_approver"),
+    f"GET {P}/disclosure-log": allow(*HANDLING),
+    f"GET {P}/proactive-disclosure/summary": allow(*HANDLING),
     # One endpoint per handling action, callable by exactly the roles the handling table names for it.
     **{f"POST {APP}/{action.replace('_', '-')}": allow(*sorted(rule.roles)) for action, rule in RULES.items()},
 }

@@ -23,6 +23,7 @@ from request_service.vocab import (
     Opinion,
     Outcome,
     PartyKind,
+    ProactiveTaskStatus,
 )
 from services.inputs import JsonTypes
 from services.pagination import Page
@@ -621,3 +622,66 @@ def labelled(data: dict[str, Any], **enums: type[LabeledEnum]) -> dict[str, Any]
         value = data.get(name)
         out[f"{name}_label"] = term(enum(value)) if value is not None else None
     return out
+
+
+# --- 依申请转主动 (条例第四十四条, issue 16 item 5) -------------------------------------------------------------
+
+class ProactiveTaskRead(ReadSchema):
+    """A "consider proactive disclosure" task: several applicants asked for the information, and it was granted."""
+
+    id: str
+    organ_code: str
+    info_title: str = Field(description="the information as the granted application named it")
+    info_doc_number: str | None
+    applications: int = Field(description="applications to the organ for the same information, now")
+    applicants: int = Field(description="different applicants among them")
+    granted_application_id: str
+    opened_on: date
+    due_on: date = Field(description="PROACTIVE_DUE_WORKING_DAYS working days after it was opened")
+    overdue: bool = Field(description="open past its due date")
+    status: ProactiveTaskStatus = Field(description="open | published (a catalogue record publishes it) | declined")
+    status_label: Term
+    document_id: str | None = Field(description="the catalogue record that publishes it (主动公开)")
+    reason: str | None
+    closed_on: date | None
+    closed_by: str | None
+    version: int
+
+
+class ProactiveTaskClose(InputSchema):
+    """Close a task: link the catalogue record that now publishes the information, or decline with a reason."""
+
+    document_id: str | None = Field(None, min_length=1, max_length=36,
+                                    description="id of the published catalogue record (主动公开)")
+    reason: str | None = Field(None, min_length=2, max_length=2000,
+                               description="why it is not published proactively (declined); needed without a record")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "ProactiveTaskClose":
+        if (self.document_id is None) == (self.reason is None):
+            raise ValueError("give document_id (published) or reason (declined), one of them")
+        return self
+
+
+class DisclosureLogItem(ReadSchema):
+    """公开记录 · one granted application, de-identified: what was asked and answered, nothing about who asked."""
+
+    id: str = Field(description="the application's id (internal reference; no applicant data behind this list)")
+    organ_code: str
+    info_title: str
+    info_doc_number: str | None
+    outcome: Outcome
+    outcome_label: Term
+    granted_on: date
+    same_requests: int = Field(description="applications to the organ for the same information")
+    published_document_id: str | None = Field(description="published proactively afterwards: the catalogue record")
+
+
+class ProactiveSummary(ReadSchema):
+    organ_code: str
+    year: int
+    granted: int = Field(description="applications granted (予以公开 / 部分公开) in the year")
+    published_later: int = Field(description="of those, whose information a catalogue record now publishes")
+    share: float | None = Field(description="published_later / granted, 4 places; null without grants")
+    open_tasks: int
+    overdue_tasks: int

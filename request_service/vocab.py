@@ -212,5 +212,14 @@ GROUND_ROWS: dict[RefusalGround, str | None] = {
 GROUND_ROWS[RefusalGround.NOT_GOVERNMENT_INFORMATION] = None
 
 
+class ProactiveTaskStatus(LabeledEnum):
+    """依申请转主动 · state of a "consider proactive disclosure" task (条例第四十四条)"""
+
+    OPEN = ("open", "待研究", "To consider")
+    PUBLISHED = ("published", "已转为主动公开", "Published proactively")
+    DECLINED = ("declined", "不转为主动公开", "Declined")
+
+
 ALL_ENUMS = (Channel, ApplicantType, Outcome, ApplicationStatus, IdType, InfoForm, Delivery, ConsultationChannel,
-             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach, RefusalGround)
+             AppealKind, AppealOutcome, FeeMethod, PartyKind, Opinion, LetterKind, Breach, RefusalGround,
+             ProactiveTaskStatus)

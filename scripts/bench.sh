@@ -16,10 +16,13 @@
 # PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis
 # against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1), sync
 # (integrating agencies, issue 15: webhook deliveries/s and commit→delivery lag at 10 and 100 subscriptions, and the
-# NDJSON snapshot's time and server memory at two catalogue sizes, scripts/bench_sync.py).
+# NDJSON snapshot's time and server memory at two catalogue sizes, scripts/bench_sync.py), replicas
+# (issue 17: a primary and a streaming standby pinned to one core each — intake p95 quiet vs under a search storm on
+# the standby vs the same storm on the primary, one vs two catalogue workers, replica lag under a bulk import;
+# scripts/bench_replicas.py, a few minutes).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
-ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz sync"}
+ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz sync replicas"}
 mkdir -p bench-results
 if ! command -v wrk >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1 || echo "warning: wrk is not installed" >&2
@@ -27,6 +30,7 @@ fi
 if [ "${QUICK:-0}" = 1 ]; then
   export REPS=1 DUR=5s DOCS=100000 N=100000 APPLICATIONS=100000 INTAKE_SECONDS=10 SECONDS_LOAD=120
   export SNAPSHOT_SIZES=20000,60000
+  export REPLICA_DOCS=2000 REPLICA_PHASE_SECONDS=10 REPLICA_REPS=1
 fi
 status=0
 run() {  # run NAME CMD...
@@ -45,6 +49,7 @@ for part in $ONLY; do
     fuzz)     run fuzz .venv/bin/python scripts/bench_fuzz.py ;;
     load)     run load scripts/bench_load.sh ;;
     sync)     run sync .venv/bin/python scripts/bench_sync.py --snapshot-sizes "${SNAPSHOT_SIZES:-100000,300000}" ;;
+    replicas) run replicas .venv/bin/python scripts/bench_replicas.py ;;
     *) echo "unknown part $part" >&2; status=1 ;;
   esac
 done

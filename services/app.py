@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from services.audit import AuditLog, make_audit_router
 from services.auth import TokenVerifier
 from services.concurrency import document_etags, document_if_match
+from services.contract import require_response_fields
 from services.db import Database, make_engine
 from services.errors import document_problems, install_error_handlers
 from services.forwarded import ForwardedHeadersMiddleware
@@ -22,6 +23,7 @@ from services.health import make_health_router
 from services.inputs import reject_unstorable_params
 from services.observability import RequestContextMiddleware, configure_logging, keep_personal_data_out_of_logs
 from services.policy import Policy
+from services.problem_codes import document_problem_codes
 from services.replicas import CommitLsnMiddleware, ReplicaSet
 from services.settings import ServiceSettings
 
@@ -109,10 +111,16 @@ def create_service_app(
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        schema = generate()  # cached by FastAPI; each step below is idempotent
+        schema = generate()  # cached by FastAPI; each step below is idempotent, and done once
+        if getattr(app.state, "openapi_documented", False):
+            return schema
         if policy is not None:
             policy.annotate(schema)
-        return document_etags(document_if_match(document_problems(schema)))  # errors, preconditions, versions as served
+        # errors and their codes, preconditions, versions and the fields of responses, as served
+        document_problem_codes(app, document_problems(schema))
+        require_response_fields(document_etags(document_if_match(schema)))
+        app.state.openapi_documented = True
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)

@@ -153,16 +153,19 @@ class Database:
         PostgreSQL: REPEATABLE READ, READ ONLY (the snapshot is taken at the first query). SQLite: one read
         transaction (the `begin` hook's BEGIN; in WAL mode a reader keeps the state of its first read and blocks no
         writer). A Database bound to one connection (tests) is already inside one transaction. Always rolled back."""
-        if isinstance(self.bind, AsyncEngine) and self.dialect == "postgresql":
-            bind = self.bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            session = AsyncSession(bind, expire_on_commit=False, autoflush=False)
-        else:
-            session = self.session(write=False)
-        async with session:
+        async with self.snapshot_session() as session:
             try:
                 yield session
             finally:
                 await session.rollback()
+
+    def snapshot_session(self) -> AsyncSession:
+        """The session of `snapshot()`, not yet entered (a read replica's snapshot is opened the same way,
+        services/replicas.replica_snapshot); the caller rolls it back."""
+        if isinstance(self.bind, AsyncEngine) and self.dialect == "postgresql":
+            bind = self.bind.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            return AsyncSession(bind, expire_on_commit=False, autoflush=False)
+        return self.session(write=False)
 
     async def ping(self) -> None:
         async with self.session(write=False) as session:

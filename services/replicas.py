@@ -27,17 +27,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.auth import Principal, PrincipalDep
 from services.db import Database, make_engine
 
-__all__ = ["COMMIT_LSN_HEADER", "MIN_LSN_HEADER", "CommitLsnMiddleware", "Replica", "ReplicaCollector", "ReplicaSet",
-           "format_lsn", "parse_lsn", "replica_read"]
+__all__ = ["COMMIT_LSN_HEADER", "MIN_LSN_HEADER", "CommitLsnMiddleware", "Replica", "ReplicaCollector",
+           "ReplicaSessionDep", "ReplicaSet", "format_lsn", "parse_lsn", "replica_read", "replica_session",
+           "replica_snapshot"]
 
 COMMIT_LSN_HEADER = "X-Gongkai-Commit-LSN"
 MIN_LSN_HEADER = "X-Gongkai-Min-LSN"
@@ -213,7 +215,47 @@ async def replica_read(request: Request, *, allowed: bool = True,
             raise
 
 
-async def _replica_session(request: Request, replicas: ReplicaSet, confirm: Confirm | None) -> AsyncSession | None:
+@asynccontextmanager
+async def replica_snapshot(request: Request, *, allowed: bool = True,
+                           confirm: Confirm | None = None) -> AsyncIterator[AsyncSession]:
+    """`Database.snapshot()` (one REPEATABLE READ, READ ONLY transaction: a long export and the position it names
+    agree) on a replica when one may serve it, else on the primary; always rolled back. The confirmation is the
+    snapshot's first statement, so it checks exactly the state the whole export is read from. A replica that fails
+    later cuts the stream (an export without its trailer is started again, as when the primary fails)."""
+    replicas: ReplicaSet | None = getattr(request.state, "replicas", None)
+    session = (await _replica_session(request, replicas, confirm, snapshot=True)
+               if replicas is not None and allowed else None)
+    if session is None:
+        async with request.state.database.snapshot() as primary_snapshot:
+            yield primary_snapshot
+        return
+    async with session:
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
+def replica_session(allowed: Callable[[Principal], bool] | None = None,
+                    confirm: Confirm | None = None) -> Callable[..., AsyncIterator[AsyncSession]]:
+    """A FastAPI dependency giving `replica_read`'s session: `allowed(principal)` says whether this caller's read may
+    go to a replica (e.g. not the staff who write what the endpoint shows: they read the primary, so they see their
+    own writes); None: every caller's may. A service with its own visibility rule passes its `confirm`."""
+
+    async def dependency(request: Request, principal: PrincipalDep) -> AsyncIterator[AsyncSession]:
+        async with replica_read(request, allowed=allowed is None or allowed(principal), confirm=confirm) as session:
+            yield session
+
+    return dependency
+
+
+# The read session of an endpoint whose data no caller writes through this service's API (figures fed by consumers,
+# reference data): a replica's whenever one may answer, for everyone. With no replicas configured, the primary's.
+ReplicaSessionDep = Annotated[AsyncSession, Depends(replica_session(), scope="function")]
+
+
+async def _replica_session(request: Request, replicas: ReplicaSet, confirm: Confirm | None, *,
+                           snapshot: bool = False) -> AsyncSession | None:
     replica = replicas.pick()
     if replica is None:
         replicas.fallbacks["no_replica"] += 1
@@ -225,6 +267,11 @@ async def _replica_session(request: Request, replicas: ReplicaSet, confirm: Conf
             replicas.fallbacks["behind_client"] += 1
             await session.close()
             return None
+        if snapshot:
+            # A REPEATABLE READ snapshot is taken at its transaction's first statement: opened only now, after the
+            # wait, it holds the client's write (the wait's own statements would have fixed an older one).
+            await session.close()
+            session = replica.database.snapshot_session()
         if confirm is not None:
             async with request.state.database.session(write=False) as primary:
                 agreed = await confirm(session, primary)

@@ -4,6 +4,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from services.replicas import ReplicaCollector
+
 router = APIRouter(tags=["health"])
 
 
@@ -18,4 +20,6 @@ async def get_metrics(request: Request) -> Response:
         lag = consumer.lag()
         events.labels(consumer.name).set(lag["events"])
         seconds.labels(consumer.name).set(lag["seconds"])
+    if getattr(request.state, "replicas", None) is not None:  # 只读副本: lag and rotation per replica, fallbacks
+        registry.register(ReplicaCollector(request.state.replicas))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

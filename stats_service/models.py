@@ -196,6 +196,9 @@ class ScoreDocumentFact(Base):
     needs_interpretation: Mapped[bool] = mapped_column(default=False)
     interpretation_due_on: Mapped[date | None] = mapped_column(Date)
     interpretation_of: Mapped[str | None] = mapped_column(String(36), index=True)
+    # 有效期 (issue 16 item 3): the last day in force and the 废止日期, as the record's latest public event says.
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    repeal_date: Mapped[date | None] = mapped_column(Date)
 
 
 class DocumentColumnFact(Base):

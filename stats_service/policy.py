@@ -41,6 +41,8 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/scorecards/{{organ_code}}": allow(*DASHBOARD),
     f"GET {P}/scorecards/{{organ_code}}/metrics/{{metric}}/records": allow(*DASHBOARD),
     f"GET {P}/scorecards/{{organ_code}}/ranking": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/series": allow(*DASHBOARD),
+    f"GET {P}/scorecards/{{organ_code}}/reminders": allow(*DASHBOARD),
     f"GET {P}/scorecards/{{organ_code}}/export.xlsx": allow(*DASHBOARD),
     f"GET {P}/scorecards/{{organ_code}}/export.html": allow(*DASHBOARD),
     f"GET {P}/scorecard-sheets": allow(*DASHBOARD),

@@ -4,10 +4,12 @@
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from services.inputs import JsonTypes
 from services.pagination import Page
+from services.vocab import LabeledEnum, Term
+from stats_service.vocab import Table3Column, Table3Row
 
 
 class Counts(BaseModel):
@@ -36,10 +38,29 @@ class Section2(BaseModel):
 
 
 class Section3(BaseModel):
-    """三、收到和处理政府信息公开申请情况: rows × applicant columns"""
+    """三、收到和处理政府信息公开申请情况: rows × applicant columns, each row and column with its labels"""
 
     columns: list[str]
     rows: dict[str, dict[str, int]]
+
+    @computed_field(description="表三各列 · the label of each column, in the order of `columns`")  # type: ignore[prop-decorator]
+    @property
+    def column_labels(self) -> dict[str, Term]:
+        return {column: _term(Table3Column, column) for column in self.columns}
+
+    @computed_field(description="表三各行 · the label of each row of `rows` (zh as printed in the official table)")  # type: ignore[prop-decorator]
+    @property
+    def row_labels(self) -> dict[str, Term]:
+        return {row: _term(Table3Row, row) for row in self.rows}
+
+
+def _term(enum: type[LabeledEnum], code: str) -> Term:
+    """The code's labels; a code the vocabulary does not know yet is labelled with itself, never dropped."""
+    try:
+        member = enum(code)
+    except ValueError:
+        return Term(code=code, zh=code, en=code)
+    return Term(code=code, zh=member.zh, en=member.en)
 
 
 class AppealCounts(BaseModel):
@@ -333,7 +354,7 @@ class BreachRecordsRead(BaseModel):
 
 MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
                      "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
-                     "corrected_on_appeal_rate"]
+                     "corrected_on_appeal_rate", "validity_reviews_overdue"]
 
 
 class PassRule(JsonTypes):
@@ -480,6 +501,64 @@ class RankingItem(BaseModel):
     max_points: float
     verdict: Literal["pass", "fail", "vetoed"]
     veto_items: list[str]
+
+
+class SeriesIndicator(BaseModel):
+    key: str
+    value: float | None
+    status: Literal["pass", "fail", "not_applicable"]
+    points: float
+
+
+class SeriesPoint(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    as_of: date = Field(description="the month's last day (the current month: today); the period is its year to date")
+    total_points: float
+    max_points: float
+    verdict: Literal["pass", "fail", "vetoed"]
+    veto_items: list[str]
+    indicators: list[SeriesIndicator]
+
+
+class SeriesRead(BaseModel):
+    """月度走势: the scorecard as of each month's last day."""
+
+    organ_code: str
+    include_subordinates: bool
+    sheet: SheetRef
+    months: list[SeriesPoint]
+
+
+class ReminderItem(BaseModel):
+    key: str
+    metric: str
+    name_zh: str
+    name_en: str
+    veto: bool
+    vetoes: bool = Field(description="this failure vetoes the card (单项否决): listed first")
+    value: float | None
+    pass_if: dict[str, Any]
+    points: float
+    max_points: float
+    points_lost: float = Field(description="max_points − points: the order after the vetoes")
+    to_fix: int = Field(description="records that make the figure fail")
+    records: list[ScoreRecord] = Field(description="the first of them, in the drill-down's order")
+    records_url: str
+
+
+class RemindersRead(BaseModel):
+    """先改什么 · the failing indicators, what to fix first."""
+
+    organ_code: str
+    include_subordinates: bool
+    from_: date = Field(alias="from", serialization_alias="from")
+    as_of: date
+    sheet: SheetRef
+    verdict: Literal["pass", "fail", "vetoed"]
+    total_points: float
+    reminders: list[ReminderItem]
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class RankingRead(BaseModel):

@@ -32,3 +32,61 @@ class Breach(LabeledEnum):
 
 # The article each breach offends, as the request service records it (BREACH_ARTICLES there).
 BREACH_ARTICLES = {Breach.LATE_SUPPLEMENT_NOTICE: "条例第三十条"}
+
+
+class Table3Row(LabeledEnum):
+    """年度报告表三的行 · rows of annual report table 三 (收到和处理政府信息公开申请情况); zh is the official wording of
+    the 2021 format (legal-rules §3), quoted exactly"""
+
+    NEW_RECEIVED = ("new_received", "一、本年新收政府信息公开申请数量", "I. Applications received this year")
+    CARRIED_OVER = ("carried_over", "二、上年结转政府信息公开申请数量", "II. Applications carried over from last year")
+    GRANTED = ("granted", "（一）予以公开", "Disclosed")
+    PARTIALLY_GRANTED = ("partially_granted", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）",
+                         "Partially disclosed (severed; counted here only)")
+    WITHHELD_STATE_SECRET = ("withheld.state_secret", "1.属于国家秘密", "Withheld: state secret")
+    WITHHELD_PROHIBITED_BY_LAW = ("withheld.prohibited_by_law", "2.其他法律行政法规禁止公开",
+                                  "Withheld: disclosure prohibited by other laws or regulations")
+    WITHHELD_ENDANGERS = ("withheld.endangers_security_stability", "3.危及“三安全一稳定”",
+                          "Withheld: endangers national, public, economic security or social stability")
+    WITHHELD_THIRD_PARTY = ("withheld.third_party_rights", "4.保护第三方合法权益",
+                            "Withheld: protects a third party's lawful rights")
+    WITHHELD_INTERNAL = ("withheld.internal_affairs", "5.属于三类内部事务信息", "Withheld: internal affairs information")
+    WITHHELD_PROCESS = ("withheld.process_information", "6.属于四类过程性信息", "Withheld: process information")
+    WITHHELD_CASE_FILE = ("withheld.enforcement_case_file", "7.属于行政执法案卷",
+                          "Withheld: administrative enforcement case file")
+    WITHHELD_QUERY = ("withheld.administrative_query", "8.属于行政查询事项", "Withheld: administrative query matter")
+    UNABLE_NOT_HELD = ("unable.not_held", "1.本机关不掌握相关政府信息", "Unable: the organ does not hold it")
+    UNABLE_NEEDS_CREATION = ("unable.needs_creation", "2.没有现成信息需要另行制作",
+                             "Unable: would need to be newly created")
+    UNABLE_UNCLEAR = ("unable.still_unclear_after_supplement", "3.补正后申请内容仍不明确",
+                      "Unable: still unclear after supplement")
+    NOT_PROCESSED_PETITION = ("not_processed.petition_complaint", "1.信访举报投诉类申请",
+                              "Not processed: petition, report or complaint")
+    NOT_PROCESSED_REPEAT = ("not_processed.repeat_application", "2.重复申请", "Not processed: repeated application")
+    NOT_PROCESSED_PUBLICATION = ("not_processed.publication_requested", "3.要求提供公开出版物",
+                                 "Not processed: asks for a publication")
+    NOT_PROCESSED_EXCESSIVE = ("not_processed.excessive_volume", "4.无正当理由大量反复申请",
+                               "Not processed: excessive repeated applications without good reason")
+    NOT_PROCESSED_CONFIRMATION = ("not_processed.confirmation_requested", "5.要求行政机关确认或重新出具已获取信息",
+                                  "Not processed: asks to confirm or reissue information already obtained")
+    OTHER_NO_SUPPLEMENT = ("other.no_supplement",
+                           "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
+                           "Other: no supplement in time; no longer processed")
+    OTHER_FEE_UNPAID = ("other.fee_unpaid",
+                        "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
+                        "Other: fee not paid in time; no longer processed")
+    OTHER_OTHER = ("other.other", "3.其他", "Other: other")
+    RESULTS_TOTAL = ("results_total", "（七）总计", "Total of results")
+    CARRIED_FORWARD = ("carried_forward", "四、结转下年度继续办理", "IV. Carried forward to next year")
+
+
+class Table3Column(LabeledEnum):
+    """年度报告表三的列 · columns of annual report table 三: the applicant types (申请人情况) and the total"""
+
+    NATURAL_PERSON = ("natural_person", "自然人", "Natural person")
+    COMMERCIAL_ENTERPRISE = ("commercial_enterprise", "商业企业", "Commercial enterprise")
+    RESEARCH_INSTITUTION = ("research_institution", "科研机构", "Research institution")
+    SOCIAL_WELFARE_ORG = ("social_welfare_org", "社会公益组织", "Social welfare organisation")
+    LEGAL_SERVICE_ORG = ("legal_service_org", "法律服务机构", "Legal service organisation")
+    OTHER_ORG = ("other_org", "其他", "Other legal person or organisation")
+    TOTAL = ("total", "总计", "Total")

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ from sqlalchemy import select, text
 
 from services.auth import mint_token
 from services.db import Database, make_engine
+from services.errors import PROBLEM_JSON
+from services.problem_codes import codes_of
 from services.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,10 +109,59 @@ def auth(*roles: str, organ: str | None = None, **kwargs: Any) -> dict[str, str]
     return {"Authorization": f"Bearer {token(*roles, organ=organ, **kwargs)}"}
 
 
+# Per service (app title): the problem responses its OpenAPI document declares, as (path regex, literal-first key,
+# method, responses). The document does not depend on the settings or the database, so one per session.
+_DECLARED: dict[str, list[tuple[re.Pattern[str], tuple[int, int], str, dict[str, Any]]]] = {}
+
+
+def _declared(app: FastAPI) -> list[tuple[re.Pattern[str], tuple[int, int], str, dict[str, Any]]]:
+    if app.title not in _DECLARED:
+        spec = app.openapi()
+        entries = []
+        for template, item in spec.get("paths", {}).items():
+            regex = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
+            for method, operation in item.items():
+                if isinstance(operation, dict):
+                    entries.append((regex, (template.count("{"), -len(template)), method,
+                                    operation.get("responses", {})))
+        _DECLARED[app.title] = entries
+    return _DECLARED[app.title]
+
+
+def undeclared_problems(app: FastAPI, seen: list[tuple[str, str, int, str]]) -> list[str]:
+    """Problems answered (method, path, status, code) that the operation's OpenAPI entry does not declare: a status
+    it does not document, or a `code` outside that status's enum (issue 14 item 8; services/problem_codes.py)."""
+    wrong = []
+    for method, path, status, code in seen:
+        if code == "policy_missing":
+            continue  # fail-closed answer of a route without an access rule (an app refusing to start: Policy.check)
+        matches = sorted((key, responses) for regex, key, m, responses in _declared(app)
+                         if m == method and regex.match(path))
+        if not matches:
+            continue  # no operation (a 404 route_not_found, a 405): nothing declared to compare with
+        responses = matches[0][1]
+        if str(status) not in responses:
+            wrong.append(f"{method.upper()} {path} → {status} {code}: status not documented")
+        elif (codes := codes_of(responses[str(status)])) is not None and code not in codes:
+            wrong.append(f"{method.upper()} {path} → {status} {code}: not in the enum {sorted(codes)}")
+    return wrong
+
+
 @asynccontextmanager
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and give an httpx client on it. ASGITransport sends no lifespan events, so the
-    lifespan state is put into each request's scope here, as uvicorn would."""
+    lifespan state is put into each request's scope here, as uvicorn would.
+
+    Every problem the app answers in the test is checked against its OpenAPI document when the test's client closes:
+    the status is documented and the `code` is in that operation's enum (the whole suite checks the enums)."""
+    seen: list[tuple[str, str, int, str]] = []
+
+    async def record(response: httpx.Response) -> None:
+        if response.status_code >= 400 and response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+            await response.aread()
+            seen.append((response.request.method.lower(), response.request.url.path, response.status_code,
+                         response.json().get("code", "")))
+
     async with app.router.lifespan_context(app) as state:
         async def with_state(scope: dict, receive: Any, send: Any) -> None:
             if scope["type"] == "http":
@@ -117,8 +169,11 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             await app(scope, receive, send)
 
         transport = httpx.ASGITransport(app=with_state, raise_app_exceptions=False)  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     event_hooks={"response": [record]}) as client:
             yield client
+    wrong = undeclared_problems(app, seen)
+    assert not wrong, "problems the OpenAPI document does not declare:\n" + "\n".join(wrong)
 
 
 @asynccontextmanager

@@ -13,8 +13,9 @@ object with `items`), so a new list route cannot escape. Each must:
 import json
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -126,7 +127,10 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         await make_organ(catalog, f"分页测试局{i}", parent=parent)
     staff = Staff(parent)
     # Two flagged major policies (重大政策): due a 解读, on the 解读 work-list (issue 16).
-    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}", major_policy=i < 2) for i in range(3)]
+    # The same two end their 有效期 within a month: on the validity-review work-list; all three are in force today.
+    soon = (datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=30)).isoformat()
+    doc_ids = [await publish(catalog, staff, title=f"关于分页测试的通知{i}", major_policy=i < 2,
+                             **({"valid_until": soon} if i < 2 else {})) for i in range(3)]
     await draft_document(catalog, staff)
     admin = auth("admin")
     for name in ("工作动态", "通知公告", "政策文件"):  # 公开目录栏目 (issue 16)
@@ -165,6 +169,9 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         "/api/v1/catalog/columns": ("/api/v1/catalog/columns", {}, {"organ": parent}, 3),
         "/api/v1/catalog/worklists/interpretation": ("/api/v1/catalog/worklists/interpretation", staff.drafter, {},
                                                      2),
+        "/api/v1/catalog/worklists/validity-review": ("/api/v1/catalog/worklists/validity-review", staff.drafter,
+                                                      {}, 2),
+        "/api/v1/catalog/registers/in-force": ("/api/v1/catalog/registers/in-force", staff.drafter, {}, 3),
         "/api/v1/catalog/search/synonyms": ("/api/v1/catalog/search/synonyms", admin, {}, 2),
         "/api/v1/catalog/worklists/publication": ("/api/v1/catalog/worklists/publication", staff.drafter, {}, 1),
         "/api/v1/catalog/worklists/reevaluation": ("/api/v1/catalog/worklists/reevaluation", staff.drafter, {}, 1),
@@ -207,6 +214,20 @@ async def test_every_request_list_follows_the_contract(requests_client, request_
         r = await client.post("/api/v1/requests/consultations", headers=desk.clerk,
                               json={"channel": "phone", "received_on": day, "topic": "如何申请"})
         assert r.status_code == 201, r.text
+    # 依申请转主动 (issue 16): two granted applications (the disclosure log) and two open tasks, written directly.
+    from request_service.models import ProactiveTask
+
+    async with request_db.transaction() as session:
+        for n in range(2):
+            session.add(Application(
+                id=str(uuid.uuid4()), tracking_no=f"T{uuid.uuid4().hex[:12]}", query_code_hash="x",
+                organ_code=desk.organ, channel="online", submitted_at=datetime(2026, 2, 9, 2, tzinfo=UTC),
+                receipt_date=date(2026, 2, 10), applicant_type="natural_person", applicant_name="张三",
+                applicant_key=uuid.uuid4().hex, info_title=f"申请公开第{n}号文件", info_key=f"key-{n}",
+                status="replied", outcome="granted", closed_on=date(2026, 3, 10 + n), due_on=date(2026, 3, 16)))
+            session.add(ProactiveTask(organ_code=desk.organ, info_key=f"key-{n}", info_title=f"第{n}号文件",
+                                      granted_application_id="x", opened_on=date(2026, 3, 10),
+                                      due_on=date(2026, 4, 7 + n), status="open", version=1))
     citizen = auth("applicant", sub=f"citizen-{uuid.uuid4().hex[:6]}", name="申请人")
     async with request_db.transaction() as session:
         for app_id in apps[1:]:
@@ -228,6 +249,8 @@ async def test_every_request_list_follows_the_contract(requests_client, request_
         f"{base}/applications/{{application_id}}/suggestions": (f"{base}/applications/{apps[0]}/suggestions",
                                                                 desk.handler, {}, 1),
         f"{base}/consultations": (f"{base}/consultations", desk.clerk, {"year": 2025}, 3),
+        f"{base}/worklists/proactive-disclosure": (f"{base}/worklists/proactive-disclosure", desk.handler, {}, 2),
+        f"{base}/disclosure-log": (f"{base}/disclosure-log", desk.handler, {}, 2),
         f"{base}/staff": (f"{base}/staff", desk.handler, {}, 1),
         f"{base}/applications/mine/{{application_id}}/letters": (f"{base}/applications/mine/{apps[1]}/letters",
                                                                  citizen, {}, 1),

@@ -29,3 +29,6 @@ router.include_router(columns.router)
 from catalog_service.api import exchange  # noqa: E402
 
 router.include_router(exchange.router)
+from catalog_service.api import validity  # noqa: E402
+
+router.include_router(validity.router)

@@ -19,7 +19,7 @@ from catalog_service.schemas import (
     ClassifyBody,
     DecideBody,
     DocumentCreate,
-    DocumentPublicRead,
+    DocumentPublicDetail,
     DocumentStaffRead,
     DocumentUpdate,
     ReasonBody,
@@ -102,16 +102,16 @@ async def create_document(body: DocumentCreate, session: SessionDep, principal: 
 
 
 @router.get("/documents/{document_id}", summary="A published document (public view, redacted)",
-            response_model=DocumentPublicRead,
+            response_model=DocumentPublicDetail,
             responses={**problem_responses(404), 304: {"description": "Not modified"}})
-async def get_document(document_id: str, session: PublicSessionDep, response: Response,
-                       if_none_match: Annotated[str | None, Header()] = None) -> DocumentPublicRead | Response:
+async def get_document(document_id: str, session: PublicSessionDep, response: Response, settings: SettingsDep,
+                       if_none_match: Annotated[str | None, Header()] = None) -> DocumentPublicDetail | Response:
     doc = await docs.load_document(session, ANONYMOUS, document_id)  # the public view, whoever asks
     if matches(if_none_match, doc.version):
         return Response(status_code=304, headers={"ETag": etag(doc.version)})
     response.headers["ETag"] = etag(doc.version)
     response.headers["Cache-Control"] = "no-cache"  # revalidate (ETag → 304): a withdrawn record must stop at once
-    return await docs.public_read(session, doc)
+    return await docs.public_detail(session, doc, settings.public_base_url)
 
 
 @router.get("/documents/{document_id}/record", summary="The whole record, for the organ's catalogue staff",

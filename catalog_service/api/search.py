@@ -11,7 +11,7 @@ from catalog_service.domain import search as domain
 from catalog_service.domain.indexer import reconcile
 from catalog_service.domain.query import index_no_pattern
 from catalog_service.schemas import DocumentSearchParams, DocumentSearchResult
-from services.auth import PrincipalDep
+from services.auth import Principal, PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import reject_foreign_paging, set_next_link
@@ -32,21 +32,27 @@ async def search_documents(params: Annotated[DocumentSearchParams, Query()], ses
                            principal: PrincipalDep, settings: SettingsDep, request: Request,
                            response: Response) -> DocumentSearchResult:
     reject_foreign_paging(request, ("offset",))
-    result = await domain.search_documents(session, await search_context(request, session), principal, params,
+    result = await domain.search_documents(session, await search_context(request, session, principal), principal,
+                                           params,
                                            feed_base=settings.atom_feed_url, facet_cap=settings.search_facet_cap)
     if result.has_more and result.next_cursor:
         set_next_link(request, response, result.next_cursor)
     return result
 
 
-async def search_context(request: Request, session: AsyncSession) -> domain.SearchContext:
+async def search_context(request: Request, session: AsyncSession, principal: Principal) -> domain.SearchContext:
     """What a search needs besides its parameters, shared by the search and its Atom feed (so a saved search's feed
     finds what the search finds): one snapshot read (newest change, dictionary version, revocations); the index
     with the few changes pending applied first (read-your-writes; a bulk import in progress is left to the
     indexer); the dictionary of that version and the 索引号 pattern of the configured template."""
     snapshot = await domain.read_snapshot(session)
     engine = request.state.search_engine
-    await engine.catch_up(max_pending=request.state.settings.search_catch_up_on_read, head=snapshot.head)
+    # Read-your-writes is for the writer: an anonymous caller wrote nothing, so with a shared index (the indexer
+    # process applies, a search would wait for it) the public is answered from the index as it stands.
+    max_pending = request.state.settings.search_catch_up_on_read
+    if principal.is_anonymous and not engine.applies_pending_itself:
+        max_pending = 0
+    await engine.catch_up(max_pending=max_pending, head=snapshot.head)
     vocabulary, organ_labels = await request.state.search_vocabulary.current_with_organs(
         session, snapshot.dictionary_version)
     return domain.SearchContext(engine=engine, vocabulary=vocabulary,

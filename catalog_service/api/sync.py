@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from catalog_service.api.search import search_context
-from catalog_service.deps import CalendarDep, PublicSessionDep, SettingsDep
+from catalog_service.deps import CalendarDep, PublicSessionDep, SettingsDep, public_snapshot
 from catalog_service.domain import bulk, idempotency, search, snapshot, sync
 from catalog_service.schemas import (
     MAX_BULK_RECORDS,
@@ -17,8 +17,8 @@ from catalog_service.schemas import (
     DocumentFilterParams,
     SnapshotDigest,
 )
-from services.auth import Principal, require_roles
-from services.db import DatabaseDep, SessionDep
+from services.auth import ANONYMOUS, Principal, PrincipalDep, require_roles
+from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import PageParams, int_cursor, page_params, paged
 
@@ -109,10 +109,11 @@ records has the digest of the empty string). The content is hashed, not a versio
             response_class=StreamingResponse, description=SNAPSHOT_DESCRIPTION,
             responses={200: {"description": "NDJSON: header line, one line per public record, trailer line",
                              "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}})
-async def get_snapshot(database: DatabaseDep, settings: SettingsDep) -> StreamingResponse:
-    # Its own snapshot transaction, opened by the stream (the request's session ends before the body is sent).
-    lines = snapshot.snapshot_lines(database, settings.feed_cursor_key.get_secret_value().encode(),
-                                    settings.snapshot_batch_size)
+async def get_snapshot(request: Request, principal: PrincipalDep, settings: SettingsDep) -> StreamingResponse:
+    # Its own snapshot transaction (on a read replica when one may serve it), opened by the stream: the request's
+    # session ends before the body is sent.
+    lines = snapshot.snapshot_lines(lambda: public_snapshot(request, principal),
+                                    settings.feed_cursor_key.get_secret_value().encode(), settings.snapshot_batch_size)
     # no-store: a withdrawal must end what any cache would serve, as on the change feed.
     return StreamingResponse(lines, media_type="application/x-ndjson; charset=utf-8",
                              headers={"Cache-Control": "no-store"})
@@ -121,14 +122,14 @@ async def get_snapshot(database: DatabaseDep, settings: SettingsDep) -> Streamin
 @router.get("/snapshot/digest", summary="Digest of an organ's public records (可验证的同步)",
             response_model=SnapshotDigest, description=DIGEST_DESCRIPTION, responses=problem_responses(404, 409, 422))
 async def get_snapshot_digest(
-    response: Response, database: DatabaseDep, settings: SettingsDep,
+    request: Request, response: Response, principal: PrincipalDep, settings: SettingsDep,
     organ: Annotated[str, Query(min_length=1, max_length=32, description="Code of the lead organ")],
     as_of: Annotated[str | None, Query(max_length=32, description=(
         "A change-feed cursor (a `/changes` next_cursor or a snapshot cursor); omitted: now"))] = None,
 ) -> SnapshotDigest:
     response.headers["Cache-Control"] = "no-store"
     position = int_cursor(as_of) if as_of is not None else None
-    return await snapshot.organ_digest(database, organ, position,
+    return await snapshot.organ_digest(lambda: public_snapshot(request, principal), organ, position,
                                        settings.feed_cursor_key.get_secret_value().encode(),
                                        settings.snapshot_batch_size)
 
@@ -160,8 +161,8 @@ async def get_atom_feed(
     # Absolute links from configuration only: Host and X-Forwarded-* are the caller's to choose (security review
     # item 5); the self link names the feed's own normalised filters, not whatever else the query carried.
     self_url = search.feed_url(settings.atom_feed_url, params)
-    content = await sync.atom_feed(session, await search_context(request, session), params, self_url=self_url,
-                                   document_link=settings.document_link)
+    context = await search_context(request, session, ANONYMOUS)  # the feed is public, whoever polls it
+    content = await sync.atom_feed(session, context, params, self_url=self_url, document_link=settings.document_link)
     tag = f'"{hashlib.sha256(content).hexdigest()[:32]}"'
     # no-cache: caches may keep it but must ask again, so a withdrawn record leaves every copy on the next poll.
     headers = {"ETag": tag, "Cache-Control": "no-cache"}

@@ -58,6 +58,7 @@ from catalog_service.domain.documents import (
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.links import CHANGING_LINKS, Target, link_targets
 from catalog_service.domain.projection import refresh_projection
+from catalog_service.domain.validity import set_expiry
 from catalog_service.domain.workflow import Actor, publish
 from catalog_service.errors import IntegrationScopeMissing
 from catalog_service.models import Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep, new_id
@@ -487,6 +488,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
                               or next(index_nos[_publication_year(write)]))
             _keep_history(doc, write.record)
             await set_interpretation_due(session, doc, ctx.settings.interpretation_due_working_days, ctx.calendar)
+            set_expiry(doc, ctx.settings)
             emit_document_event(session, doc, ctx.organ, "document.published")
             published.add(write.index)
         comment = _review_comment(review) + ("；区分处理定位失效，未发布，待保密审查员复核"
@@ -507,6 +509,7 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
         _keep_history(doc, write.record)
         # The deadline counts from the publication day, which a migrated record has in the past.
         await set_interpretation_due(session, doc, ctx.settings.interpretation_due_working_days, ctx.calendar)
+        set_expiry(doc, ctx.settings)
         emit_document_event(session, doc, ctx.organ, "document.published")
         published.add(write.index)
         steps.append(_step(ctx, doc, next_seq[doc.id], "import_review", _review_comment(review), status_before,

@@ -41,12 +41,16 @@ from catalog_service.errors import (
 )
 from catalog_service.models import Attachment, Document, DocumentIssuer, DocumentLink, Organ, Redaction, ReviewStep
 from catalog_service.schemas import (
+    AttachmentPublicRead,
     AttachmentRead,
     AttachmentStaffRead,
     DocumentCreate,
+    DocumentPublicDetail,
     DocumentPublicRead,
     DocumentStaffRead,
     DocumentUpdate,
+    LinkedDocument,
+    OrganRef,
     RedactionCreate,
     RedactionRead,
 )
@@ -387,6 +391,48 @@ def _public_view(doc: Document, organ: Organ, attachments: Sequence[Attachment],
         repeal_date=doc.repeal_date, validity=doc.validity, published_at=doc.published_at, body=doc.public_body,
         interpretation_of=doc.interpretation_of_id if doc.interpretation_of_id in public_targets else None,
         attachments=[AttachmentRead.model_validate(a) for a in attachments])
+
+
+async def public_detail(session: AsyncSession, doc: Document, base_url: str) -> DocumentPublicDetail:
+    """The public view of one record with its co-issuers and its links both ways (修订、废止、解读), each link only to
+    a record the public may see now, and absolute URLs on `base_url` (the configured public base URL)."""
+    from catalog_service.domain.visibility import public_condition
+
+    view = await public_read(session, doc)
+    base = base_url.rstrip("/")
+    co_issuers = (await session.execute(
+        select(Organ.code, Organ.name).join(DocumentIssuer, DocumentIssuer.organ_id == Organ.id)
+        .where(DocumentIssuer.document_id == doc.id, DocumentIssuer.is_lead.is_(False))
+        .order_by(Organ.code))).all()
+    links: dict[str, list[str]] = {"amends": [], "repeals": [], "amended_by": [], "repealed_by": []}
+    for link in (await session.execute(select(DocumentLink).where(
+            (DocumentLink.from_id == doc.id) | (DocumentLink.to_id == doc.id)))).scalars():
+        if link.from_id == doc.id:
+            links[link.kind].append(link.to_id)
+        else:
+            links[f"{link.kind.removesuffix('s')}ed_by"].append(link.from_id)
+    interpreters = (await session.execute(select(Document.id).where(
+        Document.interpretation_of_id == doc.id, Document.id != doc.id))).scalars().all()
+    wanted = {i for ids in links.values() for i in ids} | set(interpreters)
+    public = {d.id: d for d in (await session.execute(select(Document).where(
+        Document.id.in_(wanted), public_condition()))).scalars()} if wanted else {}
+
+    def linked(ids: Sequence[str]) -> list[LinkedDocument]:
+        shown = sorted((public[i] for i in set(ids) if i in public), key=lambda d: (d.published_at or utcnow(), d.id))
+        return [LinkedDocument(id=d.id, title=d.public_title, index_no=d.index_no, doc_number=d.doc_number,
+                               published_at=d.published_at, url=f"{base}/api/v1/catalog/documents/{d.id}")
+                for d in shown]
+
+    return DocumentPublicDetail(
+        **view.model_dump(exclude={"attachments", "subject_category_label", "genre_label", "key_area_labels",
+                                   "validity_label"}),
+        co_issuers=[OrganRef(code=code, name=name) for code, name in co_issuers],
+        amends=linked(links["amends"]), amended_by=linked(links["amended_by"]),
+        repeals=linked(links["repeals"]), repealed_by=linked(links["repealed_by"]),
+        interpreted_by=linked(interpreters),
+        attachments=[AttachmentPublicRead(**a.model_dump(),
+                                          url=f"{base}/api/v1/catalog/documents/{doc.id}/attachments/{a.id}")
+                     for a in view.attachments])
 
 
 async def next_index_nos(session: AsyncSession, organ: Organ, year: int, template: str, count: int) -> list[str]:

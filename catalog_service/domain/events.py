@@ -36,6 +36,9 @@ def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type
             "needs_interpretation": doc.genre == "normative_document" or bool(doc.major_policy),
             "interpretation_due_on": doc.interpretation_due_on.isoformat() if doc.interpretation_due_on else None,
             "interpretation_of": doc.interpretation_of_id,
+            # 有效期 (issue 16 item 3): the scorecard counts records past their expiry still marked in force.
+            "effective_date": doc.effective_date.isoformat() if doc.effective_date else None,
+            "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
         }
     else:
         payload = {"public": False}

@@ -105,6 +105,7 @@ class SearchEngine:
     index: SearchIndex | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rebuilding: dict[str, Any] | None = None
+    applies_pending_itself = True  # a search's catch-up applies a few pending changes at once (cheap)
 
     # ---- life cycle
 
@@ -309,6 +310,7 @@ class IndexReader:
     poll_seconds: float = 0.02
     index: SearchIndex | None = None
     background: bool = True
+    applies_pending_itself = False  # a search's catch-up waits for the indexer process
     _generation: str | None = None
     _child: subprocess.Popen[bytes] | None = None
 

@@ -11,10 +11,11 @@ Making a link (the drafting path and the bulk import, one rule; PATCH cannot cha
   * a 解读 changes nothing of its target: any visible record.
 
 Reading a link: a response names a linked record only if the caller may see it now (a 解读 of a policy classified
-later does not confirm that the policy exists). When a record stops or starts being public, the public records that
-name it as their 解读 target change their public view: they get a new version (ETag), a change-feed event, and a
-step in their own review log, by the system — the step says neither who nor why (a classification is not the
-interpreting organ's to learn).
+later does not confirm that the policy exists). The public detail shows links both ways (amends / amended_by,
+repeals / repealed_by, interpretation_of / interpreted_by). When a record stops or starts being public, the public
+records linked to it in either direction change their public view: they get a new version (ETag), a change-feed
+event, and a step in their own review log, by the system — the step says neither who nor why (a classification is
+not the interpreting organ's to learn).
 """
 
 from collections.abc import Iterable, Sequence
@@ -25,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog_service.domain.visibility import public_condition, staff_condition, visible_condition
-from catalog_service.models import Document, DocumentIssuer, Organ
+from catalog_service.models import Document, DocumentIssuer, DocumentLink, Organ
 from services.auth import Principal
 
-__all__ = ["CHANGING_LINKS", "SYSTEM", "Target", "announce_interpretations", "bump", "link_targets",
+__all__ = ["CHANGING_LINKS", "SYSTEM", "Target", "announce_links", "bump", "link_targets",
            "may_change", "visible_ids"]
 
 CHANGING_LINKS = ("amends", "repeals")  # links that change their target when the linking record is published
@@ -86,23 +87,40 @@ async def bump(session: AsyncSession, doc: Document) -> None:
     set_committed_value(doc, "version", version)
 
 
-async def announce_interpretations(session: AsyncSession, doc: Document, *, now_public: bool) -> Sequence[Document]:
-    """`doc` just became public (now_public) or stopped being public: the public 解读 records naming it change
-    their public view. Each gets a new version, a `document.updated` event and a system step in its own log."""
+async def announce_links(session: AsyncSession, doc: Document, *, now_public: bool) -> Sequence[Document]:
+    """`doc` just became public (now_public) or stopped being public: the public records linked to it in either
+    direction change their public view — the 解读 records naming it (interpretation_of), the record it interprets
+    (interpreted_by), the records it amends or repeals (amended_by / repealed_by) and those amending or repealing it
+    (amends / repeals). Each gets a new version, a `document.updated` event and a system step in its own log, once.
+    On publication the records it amends or repeals are left out: publish() has just changed them, in their logs."""
     from catalog_service.domain.documents import add_review_step
     from catalog_service.domain.events import emit_document_event
 
-    linkers = (await session.execute(select(Document).where(
-        Document.interpretation_of_id == doc.id, Document.id != doc.id, public_condition()))).scalars().all()
+    interpreters = set((await session.execute(select(Document.id).where(
+        Document.interpretation_of_id == doc.id))).scalars())
+    others = {doc.interpretation_of_id} if doc.interpretation_of_id else set()
+    targets = select(DocumentLink.to_id).where(DocumentLink.from_id == doc.id)
+    sources = select(DocumentLink.from_id).where(DocumentLink.to_id == doc.id)
+    others |= set((await session.execute(sources)).scalars())
+    if not now_public:
+        others |= set((await session.execute(targets)).scalars())
+    wanted = (interpreters | others) - {doc.id}
+    if not wanted:
+        return []
+    linkers = (await session.execute(select(Document).where(Document.id.in_(wanted), public_condition())
+                                     .order_by(Document.id))).scalars().all()
     for linker in linkers:
         await bump(session, linker)
         organ = await session.get(Organ, linker.organ_id)
         assert organ is not None
-        comment = ("所解读的记录已公开，公开视图显示该关联" if now_public
-                   else "所解读的记录已不再公开，公开视图不再显示该关联")
+        if linker.id in interpreters:
+            comment = ("所解读的记录已公开，公开视图显示该关联" if now_public
+                       else "所解读的记录已不再公开，公开视图不再显示该关联")
+        else:
+            comment = ("关联的记录已公开，公开视图显示该关联" if now_public
+                       else "关联的记录已不再公开，公开视图不再显示该关联")
         await add_review_step(session, linker, SYSTEM, action="link_shown" if now_public else "link_hidden",
                               role="system", status_before=linker.status, attribute_before=linker.attribute,
                               comment=comment)
         emit_document_event(session, linker, organ, "document.updated")
     return linkers
-

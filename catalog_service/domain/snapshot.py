@@ -29,7 +29,8 @@ harvester catches up on `/changes` and asks again with its new cursor.
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,7 +47,10 @@ from catalog_service.errors import DigestPositionPassed
 from catalog_service.models import Document, Organ, outbox
 from catalog_service.schemas import DocumentPublicRead, SnapshotDigest
 from services.auth import ANONYMOUS
-from services.db import Database
+
+# Opens the snapshot transaction an export is read in: `Database.snapshot` of the primary, or a read replica's
+# (catalog_service/deps.public_snapshot) — both REPEATABLE READ, READ ONLY, always rolled back.
+OpenSnapshot = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 __all__ = ["FORMAT", "canonical_json", "digest_of", "organ_digest", "record_hash", "snapshot_lines"]
 
@@ -104,9 +108,9 @@ def _line(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-async def snapshot_lines(database: Database, cursor_key: bytes, batch_size: int) -> AsyncIterator[bytes]:
+async def snapshot_lines(open_snapshot: OpenSnapshot, cursor_key: bytes, batch_size: int) -> AsyncIterator[bytes]:
     """The NDJSON snapshot, one batch of lines at a time, all read in one snapshot transaction."""
-    async with database.snapshot() as session:
+    async with open_snapshot() as session:
         # The first read fixes the snapshot. A string, as `/changes` hands out its cursors (opaque).
         cursor = str(feed_cursor.encode(cursor_key, await feed_head(session)))
         yield _line({"snapshot": {"format": FORMAT, "cursor": cursor,
@@ -134,10 +138,10 @@ async def _changed_since(session: AsyncSession, organ: Organ, after_id: int, bat
         after_id = rows[-1].id
 
 
-async def organ_digest(database: Database, organ_code: str, as_of: int | None, cursor_key: bytes,
+async def organ_digest(open_snapshot: OpenSnapshot, organ_code: str, as_of: int | None, cursor_key: bytes,
                        batch_size: int) -> SnapshotDigest:
     """The digest of an organ's public records now, named by the feed position it holds at (see module doc)."""
-    async with database.snapshot() as session:
+    async with open_snapshot() as session:
         organ = await get_organ_by_code(session, organ_code)
         head = await feed_head(session)
         if as_of is not None and await _changed_since(session, organ, feed_cursor.decode(cursor_key, as_of),

@@ -26,7 +26,8 @@ from catalog_service.domain.documents import (
     today_shanghai,
 )
 from catalog_service.domain.events import emit_document_event, is_public
-from catalog_service.domain.links import SYSTEM, announce_interpretations, bump, may_change
+from catalog_service.domain.links import SYSTEM, announce_links, bump, may_change
+from catalog_service.domain.validity import set_expiry
 from catalog_service.errors import (
     ClassifiedNeverPublished,
     InvalidTransition,
@@ -174,7 +175,7 @@ async def transition(session: AsyncSession, principal: Principal, doc: Document,
                           attribute_before=attribute_before, comment=decision.comment)
     was_public = status_before == "published"
     if was_public and not is_public(doc):  # withdrawn or classified (publication announces in publish())
-        await announce_interpretations(session, doc, now_public=False)
+        await announce_links(session, doc, now_public=False)
     if is_public(doc) or was_public:
         kind = {"withdraw": "document.withdrawn", "classify": "document.withdrawn",
                 "repeal": "document.repealed"}.get(action, "document.updated")
@@ -282,6 +283,7 @@ async def publish(session: AsyncSession, doc: Document, organ: Organ, actor: Act
     doc.status, doc.published_at, doc.scheduled_publish_at = "published", utcnow(), None
     doc.reevaluation_due_on = None
     await set_interpretation_due(session, doc, actor.settings.interpretation_due_working_days)
+    set_expiry(doc, actor.settings)
     if doc.index_no is None:
         [doc.index_no] = await next_index_nos(session, organ, today_shanghai().year,
                                               actor.settings.index_no_template, 1)
@@ -311,7 +313,7 @@ async def publish(session: AsyncSession, doc: Document, organ: Organ, actor: Act
             comment=f"被{organ.name}《{doc.public_title}》（索引号 {doc.index_no}，{doc.id}）{verb}{when}")
         emit_document_event(session, target, target_organ,
                             "document.repealed" if link.kind == "repeals" else "document.updated")
-    await announce_interpretations(session, doc, now_public=True)
+    await announce_links(session, doc, now_public=True)
 
 
 async def publish_due(session: AsyncSession, settings: Settings) -> int:

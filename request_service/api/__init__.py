@@ -22,3 +22,6 @@ router.include_router(intake.router)
 router.include_router(public.router)
 router.include_router(consultations.router)
 # public.mine_router (GET /applications/mine) is included by app.py AHEAD of this router: see public.py.
+from request_service.api import proactive  # noqa: E402  (依申请转主动, issue 16 item 5)
+
+router.include_router(proactive.router)

@@ -5,17 +5,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain import calendar_admin as domain
 from services.auth import Principal, require_roles
 from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.replicas import replica_session
 
 PREFIX = "/api/v1/requests/calendar"
 router = APIRouter(prefix=PREFIX, tags=["calendar"])
 
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+# Public look-ups of the calendar on a read replica (只读副本); the admin who loads a year reads the primary (the
+# ETag of what they just loaded feeds their next If-Match).
+CalendarReadSessionDep = Annotated[AsyncSession, Depends(replica_session(allowed=lambda p: not p.has_any({"admin"})),
+                                                         scope="function")]
 Year = Annotated[int, Path(ge=2000, le=2100, description="Calendar year, e.g. 2027")]
 IfMatch = Annotated[str | None, Header(min_length=1,  # an empty one is no ETag: 422, not a 428 the route never sends
                                        description="Optional: ETag of the year you read; a stale one is a 412")]
@@ -87,7 +93,7 @@ def _year_read(view: domain.YearView) -> dict:
 @router.get("/add-working-days", summary="The N-th working day after a date (工作日推算), with the days skipped",
             response_model=WorkingDaysRead, responses=problem_responses(422))
 async def add_working_days(
-    session: SessionDep,
+    session: CalendarReadSessionDep,
     start: Annotated[dt.date, Query(description="Start date (YYYY-MM-DD), e.g. the receipt date; not counted")],
     days: Annotated[int, Query(ge=0, le=400, description="Working days to add (0–400)")],
 ) -> WorkingDaysRead:
@@ -99,7 +105,7 @@ async def add_working_days(
 
 @router.get("/years/{year}", summary="A year's holiday arrangement (节假日安排) and whether it is official",
             response_model=CalendarYearRead, responses=problem_responses(422))
-async def get_calendar_year(year: Year, session: SessionDep, response: Response) -> CalendarYearRead:
+async def get_calendar_year(year: Year, session: CalendarReadSessionDep, response: Response) -> CalendarYearRead:
     view = await domain.year_view(session, year)
     response.headers["ETag"] = etag(view.version)
     return CalendarYearRead(**_year_read(view))

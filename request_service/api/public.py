@@ -5,6 +5,11 @@ The tracking-number doors are POSTs: the 查询码 travels in the body, never in
 browser history and Referer headers). Every one of them goes through the same `track` (the same brute-force count
 and lock), so trying codes on the letter downloads is no cheaper than on the tracking view.
 
+Read replicas (只读副本): the signed-in applicant's reads (their list, their letters) go to a replica when one may
+answer (services/replicas.py; with the `X-Gongkai-Commit-LSN` of their submission sent back as `X-Gongkai-Min-LSN`
+they see it at once). The tracking doors stay on the primary: each one locks the number's failure row (FOR UPDATE)
+and commits a failed attempt, and the lock must be judged on the primary's count, not a lagging copy of it.
+
 `mine_router` holds GET /applications/mine and the signed-in applicant's letters. It must be matched before the
 staff route GET /applications/{application_id} (routes match in order, and "mine" would be taken for an id), so app.py
 includes it ahead of the service's main router.
@@ -24,6 +29,7 @@ from services.auth import PrincipalDep
 from services.db import SessionDep
 from services.errors import problem_response, problem_responses
 from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
+from services.replicas import ReplicaSessionDep
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["applicant"])
@@ -118,7 +124,8 @@ def _letter_page(request: Request, response: Response, letters: list[Any], pagin
 
 @mine_router.get("/applications/mine", summary="My applications (我的申请), newest first",
                  response_model=Page[ApplicantApplicationRead], responses=problem_responses(401, 403, 422))
-async def list_my_applications(request: Request, response: Response, session: SessionDep, principal: PrincipalDep,
+async def list_my_applications(request: Request, response: Response, session: ReplicaSessionDep,
+                               principal: PrincipalDep,
                                paging: Annotated[PageParams, Depends(page_params(20))]) -> dict:
     items, next_cursor = await tracking.list_mine(session, principal, paging.after, paging.limit)
     return paged(request, response, items, next_cursor)
@@ -130,7 +137,7 @@ MINE = "/applications/mine/{application_id}/letters"
 @mine_router.get(MINE, summary="The letters sent to me on one of my applications (我的文书)",
                  response_model=Page[LetterSummary], responses=problem_responses(401, 403, 404),
                  description="Another applicant's application answers 404, exactly as an id that does not exist.")
-async def list_my_letters(application_id: str, request: Request, response: Response, session: SessionDep,
+async def list_my_letters(application_id: str, request: Request, response: Response, session: ReplicaSessionDep,
                           principal: PrincipalDep, paging: ShortListPaging) -> dict:
     app = await tracking.own_application(session, principal, application_id)
     return _letter_page(request, response, await tracking.applicant_letters(session, app), paging)
@@ -138,7 +145,7 @@ async def list_my_letters(application_id: str, request: Request, response: Respo
 
 @mine_router.get(MINE + "/{letter_id}.pdf", summary="One of my letters as PDF", response_class=Response,
                  responses={200: {"content": PDF_CONTENT}, **problem_responses(401, 403, 404)})
-async def get_my_letter_pdf(application_id: str, letter_id: str, session: SessionDep,
+async def get_my_letter_pdf(application_id: str, letter_id: str, session: ReplicaSessionDep,
                             principal: PrincipalDep) -> Response:
     app = await tracking.own_application(session, principal, application_id)
     return await letter_pdf(app, await tracking.applicant_letter(session, app, letter_id))
@@ -146,7 +153,7 @@ async def get_my_letter_pdf(application_id: str, letter_id: str, session: Sessio
 
 @mine_router.get(MINE + "/{letter_id}", summary="One of my letters as issued (HTML)", response_class=HTMLResponse,
                  responses={200: {"content": LETTER_CONTENT}, **problem_responses(401, 403, 404)})
-async def get_my_letter_html(application_id: str, letter_id: str, session: SessionDep,
+async def get_my_letter_html(application_id: str, letter_id: str, session: ReplicaSessionDep,
                              principal: PrincipalDep) -> Response:
     app = await tracking.own_application(session, principal, application_id)
     return letter_html(await tracking.applicant_letter(session, app, letter_id))

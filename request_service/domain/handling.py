@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.config import Settings
-from request_service.domain import clock, fees, letters
+from request_service.domain import clock, fees, letters, proactive
 from request_service.domain.applications import HANDLING_ROLES, SHANGHAI, add_step, is_handling_staff, today
 from request_service.domain.calendar import Calendar, current_calendar
 from request_service.domain.events import emit_application_event
@@ -725,6 +725,8 @@ async def _approve_reply(c: _Ctx) -> None:
     await letters.issue_letter(c.session, c.app, "reply", c.principal.sub, {
         "outcome": c.app.outcome, "articles": c.app.reply_articles, "reasons": c.app.reply_reasons,
         "withheld_parts": c.app.withheld_parts, **c.data.context})
+    # 条例第四十四条: on every reply, not only grants — the third applicant's reply may come after the first grant.
+    await proactive.consider(c.session, c.app, c.settings, c.calendar, c.day)
 
 
 _HANDLERS = {

@@ -42,6 +42,7 @@ from request_service.domain.calendar import current_calendar, signature_query
 from request_service.domain.events import emit_application_event
 from request_service.domain.handling import accept
 from request_service.domain.organs import get_known_organ
+from request_service.domain.proactive import info_key
 from request_service.domain.repeats import best_repeat, repeat_candidates
 from request_service.errors import ApplicantRoleRequired, WrongRole
 from request_service.models import Application, ClockSegment, HandlingStep, KnownOrgan, new_id
@@ -336,7 +337,8 @@ async def _create(session: AsyncSession, data: ApplicationFields, *, organ_code:
         applicant_sub=applicant_sub, applicant_key=key, id_type=a.id_type.value if a.id_type else None,
         id_number=a.id_number, phone=a.phone, email=str(a.email) if a.email else None, address=a.address,
         postal_code=a.postal_code, info_title=data.info_title, info_doc_number=data.info_doc_number,
-        info_description=data.info_description, preferred_form=data.preferred_form.value,
+        info_description=data.info_description, info_key=info_key(data.info_title, data.info_doc_number),
+        preferred_form=data.preferred_form.value,
         delivery=data.delivery.value, suggestions=suggestions, repeat_of=looked.repeat_of,
         fee_waived=False, extension_days=0, version=1, created_at=now, updated_at=now,
     )

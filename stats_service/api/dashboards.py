@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from services.auth import PrincipalDep
-from services.db import SessionDep
 from services.errors import problem_responses
+from services.replicas import ReplicaSessionDep
 from stats_service.domain import access, breaches, dashboards
 from stats_service.domain.dates import today
 from stats_service.schemas import (
@@ -86,7 +86,7 @@ def _example(example: dict) -> dict:
     return {200: {"content": {"application/json": {"example": example}}}, **problem_responses(401, 403, 404, 422)}
 
 
-async def _range(session: SessionDep, principal: PrincipalDep, organ_code: str, date_from: date | None,
+async def _range(session: ReplicaSessionDep, principal: PrincipalDep, organ_code: str, date_from: date | None,
                  date_to: date | None) -> tuple[date, date]:
     await access.require_scope(session, principal, organ_code, ROLES)
     end = date_to or today()
@@ -96,7 +96,7 @@ async def _range(session: SessionDep, principal: PrincipalDep, organ_code: str, 
 @router.get("/{organ_code}/timeseries", summary="Applications, replies, on-time rate, fees per period",
             response_model=TimeseriesRead, responses=_example(TIMESERIES_EXAMPLE))
 async def get_dashboard_timeseries(
-        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, date_from: From = None,
+        organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep, date_from: From = None,
         date_to: To = None, include_subordinates: Subordinates = True,
         granularity: Annotated[Literal["month", "quarter", "year"], Query()] = "month") -> dict:
     """Per period (every period of the range, zeros included) and in total: received, closed and replied, outcomes,
@@ -109,7 +109,7 @@ async def get_dashboard_timeseries(
 @router.get("/{organ_code}/breakdown", summary="The same figures by organ, channel or applicant type",
             response_model=BreakdownRead, responses=_example(BREAKDOWN_EXAMPLE))
 async def get_dashboard_breakdown(
-        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+        organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep,
         by: Annotated[Literal["organ", "channel", "applicant_type"], Query()], date_from: From = None,
         date_to: To = None, include_subordinates: Subordinates = True) -> dict:
     """One item per organ of the subtree (in hierarchy order, with parent and depth), per intake channel or per
@@ -121,7 +121,7 @@ async def get_dashboard_breakdown(
 
 @router.get("/{organ_code}/overdue", summary="Open applications past their due date, by organ",
             response_model=OverdueRead, responses=_example(OVERDUE_EXAMPLE))
-async def get_dashboard_overdue(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+async def get_dashboard_overdue(organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep,
                                 include_subordinates: Subordinates = True) -> dict:
     await access.require_scope(session, principal, organ_code, ROLES)
     return await dashboards.overdue(session, organ_code, include_subordinates, today())
@@ -131,7 +131,7 @@ async def get_dashboard_overdue(organ_code: OrganCode, session: SessionDep, prin
             summary="Proactive documents published on time or late (条例第二十六条), by period and organ",
             response_model=TimelinessRead, responses=_example(TIMELINESS_EXAMPLE))
 async def get_dashboard_publication_timeliness(
-        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, date_from: From = None,
+        organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep, date_from: From = None,
         date_to: To = None, include_subordinates: Subordinates = True,
         granularity: Annotated[Literal["month", "quarter", "year"], Query()] = "month") -> dict:
     """Public documents by the day they were published (Asia/Shanghai): on time (on or before the catalogue's
@@ -163,7 +163,7 @@ Month = Annotated[int | None, Query(ge=1, le=12, description="One month of the y
 
 @router.get("/{organ_code}/breaches", summary="Statutory breaches (违规记录) per organ, month and breach code",
             response_model=BreachesRead, responses=_example(BREACHES_EXAMPLE))
-async def get_dashboard_breaches(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+async def get_dashboard_breaches(organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep,
                                  year: Year = None, month: Month = None,
                                  include_subordinates: Subordinates = True) -> dict:
     """Acts the 条例 allows but makes breaches, as the request service recorded them on applications (legal-rules
@@ -183,7 +183,8 @@ async def get_dashboard_breaches(organ_code: OrganCode, session: SessionDep, pri
                            "code": "late_supplement_notice", "article": "条例第三十条", "occurred_on": "2025-10-14",
                            "due_on": "2025-10-13", "working_days_late": 1}]}))
 async def list_dashboard_breach_records(
-        organ_code: OrganCode, session: SessionDep, principal: PrincipalDep, year: Year = None, month: Month = None,
+        organ_code: OrganCode, session: ReplicaSessionDep, principal: PrincipalDep, year: Year = None,
+        month: Month = None,
         code: Annotated[str | None, Query(pattern="^[a-z_]{1,48}$", description="one breach code (default: all)")]
         = None, include_subordinates: Subordinates = True, limit: Annotated[int, Query(ge=1, le=100)] = 50,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> dict:

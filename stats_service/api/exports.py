@@ -11,8 +11,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Response
 
 from services.auth import PrincipalDep
-from services.db import SessionDep
 from services.errors import problem_responses
+from stats_service.deps import ReportReadSessionDep
 from stats_service.domain.exports import ExportedReport, readable_report, render_csv, render_html, render_xlsx
 
 PREFIX = "/api/v1/stats"
@@ -40,8 +40,8 @@ def _headers(exported: ExportedReport, ext: str, *, attachment: bool) -> dict[st
                         "(二, 三, 四) with the official header rows, then the fees and consultations lines.",
             response_class=Response,
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **problem_responses(404, 422)})
-async def export_annual_report_csv(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                                   include_subordinates: Subordinates = False) -> Response:
+async def export_annual_report_csv(organ_code: OrganCode, year: Year, session: ReportReadSessionDep,
+                                   principal: PrincipalDep, include_subordinates: Subordinates = False) -> Response:
     exported = await readable_report(session, principal, organ_code, year, include_subordinates)
     return Response(render_csv(exported), media_type="text/csv; charset=utf-8",
                     headers=_headers(exported, "csv", attachment=True))
@@ -53,8 +53,8 @@ async def export_annual_report_csv(organ_code: OrganCode, year: Year, session: S
             response_class=Response,
             responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}},
                        **problem_responses(404, 422)})
-async def export_annual_report_xlsx(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                                    include_subordinates: Subordinates = False) -> Response:
+async def export_annual_report_xlsx(organ_code: OrganCode, year: Year, session: ReportReadSessionDep,
+                                    principal: PrincipalDep, include_subordinates: Subordinates = False) -> Response:
     exported = await readable_report(session, principal, organ_code, year, include_subordinates)
     return Response(render_xlsx(exported), media_type=XLSX,
                     headers=_headers(exported, "xlsx", attachment=True))
@@ -65,8 +65,8 @@ async def export_annual_report_xlsx(organ_code: OrganCode, year: Year, session: 
                         "print rules, no external assets.",
             response_class=Response,
             responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}, **problem_responses(404, 422)})
-async def export_annual_report_html(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                                    include_subordinates: Subordinates = False) -> Response:
+async def export_annual_report_html(organ_code: OrganCode, year: Year, session: ReportReadSessionDep,
+                                    principal: PrincipalDep, include_subordinates: Subordinates = False) -> Response:
     exported = await readable_report(session, principal, organ_code, year, include_subordinates)
     return Response(render_html(exported), media_type="text/html; charset=utf-8",
                     headers=_headers(exported, "html", attachment=False))

@@ -9,6 +9,8 @@ from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import NotFound, problem_responses
 from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
+from services.replicas import ReplicaSessionDep
+from stats_service.deps import ReportReadSessionDep
 from stats_service.domain import access, signoff
 from stats_service.domain.dates import today
 from stats_service.domain.report import build_report, drill_down, organ_scope
@@ -35,8 +37,9 @@ class ReportNotPublished(NotFound):
 
 @router.get("/annual-reports/{organ_code}/{year}", summary="Annual report (年度报告), 2021 format",
             response_model=AnnualReportRead, responses=problem_responses(404, 422))
-async def get_annual_report(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                            response: Response, include_subordinates: Subordinates = False) -> dict:
+async def get_annual_report(organ_code: OrganCode, year: Year, session: ReportReadSessionDep,
+                            principal: PrincipalDep, response: Response,
+                            include_subordinates: Subordinates = False) -> dict:
     """Staff of the organ (or a superior organ) see live figures while the report is a draft; once published,
     everyone gets the frozen published figures (later events show up at /discrepancies). The public sees
     published reports only."""
@@ -53,7 +56,7 @@ async def get_annual_report(organ_code: OrganCode, year: Year, session: SessionD
 @router.get("/annual-reports/{organ_code}/{year}/cells/{row}/{column}",
             summary="The records behind one figure (drill-down)", response_model=CellRead,
             responses=problem_responses(401, 403, 404, 422))
-async def get_report_cell(organ_code: OrganCode, year: Year, row: str, column: str, session: SessionDep,
+async def get_report_cell(organ_code: OrganCode, year: Year, row: str, column: str, session: ReplicaSessionDep,
                           principal: PrincipalDep, request: Request, response: Response,
                           paging: Annotated[PageParams, Depends(page_params(50))],
                           include_subordinates: Subordinates = False) -> dict:
@@ -98,8 +101,9 @@ _signoff_route("publish", {"unit_head", "admin"}, "Publish the report (公布): 
 _signoff_route("reopen", {"unit_head", "admin"}, "Return a submitted report to draft")
 
 
+# No 404: a report that was never started reads as a draft (signoff.get_or_create).
 @router.get("/annual-reports/{organ_code}/{year}/status", summary="Sign-off status of a report",
-            response_model=ReportStatusRead, responses=problem_responses(401, 403, 404))
+            response_model=ReportStatusRead, responses=problem_responses(401, 403))
 async def get_report_status(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
                             response: Response, include_subordinates: Subordinates = False) -> ReportStatusRead:
     await access.require_scope(session, principal, organ_code, set(access.READERS) | {"unit_head"})
@@ -113,9 +117,9 @@ async def get_report_status(organ_code: OrganCode, year: Year, session: SessionD
 @router.get("/annual-reports/{organ_code}/{year}/discrepancies",
             summary="Where live figures differ from the published report", response_model=Page[Discrepancy],
             responses=problem_responses(401, 403, 404, 422))
-async def list_report_discrepancies(organ_code: OrganCode, year: Year, session: SessionDep, principal: PrincipalDep,
-                                    request: Request, response: Response, paging: ShortListPaging,
-                                    include_subordinates: Subordinates = False) -> dict:
+async def list_report_discrepancies(organ_code: OrganCode, year: Year, session: ReportReadSessionDep,
+                                    principal: PrincipalDep, request: Request, response: Response,
+                                    paging: ShortListPaging, include_subordinates: Subordinates = False) -> dict:
     await access.require_scope(session, principal, organ_code, set(access.READERS) | {"unit_head"})
     report = await signoff.get_or_create(session, organ_code, year, include_subordinates)
     if report is None or report.status != "published":
@@ -125,8 +129,9 @@ async def list_report_discrepancies(organ_code: OrganCode, year: Year, session: 
 
 @router.get("/annual-reports/reminders", summary="Reporting deadlines (条例第四十九条: 1月31日 / 3月31日)",
             response_model=Page[Reminder], responses=problem_responses(401, 403, 404, 422))
-async def list_report_reminders(session: SessionDep, principal: PrincipalDep, request: Request, response: Response,
-                                year: Annotated[int, Query(ge=2000, le=2100)], paging: ShortListPaging,
+async def list_report_reminders(session: ReportReadSessionDep, principal: PrincipalDep, request: Request,
+                                response: Response, year: Annotated[int, Query(ge=2000, le=2100)],
+                                paging: ShortListPaging,
                                 organ_code: Annotated[str | None, Query(max_length=18)] = None) -> dict:
     root = organ_code or principal.organ or ""
     await access.require_scope(session, principal, root, set(access.READERS) | {"unit_head"})

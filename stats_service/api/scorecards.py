@@ -16,8 +16,10 @@ from stats_service.domain.dates import today
 from stats_service.schemas import (
     MetricName,
     RankingRead,
+    RemindersRead,
     ScorecardRead,
     ScoreRecordsRead,
+    SeriesRead,
     SheetIn,
     SheetRead,
     SheetsRead,
@@ -121,6 +123,49 @@ async def get_scorecard_ranking(organ_code: OrganCode, session: SessionDep, prin
     await access.require_scope(session, principal, organ_code, ROLES)
     start, day = _period(date_from, as_of)
     return await scorecard.ranking(session, organ_code, start, day, sheet, sheet_version)
+
+
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def _month(value: str) -> tuple[int, int]:
+    year, month = value.split("-")
+    return int(year), int(month)
+
+
+@router.get("/scorecards/{organ_code}/series", summary="The scorecard month by month (月度走势)",
+            response_model=SeriesRead, responses=_ERRORS)
+async def get_scorecard_series(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                               month_from: Annotated[Month, Query(alias="from")] = None,
+                               month_to: Annotated[Month, Query(alias="to")] = None, sheet: SheetId = None,
+                               sheet_version: SheetVersion = None,
+                               include_subordinates: Subordinates = False) -> dict:
+    """The card as of each month's last day (the current month: today) from `from` to `to` (default: January to
+    this month), each over its year to date; at most 36 months."""
+    await access.require_scope(session, principal, organ_code, ROLES)
+    day = today()
+    last = _month(month_to) if month_to else (day.year, day.month)
+    first = _month(month_from) if month_from else (last[0], 1)
+    months = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
+    if months < 1 or months > scorecard.MAX_SERIES_MONTHS:
+        raise UnprocessableEntity(f"`from` must not be after `to`, and at most {scorecard.MAX_SERIES_MONTHS} months.",
+                                  errors=[{"loc": ["query", "from"], "msg": "1 to 36 months", "type": "value_error"}])
+    return await scorecard.series(session, organ_code, include_subordinates, first, last, day, sheet, sheet_version)
+
+
+@router.get("/scorecards/{organ_code}/reminders", summary="What to fix first (提醒清单): the failing indicators",
+            response_model=RemindersRead, responses=_ERRORS)
+async def get_scorecard_reminders(organ_code: OrganCode, session: SessionDep, principal: PrincipalDep,
+                                  as_of: AsOf = None, date_from: From = None, sheet: SheetId = None,
+                                  sheet_version: SheetVersion = None, include_subordinates: Subordinates = False,
+                                  top: Annotated[int, Query(ge=1, le=50, description="records per indicator")] = 5,
+                                  ) -> dict:
+    """Failing indicators, 单项否决 first, then by points lost; each with its first records to fix (for a rule
+    `<=` the counted records, for `>=` the uncounted ones) and the drill-down URL for all of them."""
+    await access.require_scope(session, principal, organ_code, ROLES)
+    start, day = _period(date_from, as_of)
+    return await scorecard.reminders(session, organ_code, include_subordinates, start, day, sheet, sheet_version,
+                                     top)
 
 
 @router.get("/scorecard-sheets", summary="Indicator sheets (考评指标表)", response_model=SheetsRead,

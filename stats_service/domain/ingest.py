@@ -336,7 +336,8 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
             "withdrawn_on": None, "publication_due_on": _date(p.get("publication_due_on")),
             "needs_interpretation": bool(p.get("needs_interpretation")),
             "interpretation_due_on": _date(p.get("interpretation_due_on")),
-            "interpretation_of": p.get("interpretation_of")}
+            "interpretation_of": p.get("interpretation_of"), "expires_on": _date(p.get("expires_on")),
+            "repeal_date": _date(p.get("repeal_date"))}
         placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
     await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])

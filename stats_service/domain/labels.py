@@ -4,6 +4,8 @@ format, quoted exactly) and the short labels of the request service's vocabulari
 The vocabularies are the request service's (request_service/vocab.py); services never import each other, so the
 few labels a chart needs are repeated here and the codes stay the contract."""
 
+from stats_service.vocab import Table3Column, Table3Row
+
 __all__ = [
     "APPEAL_KIND_LABELS",
     "APPEAL_OUTCOME_LABELS",
@@ -25,34 +27,9 @@ SECTION_TITLES = {
     "6": "六、其他需要报告的事项",
 }
 
-# Table 三: the label of each contract row (annual-report-contract.md) as printed in the official table.
-TABLE3_ROW_LABELS = {
-    "new_received": "一、本年新收政府信息公开申请数量",
-    "carried_over": "二、上年结转政府信息公开申请数量",
-    "granted": "（一）予以公开",
-    "partially_granted": "（二）部分公开（区分处理的，只计这一情形，不计其他情形）",
-    "withheld.state_secret": "1.属于国家秘密",
-    "withheld.prohibited_by_law": "2.其他法律行政法规禁止公开",
-    "withheld.endangers_security_stability": "3.危及“三安全一稳定”",
-    "withheld.third_party_rights": "4.保护第三方合法权益",
-    "withheld.internal_affairs": "5.属于三类内部事务信息",
-    "withheld.process_information": "6.属于四类过程性信息",
-    "withheld.enforcement_case_file": "7.属于行政执法案卷",
-    "withheld.administrative_query": "8.属于行政查询事项",
-    "unable.not_held": "1.本机关不掌握相关政府信息",
-    "unable.needs_creation": "2.没有现成信息需要另行制作",
-    "unable.still_unclear_after_supplement": "3.补正后申请内容仍不明确",
-    "not_processed.petition_complaint": "1.信访举报投诉类申请",
-    "not_processed.repeat_application": "2.重复申请",
-    "not_processed.publication_requested": "3.要求提供公开出版物",
-    "not_processed.excessive_volume": "4.无正当理由大量反复申请",
-    "not_processed.confirmation_requested": "5.要求行政机关确认或重新出具已获取信息",
-    "other.no_supplement": "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请",
-    "other.fee_unpaid": "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请",
-    "other.other": "3.其他",
-    "results_total": "（七）总计",
-    "carried_forward": "四、结转下年度继续办理",
-}
+# Table 三: the label of each contract row (annual-report-contract.md) as printed in the official table; the zh/en
+# pairs live in stats_service/vocab.py (Table3Row), which the report's JSON and /vocabularies serve.
+TABLE3_ROW_LABELS = {row.value: row.zh for row in Table3Row}
 # The sub-item groups of 三、本年度办理结果 (prefix of the row key → printed group label).
 TABLE3_GROUPS = {
     "withheld": "（三）不予公开",
@@ -61,15 +38,7 @@ TABLE3_GROUPS = {
     "other": "（六）其他处理",
 }
 
-APPLICANT_LABELS = {
-    "natural_person": "自然人",
-    "commercial_enterprise": "商业企业",
-    "research_institution": "科研机构",
-    "social_welfare_org": "社会公益组织",
-    "legal_service_org": "法律服务机构",
-    "other_org": "其他",
-    "total": "总计",
-}
+APPLICANT_LABELS = {column.value: column.zh for column in Table3Column}  # and the total
 
 CHANNEL_LABELS = {
     "in_person": "当面提交",

@@ -39,7 +39,8 @@ from stats_service.models import (
     ScoreDocumentFact,
 )
 
-__all__ = ["BUILTIN_SHEETS", "METRICS", "load_sheet", "metric_records", "ranking", "scorecard", "store_sheet"]
+__all__ = ["BUILTIN_SHEETS", "METRICS", "load_sheet", "metric_records", "ranking", "reminders", "scorecard", "series",
+           "store_sheet"]
 
 
 class SheetNotFound(NotFound):
@@ -50,24 +51,27 @@ class SheetBuiltIn(Conflict):
     code = "sheet_builtin"
 
 
-def _builtin() -> dict[str, dict[str, Any]]:
-    sheets = {}
+def _builtin() -> dict[str, dict[int, dict[str, Any]]]:
+    """Built-in sheets by id and version: `<id>.json` is the current one, `<id>.v<N>.json` earlier versions, kept so
+    a card asked with `sheet_version` (or reproduced for a past leadership meeting) is scored as it was."""
+    sheets: dict[str, dict[int, dict[str, Any]]] = {}
     for entry in resources.files("stats_service.sheets").iterdir():
         if entry.name.endswith(".json"):
             sheet = json.loads(entry.read_text(encoding="utf-8"))
-            sheets[sheet["id"]] = sheet
+            sheets.setdefault(sheet["id"], {})[sheet["version"]] = sheet
     return sheets
 
 
-BUILTIN_SHEETS = _builtin()
+BUILTIN_VERSIONS = _builtin()
+BUILTIN_SHEETS = {sheet_id: versions[max(versions)] for sheet_id, versions in BUILTIN_VERSIONS.items()}
 DEFAULT_SHEET = "gb-2019-19"
 
 
 async def load_sheet(session: AsyncSession, sheet_id: str | None, version: int | None) -> dict[str, Any]:
     sheet_id = sheet_id or DEFAULT_SHEET
     if sheet_id in BUILTIN_SHEETS:
-        sheet = BUILTIN_SHEETS[sheet_id]
-        if version not in (None, sheet["version"]):
+        sheet = BUILTIN_SHEETS[sheet_id] if version is None else BUILTIN_VERSIONS[sheet_id].get(version)
+        if sheet is None:
             raise SheetNotFound(f"Sheet {sheet_id} has no version {version}.")
         return {**sheet, "builtin": True}
     stmt = select(ScorecardSheet).where(ScorecardSheet.sheet_id == sheet_id)
@@ -257,6 +261,17 @@ async def overdue_interpretations(session: AsyncSession, scope: Scope) -> Record
             and p.interpretation_due_on < scope.as_of]
 
 
+async def validity_reviews_overdue(session: AsyncSession, scope: Scope) -> Records:
+    """有效期届满未清理 (国办发〔2018〕37号): records public on D whose 有效期 ended before D (`due_on`: the last day
+    in force) and that were not repealed by D (废止日期 after D or none) — the assessment the reminder asked for,
+    six months earlier, was not concluded. A repeal decided after D does not change D's count."""
+    d = ScoreDocumentFact
+    docs = (await session.execute(select(d).where(
+        d.organ_code.in_(scope.organs), _public_on(d, scope.as_of), d.expires_on < scope.as_of,
+        or_(d.repeal_date.is_(None), d.repeal_date > scope.as_of)).order_by(d.expires_on, d.document_id))).scalars()
+    return [_doc_item(x, True, x.expires_on) for x in docs]
+
+
 async def reply_on_time_rate(session: AsyncSession, scope: Scope) -> Records:
     """按期答复: applications closed in the period that had a due date; counted = closed on or before it."""
     a = ApplicationFact
@@ -309,6 +324,8 @@ METRICS: dict[str, Metric] = {
     "interpretation_ratio": Metric("rate", interpretation_ratio, "政策解读率", "Share of policies with a 解读"),
     "overdue_interpretations": Metric("count", overdue_interpretations, "逾期未解读数",
                                       "Policies past their 解读 deadline"),
+    "validity_reviews_overdue": Metric("count", validity_reviews_overdue, "有效期届满未清理文件数",
+                                       "Records past their validity period still in force"),
     "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, "复议诉讼纠错率",
                                        "Share of decided appeals that corrected the organ"),
 }
@@ -344,8 +361,9 @@ async def _scope(session: AsyncSession, organ_code: str, include_subordinates: b
 
 
 async def _card(session: AsyncSession, sheet: dict[str, Any], organ_code: str, include_subordinates: bool,
-                scope: Scope) -> dict[str, Any]:
-    indicators, cache = [], {}
+                scope: Scope, cache: dict[str, Records] | None = None) -> dict[str, Any]:
+    """`cache`: filled with each metric's records (the reminders list the records of the failing ones)."""
+    indicators, cache = [], {} if cache is None else cache
     for ind in sheet["indicators"]:
         metric = METRICS[ind["metric"]]
         if ind["metric"] not in cache:
@@ -419,3 +437,69 @@ async def ranking(session: AsyncSession, organ_code: str, start: date | None, as
     start_day = start or date(as_of.year, 1, 1)
     return {"organ_code": organ_code, "from": start_day, "as_of": as_of, "sheet": _sheet_ref(sheet),
             "organs": cards}
+
+
+# --- monthly series and the reminder work-list ----------------------------------------------------------------------
+
+MAX_SERIES_MONTHS = 36
+
+
+def month_end(year: int, month: int) -> date:
+    return (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+
+
+async def series(session: AsyncSession, organ_code: str, include_subordinates: bool, first: tuple[int, int],
+                 last: tuple[int, int], today_: date, sheet_id: str | None,
+                 sheet_version: int | None) -> dict[str, Any]:
+    """月度走势: the card as of each month's last day (the current month: today), each over its year to date —
+    the same card `GET /scorecards/{organ}?as_of=<that day>` gives, so a month's point never moves afterwards.
+    Months after today are left out."""
+    sheet = await load_sheet(session, sheet_id, sheet_version)
+    await organ_scope(session, organ_code, include_subordinates)  # 404 for an unknown organ
+    points = []
+    year, month = first
+    while (year, month) <= last:
+        day = min(month_end(year, month), today_)
+        if day < date(year, month, 1):
+            break
+        scope = await _scope(session, organ_code, include_subordinates, None, day)
+        card = await _card(session, sheet, organ_code, include_subordinates, scope)
+        points.append({"month": f"{year:04d}-{month:02d}", "as_of": day, "total_points": card["total_points"],
+                       "max_points": card["max_points"], "verdict": card["verdict"], "veto_items": card["veto_items"],
+                       "indicators": [{"key": i["key"], "value": i["value"], "status": i["status"],
+                                       "points": i["points"]} for i in card["indicators"]]})
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return {"organ_code": organ_code, "include_subordinates": include_subordinates, "sheet": _sheet_ref(sheet),
+            "months": points}
+
+
+def _to_fix(indicator: dict[str, Any], record: dict[str, Any]) -> bool:
+    """The records that make the figure fail: counted ones where the rule caps the figure (`<=`: stale columns,
+    breaches, corrected appeals), the uncounted ones where it asks for a minimum (`>=`: late publications, replies,
+    policies without a 解读)."""
+    return record["counted"] if indicator["pass_if"]["op"] == "<=" else not record["counted"]
+
+
+async def reminders(session: AsyncSession, organ_code: str, include_subordinates: bool, start: date | None,
+                    as_of: date, sheet_id: str | None, sheet_version: int | None, top: int) -> dict[str, Any]:
+    """先改什么 · what to fix first: the failing indicators of the card, those that veto it (单项否决) first, then by
+    points lost (max − points), then the sheet's order; each with its first `top` records to fix (the drill-down's
+    own records and order, so `records_url` lists the same and more)."""
+    sheet = await load_sheet(session, sheet_id, sheet_version)
+    scope = await _scope(session, organ_code, include_subordinates, start, as_of)
+    cache: dict[str, Records] = {}
+    card = await _card(session, sheet, organ_code, include_subordinates, scope, cache)
+    order = {i["key"]: n for n, i in enumerate(card["indicators"])}
+    failing = [i for i in card["indicators"] if i["status"] == "fail"]
+    failing.sort(key=lambda i: (not i["vetoes"], -(i["max_points"] - i["points"]), order[i["key"]]))
+    items = []
+    for i in failing:
+        to_fix = [r for r in cache[i["metric"]] if _to_fix(i, r)]
+        items.append({"key": i["key"], "metric": i["metric"], "name_zh": i["name_zh"], "name_en": i["name_en"],
+                      "veto": i["veto"], "vetoes": i["vetoes"], "value": i["value"], "pass_if": i["pass_if"],
+                      "points": i["points"], "max_points": i["max_points"],
+                      "points_lost": round(i["max_points"] - i["points"], 2), "to_fix": len(to_fix),
+                      "records": to_fix[:top], "records_url": i["records_url"]})
+    return {"organ_code": organ_code, "include_subordinates": include_subordinates, "from": scope.start,
+            "as_of": scope.as_of, "sheet": _sheet_ref(sheet), "verdict": card["verdict"],
+            "total_points": card["total_points"], "reminders": items}

@@ -67,7 +67,10 @@ async def test_an_organ_cannot_repeal_or_amend_another_organs_record(catalog):
 
     view = await public_view(catalog, theirs)
     assert (view["validity"], view["repeal_date"]) == ("in_force", None)
-    assert await review_log(catalog, b.unit_head, theirs) == log_before
+    # Only the 解读's publication is in its log: the system showing the new link (interpreted_by) in its public view.
+    log_after = await review_log(catalog, b.unit_head, theirs)
+    assert log_after[:len(log_before)] == log_before
+    assert [(s["action"], s["actor_sub"]) for s in log_after[len(log_before):]] == [("link_shown", "system")]
 
 
 async def test_co_issuers_may_repeal_their_joint_record_and_it_is_in_its_own_log(catalog):

@@ -9,6 +9,7 @@ record as published; a replica lagging past the bound or stopped leaves the rota
 /readyz and /metrics show its lag. SQLite refuses replica URLs."""
 
 import asyncio
+import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -166,6 +167,63 @@ async def test_a_lagging_or_stopped_replica_leaves_the_rotation_and_returns_by_i
         finally:
             await asyncio.to_thread(standby.start)
         await until(lambda: _eq(in_rotation(), 1), "the restarted replica to return")
+
+
+def snapshot_ids(r) -> set[str]:
+    """The record ids of an NDJSON snapshot (header, records, trailer: the trailer must be there and agree)."""
+    assert r.status_code == 200, r.text
+    header, *records, trailer = [json.loads(line) for line in r.text.splitlines()]
+    assert "snapshot" in header and trailer["end"]["records"] == len(records)
+    return {record["id"] for record in records}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres_only
+async def test_the_snapshot_and_its_digest_are_read_on_the_replica_and_a_withdrawal_is_gone_at_once(pair):
+    _, standby, url = pair
+    async with serve(app_on(url, standby.url(url), replica_max_lag_seconds=60)) as client:
+        staff = Staff(await make_organ(client, "副本快照测试局"))
+        kept, _ = await publish(client, staff, "快照保留通知")
+        gone, _ = await publish(client, staff, "快照撤回通知")
+        await caught_up(standby)
+
+        async def digest_records() -> int:
+            r = await client.get(f"{API}/snapshot/digest", params={"organ": staff.organ})
+            assert r.status_code == 200, r.text
+            return r.json()["records"]
+
+        served = metric((await client.get("/metrics")).text, "gongkai_db_replica_reads_total")
+        assert {kept, gone} <= snapshot_ids(await client.get(f"{API}/snapshot")) and await digest_records() == 2
+        assert metric((await client.get("/metrics")).text, "gongkai_db_replica_reads_total") == served + 2
+
+        # Read on the replica: a record just published on the primary is in neither yet (apply delay) …
+        fresh, last_write = await publish(client, staff, "快照新发布通知")
+        assert fresh not in snapshot_ids(await client.get(f"{API}/snapshot")) and await digest_records() == 2
+        # … unless the client sends back its write's position.
+        lsn = {MIN_LSN_HEADER: last_write.headers[COMMIT_LSN_HEADER]}
+        assert fresh in snapshot_ids(await client.get(f"{API}/snapshot", headers=lsn))
+
+        # 撤回 on the primary: at once, neither the snapshot nor the digest holds it, while the standby still does.
+        etag = (await client.get(f"{API}/documents/{gone}/record", headers=staff.unit_head)).headers["etag"]
+        withdrawn_at = time.monotonic()
+        await act(client, staff.unit_head, gone, "withdraw", etag, {"comment": "发布有误，撤回"})
+        unconfirmed = metric((await client.get("/metrics")).text,
+                             "gongkai_db_replica_fallbacks_total{reason=\"unconfirmed\"}")
+        r = await client.get(f"{API}/snapshot")
+        assert gone not in snapshot_ids(r) and kept in snapshot_ids(r) and "快照撤回通知" not in r.text
+        assert await digest_records() == 2  # kept and fresh: the primary's view
+        assert metric((await client.get("/metrics")).text,
+                      "gongkai_db_replica_fallbacks_total{reason=\"unconfirmed\"}") == unconfirmed + 2
+        stale = await on_standby(standby, url, f"SELECT status FROM document WHERE id = '{gone}'")
+        assert stale == [("published",)], "the standby must still hold the old state for this test to mean anything"
+        assert time.monotonic() - withdrawn_at < APPLY_DELAY_SECONDS
+
+        # Once the standby has applied the withdrawal, the replica serves the snapshot again, without it.
+        await caught_up(standby)
+        served = metric((await client.get("/metrics")).text, "gongkai_db_replica_reads_total")
+        ids = snapshot_ids(await client.get(f"{API}/snapshot"))
+        assert gone not in ids and {kept, fresh} <= ids and await digest_records() == 2
+        assert metric((await client.get("/metrics")).text, "gongkai_db_replica_reads_total") == served + 2
 
 
 async def _eq(value, expected) -> bool:

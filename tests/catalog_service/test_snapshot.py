@@ -19,6 +19,16 @@ from tests.catalog_service.test_sync import REVIEW, imported, record, staff_etag
 from tests.catalog_service.test_webhooks import Receiver, receiver, subscribe, unsubscribe, webhook_settings
 from tests.support import assert_problem, serve
 
+# The detail page (GET /documents/{id}) adds the links both ways, the co-issuers and absolute URLs to the public record
+# (issue 14 item 7); the snapshot and the change feed carry the public record itself.
+DETAIL_ONLY = {"co_issuers", "amends", "amended_by", "repeals", "repealed_by", "interpreted_by"}
+
+
+def public_record(detail: dict[str, Any]) -> dict[str, Any]:
+    record = {k: v for k, v in detail.items() if k not in DETAIL_ONLY}
+    record["attachments"] = [{k: v for k, v in a.items() if k != "url"} for a in detail["attachments"]]
+    return record
+
 
 def parse_snapshot(r: httpx.Response) -> tuple[int, dict[str, dict[str, Any]]]:
     """Header, records, trailer: the cursor and the records by id (the trailer must be there and agree)."""
@@ -228,7 +238,7 @@ async def _harvest_through_random_changes(catalog: httpx.AsyncClient, dispatcher
     assert canary not in r.text and not hidden & set(records)
     assert set(public) <= set(records)
     for doc_id in public:  # each line is the public record, byte for byte what GET /documents/{id} serves
-        assert records[doc_id] == (await catalog.get(f"{API}/documents/{doc_id}")).json()
+        assert records[doc_id] == public_record((await catalog.get(f"{API}/documents/{doc_id}")).json())
 
 
 async def test_digest_errors_and_an_empty_organ(catalog):
@@ -266,7 +276,7 @@ async def test_the_stream_stays_consistent_when_records_change_between_batches(t
             originals = await imported(client, staff.organ, *[record(n, review=REVIEW) for n in range(5)])
             last = max(originals)  # in the third batch
             etag = await staff_etag(client, staff, last)
-            before = (await client.get(f"{API}/documents/{last}")).json()
+            before = public_record((await client.get(f"{API}/documents/{last}")).json())
             later: list[str] = []
             reads = domain.public_reads
 

@@ -225,11 +225,15 @@ class Sweep:
     async def worklists(self, who: Principal) -> None:
         for path, params in (("publication", {"within_working_days": 60, "limit": 100}),
                              ("reevaluation", {"within_days": 366, "limit": 100}),
-                             ("interpretation", {"limit": 100}), ("interpretation", {"overdue": "true"})):
+                             ("interpretation", {"limit": 100}), ("interpretation", {"overdue": "true"}),
+                             ("validity-review", {"limit": 100}), ("validity-review", {"overdue": "true"})):
             await self.get(who, f"GET /api/v1/catalog/worklists/{path}", f"{API}/worklists/{path}",
                            staff_view=True, params=params)
         await self.get(who, "GET /api/v1/catalog/worklists/interpretation/summary",
                        f"{API}/worklists/interpretation/summary", staff_view=True)
+        for params in ({"limit": 100}, {"in_force_on": "2020-01-01", "limit": 100}):
+            await self.get(who, "GET /api/v1/catalog/registers/in-force", f"{API}/registers/in-force",
+                           staff_view=True, params=params)
         # Error bodies of bad parameters.
         for params in ({"limit": 1000}, {"q": "雀" * 101}, {"genre": "poem"}, {"status": "draft"}):
             await self.get(who, "errors", f"{API}/documents", staff_view=False, params=params)
