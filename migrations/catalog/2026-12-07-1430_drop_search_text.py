@@ -1,8 +1,8 @@
 """document.search_text dropped: nothing has read it since the search index left the database
 
-Revision ID: catalog_0012
-Revises: catalog_0011
-Create Date: 2026-12-07 14:00:00
+Revision ID: catalog_0013
+Revises: catalog_0012
+Create Date: 2026-12-07 14:30:00
 
 search_text was the folded public text (NFKC, 繁→简, lower case) that the GIN / FTS5 indexes of catalog_0002 were
 built over; catalog_0008 dropped those indexes (search is answered by the tantivy index, which folds the public
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = 'catalog_0012'
-down_revision: str | None = 'catalog_0011'
+revision: str = 'catalog_0013'
+down_revision: str | None = 'catalog_0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
