@@ -20,6 +20,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE
 
 from services.audit import AuditLog
 from services.db import UtcDateTime, make_metadata, utcnow
@@ -140,7 +141,6 @@ class Document(Base):
     public_title: Mapped[str] = mapped_column(String(500), default="")
     public_summary: Mapped[str | None] = mapped_column(Text)
     public_body: Mapped[str] = mapped_column(Text, default="")
-    search_text: Mapped[str] = mapped_column(Text, default="")  # folded (NFKC, 繁→简, lower) public text
     source_system: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(128))
     content_hash: Mapped[str | None] = mapped_column(String(64))  # bulk upsert: unchanged retries change nothing
@@ -363,8 +363,14 @@ class SearchRevocation(Base):
 PUBLIC_TEXT_ATTRIBUTES = ("public_title", "public_summary", "public_body", "doc_number", "index_no", "keywords")
 
 
+def _history(state: Any, name: str) -> Any:
+    # What state.attrs[name].history returns, without state.attrs: that builds an AttributeState for each of the
+    # document's 53 attributes, once per object: most of this rule's cost on a batch of dirty records.
+    return state.get_history(name, PASSIVE_NO_INITIALIZE)
+
+
 def _old(state: Any, name: str) -> Any:
-    history = state.attrs[name].history
+    history = _history(state, name)
     return history.deleted[0] if history.deleted else getattr(state.obj(), name)
 
 
@@ -393,7 +399,7 @@ def _revoke_from_search(session: Session, _context: Any, _instances: Any) -> Non
         if not (_old(state, "status") == "published" and not _old(state, "classified")):
             continue
         still_public = doc.status == "published" and not doc.classified and doc not in session.deleted
-        if not still_public or any(state.attrs[n].history.has_changes() for n in PUBLIC_TEXT_ATTRIBUTES):
+        if not still_public or any(_history(state, n).has_changes() for n in PUBLIC_TEXT_ATTRIBUTES):
             session.add(SearchRevocation(document_id=doc.id))
 
 # ---- webhook subscriptions (推送订阅) of integrating agencies: domain/webhooks.py ----------------------------------

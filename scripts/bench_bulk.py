@@ -134,19 +134,31 @@ def rss_kib(pid: int) -> int:
     return total
 
 
-def cpu_seconds(root_pid: int) -> float:
-    """User + system CPU of a process and all its descendants (uvicorn workers, PostgreSQL backends)."""
+def cpu_seconds(root_pid: int, *, descendants: bool = True) -> float:
+    """User + system CPU of a process and all its descendants (uvicorn workers, the indexer process, PostgreSQL
+    backends), or of the process alone."""
     tick, total, stack = os.sysconf("SC_CLK_TCK"), 0, [root_pid]
     while stack:
         pid = stack.pop()
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                stack += [int(c) for c in (task / "children").read_text().split()]
+            if descendants:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    stack += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total / tick
+
+
+def web_cpu_seconds(server_pid: int, workers: int) -> float:
+    """CPU of the web process(es) only, without the search indexer process: with one worker the uvicorn process
+    itself serves (the indexer is its child); with several, the workers are its children (each with its own)."""
+    if workers == 1:
+        return cpu_seconds(server_pid, descendants=False)
+    children = [int(c) for task in Path(f"/proc/{server_pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return sum(cpu_seconds(pid, descendants=False) for pid in children)
 
 
 class Freshness:
@@ -284,6 +296,7 @@ async def traffic(args: argparse.Namespace, base: str, server_pid: int, pg_pid: 
         for headers in tokens:
             (await client.post(f"{API}/documents/bulk", headers=headers, content=warm)).raise_for_status()
         cpu = (cpu_seconds(server_pid), cpu_seconds(pg_pid))
+        web_cpu = web_cpu_seconds(server_pid, args.workers)
         freshness = Freshness(client, args.fresh_samples)
         poller = asyncio.create_task(freshness.run())
         try:
@@ -292,13 +305,14 @@ async def traffic(args: argparse.Namespace, base: str, server_pid: int, pg_pid: 
             freshness.importing = False
         await poller
         import_cpu = (cpu_seconds(server_pid) - cpu[0], cpu_seconds(pg_pid) - cpu[1])
+        import_web_cpu = web_cpu_seconds(server_pid, args.workers) - web_cpu
         rss_after_import = rss_kib(server_pid)
         cpu = (cpu_seconds(server_pid), cpu_seconds(pg_pid))
         retry_s, retry_lat = await send_all(client, batches, args.concurrency, "unchanged")
         retry_cpu = (cpu_seconds(server_pid) - cpu[0], cpu_seconds(pg_pid) - cpu[1])
         rss_after_retry = rss_kib(server_pid)
     return {"import_s": import_s, "import_lat": import_lat, "retry_s": retry_s, "freshness": freshness, "retry_lat": retry_lat,
-            "import_cpu": import_cpu, "retry_cpu": retry_cpu,
+            "import_cpu": import_cpu, "import_web_cpu": import_web_cpu, "retry_cpu": retry_cpu,
             "rss_after_import": rss_after_import, "rss_after_retry": rss_after_retry}
 
 
@@ -362,6 +376,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         # rate an otherwise idle machine could reach (both processes kept busy in parallel).
         "server_cpu_s_per_1000": round(run["import_cpu"][0] / args.docs * 1000, 3),
         "postgres_cpu_s_per_1000": round(run["import_cpu"][1] / args.docs * 1000, 3),
+        # The web process(es) alone, i.e. the service's CPU without the search indexer process.
+        "web_cpu_s_per_1000": round(run["import_web_cpu"] / args.docs * 1000, 3),
+        "load_avg_1m_at_end": os.getloadavg()[0],
         "cpu_bound_docs_per_s": round((os.cpu_count() or 1) * args.docs / sum(run["import_cpu"])),
         "retry_server_cpu_s_per_1000": round(run["retry_cpu"][0] / args.docs * 1000, 3),
         "retry_postgres_cpu_s_per_1000": round(run["retry_cpu"][1] / args.docs * 1000, 3),
@@ -411,7 +428,8 @@ def main() -> int:
           f"{result['import_s']} s = {result['docs_per_s']:,} documents/s (target {TARGET_DOCS_PER_S:,}: "
           f"{'met' if result['meets_target'] else 'NOT met'}); batch p50 {result['batch_p50_ms']} ms, "
           f"p95 {result['batch_p95_ms']} ms")
-    print(f"  CPU per 1,000 documents: service {result['server_cpu_s_per_1000']} s, PostgreSQL "
+    print(f"  CPU per 1,000 documents: service {result['server_cpu_s_per_1000']} s (web process "
+          f"{result['web_cpu_s_per_1000']} s, the rest the indexer process), PostgreSQL "
           f"{result['postgres_cpu_s_per_1000']} s → at most {result['cpu_bound_docs_per_s']:,} documents/s on "
           f"{result['nproc']} otherwise idle cores")
     print(f"  retry (all unchanged): {result['retry_docs_per_s']:,} documents/s, batch p50 "

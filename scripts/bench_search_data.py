@@ -4,7 +4,7 @@ The vocabulary and the title generator are copied from ../shared/bench/gen_cjk_t
 Zipf-weighted vocabulary of places, organs, actions, topics and document types, plus random 2–4 character
 "project names" for a long tail of rare n-grams. Summaries (40–90 characters) and bodies (100–300 characters) are
 built from sentence templates over the same vocabulary. About 4 % of the documents are written in Traditional
-characters (OpenCC s2t), so folding is exercised. search_text is computed by the service's own
+characters (OpenCC s2t), so folding is exercised. The public projection is computed by the service's own
 refresh_projection, so the benchmark indexes exactly what the service would.
 """
 
@@ -193,7 +193,7 @@ COLUMNS = ["id", "organ_id", "index_no", "title", "summary", "doc_number", "subj
            "article20_item", "key_areas", "keywords", "written_date", "formed_on", "validity", "body", "attribute",
            "proposed_attribute", "withholding_grounds", "status", "classified", "classification_level",
            "published_at", "publication_due_provisional", "public_title", "public_summary", "public_body",
-           "search_text", "extra", "version", "created_at", "updated_at", "withdrawn_at"]
+           "extra", "version", "created_at", "updated_at", "withdrawn_at"]
 
 START = date(2015, 1, 1)
 DAYS = (date(2025, 12, 31) - START).days
@@ -254,7 +254,7 @@ def document(i: int, n_total: int, organ_list: list[OrganRow], rng: random.Rando
             doc.doc_number, subject, GENRE.get(doctype, "other"), "1", json.dumps(key_areas), json.dumps(keywords),
             written, written, validity, body, attribute, attribute, "[]", status, classified,
             "secret" if classified else None, published_at, False, doc.public_title, doc.public_summary,
-            doc.public_body, doc.search_text, "{}", 1, created, created,
+            doc.public_body, "{}", 1, created, created,
             published_at + timedelta(days=30) if status == "withdrawn" else None)
 
 

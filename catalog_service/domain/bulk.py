@@ -403,6 +403,19 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     steps: list[dict[str, Any]] = []
     held: set[int] = set()  # a redaction's anchor is lost: stays a draft whatever the review (区分处理 first)
 
+    # One block of 索引号 per publication year (migrated records are numbered in the year they were published) for
+    # the records published in place below. Taken first, while the session holds nothing to write: taking it flushes,
+    # and a flush after the records were added would INSERT them as drafts only to UPDATE each one it publishes.
+    in_place = [w for w in writes if w.record.review is not None and not (w.record.amends or w.record.repeals)
+                and w.record.review.conclusion == DisclosureAttribute.PROACTIVE
+                and (w.existing is None or w.existing.index_no is None) and _kept_index_no(w.record) is None]
+    # Kept 索引号 of migrated records first: the organ's serials then go on after them, never repeating one.
+    await reserve_index_nos(session, ctx.organ, ctx.settings.index_no_template,
+                            filter(None, (_kept_index_no(w.record) for w in writes)))
+    by_year = Counter(_publication_year(w) for w in in_place)
+    index_nos = {year: iter(await next_index_nos(session, ctx.organ, year, ctx.settings.index_no_template, count))
+                 for year, count in sorted(by_year.items())}
+
     if creates:
         for write in creates:
             # No 索引号 for a draft: it is given at publication (public serials count public records only).
@@ -460,16 +473,6 @@ async def _apply(session: AsyncSession, ctx: _Context, writes: list[_Write]) -> 
     # which applies that to the targets once the links are stored; the others are published in place.
     published: set[int] = set()
     linked: list[tuple[_Write, Document]] = []
-    in_place = [w for w in writes if w.record.review is not None and not (w.record.amends or w.record.repeals)
-                and w.record.review.conclusion == DisclosureAttribute.PROACTIVE and docs[w.index].index_no is None
-                and _kept_index_no(w.record) is None]
-    # Kept 索引号 of migrated records first: the organ's serials then go on after them, never repeating one.
-    await reserve_index_nos(session, ctx.organ, ctx.settings.index_no_template,
-                            filter(None, (_kept_index_no(w.record) for w in writes)))
-    # One block of 索引号 per publication year (migrated records are numbered in the year they were published).
-    by_year = Counter(_publication_year(w) for w in in_place)
-    index_nos = {year: iter(await next_index_nos(session, ctx.organ, year, ctx.settings.index_no_template, count))
-                 for year, count in sorted(by_year.items())}
     for write in writes:
         review, doc = write.record.review, docs[write.index]
         if review is None:

@@ -9,7 +9,6 @@ shown too little is a complaint, a name shown is a breach (issue 11 item 3)."""
 from catalog_service.domain.anchors import REDACTABLE_FIELDS, field_text, is_anchored
 from catalog_service.domain.query import canonical_doc_number
 from catalog_service.models import Document, Redaction
-from catalog_service.textfold import fold
 from catalog_service.vocab import WithholdingGround
 
 __all__ = ["MASK", "apply_redactions", "refresh_projection"]
@@ -44,6 +43,3 @@ def refresh_projection(doc: Document, redactions: list[Redaction]) -> None:
                           if doc.summary or by_field["summary"] else doc.summary)
     doc.public_body = apply_redactions(field_text(doc, "body"), by_field["body"])
     doc.doc_number_key = canonical_doc_number(doc.doc_number)
-    doc.search_text = fold("\n".join(filter(None, [
-        doc.public_title, doc.doc_number or "", doc.index_no or "", doc.public_summary or "",
-        " ".join(doc.keywords or []), doc.public_body])))

@@ -74,7 +74,16 @@ from sqlalchemy import select  # noqa: E402
 from catalog_service.domain.events import emit_document_event  # noqa: E402
 from catalog_service.domain.projection import refresh_projection  # noqa: E402
 from catalog_service.models import Document, Organ, Redaction, new_id  # noqa: E402
+from catalog_service.textfold import fold  # noqa: E402
 from services.db import Database  # noqa: E402
+
+
+def folded_text(doc: Document) -> str:
+    """A record's public text as search folds it (NFKC, 繁→简, lower case): the truth searches are checked against
+    (what the dropped column document.search_text held)."""
+    return fold("\n".join(filter(None, [
+        doc.public_title, doc.doc_number or "", doc.index_no or "", doc.public_summary or "",
+        " ".join(doc.keywords or []), doc.public_body])))
 
 SEED_DOCUMENTS = Path(__file__).resolve().parents[2] / "catalog_service" / "demo_data" / "seed_documents.jsonl"
 SEED_GENRES = {"通知": "notice", "方案": "plan", "报告": "report"}
@@ -173,7 +182,7 @@ async def seed_search_fixture(db: Database) -> SearchFixture:
         await session.flush()
         for entry in fx.public:
             doc = entry.pop("doc")
-            entry.update(id=doc.id, index_no=doc.index_no, doc_number=doc.doc_number, search_text=doc.search_text,
+            entry.update(id=doc.id, index_no=doc.index_no, doc_number=doc.doc_number, search_text=folded_text(doc),
                          organ_code=fx.parent if doc.organ_id == parent_id else fx.child,
                          published_at=doc.published_at)
         fx.canaries = {kind: doc.id for kind, doc in fx.canaries.items()}  # type: ignore[misc]
