@@ -173,7 +173,7 @@ async def get_atom_feed(
 
 @router.post("/documents/bulk", summary="Bulk import from an organ's document system (批量导入)",
              response_model=BulkImportResult, description=BULK_DESCRIPTION,
-             responses=problem_responses(401, 403, 404, 413, 422))
+             responses=problem_responses(401, 403, 404, 413, 422, 503))
 async def import_documents(
     request: Request, body: BulkImportRequest, session: SessionDep, principal: IntegrationDep,
     settings: SettingsDep, calendar: CalendarDep,

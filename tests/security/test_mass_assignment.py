@@ -447,6 +447,8 @@ def test_suspects_are_not_declared_by_accident():
     for service, method, path, operation in json_operations():
         spec = spec_of(service)
         _, obj = resolve(spec, operation["requestBody"]["content"]["application/json"]["schema"])
+        if "properties" not in obj:  # a free-form body by design (the exchange profiles' validator takes any JSON)
+            continue
         counts[(method, path)] = len(set(SUSPECTS) - set(obj["properties"]))
     assert min(counts.values()) >= len(SUSPECTS) - 6, counts
 
