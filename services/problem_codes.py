@@ -181,6 +181,11 @@ def _machinery_codes(operation: dict[str, Any]) -> Codes:
     return codes
 
 
+UNIVERSAL = {401: "Unauthorized: a token was sent and is not accepted",
+             500: "Internal error (no internals in the body)",
+             503: "Service unavailable: the database is away or busy (retry later)"}
+
+
 def _is_policy(call: Any) -> bool:
     from services.policy import Policy
 
@@ -227,6 +232,14 @@ def document_problem_codes(app: FastAPI, schema: dict[str, Any]) -> dict[str, An
                     _update(domain, crawler.of(call))
             codes = _machinery_codes(operation)
             _update(codes, domain)
+            if path.endswith("/readyz"):  # services/health.py answers a failing check with its own problem
+                codes.setdefault(503, set()).add("not_ready")
+            for status, description in UNIVERSAL.items():
+                # What any operation may answer whatever its route says: a sent token that is not accepted (every
+                # request's principal is resolved), an unexpected error, the database away or the pool exhausted.
+                # Documented everywhere, so a generated client handles them and the suite's check holds them true.
+                if str(status) not in responses and status in codes:
+                    responses[str(status)] = {"description": description}
             for status in sorted(codes):
                 response = responses.get(str(status))
                 if response is not None:  # only statuses the route documents (the fuzzer checks those)

@@ -79,7 +79,7 @@ async def list_interpretation_worklist(
 
 
 @router.get("/worklists/interpretation/summary", summary="解读 ratio and overdue count of the caller's organ",
-            response_model=InterpretationSummary, responses=problem_responses(401, 403))
+            response_model=InterpretationSummary, responses=problem_responses(401, 403, 404))
 async def get_interpretation_summary(session: SessionDep, principal: StaffDep,
                                      settings: SettingsDep) -> InterpretationSummary:
     organ = await organ_of(session, principal)

@@ -30,7 +30,8 @@ and `POST …/export/validate` checks records against it. `python -m catalog_ser
 
 
 class ExportPage(Page[dict[str, Any]]):
-    context: dict[str, Any] | None = Field(None, alias="@context", description="JSON-LD context (dcat-jsonld)")
+    context: dict[str, Any] | None = Field(None, alias="@context",
+                                           description="JSON-LD context (dcat-jsonld); null in the jiyuehua profile")
     profile: str
 
 
@@ -62,8 +63,8 @@ async def export_records(
     items, next_cursor = await exchange.export_page(session, profile, _links(settings), organ_code=organ,
                                                     after=paging.after, limit=paging.limit)
     body = paged(request, response, items, next_cursor, profile=profile)
-    if profile == "dcat-jsonld":
-        body = {"@context": exchange.CONTEXT, **body}
+    # Every field of the page is always sent (the OpenAPI marks them required): the context is null in 集约化.
+    body = {"@context": exchange.CONTEXT if profile == "dcat-jsonld" else None, **body}
     headers = {k: v for k, v in response.headers.items() if k.lower() == "link"}
     return JSONResponse(body, media_type=_media_type(profile, accept), headers=headers | {"Vary": "Accept"})
 

@@ -189,6 +189,10 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
               {"start": TODAY.isoformat(), "days": 20})
     await get("/calendar/years/{year}", f"{REQ}/calendar/years/{YEAR}")
     await get("/fees/calculate", f"{REQ}/fees/calculate", {"method": "per_volume", "quantity": 50})
+    # 依申请转主动 (条例第四十四条): the tasks, the de-identified log and its summary.
+    await get("/worklists/proactive-disclosure", f"{REQ}/worklists/proactive-disclosure")
+    await get("/disclosure-log", f"{REQ}/disclosure-log")
+    await get("/proactive-disclosure/summary", f"{REQ}/proactive-disclosure/summary", {"year": YEAR})
     for app_id in apps:
         base = f"{REQ}/applications/{app_id}"
         r = await get("/applications/{application_id}", base)
@@ -239,6 +243,18 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
                             ("publication-timeliness", {"date_from": date(YEAR, 1, 1).isoformat()}),
                             ("breaches", {"year": YEAR}), ("breaches/applications", {"year": YEAR, "limit": 100})):
             await get(f"/dashboards/{{organ_code}}/{sub}", f"{dash}/{sub}", params)
+        # 考评 (issue 16): the card, its exports, drill-downs, ranking, series and reminders.
+        card = f"{STATS}/scorecards/{organ}"
+        route = "/scorecards/{organ_code}"
+        await get(route, card)
+        for sub in ("export.xlsx", "export.html", "ranking", "reminders"):
+            await get(f"{route}/{sub}", f"{card}/{sub}")
+        await get(f"{route}/series", f"{card}/series", {"from": f"{YEAR}-01", "to": f"{YEAR}-03"})
+        for metric in ("publication_on_time_rate", "overdue_interpretations", "empty_columns_without_note",
+                       "validity_reviews_overdue"):
+            await get(f"{route}/metrics/{{metric}}/records", f"{card}/metrics/{metric}/records", {"limit": 100})
+    await get("/scorecard-sheets", f"{STATS}/scorecard-sheets")
+    await get("/scorecard-sheets/{sheet_id}", f"{STATS}/scorecard-sheets/gb-2019-19")
     await get("/annual-reports/reminders", f"{STATS}/annual-reports/reminders", {"year": YEAR})
     await get("/vocabularies", f"{STATS}/vocabularies")
     await get("/me", f"{STATS}/me")
