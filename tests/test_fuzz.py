@@ -195,6 +195,11 @@ expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "41
 [checks.missing_required_header]
 # RFC 6585: a missing If-Match is 428 Precondition Required.
 expected-statuses = ["400", "401", "403", "406", "415", "422", "428"]
+
+[phases.stateful.inference]
+# The flows follow the links the OpenAPI document declares (create → read → transition), not links guessed from
+# response fields: a guessed one can make a transition look like a flow's start (it then only ever meets 404s).
+algorithms = []
 """
 
 
