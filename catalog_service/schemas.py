@@ -23,7 +23,7 @@ from catalog_service.vocab import (
 from services.inputs import JsonTypes
 from services.pagination import Page
 from services.policy import ActionRead
-from services.vocab import LabeledEnum, Term
+from services.vocab import Term, label, labels
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
 
@@ -59,11 +59,6 @@ class OrganCreate(OrganContact):
     @classmethod
     def _valid_code(cls, value: str | None) -> str | None:
         return normalize_organ_code(value) if value is not None else None
-
-
-def label(member: LabeledEnum | None) -> Term | None:
-    """The zh/en label of a coded value (标签), as the vocabulary endpoint gives it."""
-    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
 
 
 class OrganRead(Schema):
@@ -240,6 +235,11 @@ class RedactionRead(Schema):
                                                  "secrecy officer removes it)")
     created_at: datetime
 
+    @computed_field(description="不予公开理由 · ground label")  # type: ignore[prop-decorator]
+    @property
+    def ground_label(self) -> Term:
+        return label(self.ground)  # type: ignore[return-value]
+
 
 class ReviewStepRead(Schema):
     seq: int
@@ -254,6 +254,26 @@ class ReviewStepRead(Schema):
     attribute_after: DisclosureAttribute | None
     redaction_id: str | None = Field(description="The redaction a redaction_* step is about")
     at: datetime
+
+    @computed_field(description="状态 · status before the step")  # type: ignore[prop-decorator]
+    @property
+    def status_before_label(self) -> Term | None:
+        return label(self.status_before)
+
+    @computed_field(description="状态 · status after the step")  # type: ignore[prop-decorator]
+    @property
+    def status_after_label(self) -> Term:
+        return label(self.status_after)  # type: ignore[return-value]
+
+    @computed_field(description="公开属性 · attribute before the step")  # type: ignore[prop-decorator]
+    @property
+    def attribute_before_label(self) -> Term | None:
+        return label(self.attribute_before)
+
+    @computed_field(description="公开属性 · attribute after the step")  # type: ignore[prop-decorator]
+    @property
+    def attribute_after_label(self) -> Term | None:
+        return label(self.attribute_after)
 
 
 class AttachmentRead(Schema):
@@ -324,6 +344,56 @@ class DocumentStaffRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="条例第二十条 item · label")  # type: ignore[prop-decorator]
+    @property
+    def article20_item_label(self) -> Term | None:
+        return label(self.article20_item)
+
+    @computed_field(description="重点领域 · labels, in the order of key_areas")  # type: ignore[prop-decorator]
+    @property
+    def key_area_labels(self) -> list[Term]:
+        return labels(self.key_areas)
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
+
+    @computed_field(description="拟定公开属性 · proposed attribute label")  # type: ignore[prop-decorator]
+    @property
+    def proposed_attribute_label(self) -> Term | None:
+        return label(self.proposed_attribute)
+
+    @computed_field(description="公开属性 · attribute label")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
+
+    @computed_field(description="不予公开理由 · labels, in the order of withholding_grounds")  # type: ignore[prop-decorator]
+    @property
+    def withholding_ground_labels(self) -> list[Term]:
+        return labels(self.withholding_grounds)
+
+    @computed_field(description="状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
+
+    @computed_field(description="密级 · classification level label")  # type: ignore[prop-decorator]
+    @property
+    def classification_level_label(self) -> Term | None:
+        return label(self.classification_level)
 
 
 class TransitionBody(InputSchema):
