@@ -11,13 +11,16 @@ from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
     Article20Item,
     ClassificationLevel,
+    DeliveryStatus,
     DisclosureAttribute,
     DocumentStatus,
     Genre,
     KeyArea,
     OrganKind,
+    RedactionState,
     SubjectCategory,
     Validity,
+    WebhookStatus,
     WithholdingGround,
 )
 from services.inputs import JsonTypes
@@ -225,7 +228,7 @@ class RedactionRead(Schema):
         "The same start in UTF-16 code units (JavaScript String indices); null while the anchor is lost"))
     end_utf16: int | None = Field(None, description="The same exclusive end in UTF-16 code units; null when lost")
     text: str = Field(description="The withheld text exactly, on which the redaction is anchored")
-    state: Literal["anchored", "lost"] = Field(description=(
+    state: RedactionState = Field(description=(
         "anchored: the text stands at start–end; lost: an edit removed or changed it, or made it ambiguous — the "
         "field is withheld whole and the record cannot go on in review until a secrecy officer acts"))
     ground: WithholdingGround
@@ -234,6 +237,11 @@ class RedactionRead(Schema):
     created_role: str | None = Field(description="The role the redaction was added in (secrecy_officer: only a "
                                                  "secrecy officer removes it)")
     created_at: datetime
+
+    @computed_field(description="遮盖定位状态 · state label")  # type: ignore[prop-decorator]
+    @property
+    def state_label(self) -> Term:
+        return label(self.state)  # type: ignore[return-value]
 
     @computed_field(description="不予公开理由 · ground label")  # type: ignore[prop-decorator]
     @property
@@ -1040,7 +1048,7 @@ class WebhookSubscriptionRead(Schema):
     organ_code: str
     event_types: list[str]
     description: str | None
-    status: Literal["active", "disabled"]
+    status: WebhookStatus
     disabled_reason: str | None = Field(description="Why the platform disabled it (failing for days)")
     failing_since: datetime | None
     last_seq: int = Field(description="Sequence number of the newest delivery; replay from any number up to it")
@@ -1049,6 +1057,11 @@ class WebhookSubscriptionRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="订阅状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class WebhookSecret(BaseModel):
@@ -1080,12 +1093,17 @@ class WebhookDeliveryRead(Schema):
     document_id: str | None = Field(description="The record's id; none for an application status delivery")
     tracking_no: str | None = Field(None, description="申请编号 of an application status delivery")
     occurred_at: datetime
-    status: Literal["pending", "delivered", "dead", "skipped"] = Field(
+    status: DeliveryStatus = Field(
         description="skipped: when it was due, what it had become (e.g. a removal) was not among your event types")
     attempts: int
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     last_attempt: WebhookAttemptRead | None = None
+
+    @computed_field(description="推送状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class WebhookDeliveryDetail(WebhookDeliveryRead):

@@ -151,5 +151,28 @@ class ClassificationLevel(LabeledEnum):
     TOP_SECRET = ("top_secret", "绝密", "Top secret")
 
 
+class RedactionState(LabeledEnum):
+    """遮盖定位状态 · whether a redaction still stands on its text"""
+
+    ANCHORED = ("anchored", "已定位", "Anchored: the text stands at start–end")
+    LOST = ("lost", "定位已失效", "Lost: an edit removed or changed the text, or made it ambiguous")
+
+
+class WebhookStatus(LabeledEnum):
+    """订阅状态 · status of a webhook subscription"""
+
+    ACTIVE = ("active", "启用", "Active")
+    DISABLED = ("disabled", "已停用", "Disabled")
+
+
+class DeliveryStatus(LabeledEnum):
+    """推送状态 · status of a webhook delivery"""
+
+    PENDING = ("pending", "待推送", "Pending")
+    DELIVERED = ("delivered", "已送达", "Delivered")
+    DEAD = ("dead", "推送失败（不再重试）", "Dead (no more retries)")
+    SKIPPED = ("skipped", "已跳过（不在订阅事件类型内）", "Skipped (not among the subscribed event types)")
+
+
 ALL_ENUMS = (OrganKind, DisclosureAttribute, Validity, DocumentStatus, Genre, SubjectCategory, Article20Item,
-             KeyArea, WithholdingGround, ClassificationLevel)
+             KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus)

@@ -18,7 +18,7 @@ COVERED = [
     "DocumentStaffRead", "ApplicationSummary", "ApplicationStaffRead", "ReviewStepRead", "RedactionRead",
     "HandlingStepRead", "ConsultationRecordRead", "ApplicantRead", "ApplicationReceipt", "RegisterReceipt",
     "ApplicantApplicationRead", "ApplicantMonthCount", "AppealRead", "LetterRead", "FeeCalculationRead",
-    "FeePreviewRead",
+    "FeePreviewRead", "WebhookSubscriptionRead", "WebhookDeliveryRead", "WebhookDeliveryDetail",
 ]
 
 
