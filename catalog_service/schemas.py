@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, fie
 from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
     Article20Item,
+    BulkStatus,
+    ChangeKind,
     ClassificationLevel,
     DeliveryStatus,
     DisclosureAttribute,
@@ -760,11 +762,16 @@ class ChangeItem(BaseModel):
 
     cursor: str = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
                                     "you applied as `after`")
-    change: Literal["upsert", "tombstone"] = Field(
+    change: ChangeKind = Field(
         description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
     document_id: str
     occurred_at: datetime
     record: DocumentPublicRead | None = Field(description="The record as the public sees it now; null on tombstones")
+
+    @computed_field(description="变更类型 · change label")  # type: ignore[prop-decorator]
+    @property
+    def change_label(self) -> Term:
+        return label(self.change)  # type: ignore[return-value]
 
 
 class ChangesPage(Page[ChangeItem]):
@@ -926,13 +933,18 @@ class BulkRecordError(BaseModel):
 class BulkRecordResult(BaseModel):
     index: int = Field(description="Position of the record in the request")
     external_id: str | None
-    status: Literal["created", "updated", "unchanged", "rejected"]
+    status: BulkStatus
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
     reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
                     "other_organ", "index_no_taken", "write_failed"] | None = Field(
         None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
+
+    @computed_field(description="批量导入结果 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class BulkImportSummary(BaseModel):

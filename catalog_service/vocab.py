@@ -174,5 +174,22 @@ class DeliveryStatus(LabeledEnum):
     SKIPPED = ("skipped", "已跳过（不在订阅事件类型内）", "Skipped (not among the subscribed event types)")
 
 
+class ChangeKind(LabeledEnum):
+    """变更类型 · kind of a change in the public change feed"""
+
+    UPSERT = ("upsert", "新增或更新", "Upsert: store the record")
+    TOMBSTONE = ("tombstone", "移除", "Tombstone: remove the record from your copy")
+
+
+class BulkStatus(LabeledEnum):
+    """批量导入结果 · what a bulk import did with one record"""
+
+    CREATED = ("created", "已新建", "Created")
+    UPDATED = ("updated", "已更新", "Updated")
+    UNCHANGED = ("unchanged", "未变化", "Unchanged")
+    REJECTED = ("rejected", "已拒绝", "Rejected")
+
+
 ALL_ENUMS = (OrganKind, DisclosureAttribute, Validity, DocumentStatus, Genre, SubjectCategory, Article20Item,
-             KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus)
+             KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus,
+             ChangeKind, BulkStatus)

@@ -19,6 +19,7 @@ COVERED = [
     "HandlingStepRead", "ConsultationRecordRead", "ApplicantRead", "ApplicationReceipt", "RegisterReceipt",
     "ApplicantApplicationRead", "ApplicantMonthCount", "AppealRead", "LetterRead", "FeeCalculationRead",
     "FeePreviewRead", "WebhookSubscriptionRead", "WebhookDeliveryRead", "WebhookDeliveryDetail",
+    "ChangeItem", "BulkRecordResult",
 ]
 
 
