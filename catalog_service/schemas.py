@@ -10,20 +10,25 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, fie
 from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
     Article20Item,
+    BulkStatus,
+    ChangeKind,
     ClassificationLevel,
+    DeliveryStatus,
     DisclosureAttribute,
     DocumentStatus,
     Genre,
     KeyArea,
     OrganKind,
+    RedactionState,
     SubjectCategory,
     Validity,
+    WebhookStatus,
     WithholdingGround,
 )
 from services.inputs import JsonTypes
 from services.pagination import Page
 from services.policy import ActionRead
-from services.vocab import LabeledEnum, Term
+from services.vocab import Term, label, labels
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the calendar day of a moment, as the organs count days
 
@@ -59,11 +64,6 @@ class OrganCreate(OrganContact):
     @classmethod
     def _valid_code(cls, value: str | None) -> str | None:
         return normalize_organ_code(value) if value is not None else None
-
-
-def label(member: LabeledEnum | None) -> Term | None:
-    """The zh/en label of a coded value (标签), as the vocabulary endpoint gives it."""
-    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
 
 
 class OrganRead(Schema):
@@ -230,7 +230,7 @@ class RedactionRead(Schema):
         "The same start in UTF-16 code units (JavaScript String indices); null while the anchor is lost"))
     end_utf16: int | None = Field(None, description="The same exclusive end in UTF-16 code units; null when lost")
     text: str = Field(description="The withheld text exactly, on which the redaction is anchored")
-    state: Literal["anchored", "lost"] = Field(description=(
+    state: RedactionState = Field(description=(
         "anchored: the text stands at start–end; lost: an edit removed or changed it, or made it ambiguous — the "
         "field is withheld whole and the record cannot go on in review until a secrecy officer acts"))
     ground: WithholdingGround
@@ -239,6 +239,16 @@ class RedactionRead(Schema):
     created_role: str | None = Field(description="The role the redaction was added in (secrecy_officer: only a "
                                                  "secrecy officer removes it)")
     created_at: datetime
+
+    @computed_field(description="遮盖定位状态 · state label")  # type: ignore[prop-decorator]
+    @property
+    def state_label(self) -> Term:
+        return label(self.state)  # type: ignore[return-value]
+
+    @computed_field(description="不予公开理由 · ground label")  # type: ignore[prop-decorator]
+    @property
+    def ground_label(self) -> Term:
+        return label(self.ground)  # type: ignore[return-value]
 
 
 class ReviewStepRead(Schema):
@@ -254,6 +264,26 @@ class ReviewStepRead(Schema):
     attribute_after: DisclosureAttribute | None
     redaction_id: str | None = Field(description="The redaction a redaction_* step is about")
     at: datetime
+
+    @computed_field(description="状态 · status before the step")  # type: ignore[prop-decorator]
+    @property
+    def status_before_label(self) -> Term | None:
+        return label(self.status_before)
+
+    @computed_field(description="状态 · status after the step")  # type: ignore[prop-decorator]
+    @property
+    def status_after_label(self) -> Term:
+        return label(self.status_after)  # type: ignore[return-value]
+
+    @computed_field(description="公开属性 · attribute before the step")  # type: ignore[prop-decorator]
+    @property
+    def attribute_before_label(self) -> Term | None:
+        return label(self.attribute_before)
+
+    @computed_field(description="公开属性 · attribute after the step")  # type: ignore[prop-decorator]
+    @property
+    def attribute_after_label(self) -> Term | None:
+        return label(self.attribute_after)
 
 
 class AttachmentRead(Schema):
@@ -324,6 +354,56 @@ class DocumentStaffRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="主题分类 · label")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_label(self) -> Term | None:
+        return label(self.subject_category)
+
+    @computed_field(description="体裁 · genre label")  # type: ignore[prop-decorator]
+    @property
+    def genre_label(self) -> Term | None:
+        return label(self.genre)
+
+    @computed_field(description="条例第二十条 item · label")  # type: ignore[prop-decorator]
+    @property
+    def article20_item_label(self) -> Term | None:
+        return label(self.article20_item)
+
+    @computed_field(description="重点领域 · labels, in the order of key_areas")  # type: ignore[prop-decorator]
+    @property
+    def key_area_labels(self) -> list[Term]:
+        return labels(self.key_areas)
+
+    @computed_field(description="效力状态 · validity label")  # type: ignore[prop-decorator]
+    @property
+    def validity_label(self) -> Term:
+        return label(self.validity)  # type: ignore[return-value]
+
+    @computed_field(description="拟定公开属性 · proposed attribute label")  # type: ignore[prop-decorator]
+    @property
+    def proposed_attribute_label(self) -> Term | None:
+        return label(self.proposed_attribute)
+
+    @computed_field(description="公开属性 · attribute label")  # type: ignore[prop-decorator]
+    @property
+    def attribute_label(self) -> Term | None:
+        return label(self.attribute)
+
+    @computed_field(description="不予公开理由 · labels, in the order of withholding_grounds")  # type: ignore[prop-decorator]
+    @property
+    def withholding_ground_labels(self) -> list[Term]:
+        return labels(self.withholding_grounds)
+
+    @computed_field(description="状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
+
+    @computed_field(description="密级 · classification level label")  # type: ignore[prop-decorator]
+    @property
+    def classification_level_label(self) -> Term | None:
+        return label(self.classification_level)
 
 
 class TransitionBody(InputSchema):
@@ -682,11 +762,16 @@ class ChangeItem(BaseModel):
 
     cursor: str = Field(description="Opaque position of this change (not ordered, not a count); pass the last one "
                                     "you applied as `after`")
-    change: Literal["upsert", "tombstone"] = Field(
+    change: ChangeKind = Field(
         description="upsert: store `record` under document_id; tombstone: remove document_id from your copy")
     document_id: str
     occurred_at: datetime
     record: DocumentPublicRead | None = Field(description="The record as the public sees it now; null on tombstones")
+
+    @computed_field(description="变更类型 · change label")  # type: ignore[prop-decorator]
+    @property
+    def change_label(self) -> Term:
+        return label(self.change)  # type: ignore[return-value]
 
 
 class ChangesPage(Page[ChangeItem]):
@@ -848,13 +933,18 @@ class BulkRecordError(BaseModel):
 class BulkRecordResult(BaseModel):
     index: int = Field(description="Position of the record in the request")
     external_id: str | None
-    status: Literal["created", "updated", "unchanged", "rejected"]
+    status: BulkStatus
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
     reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
                     "other_organ", "index_no_taken", "write_failed"] | None = Field(
         None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
+
+    @computed_field(description="批量导入结果 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class BulkImportSummary(BaseModel):
@@ -970,7 +1060,7 @@ class WebhookSubscriptionRead(Schema):
     organ_code: str
     event_types: list[str]
     description: str | None
-    status: Literal["active", "disabled"]
+    status: WebhookStatus
     disabled_reason: str | None = Field(description="Why the platform disabled it (failing for days)")
     failing_since: datetime | None
     last_seq: int = Field(description="Sequence number of the newest delivery; replay from any number up to it")
@@ -979,6 +1069,11 @@ class WebhookSubscriptionRead(Schema):
     version: int
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="订阅状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class WebhookSecret(BaseModel):
@@ -1010,12 +1105,17 @@ class WebhookDeliveryRead(Schema):
     document_id: str | None = Field(description="The record's id; none for an application status delivery")
     tracking_no: str | None = Field(None, description="申请编号 of an application status delivery")
     occurred_at: datetime
-    status: Literal["pending", "delivered", "dead", "skipped"] = Field(
+    status: DeliveryStatus = Field(
         description="skipped: when it was due, what it had become (e.g. a removal) was not among your event types")
     attempts: int
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     last_attempt: WebhookAttemptRead | None = None
+
+    @computed_field(description="推送状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class WebhookDeliveryDetail(WebhookDeliveryRead):

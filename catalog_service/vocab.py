@@ -151,5 +151,45 @@ class ClassificationLevel(LabeledEnum):
     TOP_SECRET = ("top_secret", "绝密", "Top secret")
 
 
+class RedactionState(LabeledEnum):
+    """遮盖定位状态 · whether a redaction still stands on its text"""
+
+    ANCHORED = ("anchored", "已定位", "Anchored: the text stands at start–end")
+    LOST = ("lost", "定位已失效", "Lost: an edit removed or changed the text, or made it ambiguous")
+
+
+class WebhookStatus(LabeledEnum):
+    """订阅状态 · status of a webhook subscription"""
+
+    ACTIVE = ("active", "启用", "Active")
+    DISABLED = ("disabled", "已停用", "Disabled")
+
+
+class DeliveryStatus(LabeledEnum):
+    """推送状态 · status of a webhook delivery"""
+
+    PENDING = ("pending", "待推送", "Pending")
+    DELIVERED = ("delivered", "已送达", "Delivered")
+    DEAD = ("dead", "推送失败（不再重试）", "Dead (no more retries)")
+    SKIPPED = ("skipped", "已跳过（不在订阅事件类型内）", "Skipped (not among the subscribed event types)")
+
+
+class ChangeKind(LabeledEnum):
+    """变更类型 · kind of a change in the public change feed"""
+
+    UPSERT = ("upsert", "新增或更新", "Upsert: store the record")
+    TOMBSTONE = ("tombstone", "移除", "Tombstone: remove the record from your copy")
+
+
+class BulkStatus(LabeledEnum):
+    """批量导入结果 · what a bulk import did with one record"""
+
+    CREATED = ("created", "已新建", "Created")
+    UPDATED = ("updated", "已更新", "Updated")
+    UNCHANGED = ("unchanged", "未变化", "Unchanged")
+    REJECTED = ("rejected", "已拒绝", "Rejected")
+
+
 ALL_ENUMS = (OrganKind, DisclosureAttribute, Validity, DocumentStatus, Genre, SubjectCategory, Article20Item,
-             KeyArea, WithholdingGround, ClassificationLevel)
+             KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus,
+             ChangeKind, BulkStatus)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator, model_validator
 
 from request_service.codes import POSTAL_CODE, normalize_id_number, normalize_phone
 from request_service.vocab import (
@@ -28,7 +28,7 @@ from request_service.vocab import (
 from services.inputs import JsonTypes
 from services.pagination import Page
 from services.policy import ActionRead
-from services.vocab import LabeledEnum, Term
+from services.vocab import LabeledEnum, Term, label
 
 
 class Schema(BaseModel):
@@ -155,6 +155,16 @@ class HandlingStepRead(Schema):
     comment: str | None
     at: datetime
 
+    @computed_field(description="办理状态 · status before the step")  # type: ignore[prop-decorator]
+    @property
+    def status_before_label(self) -> Term | None:
+        return label(self.status_before)
+
+    @computed_field(description="办理状态 · status after the step")  # type: ignore[prop-decorator]
+    @property
+    def status_after_label(self) -> Term:
+        return label(self.status_after)  # type: ignore[return-value]
+
 
 class ConsultationRecordRead(Schema):
     id: str
@@ -166,6 +176,16 @@ class ConsultationRecordRead(Schema):
     replied_on: date | None
     opinion: Opinion | None
     reasons: str | None
+
+    @computed_field(description="征求意见对象 · party kind label")  # type: ignore[prop-decorator]
+    @property
+    def party_kind_label(self) -> Term:
+        return label(self.party_kind)  # type: ignore[return-value]
+
+    @computed_field(description="意见 · opinion label")  # type: ignore[prop-decorator]
+    @property
+    def opinion_label(self) -> Term | None:
+        return label(self.opinion)
 
 
 class BreachRead(Schema):
@@ -195,6 +215,21 @@ class ApplicationSummary(Schema):
     due_provisional: bool
     overdue: bool
     handler_sub: str | None
+
+    @computed_field(description="申请渠道 · channel label")  # type: ignore[prop-decorator]
+    @property
+    def channel_label(self) -> Term:
+        return label(self.channel)  # type: ignore[return-value]
+
+    @computed_field(description="申请人类型 · applicant type label")  # type: ignore[prop-decorator]
+    @property
+    def applicant_type_label(self) -> Term:
+        return label(self.applicant_type)  # type: ignore[return-value]
+
+    @computed_field(description="办理状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class ApplicationStaffRead(ApplicationSummary):
@@ -249,6 +284,26 @@ class ApplicationStaffRead(ApplicationSummary):
     closed_on: date | None
     breaches: list[BreachRead] = Field(description="acts the 条例 allows but makes breaches (e.g. a late 补正 notice)")
     version: int
+
+    @computed_field(description="获取信息方式 · preferred form label")  # type: ignore[prop-decorator]
+    @property
+    def preferred_form_label(self) -> Term:
+        return label(self.preferred_form)  # type: ignore[return-value]
+
+    @computed_field(description="送达方式 · delivery label")  # type: ignore[prop-decorator]
+    @property
+    def delivery_label(self) -> Term:
+        return label(self.delivery)  # type: ignore[return-value]
+
+    @computed_field(description="收费方式 · fee method label")  # type: ignore[prop-decorator]
+    @property
+    def fee_method_label(self) -> Term | None:
+        return label(self.fee_method)
+
+    @computed_field(description="答复类型 · outcome label")  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> Term | None:
+        return label(self.outcome)
 
 
 class ClockSegmentRead(Schema):
@@ -473,6 +528,11 @@ class ApplicantRead(ReadSchema):
     postal_code: str | None
     masked: bool
 
+    @computed_field(description="证件类型 · identity document type label")  # type: ignore[prop-decorator]
+    @property
+    def id_type_label(self) -> Term | None:
+        return label(self.id_type)
+
 
 class ApplicationReceipt(ReadSchema):
     """What the applicant gets on submission. `query_code` (查询码) is shown this once and stored only as a hash."""
@@ -490,6 +550,11 @@ class ApplicationReceipt(ReadSchema):
     receipt_date: date | None = Field(description="收到申请之日 (条例第三十一条); null until confirmed")
     due_on: date | None = Field(description="答复期限 (条例第三十三条), once the clock runs")
     suggestions: list[SuggestionRead]
+
+    @computed_field(description="申请渠道 · channel label")  # type: ignore[prop-decorator]
+    @property
+    def channel_label(self) -> Term:
+        return label(self.channel)  # type: ignore[return-value]
 
 
 class RegisterReceipt(ApplicationReceipt):
@@ -555,6 +620,11 @@ class ApplicantApplicationRead(ReadSchema):
     letters: list[LetterSummary]
     applicant: ApplicantRead
 
+    @computed_field(description="申请渠道 · channel label")  # type: ignore[prop-decorator]
+    @property
+    def channel_label(self) -> Term:
+        return label(self.channel)  # type: ignore[return-value]
+
 
 # --- Personal data -------------------------------------------------------------------------------------------------
 
@@ -582,6 +652,11 @@ class ApplicantMonthCount(ReadSchema):
     applicant_name: str
     applicant_type: ApplicantType
     count: int = Field(description="applications to this organ in the month (by receipt date, else submission)")
+
+    @computed_field(description="申请人类型 · applicant type label")  # type: ignore[prop-decorator]
+    @property
+    def applicant_type_label(self) -> Term:
+        return label(self.applicant_type)  # type: ignore[return-value]
 
 
 # --- Consultations (咨询) -------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ApplicationStatus", "LabeledEnum", "Term", "vocabulary"]
+__all__ = ["ApplicationStatus", "LabeledEnum", "Term", "label", "labels", "vocabulary"]
 
 
 class LabeledEnum(StrEnum):
@@ -59,6 +59,17 @@ class Term(BaseModel):
     code: str
     zh: str = Field(description="Chinese label · 中文名称")
     en: str = Field(description="English label")
+
+
+def label(member: LabeledEnum | None) -> Term | None:
+    """The zh/en label (标签) of a coded value, as the vocabulary endpoint gives it: the one mechanism behind every
+    `<field>_label` computed field of the read models (a `@computed_field` per field, so the OpenAPI lists it)."""
+    return None if member is None else Term(code=member.value, zh=member.zh, en=member.en)
+
+
+def labels(members: "list[LabeledEnum] | None") -> list[Term]:
+    """The labels of a list of codes, in its order (`<singular>_labels`, e.g. key_area_labels)."""
+    return [Term(code=m.value, zh=m.zh, en=m.en) for m in members or []]
 
 
 def _snake(name: str) -> str:

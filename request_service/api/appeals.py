@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from request_service.domain import appeals as domain
 from request_service.domain.applications import load_application
@@ -15,6 +15,7 @@ from services.concurrency import etag
 from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import Page, ShortListPaging, page_of
+from services.vocab import Term, label
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["appeals"])
@@ -58,6 +59,16 @@ class AppealRead(BaseModel):
     decided_on: date | None
     notes: str | None
     version: int
+
+    @computed_field(description="复议/诉讼 · appeal kind label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return label(self.kind)  # type: ignore[return-value]
+
+    @computed_field(description="结果 · appeal outcome label")  # type: ignore[prop-decorator]
+    @property
+    def outcome_label(self) -> Term:
+        return label(self.outcome)  # type: ignore[return-value]
 
 
 def _read(appeal: Appeal, response: Response | None = None) -> AppealRead:

@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from request_service.domain import fees as domain
 from request_service.domain.applications import load_application
@@ -12,6 +12,7 @@ from request_service.vocab import FeeMethod
 from services.auth import Principal, PrincipalDep, require_staff
 from services.db import SessionDep
 from services.errors import problem_responses
+from services.vocab import Term, label
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["fees"])
@@ -40,6 +41,11 @@ class FeeCalculationRead(BaseModel):
     basis: str
     standard: str
 
+    @computed_field(description="收费方式 · fee method label")  # type: ignore[prop-decorator]
+    @property
+    def method_label(self) -> Term:
+        return label(self.method)  # type: ignore[return-value]
+
 
 class FeePreviewRead(BaseModel):
     method: FeeMethod
@@ -49,6 +55,11 @@ class FeePreviewRead(BaseModel):
                                         "applications to this organ in the month of its receipt")
     basis: str
     standard: str
+
+    @computed_field(description="收费方式 · fee method label")  # type: ignore[prop-decorator]
+    @property
+    def method_label(self) -> Term:
+        return label(self.method)  # type: ignore[return-value]
 
 
 @router.get("/fees/calculate", summary="Fee calculator (信息处理费计算): total for N applications in a month, or "

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from request_service.domain import letters as domain
 from request_service.domain.applications import load_application
@@ -18,6 +18,7 @@ from services.auth import Principal, PrincipalDep, require_staff
 from services.db import SessionDep
 from services.errors import problem_responses
 from services.pagination import Page, ShortListPaging, page_of
+from services.vocab import Term, label
 
 PREFIX = "/api/v1/requests"
 router = APIRouter(prefix=PREFIX, tags=["letters"])
@@ -45,6 +46,11 @@ class LetterRead(BaseModel):
     delivery_channel: str | None = Field(None, description="notices whose window runs from receipt: electronic "
                                                            "(delivered the day sent) | post (signed for)")
     delivered_on: date | None = Field(None, description="送达: the applicant's receipt; null = not yet delivered")
+
+    @computed_field(description="文书类型 · letter kind label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return label(self.kind)  # type: ignore[return-value]
 
     @classmethod
     def of(cls, letter: Letter) -> "LetterRead":

@@ -109,7 +109,9 @@ async def test_change_feed_serves_current_public_state_and_content_free_tombston
     latest = {i["document_id"]: i for i in items}  # consumers upsert by document_id: the last item wins
     for doc_id in (withdrawn, classified):
         assert latest[doc_id]["change"] == "tombstone" and latest[doc_id]["record"] is None
-        assert set(latest[doc_id]) == {"cursor", "change", "document_id", "occurred_at", "record"}
+        # content-free: the change's own label (变更类型, issue 14 item 7) says nothing about the record
+        assert set(latest[doc_id]) == {"cursor", "change", "change_label", "document_id", "occurred_at", "record"}
+        assert latest[doc_id]["change_label"]["code"] == "tombstone"
     # Old items of a withdrawn record now also come as tombstones: what is served is the present, not the past.
     assert all(i["record"] is None for i in items if i["document_id"] in (withdrawn, classified))
     assert latest[repealed]["change"] == "upsert" and latest[repealed]["record"]["validity"] == "repealed"
