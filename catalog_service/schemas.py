@@ -10,13 +10,16 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, computed_field, fie
 from catalog_service.codes import normalize_organ_code
 from catalog_service.vocab import (
     Article20Item,
+    BulkRejectReason,
     BulkStatus,
     ChangeKind,
     ClassificationLevel,
+    ColumnRule,
     DeliveryStatus,
     DisclosureAttribute,
     DocumentStatus,
     Genre,
+    IntervalUnit,
     KeyArea,
     OrganKind,
     RedactionState,
@@ -936,15 +939,18 @@ class BulkRecordResult(BaseModel):
     status: BulkStatus
     published: bool = Field(False, description="The record was published by this call (review concluded proactive)")
     document_id: str | None = None
-    reason: Literal["invalid", "duplicate_in_batch", "invalid_reference", "foreign_record_link", "in_workflow",
-                    "other_organ", "index_no_taken", "write_failed"] | None = Field(
-        None, description="Why a record was rejected")
+    reason: BulkRejectReason | None = Field(None, description="Why a record was rejected")
     errors: list[BulkRecordError] | None = None
 
     @computed_field(description="批量导入结果 · status label")  # type: ignore[prop-decorator]
     @property
     def status_label(self) -> Term:
         return label(self.status)  # type: ignore[return-value]
+
+    @computed_field(description="拒绝原因 · reason label")  # type: ignore[prop-decorator]
+    @property
+    def reason_label(self) -> Term | None:
+        return label(self.reason)
 
 
 class BulkImportSummary(BaseModel):
@@ -1124,7 +1130,6 @@ class WebhookDeliveryDetail(WebhookDeliveryRead):
 
 # ---- 公开目录栏目 (catalogue columns) and the 解读 duty (issue 16) -----------------------------------------------
 
-ColumnRule = Literal["interval", "statutory", "when_changed"]
 STATUTORY_DATE = r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
@@ -1133,7 +1138,7 @@ class ColumnFields(InputSchema):
     rule: ColumnRule = Field(description="更新要求: interval (every N units), statutory (every year by MM-DD), "
                                          "when_changed (updated when the matter changes)")
     every: int | None = Field(None, ge=1, le=366, description="interval: N")
-    unit: Literal["day", "week", "month"] | None = Field(None, description="interval: the unit of N")
+    unit: IntervalUnit | None = Field(None, description="interval: the unit of N")
     statutory_date: str | None = Field(None, pattern=STATUTORY_DATE, description="statutory: MM-DD, e.g. 01-31")
     note: str | None = Field(None, max_length=2000, description="备注说明: why the column is legitimately empty")
     genres: list[Genre] = Field(default_factory=list, max_length=20,
@@ -1171,7 +1176,7 @@ class ColumnUpdate(InputSchema):
     name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
     rule: ColumnRule = Field(None)  # type: ignore[assignment]
     every: int | None = Field(None, ge=1, le=366)
-    unit: Literal["day", "week", "month"] | None = None
+    unit: IntervalUnit | None = None
     statutory_date: str | None = Field(None, pattern=STATUTORY_DATE)
     note: str | None = Field(None, max_length=2000)
     genres: list[Genre] = Field(None, max_length=20)  # type: ignore[assignment]
@@ -1185,14 +1190,34 @@ class ColumnRead(Schema):
     name: str
     rule: ColumnRule
     every: int | None
-    unit: str | None
+    unit: IntervalUnit | None
     statutory_date: str | None
     note: str | None
-    genres: list[str]
-    subject_categories: list[str]
+    genres: list[Genre]
+    subject_categories: list[SubjectCategory]
     active: bool
     version: int
     created_at: datetime
+
+    @computed_field(description="栏目更新要求 · rule label")  # type: ignore[prop-decorator]
+    @property
+    def rule_label(self) -> Term:
+        return label(self.rule)  # type: ignore[return-value]
+
+    @computed_field(description="周期单位 · unit label")  # type: ignore[prop-decorator]
+    @property
+    def unit_label(self) -> Term | None:
+        return label(self.unit)
+
+    @computed_field(description="体裁 · labels, in the order of genres")  # type: ignore[prop-decorator]
+    @property
+    def genre_labels(self) -> list[Term]:
+        return labels(self.genres)
+
+    @computed_field(description="主题分类 · labels, in the order of subject_categories")  # type: ignore[prop-decorator]
+    @property
+    def subject_category_labels(self) -> list[Term]:
+        return labels(self.subject_categories)
 
 
 class InterpretationDutyItem(Schema):

@@ -190,6 +190,35 @@ class BulkStatus(LabeledEnum):
     REJECTED = ("rejected", "已拒绝", "Rejected")
 
 
+class BulkRejectReason(LabeledEnum):
+    """拒绝原因 · why a bulk import rejected one record"""
+
+    INVALID = ("invalid", "字段不合法", "A field is invalid")
+    DUPLICATE_IN_BATCH = ("duplicate_in_batch", "同批重复", "The same record twice in one batch")
+    INVALID_REFERENCE = ("invalid_reference", "引用不存在", "A referenced record or organ does not exist")
+    FOREIGN_RECORD_LINK = ("foreign_record_link", "关联了其他机关的记录", "Links a record of another organ")
+    IN_WORKFLOW = ("in_workflow", "记录正在审查流程中", "The record is in the review workflow")
+    OTHER_ORGAN = ("other_organ", "不属本机关", "The record belongs to another organ")
+    INDEX_NO_TAKEN = ("index_no_taken", "索引号已被占用", "The 索引号 is taken")
+    WRITE_FAILED = ("write_failed", "写入失败", "The write failed")
+
+
+class ColumnRule(LabeledEnum):
+    """栏目更新要求 · the update rule a catalogue column must meet"""
+
+    INTERVAL = ("interval", "定期更新", "Updated every N days, weeks or months")
+    STATUTORY = ("statutory", "法定时点前更新", "Updated every year by a statutory date")
+    WHEN_CHANGED = ("when_changed", "有变化即更新", "Updated when the matter changes")
+
+
+class IntervalUnit(LabeledEnum):
+    """周期单位 · the unit of a column's update interval"""
+
+    DAY = ("day", "日", "Day")
+    WEEK = ("week", "周", "Week")
+    MONTH = ("month", "月", "Month")
+
+
 ALL_ENUMS = (OrganKind, DisclosureAttribute, Validity, DocumentStatus, Genre, SubjectCategory, Article20Item,
              KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus,
-             ChangeKind, BulkStatus)
+             ChangeKind, BulkStatus, BulkRejectReason, ColumnRule, IntervalUnit)

@@ -195,8 +195,13 @@ class BreachRead(Schema):
     article: str = Field(description="the article offended, e.g. 条例第三十条")
     on: date = Field(description="the day of the act (Asia/Shanghai)")
     due_on: date | None = Field(description="the last day the statute allowed for it")
-    label_zh: str
+    label_zh: str = Field(description="kept for earlier clients; code_label carries both")
     label_en: str
+
+    @computed_field(description="违规类型 · code label")  # type: ignore[prop-decorator]
+    @property
+    def code_label(self) -> Term:
+        return label(self.code)  # type: ignore[return-value]
 
 
 class ApplicationSummary(Schema):

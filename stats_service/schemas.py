@@ -8,8 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from services.inputs import JsonTypes
 from services.pagination import Page
-from services.vocab import LabeledEnum, Term
-from stats_service.vocab import Table3Column, Table3Row
+from services.vocab import LabeledEnum, Term, label
+from stats_service.vocab import (
+    IndicatorKind,
+    IndicatorStatus,
+    ScoreRecordType,
+    Table3Column,
+    Table3Row,
+    Verdict,
+)
 
 
 class Counts(BaseModel):
@@ -431,7 +438,7 @@ class SheetRef(BaseModel):
 class IndicatorRead(BaseModel):
     key: str
     metric: str
-    kind: Literal["count", "rate"]
+    kind: IndicatorKind
     name_zh: str
     name_en: str
     source: str
@@ -440,13 +447,23 @@ class IndicatorRead(BaseModel):
     value: float | None = Field(description="the figure (count, or rate rounded to 4 places); null = not applicable")
     numerator: int = Field(description="records counted (drill-down: items with counted = true)")
     denominator: int | None = Field(description="rates: records considered (drill-down total); null for counts")
-    status: Literal["pass", "fail", "not_applicable"]
+    status: IndicatorStatus
     passed: bool
     points: float
     max_points: float
     veto: bool = Field(description="单项否决 indicator")
     vetoes: bool = Field(description="this indicator failed and vetoes the scorecard")
     records_url: str = Field(description="drill-down: the records behind the figure")
+
+    @computed_field(description="指标类型 · kind label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return label(self.kind)  # type: ignore[return-value]
+
+    @computed_field(description="指标结果 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class ScorecardRead(BaseModel):
@@ -461,19 +478,29 @@ class ScorecardRead(BaseModel):
     max_points: float
     pass_mark: float
     veto_items: list[str] = Field(description="keys of the 单项否决 indicators that failed")
-    verdict: Literal["pass", "fail", "vetoed"]
+    verdict: Verdict
+
+    @computed_field(description="考评结论 · verdict label")  # type: ignore[prop-decorator]
+    @property
+    def verdict_label(self) -> Term:
+        return label(self.verdict)  # type: ignore[return-value]
 
     model_config = ConfigDict(populate_by_name=True)
 
 
 class ScoreRecord(BaseModel):
-    record_type: Literal["column", "document", "application", "breach", "appeal"]
+    record_type: ScoreRecordType
     id: str
     organ_code: str
     counted: bool = Field(description="in the figure's numerator (count metrics list counted records only)")
     day: date | None = Field(description="publication, closure, act or decision day; a column's last update")
     due_on: date | None
     detail: dict[str, Any]
+
+    @computed_field(description="下钻记录类型 · record type label")  # type: ignore[prop-decorator]
+    @property
+    def record_type_label(self) -> Term:
+        return label(self.record_type)  # type: ignore[return-value]
 
 
 class ScoreRecordsRead(Page[ScoreRecord]):
@@ -484,11 +511,16 @@ class ScoreRecordsRead(Page[ScoreRecord]):
     from_: date = Field(alias="from", serialization_alias="from")
     as_of: date
     metric: str
-    kind: Literal["count", "rate"]
+    kind: IndicatorKind
     value: float | None
     numerator: int
     denominator: int | None
     total: int = Field(description="count metrics: equals the figure; rates: equals the denominator")
+
+    @computed_field(description="指标类型 · kind label")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> Term:
+        return label(self.kind)  # type: ignore[return-value]
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -499,15 +531,25 @@ class RankingItem(BaseModel):
     organ_name: str
     total_points: float
     max_points: float
-    verdict: Literal["pass", "fail", "vetoed"]
+    verdict: Verdict
     veto_items: list[str]
+
+    @computed_field(description="考评结论 · verdict label")  # type: ignore[prop-decorator]
+    @property
+    def verdict_label(self) -> Term:
+        return label(self.verdict)  # type: ignore[return-value]
 
 
 class SeriesIndicator(BaseModel):
     key: str
     value: float | None
-    status: Literal["pass", "fail", "not_applicable"]
+    status: IndicatorStatus
     points: float
+
+    @computed_field(description="指标结果 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
 
 
 class SeriesPoint(BaseModel):
@@ -515,9 +557,14 @@ class SeriesPoint(BaseModel):
     as_of: date = Field(description="the month's last day (the current month: today); the period is its year to date")
     total_points: float
     max_points: float
-    verdict: Literal["pass", "fail", "vetoed"]
+    verdict: Verdict
     veto_items: list[str]
     indicators: list[SeriesIndicator]
+
+    @computed_field(description="考评结论 · verdict label")  # type: ignore[prop-decorator]
+    @property
+    def verdict_label(self) -> Term:
+        return label(self.verdict)  # type: ignore[return-value]
 
 
 class SeriesRead(BaseModel):
@@ -554,9 +601,14 @@ class RemindersRead(BaseModel):
     from_: date = Field(alias="from", serialization_alias="from")
     as_of: date
     sheet: SheetRef
-    verdict: Literal["pass", "fail", "vetoed"]
+    verdict: Verdict
     total_points: float
     reminders: list[ReminderItem]
+
+    @computed_field(description="考评结论 · verdict label")  # type: ignore[prop-decorator]
+    @property
+    def verdict_label(self) -> Term:
+        return label(self.verdict)  # type: ignore[return-value]
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -90,3 +90,36 @@ class Table3Column(LabeledEnum):
     LEGAL_SERVICE_ORG = ("legal_service_org", "法律服务机构", "Legal service organisation")
     OTHER_ORG = ("other_org", "其他", "Other legal person or organisation")
     TOTAL = ("total", "总计", "Total")
+
+
+class IndicatorKind(LabeledEnum):
+    """指标类型 · how a scorecard indicator is figured"""
+
+    COUNT = ("count", "计数", "Count of records")
+    RATE = ("rate", "比率", "Rate: counted records over records considered")
+
+
+class IndicatorStatus(LabeledEnum):
+    """指标结果 · an indicator's outcome on a scorecard"""
+
+    PASS = ("pass", "达标", "Pass")
+    FAIL = ("fail", "未达标", "Fail")
+    NOT_APPLICABLE = ("not_applicable", "不适用", "Not applicable (nothing to measure)")
+
+
+class Verdict(LabeledEnum):
+    """考评结论 · the verdict of a scorecard"""
+
+    PASS = ("pass", "合格", "Pass")
+    FAIL = ("fail", "不合格", "Fail")
+    VETOED = ("vetoed", "单项否决", "Vetoed by a 单项否决 indicator")
+
+
+class ScoreRecordType(LabeledEnum):
+    """下钻记录类型 · the kind of record behind a scorecard figure"""
+
+    COLUMN = ("column", "公开目录栏目", "Catalogue column")
+    DOCUMENT = ("document", "政府信息", "Document")
+    APPLICATION = ("application", "依申请公开申请", "Application")
+    BREACH = ("breach", "违规记录", "Statutory breach")
+    APPEAL = ("appeal", "行政复议、行政诉讼", "Administrative reconsideration or litigation")

@@ -2,7 +2,17 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from services.vocab import Term, vocabulary
-from stats_service.vocab import AppealOutcome, Breach, ReportStatus, Table3Column, Table3Row
+from stats_service.vocab import (
+    AppealOutcome,
+    Breach,
+    IndicatorKind,
+    IndicatorStatus,
+    ReportStatus,
+    ScoreRecordType,
+    Table3Column,
+    Table3Row,
+    Verdict,
+)
 
 PREFIX = "/api/v1/stats"
 router = APIRouter(prefix=PREFIX)
@@ -15,4 +25,5 @@ class VocabularyRead(BaseModel):
 @router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
             response_model=VocabularyRead)
 async def list_vocabularies() -> VocabularyRead:
-    return VocabularyRead(vocabularies=vocabulary(ReportStatus, AppealOutcome, Breach, Table3Row, Table3Column))
+    return VocabularyRead(vocabularies=vocabulary(ReportStatus, AppealOutcome, Breach, Table3Row, Table3Column,
+                                                      IndicatorKind, IndicatorStatus, Verdict, ScoreRecordType))

@@ -374,7 +374,7 @@ async def test_monthly_series_is_the_card_of_each_months_last_day(stats, fed):
         same = await card(stats, as_of=month["as_of"])
         assert (month["total_points"], month["max_points"], month["verdict"], month["veto_items"]) == (
             same["total_points"], same["max_points"], same["verdict"], same["veto_items"]), month["month"]
-        assert month["indicators"] == [{k: i[k] for k in ("key", "value", "status", "points")}
+        assert month["indicators"] == [{k: i[k] for k in ("key", "value", "status", "status_label", "points")}
                                        for i in same["indicators"]], month["month"]
     june = body["months"][-1]
     assert (june["total_points"], june["verdict"]) == (61.67, "vetoed")
