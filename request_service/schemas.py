@@ -694,6 +694,11 @@ class ConsultationSummary(ReadSchema):
     total: int
     by_channel: dict[str, int] = Field(description="every channel of the vocabulary, zeros included")
 
+    @computed_field(description="咨询渠道 · the label of each key of by_channel")  # type: ignore[prop-decorator]
+    @property
+    def channel_labels(self) -> dict[str, Term]:
+        return {code: label(ConsultationChannel(code)) for code in self.by_channel}  # type: ignore[misc]
+
 
 def labelled(data: dict[str, Any], **enums: type[LabeledEnum]) -> dict[str, Any]:
     """Add `<field>_label` terms for enum-valued fields of a dict about to become a read model."""

@@ -1,9 +1,9 @@
 """Controlled vocabularies of applications for disclosure (依申请公开)."""
 
-from services.vocab import ApplicationStatus, LabeledEnum
+from services.vocab import ApplicationStatus, ConsultationChannel, LabeledEnum
 
 # ApplicationStatus lives in services/vocab.py: the catalogue labels it too, in the application status webhooks
-# it sends partner platforms (推送订阅).
+# it sends partner platforms (推送订阅). ConsultationChannel too: the annual report's layout labels it.
 
 
 class Channel(LabeledEnum):
@@ -97,17 +97,6 @@ class Delivery(LabeledEnum):
     PICKUP = ("pickup", "当面领取", "Collection in person")
     ONLINE = ("online", "网上获取", "Online")
     FAX = ("fax", "传真", "Fax")
-
-
-class ConsultationChannel(LabeledEnum):
-    """咨询渠道 · channel of a consultation"""
-
-    IN_PERSON = ("in_person", "现场咨询", "In person")
-    PHONE = ("phone", "电话咨询", "Telephone")
-    ONLINE = ("online", "网上咨询", "Online")
-    EMAIL = ("email", "电子邮件", "E-mail")
-    LETTER = ("letter", "信函", "Letter")
-    OTHER = ("other", "其他", "Other")
 
 
 class AppealKind(LabeledEnum):

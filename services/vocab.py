@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ApplicationStatus", "LabeledEnum", "Term", "label", "labels", "vocabulary"]
+__all__ = ["ApplicationStatus", "ConsultationChannel", "LabeledEnum", "Term", "label", "labels", "vocabulary"]
 
 
 class LabeledEnum(StrEnum):
@@ -53,6 +53,17 @@ class ApplicationStatus(LabeledEnum):
     REPLY_DRAFTED = ("reply_drafted", "答复待签发", "Reply drafted, awaiting sign-off")
     REPLIED = ("replied", "已答复", "Replied")
     CLOSED = ("closed", "已终止", "Closed without a reply (deemed abandoned)")
+
+
+class ConsultationChannel(LabeledEnum):
+    """咨询渠道 · channel of a consultation (the request service records them; the annual report counts them)"""
+
+    IN_PERSON = ("in_person", "现场咨询", "In person")
+    PHONE = ("phone", "电话咨询", "Telephone")
+    ONLINE = ("online", "网上咨询", "Online")
+    EMAIL = ("email", "电子邮件", "E-mail")
+    LETTER = ("letter", "信函", "Letter")
+    OTHER = ("other", "其他", "Other")
 
 
 class Term(BaseModel):

@@ -18,6 +18,7 @@ TABLE: dict[str, Rule] = {
     "GET /metrics": public("Prometheus scrape (consumer lag; no records)."),
     f"GET {P}/vocabularies": public(),
     f"GET {P}/me": public("Who the caller is and what their roles may call here (services/me.py)."),
+    f"GET {P}/annual-reports/layout": public("The official tables' row and column labels; no figures."),
     f"GET {R}": public("Published reports for everyone; live drafts for the organ's statistics staff."),
     f"GET {R}/export.csv": public("As the report itself."),
     f"GET {R}/export.xlsx": public("As the report itself."),

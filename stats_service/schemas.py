@@ -8,13 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from services.inputs import JsonTypes
 from services.pagination import Page
-from services.vocab import LabeledEnum, Term, label
+from services.vocab import Term, label
 from stats_service.vocab import (
     IndicatorKind,
     IndicatorStatus,
     ScoreRecordType,
-    Table3Column,
-    Table3Row,
     Verdict,
 )
 
@@ -45,29 +43,24 @@ class Section2(BaseModel):
 
 
 class Section3(BaseModel):
-    """三、收到和处理政府信息公开申请情况: rows × applicant columns, each row and column with its labels"""
+    """三、收到和处理政府信息公开申请情况: rows × applicant columns. Exactly the contract's keys
+    (annual-report-contract.md); the rows' and columns' labels are at GET /annual-reports/layout."""
 
     columns: list[str]
     rows: dict[str, dict[str, int]]
 
-    @computed_field(description="表三各列 · the label of each column, in the order of `columns`")  # type: ignore[prop-decorator]
-    @property
-    def column_labels(self) -> dict[str, Term]:
-        return {column: _term(Table3Column, column) for column in self.columns}
 
-    @computed_field(description="表三各行 · the label of each row of `rows` (zh as printed in the official table)")  # type: ignore[prop-decorator]
-    @property
-    def row_labels(self) -> dict[str, Term]:
-        return {row: _term(Table3Row, row) for row in self.rows}
+class ReportLayoutRead(BaseModel):
+    """年度报告版式 · the labels of the annual report's rows and columns, in the official order (2021 format), so a
+    portal prints the official tables without a copy of their wording. Kept out of the report itself, whose keys are
+    a public contract (annual-report-contract.md)."""
 
-
-def _term(enum: type[LabeledEnum], code: str) -> Term:
-    """The code's labels; a code the vocabulary does not know yet is labelled with itself, never dropped."""
-    try:
-        member = enum(code)
-    except ValueError:
-        return Term(code=code, zh=code, en=code)
-    return Term(code=code, zh=member.zh, en=member.en)
+    format: str = Field(description="the report format these labels belong to: 2021 (国办公开办函〔2021〕30号)")
+    section3_columns: list[Term] = Field(description="表三 columns: the applicant types (申请人情况) and the total")
+    section3_rows: list[Term] = Field(description="表三 rows, zh as printed in the official table")
+    section4_rows: list[Term] = Field(description="表四 rows: the kinds of proceeding")
+    section4_columns: list[Term] = Field(description="表四 columns: the outcomes and the total")
+    consultation_channels: list[Term] = Field(description="咨询渠道: the keys of consultations.by_channel")
 
 
 class AppealCounts(BaseModel):

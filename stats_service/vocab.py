@@ -11,6 +11,15 @@ class ReportStatus(LabeledEnum):
     PUBLISHED = ("published", "已公布", "Published")
 
 
+class AppealKind(LabeledEnum):
+    """复议、诉讼类型 · kind of proceeding (annual report table 四)"""
+
+    RECONSIDERATION = ("reconsideration", "行政复议", "Administrative reconsideration")
+    LITIGATION_DIRECT = ("litigation_direct", "未经复议直接起诉", "Litigation without reconsideration")
+    LITIGATION_AFTER_RECONSIDERATION = ("litigation_after_reconsideration", "复议后起诉",
+                                        "Litigation after reconsideration")
+
+
 class AppealOutcome(LabeledEnum):
     """复议、诉讼结果 · outcome of reconsideration or litigation (annual report table 四)"""
 

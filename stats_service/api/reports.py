@@ -10,6 +10,7 @@ from services.db import SessionDep
 from services.errors import NotFound, problem_responses
 from services.pagination import Page, PageParams, ShortListPaging, page_of, page_params, paged
 from services.replicas import ReplicaSessionDep
+from services.vocab import ConsultationChannel, Term, vocabulary
 from stats_service.deps import ReportReadSessionDep
 from stats_service.domain import access, signoff
 from stats_service.domain.dates import today
@@ -20,8 +21,10 @@ from stats_service.schemas import (
     Discrepancy,
     FiguresUpdate,
     Reminder,
+    ReportLayoutRead,
     ReportStatusRead,
 )
+from stats_service.vocab import AppealKind, AppealOutcome, Table3Column, Table3Row
 
 PREFIX = "/api/v1/stats"
 router = APIRouter(prefix=PREFIX, tags=["annual reports"])
@@ -33,6 +36,21 @@ IfMatch = Annotated[str | None, Header(description="ETag of the report's sign-of
 
 class ReportNotPublished(NotFound):
     code = "report_not_found"
+
+
+@router.get("/annual-reports/layout", summary="Labels of the annual report's rows and columns (年度报告版式)",
+            response_model=ReportLayoutRead)
+async def get_report_layout() -> ReportLayoutRead:
+    """Every row and column of tables 三 and 四 and every consultation channel with its zh/en label, in the official
+    order: the report's own JSON keeps exactly the contract's keys, so its labels live here (and in /vocabularies)."""
+    total = Term(code="total", zh="总计", en="Total")
+    return ReportLayoutRead(
+        format="2021",
+        section3_columns=vocabulary(Table3Column)["table3_column"],
+        section3_rows=vocabulary(Table3Row)["table3_row"],
+        section4_rows=vocabulary(AppealKind)["appeal_kind"],
+        section4_columns=[*vocabulary(AppealOutcome)["appeal_outcome"], total],
+        consultation_channels=vocabulary(ConsultationChannel)["consultation_channel"])
 
 
 @router.get("/annual-reports/{organ_code}/{year}", summary="Annual report (年度报告), 2021 format",

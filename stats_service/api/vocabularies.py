@@ -1,8 +1,9 @@
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from services.vocab import Term, vocabulary
+from services.vocab import ConsultationChannel, Term, vocabulary
 from stats_service.vocab import (
+    AppealKind,
     AppealOutcome,
     Breach,
     IndicatorKind,
@@ -25,5 +26,6 @@ class VocabularyRead(BaseModel):
 @router.get("/vocabularies", tags=["vocabularies"], summary="Controlled vocabularies (代码表) with Chinese labels",
             response_model=VocabularyRead)
 async def list_vocabularies() -> VocabularyRead:
-    return VocabularyRead(vocabularies=vocabulary(ReportStatus, AppealOutcome, Breach, Table3Row, Table3Column,
-                                                      IndicatorKind, IndicatorStatus, Verdict, ScoreRecordType))
+    return VocabularyRead(vocabularies=vocabulary(
+        ReportStatus, AppealKind, AppealOutcome, Breach, Table3Row, Table3Column, ConsultationChannel,
+        IndicatorKind, IndicatorStatus, Verdict, ScoreRecordType))

@@ -84,8 +84,12 @@ async def test_summary_counts_per_channel(client, request_db, desk):
     await record(client, other.clerk, "phone", "2025-05-05")
     r = await client.get(f"{API}/consultations/summary", params={"year": 2025}, headers=desk.approver)
     assert r.status_code == 200, r.text
-    assert r.json() == {"organ_code": desk.organ, "year": 2025, "total": 4, "by_channel": {
+    summary = r.json()
+    labels = summary.pop("channel_labels")
+    assert summary == {"organ_code": desk.organ, "year": 2025, "total": 4, "by_channel": {
         "in_person": 0, "phone": 2, "online": 1, "email": 1, "letter": 0, "other": 0}}
+    assert labels["phone"] == {"code": "phone", "zh": "电话咨询", "en": "Telephone"} and set(labels) == set(
+        summary["by_channel"])
     empty = await client.get(f"{API}/consultations/summary", params={"year": date.today().year - 10},
                              headers=desk.stats)
     assert empty.json()["total"] == 0

@@ -256,6 +256,7 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
     await get("/scorecard-sheets", f"{STATS}/scorecard-sheets")
     await get("/scorecard-sheets/{sheet_id}", f"{STATS}/scorecard-sheets/gb-2019-19")
     await get("/annual-reports/reminders", f"{STATS}/annual-reports/reminders", {"year": YEAR})
+    await get("/annual-reports/layout", f"{STATS}/annual-reports/layout")
     await get("/vocabularies", f"{STATS}/vocabularies")
     await get("/me", f"{STATS}/me")
     for path in ("/internal/v1/events", "/internal/v1/audit"):
