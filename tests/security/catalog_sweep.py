@@ -169,8 +169,11 @@ class Sweep:
                 if doc.public:
                     assert item["change"] == "upsert"
                 else:  # withdrawn, or classified after publication: a tombstone with nothing in it
+                    # (the change kind's label is content-free: it names the kind, never the record)
                     assert item == {"cursor": item["cursor"], "change": "tombstone", "document_id": doc.id,
-                                    "occurred_at": item["occurred_at"], "record": None}, item
+                                    "occurred_at": item["occurred_at"], "record": None,
+                                    "change_label": {"code": "tombstone", "zh": "移除",
+                                                     "en": "Tombstone: remove the record from your copy"}}, item
             after = page["next_cursor"]
             if not page["has_more"]:
                 break
