@@ -243,7 +243,8 @@ async def test_a_tampered_file_is_reported_and_the_record_kept(source, target, t
     err = io.StringIO()
     status = await run(path, url=TARGET_BASE, token=token, out=io.StringIO(), err=err, transport=net)
     assert status == 1, err.getvalue()
-    assert f"record {ids['budget']}" in err.getvalue() and "SHA-256 mismatch" in err.getvalue(), err.getvalue()
+    assert f"({ids['budget']}) kept as draft" in err.getvalue(), err.getvalue()
+    assert "SHA-256 mismatch" in err.getvalue() and hashlib.sha256(PDF).hexdigest() in err.getvalue()
     assert pdf["filename"] in err.getvalue()
     imported = await published_on(target)
     # The other records are published with their files; the budget record is kept, as a draft (a record is
@@ -297,11 +298,12 @@ async def test_integration_attaches_only_to_its_own_imported_drafts(catalog):
     doc_id = (await bulk(catalog, mine, [record])).json()["results"][0]["document_id"]
 
     listing = await catalog.get(f"{API}/documents/{doc_id}/attachments", headers=mine)
-    assert listing.status_code == 200 and listing.json()["items"] == [], listing.text
+    assert listing.status_code == 200, listing.text
+    assert listing.json()["attachments"] == [] and listing.json()["status"] == "draft"
     r = await upload(catalog, mine, doc_id, listing.headers["etag"], "说明.pdf", "application/pdf", PDF)
     assert r.json()["created_by"] == "oa-system" and r.json()["sha256"] == hashlib.sha256(PDF).hexdigest()
     listing = await catalog.get(f"{API}/documents/{doc_id}/attachments", headers=mine)
-    assert [a["filename"] for a in listing.json()["items"]] == ["说明.pdf"]
+    assert [a["filename"] for a in listing.json()["attachments"]] == ["说明.pdf"]
     assert listing.headers["etag"] == r.headers["etag"]
 
     # Another organ's integration client, and the organ's other document system: as if the record did not exist.
