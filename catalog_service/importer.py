@@ -384,7 +384,11 @@ async def _attach(client: httpx.AsyncClient, source: _Source, document_id: str, 
                   state: ImportRun, retries: int) -> list[str]:
     """Every listed file on the record (those it holds already — same SHA-256 — are not fetched again); the
     problems, one per file that could not be had."""
-    status, version, held = await _listing(client, document_id)
+    try:
+        status, version, held = await _listing(client, document_id)
+    except FileFailed as exc:
+        state.files["failed"] += len(files)
+        return [str(exc)]
     have, missing = Counter(held), []
     for file in files:
         if held[file.sha256] > 0:
@@ -495,7 +499,10 @@ async def run(path: Path, *, url: str, token: str | None, batch_size: int = 500,
                         continue  # rejected: the whole record is rejected below, with its reason
                     drafted[n] = result["status"]
                     problems = await _attach(client, source, document_id, files[positions[n]], state, retries)
-                    if problems:
+                    if problems and result["status"] == "rejected":  # left drafting already: nothing to hold back
+                        print(f"record {positions[n] + 1} ({result['external_id']}) is {document_id}, past drafting: "
+                              + "; ".join(problems), file=err, flush=True)
+                    elif problems:  # not published without a file it had: a draft until a run brings the file
                         held.add(n)
                         new_ids[result["external_id"]] = document_id
                         print(f"record {positions[n] + 1} ({result['external_id']}) kept as draft {document_id}: "
@@ -519,8 +526,7 @@ async def run(path: Path, *, url: str, token: str | None, batch_size: int = 500,
             state.batches += 1
             kept += [positions[n] for n in held]
             state.done = max(state.done, positions[-1] + 1)
-            remaining = [i for i in retry if i not in positions]
-            retry = remaining
+            retry = [i for i in retry if i not in positions]
             _save_progress(path, digest, state.done, new_ids, sorted(set(retry) | set(kept)))
             _line(state, started, out, "batch")
     return 1 if state.counts["rejected"] or state.files["failed"] else 0

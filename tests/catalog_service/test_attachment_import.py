@@ -331,3 +331,28 @@ async def test_integration_attaches_only_to_its_own_imported_drafts(catalog):
     assert published["published"] is True
     etag = (await catalog.get(f"{API}/documents/{doc_id}/attachments", headers=mine)).headers["etag"]
     await upload(catalog, mine, doc_id, etag, "y.pdf", "application/pdf", PDF, expect=409, expect_code="not_editable")
+
+
+async def test_only_http_files_within_the_limit_are_fetched(source, target, tmp_path):
+    organ, ids = await source_world(source)
+    exported = await export_all(source, "jiyuehua", organ)
+    notice = next(r for r in exported if r["信息标识"] == ids["notice"])
+    notice["附件"][0]["下载地址"] = "file:///etc/passwd"
+    path = write_export(tmp_path, "jiyuehua", exported)
+    token = await prepare_target(target, organ)
+    net = Hosts({"a.gongkai.test": source, "b.gongkai.test": target})
+
+    # A dry run names the link it could never follow, and downloads nothing.
+    out, err = io.StringIO(), io.StringIO()
+    assert await run(path, url=TARGET_BASE, token=token, dry_run=True, out=out, err=err, transport=net) == 1
+    assert "attachment 通知 附件.txt: not an http(s) URL" in err.getvalue() and net.log == []
+    assert "attachments listed 3 (none downloaded)" in out.getvalue(), out.getvalue()
+
+    # The import: the file:// link is refused, the PDF is larger than the limit; both records kept as drafts.
+    err = io.StringIO()
+    assert await run(path, url=TARGET_BASE, token=token, max_file_bytes=len(PNG) + 1, out=io.StringIO(), err=err,
+                     transport=net) == 1
+    assert "通知 附件.txt: not an http(s) URL: file:///etc/passwd" in err.getvalue(), err.getvalue()
+    assert f"{len(PDF)} bytes listed, more than --max-file-bytes" in err.getvalue(), err.getvalue()
+    assert not [p for p in net.downloads() if ids["notice"] in p]  # nothing fetched for it
+    assert set(await published_on(target)) == {"无附件的通知"}
