@@ -6,7 +6,7 @@ secrecy officer (保密审查员) of an organ; what each may do to a record is t
 see is domain/visibility.py's. Public reads are open to everyone and show only published, unclassified records.
 """
 
-from catalog_service.domain.attachments import UPLOADER_ROLES
+from catalog_service.domain.attachments import IMPORTER_ROLE, UPLOADER_ROLES
 from catalog_service.domain.visibility import CATALOG_STAFF_ROLES
 from catalog_service.domain.workflow import TRANSITIONS
 from services.policy import SHARED_ROUTES, Policy, Rule, Scope, allow, public
@@ -55,7 +55,10 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/documents/{{document_id}}/review-log": allow(*STAFF),
     f"POST {P}/documents/{{document_id}}/redactions": allow(*STAFF),
     f"DELETE {P}/documents/{{document_id}}/redactions/{{redaction_id}}": allow(*STAFF),
-    f"POST {P}/documents/{{document_id}}/attachments": allow(*sorted(UPLOADER_ROLES)),
+    # 附件: the organ's document system (integration) attaches to the drafts it imported itself (domain/attachments.py
+    # decides which records: its organ's, its source system's), so an imported record is published with its files.
+    f"GET {P}/documents/{{document_id}}/attachments": allow(*STAFF, IMPORTER_ROLE),
+    f"POST {P}/documents/{{document_id}}/attachments": allow(*sorted(UPLOADER_ROLES), IMPORTER_ROLE),
     f"DELETE {P}/documents/{{document_id}}/attachments/{{attachment_id}}": allow(*sorted(UPLOADER_ROLES)),
     f"GET {P}/worklists/publication": allow(*STAFF),
     f"GET {P}/worklists/reevaluation": allow(*STAFF),

@@ -975,6 +975,20 @@ class AttachmentStaffRead(AttachmentRead):
     created_at: datetime
 
 
+class RecordAttachments(BaseModel):
+    """附件清单 of one record for those who may attach to it; the ETag header is the record's version (If-Match of
+    the next upload)."""
+
+    document_id: str
+    status: DocumentStatus = Field(description="The record's state: files are attached in drafting and review only")
+    attachments: list[AttachmentStaffRead] = Field(description="Every attachment, withheld ones included")
+
+    @computed_field(description="状态 · status label")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> Term:
+        return label(self.status)  # type: ignore[return-value]
+
+
 DocumentStaffRead.model_rebuild()  # its attachments are AttachmentStaffRead, defined above after it
 
 

@@ -1,4 +1,5 @@
-"""Attachments (附件): upload by the owning organ's staff, download by whoever may see them right now."""
+"""Attachments (附件): upload by the owning organ's staff (and by the document system to the drafts it imported),
+download by whoever may see them right now."""
 
 from typing import Annotated
 from urllib.parse import quote
@@ -11,7 +12,7 @@ from catalog_service.domain import attachments as domain
 from catalog_service.domain import documents as docs
 from catalog_service.domain.blobs import make_blob_store
 from catalog_service.errors import AttachmentTooLarge
-from catalog_service.schemas import AttachmentStaffRead
+from catalog_service.schemas import AttachmentStaffRead, RecordAttachments
 from services.auth import PrincipalDep
 from services.concurrency import ETAG_HEADER, etag
 from services.db import SessionDep
@@ -31,7 +32,8 @@ def _content_disposition(filename: str) -> str:
 @router.post("/documents/{document_id}/attachments", summary="Attach a file (上传附件)",
              status_code=status.HTTP_201_CREATED, response_model=AttachmentStaffRead,
              description=f"Multipart upload by the owning organ's drafter, division head or unit head while the "
-                         f"record is in drafting or review, with If-Match (the response's ETag is the record's new "
+                         f"record is in drafting or review (the organ's document system, integration role: to the "
+                         f"drafts it imported itself), with If-Match (the response's ETag is the record's new "
                          f"version). Types: {ALLOWED}; the content must match the declared type (415 for a type "
                          f"not allowed, 422 for content that does not match it). Larger than the limit: 413. "
                          f"`withheld` (不予公开的附件) is never served to the public.",
@@ -44,7 +46,7 @@ async def create_attachment(
 ) -> AttachmentStaffRead:
     if file.size is not None and file.size > settings.max_attachment_bytes:
         raise AttachmentTooLarge(f"An attachment may be at most {settings.max_attachment_bytes} bytes.")
-    doc = await docs.load_document(session, principal, document_id, for_update=True)
+    doc = await domain.load_for_attachments(session, principal, document_id, for_update=True)
     attachment = await domain.add_attachment(
         session, principal, doc, source=file.file, filename=file.filename, content_type=file.content_type,
         withheld=withheld, if_match=if_match,
@@ -53,6 +55,23 @@ async def create_attachment(
     response.headers["ETag"] = etag(doc.version)
     response.headers["Location"] = f"{PREFIX}/documents/{doc.id}/attachments/{attachment.id}"
     return AttachmentStaffRead.model_validate(attachment)
+
+
+@router.get("/documents/{document_id}/attachments", summary="A record's attachments (附件清单)",
+            response_model=RecordAttachments,
+            description="For those who may attach files to the record: the owning organ's catalogue staff, and the "
+                        "document system (integration role) that imported it — which reads here what it has already "
+                        "attached (an import run again uploads no file twice) and the version to send as If-Match. "
+                        "Anyone else: 404, as for a record that does not exist.",
+            responses={**problem_responses(401, 403, 404),
+                       200: {"description": "The attachments; ETag is the record's version", "headers": ETAG_HEADER}})
+async def list_attachments(document_id: str, session: SessionDep, principal: StaffDep,
+                           response: Response) -> RecordAttachments:
+    doc = await domain.load_for_attachments(session, principal, document_id)
+    attachments = await domain.list_attachments(session, principal, doc)
+    response.headers["ETag"] = etag(doc.version)
+    return RecordAttachments(document_id=doc.id, status=doc.status,  # type: ignore[arg-type]
+                             attachments=[AttachmentStaffRead.model_validate(a) for a in attachments])
 
 
 @router.get("/documents/{document_id}/attachments/{attachment_id}", summary="Download an attachment (下载附件)",

@@ -1,9 +1,14 @@
 """附件: real files attached to a record, stored by SHA-256, with the 区分处理 `withheld` flag.
 
 Upload: catalogue staff of the owning organ (drafter, division head, unit head) while the record is in drafting or
-review, with If-Match (the record's version goes up). The declared type must be on the allow-list and the first
-bytes must match it (a renamed .exe is not a PDF); the size is capped while copying. The file is written to a
-temporary name, fsynced and renamed into place, so a crash never leaves a half file under a content address.
+review, with If-Match (the record's version goes up); and the organ's document system (integration role, 批量导入)
+to the drafts it imported itself (same organ, its own source system), so that an imported record is published with
+its files — never another organ's record, nor a record its organ's staff drafted. The same states apply to both:
+files are attached before the decision, so the review (保密审查) that publishes a record has them before it.
+
+The declared type must be on the allow-list and the first bytes must match it (a renamed .exe is not a PDF); the
+size is capped while copying. The file is written to a temporary name, fsynced and renamed into place, so a crash
+never leaves a half file under a content address.
 
 Download is decided at request time, every time: the public gets a file only while the record is public (the one
 visibility rule) and the attachment is not withheld; the organ's staff always (within what they may see); everyone
@@ -27,14 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.blobs import BlobContent, BlobStore
-from catalog_service.domain.documents import add_review_step, require_own, staff_role
+from catalog_service.domain.documents import add_review_step, load_document, require_own, staff_role
 from catalog_service.domain.events import emit_document_event, is_public
-from catalog_service.domain.visibility import is_catalog_staff, visible_documents
+from catalog_service.domain.visibility import is_catalog_staff, public_condition, visible_documents
 from catalog_service.errors import (
     AttachmentContentMismatch,
     AttachmentNotFound,
     AttachmentTooLarge,
+    DocumentNotFound,
     NotEditable,
+    OutsideOrgan,
     UnsupportedAttachmentType,
     WrongRole,
 )
@@ -43,10 +50,11 @@ from services.auth import Principal
 from services.concurrency import bump_version, require_if_match
 from services.errors import AppError
 
-__all__ = ["ALLOWED_TYPES", "StoredFile", "add_attachment", "clean_filename", "open_attachment",
-           "remove_attachment"]
+__all__ = ["ALLOWED_TYPES", "IMPORTER_ROLE", "StoredFile", "add_attachment", "clean_filename", "list_attachments",
+           "load_for_attachments", "open_attachment", "remove_attachment"]
 
 UPLOADER_ROLES = frozenset({"drafter", "division_head", "unit_head"})
+IMPORTER_ROLE = "integration"  # the organ's document system: attaches to the drafts it imported (批量导入)
 ATTACHABLE = frozenset({"draft", "division_review", "unit_review", "referred"})  # before any decision
 DELETABLE = frozenset({"draft"})
 CHUNK = 1024 * 1024
@@ -146,12 +154,58 @@ def _declared_type(content_type: str | None) -> tuple[str, FileType]:
     return media_type, file_type
 
 
-async def add_attachment(session: AsyncSession, principal: Principal, doc: Document, *, source: BinaryIO,
-                         filename: str | None, content_type: str | None, withheld: bool, if_match: str | None,
-                         store: BlobStore, max_bytes: int) -> Attachment:
+def _importer(principal: Principal) -> bool:
+    """A document system's token (integration role, an organ), not catalogue staff."""
+    return principal.organ is not None and IMPORTER_ROLE in principal.roles and not is_catalog_staff(principal)
+
+
+async def load_for_attachments(session: AsyncSession, principal: Principal, document_id: str, *,
+                               for_update: bool = False) -> Document:
+    """The record as load_document finds it; for a document system also the unclassified records it imported
+    itself (its organ, its source system — the bulk import's key) in whatever state. Anything else: the 404 of a
+    record that does not exist."""
+    if not _importer(principal):
+        return await load_document(session, principal, document_id, for_update=for_update)
+    own = (Document.source_system == principal.sub) & Document.classified.is_(False) & Document.organ_id.in_(
+        select(Organ.id).where(Organ.code == principal.organ))
+    stmt = select(Document).where(Document.id == document_id, public_condition() | own)
+    if for_update and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    doc = (await session.execute(stmt)).scalar_one_or_none()
+    if doc is None:
+        raise DocumentNotFound(f"Document {document_id} does not exist.")
+    return doc
+
+
+async def _require_uploader(session: AsyncSession, principal: Principal, doc: Document) -> Organ:
+    """The owning organ's drafter, division head or unit head; or the document system that imported the record."""
+    if _importer(principal):
+        organ = await session.get(Organ, doc.organ_id)
+        assert organ is not None
+        if organ.code != principal.organ or doc.source_system != principal.sub:
+            raise OutsideOrgan("A document system attaches files only to records it imported for its own organ.")
+        return organ
     organ = await require_own(session, principal, doc)
     if not principal.has_any(UPLOADER_ROLES):
         raise WrongRole(f"Attaching files needs one of the roles: {', '.join(sorted(UPLOADER_ROLES))}.")
+    return organ
+
+
+async def list_attachments(session: AsyncSession, principal: Principal, doc: Document) -> list[Attachment]:
+    """附件清单 of a record for those who may attach to it (its organ's staff; the document system that imported
+    it), withheld ones included."""
+    if not _importer(principal):
+        await require_own(session, principal, doc)
+    else:
+        await _require_uploader(session, principal, doc)
+    return list((await session.execute(select(Attachment).where(Attachment.document_id == doc.id)
+                                       .order_by(Attachment.created_at, Attachment.id))).scalars())
+
+
+async def add_attachment(session: AsyncSession, principal: Principal, doc: Document, *, source: BinaryIO,
+                         filename: str | None, content_type: str | None, withheld: bool, if_match: str | None,
+                         store: BlobStore, max_bytes: int) -> Attachment:
+    organ = await _require_uploader(session, principal, doc)
     require_if_match(if_match, doc.version)
     if doc.status not in ATTACHABLE:
         raise NotEditable(f"Files are attached during drafting and review; this record is {doc.status}.")
@@ -168,7 +222,8 @@ async def add_attachment(session: AsyncSession, principal: Principal, doc: Docum
                             sha256=stored.sha256, withheld=withheld, created_by=principal.sub)
     session.add(attachment)
     await session.flush()
-    await add_review_step(session, doc, principal, action="attachment_added", role=staff_role(principal),
+    role = IMPORTER_ROLE if _importer(principal) else staff_role(principal)
+    await add_review_step(session, doc, principal, action="attachment_added", role=role,
                           status_before=doc.status, attribute_before=doc.attribute,
                           comment=f"附件 {attachment.id}: {name} ({stored.size} bytes, sha256 {stored.sha256[:12]}…)"
                                   + ("，不予公开 (withheld)" if withheld else ""))

@@ -379,7 +379,8 @@ def _uuid(urn: str | None) -> str | None:
 
 def from_profile(profile: Profile, record: dict[str, Any], *, reviewer: str) -> dict[str, Any]:
     """The bulk-import record (POST /documents/bulk) for one valid profile record: every public field, the id as
-    external_id, published under its own date, validity and 索引号 (history), the review that made it public."""
+    external_id, published under its own date, validity and 索引号 (history), the review that made it public; and
+    the files it lists (attachments: filename, media_type, size, sha256, url), which the bulk import does not carry."""
     if profile == "dcat-jsonld":
         d = DcatDataset.model_validate(record)
         fields = {
@@ -389,6 +390,8 @@ def from_profile(profile: Profile, record: dict[str, Any], *, reviewer: str) -> 
             "keywords": d.keyword, "written_date": d.created, "effective_date": d.effective_date,
             "body": d.body, "interpretation_of": _uuid(d.interpretation_of), "published_at": d.issued,
             "validity": d.validity.notation, "repeal_date": d.repeal_date, "organ": d.publisher.identifier}
+        files = [{"filename": f.title, "media_type": f.media_type.removeprefix(IANA), "size": f.byte_size,
+                  "sha256": f.checksum.value, "url": f.download_url} for f in d.distribution]
     else:
         j = JiyuehuaRecord.model_validate(record)
         fields = {
@@ -398,6 +401,8 @@ def from_profile(profile: Profile, record: dict[str, Any], *, reviewer: str) -> 
             "key_areas": [t.代码 for t in j.重点领域], "keywords": j.关键词, "written_date": j.成文日期,
             "effective_date": j.实施日期, "body": j.正文, "interpretation_of": j.解读对象, "published_at": j.发布日期,
             "validity": j.有效性.代码, "repeal_date": j.废止日期, "organ": j.发布机构.代码}
+        files = [{"filename": a.名称, "media_type": a.格式, "size": a.大小, "sha256": a.SHA256, "url": a.下载地址}
+                 for a in j.附件]
     published_on = fields["published_at"].astimezone(SHANGHAI).date()
     history = _drop_none({"published_at": fields["published_at"].isoformat(), "validity": str(fields["validity"]),
                           "repeal_date": _day(fields["repeal_date"]), "index_no": fields["index_no"]})
@@ -413,4 +418,5 @@ def from_profile(profile: Profile, record: dict[str, Any], *, reviewer: str) -> 
                    "basis": f"已公开记录迁移（{profile}）"},
         "history": history,
     })
-    return {"organ": fields["organ"], "record": bulk}
+    # The files go to the new record through the attachment upload (importer.py), before it is published.
+    return {"organ": fields["organ"], "record": bulk, "attachments": files}

@@ -84,7 +84,7 @@ class Sweep:
                                                                               every_version})
             self.requests += 1
             assert r.status_code == (304 if doc.public else 404), (who.name, doc.key, r.status_code)
-            for sub in ("record", "review-log"):
+            for sub in ("record", "review-log", "attachments"):
                 r = await self.get(who, f"GET /api/v1/catalog/documents/{{document_id}}/{sub}",
                                    f"{API}/documents/{doc.id}/{sub}", staff_view=True)
                 if self.w.may_see(who, doc, staff_view=True):
