@@ -10,11 +10,11 @@ On SQLite there is one process by design (the embedded default); the test still 
 single writer already serialises the two rounds."""
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -68,6 +68,17 @@ async def instances(url: str, count: int, *, job_interval: float) -> AsyncIterat
         await asyncio.gather(*tasks)
 
 
+class Recorder(logging.Handler):
+    """The warnings of the jobs' loops (a failed round)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 async def events(client: httpx.AsyncClient) -> list[dict]:
     items, after = [], "0"
     while True:
@@ -83,6 +94,8 @@ async def test_two_instances_close_each_overdue_application_once(request_url):
     desk = Desk(organ_code())
     database = Database(make_engine(request_url, null_pool=True))
     kinds: dict[str, str] = {}
+    failed_rounds = Recorder()
+    logging.getLogger("gongkai.jobs").addHandler(failed_rounds)  # the apps' logging setup replaces root's handlers
     try:
         # Set up with the sweep off, so the overdue applications wait for both instances' first rounds.
         async with instances(request_url, 1, job_interval=0) as (setup,):
@@ -121,6 +134,9 @@ async def test_two_instances_close_each_overdue_application_once(request_url):
                 "each overdue application closed (and announced) exactly once"
             expired = Counter(e["entity_id"] for e in feed if e["type"] == "application.consultation_expired")
             assert expired == Counter({i: 1 for i, k in kinds.items() if k == "consultation"})
+            # One instance does each round and the other skips it (take_round), rather than doing the same work
+            # and failing on the applications' versions (a round rolled back and logged).
+            assert failed_rounds.messages == []
             assert Counter(e["type"] for e in feed) - before == Counter(
                 {"application.closed": 16, "application.consultation_expired": 8}), "no other event either"
 
@@ -143,4 +159,29 @@ async def test_two_instances_close_each_overdue_application_once(request_url):
                     # Dated the day the period ran out (legal-rules §1.13), whichever instance closed it.
                     assert record["closed_on"] == ("2025-10-22" if kind == "supplement" else "2025-11-10")
     finally:
+        logging.getLogger("gongkai.jobs").removeHandler(failed_rounds)
         await database.bind.dispose()
+
+
+async def test_a_calendar_year_loaded_on_one_instance_is_counted_by_the_other(request_url):
+    """Each process keeps the working-day calendar in memory (domain/calendar.py); a year an admin loads through
+    one instance must be counted by the other's next deadline, not after a restart."""
+    calendar = f"{API}/calendar"
+    official = {"notice": "国务院办公厅关于2027年部分节假日安排的通知（测试数据）",
+                "holidays": [{"date": f"2027-02-{d:02d}", "name": "春节"} for d in range(6, 13)],
+                "makeup_workdays": [{"date": "2027-02-20", "name": "春节"}]}
+
+    async def tenth_working_day(client: httpx.AsyncClient) -> dict:
+        r = await client.get(f"{calendar}/add-working-days", params={"start": "2027-02-01", "days": 10})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async with instances(request_url, 2, job_interval=0) as (first, second):
+        provisional = await tenth_working_day(second)  # the second instance has the calendar cached now
+        assert (provisional["date"], provisional["provisional"]) == ("2027-02-15", True)
+        r = await first.put(f"{calendar}/years/2027", json=official, headers=ADMIN)
+        assert r.status_code == 200, r.text
+        official_answer = await tenth_working_day(second)
+        # 2/2–2/5 are working days 1–4, 春节 2/6–2/12 is off, 2/15–2/19 are 5–9 and Saturday 2/20 (调休上班) is 10.
+        assert (official_answer["date"], official_answer["provisional"]) == ("2027-02-20", False)
+        assert (await second.get(f"{calendar}/years/2027")).json()["status"] == "official"
