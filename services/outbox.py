@@ -41,6 +41,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -228,6 +229,14 @@ FetchEvents = Callable[[int, int], Awaitable["list[EventRead] | FeedPage"]]
 ApplyBatch = Callable[[AsyncSession, list[EventRead]], Awaitable[None]]
 
 
+def _insert_missing(session: AsyncSession, table: Table, **values: Any) -> Any:
+    """INSERT of a row unless its primary key is taken (ON CONFLICT DO NOTHING). On PostgreSQL a row another
+    transaction inserted and has not committed yet makes this wait for that transaction, then insert nothing."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).values(**values).on_conflict_do_nothing(
+        index_elements=[column.name for column in table.primary_key.columns])
+
+
 class FeedConsumer:
     """Applies another service's events exactly once: effects and cursor commit in one transaction.
 
@@ -274,22 +283,22 @@ class FeedConsumer:
         self.oldest_pending_at = events[0].occurred_at
         applied = 0
         async with self.database.transaction() as session:
+            # Several instances (多实例) run the same consumer: the cursor row is locked before the batch is applied,
+            # so they take turns and the later one skips what the earlier applied. The row is made to exist first
+            # (inserting nothing when it does): with no row to lock, two instances starting on a new consumer both
+            # applied the first batch and one then failed on the row's key — work done twice, a rollback logged.
+            await session.execute(_insert_missing(session, self.cursors, consumer=self.name, position=0,
+                                                  updated_at=datetime.now(UTC)))
             stmt = select(self.cursors.c.position).where(self.cursors.c.consumer == self.name)
             if session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update()
-            current = (await session.execute(stmt)).scalar_one_or_none()
-            position = int(current or 0)
+            position = int((await session.execute(stmt)).scalar_one())
             fresh = [item for item in events if item.id > position]  # skip what an earlier run applied
             if fresh:
                 await self.apply(session, fresh)
                 position, applied = fresh[-1].id, len(fresh)
-            now = datetime.now(UTC)
-            if current is None:
-                await session.execute(self.cursors.insert().values(consumer=self.name, position=position,
-                                                                   updated_at=now))
-            else:
-                await session.execute(self.cursors.update().where(self.cursors.c.consumer == self.name)
-                                      .values(position=position, updated_at=now))
+            await session.execute(self.cursors.update().where(self.cursors.c.consumer == self.name)
+                                  .values(position=position, updated_at=datetime.now(UTC)))
         self.head_seen = max(self.head_seen, events[-1].id)
         self.position_seen = position
         self.oldest_pending_at = None if position >= self.head_seen else self.oldest_pending_at

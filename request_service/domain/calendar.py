@@ -13,6 +13,8 @@ processes stay consistent without a message bus.
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
+from weakref import WeakKeyDictionary
 
 import chinese_calendar
 from chinese_calendar import constants as cc_constants
@@ -155,7 +157,9 @@ async def ensure_seeded(session: AsyncSession, years: range | None = None) -> li
     return added
 
 
-_cache: Calendar | None = None
+# One snapshot per connection pool — per process, as a process has one engine per database. Several instances run
+# in one process (tests of 多实例) then keep apart what separate processes would: none sees another's reload.
+_cache: WeakKeyDictionary[Any, Calendar] = WeakKeyDictionary()
 
 
 def signature_query() -> Select[tuple[int, int, datetime | None]]:
@@ -170,13 +174,14 @@ def signature_query() -> Select[tuple[int, int, datetime | None]]:
 async def current_calendar(session: AsyncSession, signature: tuple | None = None) -> Calendar:
     """The calendar as stored now: a cached snapshot, reloaded only when the signature (signature_query, read here
     unless the caller already has it from this transaction) differs from the snapshot's."""
-    global _cache
     if signature is None:
         signature = tuple((await session.execute(signature_query())).one())
     else:
         signature = tuple(signature)
-    if _cache is not None and _cache.signature == signature:
-        return _cache
+    pool = session.bind.sync_engine.pool
+    cached = _cache.get(pool)
+    if cached is not None and cached.signature == signature:
+        return cached
     # Plain columns, not entities: no stale objects from the session's identity map after a year is replaced.
     year_rows = (await session.execute(select(CalendarYear.year, CalendarYear.status))).all()
     rows = (await session.execute(select(CalendarDay.day, CalendarDay.year, CalendarDay.kind, CalendarDay.name)
@@ -189,5 +194,5 @@ async def current_calendar(session: AsyncSession, signature: tuple | None = None
     for year, status in year_rows:
         holidays, makeups = by_year.get(year, ({}, {}))
         years[year] = YearData(status, holidays, makeups) if status == "official" else _provisional(year)
-    _cache = Calendar(years, signature)
-    return _cache
+    _cache[pool] = calendar = Calendar(years, signature)
+    return calendar
