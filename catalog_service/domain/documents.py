@@ -415,7 +415,8 @@ async def public_records_json(session: AsyncSession, *conditions: Any, after: st
     (not the original body), the labels from tables built once, one `to_json` per record — the snapshot of a
     million records spent most of its time on the ORM, the models' validation and four label models per record.
     A stored code that is not in its vocabulary fails here (KeyError) as it fails validation there."""
-    rows = (await session.execute(
+    connection = await session.connection()  # the session's transaction (its snapshot); Core rows, no ORM layer
+    rows = (await connection.execute(
         select(*_PUBLIC_COLUMNS).join(Organ, Organ.id == Document.organ_id)
         .where(visible_condition(ANONYMOUS), Document.id > after, *conditions)
         .order_by(Document.id).limit(limit))).all()
@@ -424,7 +425,7 @@ async def public_records_json(session: AsyncSession, *conditions: Any, after: st
     attachments: dict[str, list[dict[str, Any]]] = {}
     # The batch's attachments by the same id range and conditions, not by an IN list of its ids (compiling a
     # parameter per record cost as much as the records' JSON).
-    for doc_id, *attachment in (await session.execute(
+    for doc_id, *attachment in (await connection.execute(
             select(Attachment.document_id, Attachment.id, Attachment.filename, Attachment.content_type,
                    Attachment.size, Attachment.sha256).join(Document, Document.id == Attachment.document_id)
             .where(visible_condition(ANONYMOUS), Document.id > after, Document.id <= rows[-1][0], *conditions,
