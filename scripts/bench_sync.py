@@ -463,7 +463,7 @@ def main() -> int:
     with args.out.open("a", encoding="utf-8") as out:
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
     text = summary(result)
-    (args.out.parent / "sync.md").write_text(text, encoding="utf-8")
+    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 
