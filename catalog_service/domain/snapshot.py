@@ -2,7 +2,8 @@
 
 Snapshot (`GET /api/v1/catalog/snapshot`): NDJSON. Line 1 is a header naming the change-feed cursor the snapshot is
 consistent with; then one line per public record — exactly the public view `GET /documents/{id}` and the change
-feed serve (documents.public_reads, the one public projection; never a staff field) — in id order; the last line
+feed serve (documents.public_reads, the one public projection; never a staff field), byte for byte, built in bulk
+by documents.public_records_json — in id order; the last line
 is a trailer with the record count and the same cursor, so a cut-off stream is recognisable (no trailer). The head
 of the feed and every record are read in one snapshot transaction (Database.snapshot: PostgreSQL REPEATABLE READ,
 SQLite one read transaction), in keyset batches of `batch_size` records: memory stays flat however large the
