@@ -49,7 +49,7 @@ class Settings(ServiceSettings):
     calendar_feed_enabled: bool = True
     calendar_feed_interval_seconds: float = 10.0  # idle wait between polls once caught up
     # 可验证的同步 (domain/snapshot.py): records read per keyset batch of a snapshot or digest; memory is per batch.
-    snapshot_batch_size: int = Field(500, ge=1, le=10_000)
+    snapshot_batch_size: int = Field(2000, ge=1, le=10_000)
     calendar_feed_batch_size: int = 500  # the feed carries every request-service event; most are skipped
     # 检索索引 (domain/indexer.py): this process's search index. Unset: in memory, built from the database at start
     # (the embedded default; fine for tens of thousands of records). Production: a directory per instance.

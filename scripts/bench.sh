@@ -16,7 +16,8 @@
 # PostgreSQL with per-process memory sampling: a 30-minute soak, 2 minutes with QUICK=1), fuzz (schemathesis
 # against the running system on PostgreSQL, ≥ 10,000 requests; 3 examples per operation with QUICK=1), sync
 # (integrating agencies, issue 15: webhook deliveries/s and commit→delivery lag at 10 and 100 subscriptions, and the
-# NDJSON snapshot's time and server memory at two catalogue sizes, scripts/bench_sync.py), replicas
+# NDJSON snapshot's time, server and client memory at SNAPSHOT_SIZES documents — default 100,000 and 1,000,000,
+# seeded straight into PostgreSQL, not through the API, scripts/bench_sync.py), replicas
 # (issue 17: a primary and a streaming standby pinned to one core each — intake p95 quiet vs under a search storm on
 # the standby vs the same storm on the primary, one vs two catalogue workers, replica lag under a bulk import;
 # scripts/bench_replicas.py, a few minutes).
@@ -48,7 +49,7 @@ for part in $ONLY; do
     stats)    run stats scripts/bench_stats.sh ;;
     fuzz)     run fuzz .venv/bin/python scripts/bench_fuzz.py ;;
     load)     run load scripts/bench_load.sh ;;
-    sync)     run sync .venv/bin/python scripts/bench_sync.py --snapshot-sizes "${SNAPSHOT_SIZES:-100000,300000}" ;;
+    sync)     run sync .venv/bin/python scripts/bench_sync.py --snapshot-sizes "${SNAPSHOT_SIZES:-100000,1000000}" ;;
     replicas) run replicas .venv/bin/python scripts/bench_replicas.py ;;
     *) echo "unknown part $part" >&2; status=1 ;;
   esac

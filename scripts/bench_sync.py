@@ -17,11 +17,15 @@ subscriptions S (all on one organ, all event types):
     over the time from the first batch's response to the last delivery's arrival; the lag percentiles of the burst
     are queueing behind the backlog, reported too.
   Every delivery is checked: each (subscription, record) arrives, and per subscription in `seq` order.
-snapshot — records imported through the API (the public projection computed as in production), then multiplied in
-SQL to each size (INSERT … SELECT: new ids, 索引号 and external ids; no outbox events, so the search index and the
-dispatcher do not grow with it); GET /snapshot is read to its trailer, counting lines (nothing kept); the server's
-RSS is sampled every 20 ms during the stream. Streamed means the RSS peak during the stream minus the RSS before it
-does not grow with N.
+snapshot — for each size (ascending, in one run, on one server) the catalogue is filled up to that many documents
+straight in the database, NOT through the API (the bulk API's ~165 documents/s would take hours for 1 M): the
+generator of the search benchmark (scripts/bench_search_data.py — realistic 政务公开 titles, summaries and bodies,
+the public projection computed by the service's own refresh_projection, ~92 % of the documents public, the others
+drafts, in review, withdrawn or classified), COPYed by --seed-workers processes, plus attachment rows for about one
+record in 16 (some withheld), then VACUUM ANALYZE. GET /snapshot is then read through HTTP from the running
+uvicorn process to its trailer, counting lines as bytes arrive (nothing kept); the server's RSS (process and
+children) and this client's are sampled every 20 ms, and the server's VmHWM read at the end. Streamed means the
+RSS peak during the stream minus the RSS before it does not grow with N, nor does the client's.
 Result: JSON lines appended to bench-results/sync.jsonl; a summary in bench-results/sync.md and on stdout.
 Every process is started here and stopped by its own PID; the cluster directory is removed afterwards.
 """
@@ -36,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import bench_search
+import bench_search_data as seed_data
 from bench_bulk import cpu_seconds, make_record, rss_kib, wait_ready
 
 from catalog_service.codes import uscc_check_char
@@ -217,82 +224,114 @@ async def webhook_case(client: httpx.AsyncClient, receiver: Receiver, subscripti
     }
 
 
-async def multiply_to(db_url: str, source: str, size: int, tag: str) -> int:
-    """Copies the benchmark organ's published records in SQL until it has `size` public records."""
+SEED_CHUNK = 20_000  # documents generated and COPYed per worker task
+
+
+def _vm_kib(pid: int, key: str) -> int:
+    """One Vm* line of /proc/<pid>/status (VmHWM: the process's peak resident memory so far)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+async def seed_to(db_url: str, have: int, size: int, n_total: int, workers: int) -> dict[str, Any]:
+    """Documents `have`..`size`-1 of scripts/bench_search_data.py (the 政务公开 generator of the search benchmark:
+    public projection by the service's own refresh_projection, ~92 % public, the rest drafts, withdrawn,
+    classified…) COPYed straight into the table by worker processes (bench_search._load_chunk) — not through the
+    API — and an attachment (one visible, every 32nd record also a withheld one) on about one record in 16."""
+    started = time.perf_counter()
+    if have == 0:
+        conn = await asyncpg.connect(db_url)
+        try:
+            now = datetime.now(UTC)
+            await conn.copy_records_to_table("organ", records=[
+                (o.id, o.code, o.name, o.kind, o.parent_id, o.path, 1, now, now) for o in seed_data.organs()],
+                columns=["id", "code", "name", "kind", "parent_id", "path", "version", "created_at", "updated_at"])
+        finally:
+            await conn.close()
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(workers) as pool:
+        await asyncio.gather(*[loop.run_in_executor(pool, bench_search._load_chunk, db_url, start,
+                                                    min(start + SEED_CHUNK, size), n_total)
+                               for start in range(have, size, SEED_CHUNK)])
     conn = await asyncpg.connect(db_url)
     try:
-        have = await conn.fetchval("SELECT count(*) FROM document WHERE status = 'published'")
-        seeds = await conn.fetchval("SELECT count(*) FROM document WHERE source_system = $1", source)
-        rounds = max(0, -(-(size - have) // seeds))
-        columns = [r["column_name"] for r in await conn.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'document' "
-            "ORDER BY ordinal_position")]
-        replaced = {"id": "gen_random_uuid()::text", "index_no": f"d.index_no || '-{tag}' || g",
-                    "external_id": f"d.external_id || '-{tag}' || g"}
-        select = ", ".join(replaced.get(c, f"d.{c}") for c in columns)
-        if rounds:
-            await conn.execute(
-                f"INSERT INTO document ({', '.join(columns)}) SELECT {select} FROM document d "
-                f"CROSS JOIN generate_series(1, {rounds}) g WHERE d.source_system = $1", source)
-        await conn.execute("ANALYZE document")
-        return await conn.fetchval("SELECT count(*) FROM document WHERE status = 'published'")
+        first = f"{have:08x}"  # generated ids begin with the document's number in hex: the new ones sort after
+        await conn.execute(
+            "INSERT INTO attachment (id, document_id, filename, content_type, size, sha256, withheld, created_by, "
+            "created_at) SELECT gen_random_uuid()::text, d.id, '附件' || w || '：' || left(d.title, 20) || '.pdf', "
+            "'application/pdf', 20000 + length(d.body) * w, encode(sha256(convert_to(d.id || w, 'UTF8')), 'hex'), "
+            "w = 2, 'bench', d.created_at FROM document d CROSS JOIN generate_series(1, 2) w "
+            "WHERE d.id >= $1 AND right(d.id, 1) = '0' AND (w = 1 OR right(d.id, 2) IN ('00', '80'))", first)
+        await conn.execute("VACUUM ANALYZE document")
+        await conn.execute("VACUUM ANALYZE attachment")
+        public = await conn.fetchval("SELECT count(*) FROM document WHERE status = 'published' AND NOT classified")
+        attachments = await conn.fetchval("SELECT count(*) FROM attachment WHERE NOT withheld")
     finally:
         await conn.close()
+    return {"documents": size, "public": public, "visible_attachments": attachments,
+            "seed_seconds": round(time.perf_counter() - started, 1)}
 
 
 async def read_snapshot(base: str, server_pid: int) -> dict[str, Any]:
-    before = rss_kib(server_pid)
-    peak = before
+    """GET /snapshot to its trailer, counting lines as the bytes arrive (nothing kept but the current line's tail),
+    with the server's and this client's resident memory sampled every 20 ms."""
+    before, client_before = rss_kib(server_pid), _vm_kib(os.getpid(), "VmRSS")
+    peak, client_peak = before, client_before
     done = False
 
     async def sample() -> None:
-        nonlocal peak
+        nonlocal peak, client_peak
         while not done:
-            peak = max(peak, rss_kib(server_pid))
+            peak, client_peak = max(peak, rss_kib(server_pid)), max(client_peak, _vm_kib(os.getpid(), "VmRSS"))
             await asyncio.sleep(0.02)
 
     sampler = asyncio.create_task(sample())
     lines = size = 0
-    trailer: dict[str, Any] = {}
+    tail = b""
     started = time.perf_counter()
     first_byte = None
     async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(3600)) as client, \
             client.stream("GET", f"{API}/snapshot") as response:
         response.raise_for_status()
-        async for line in response.aiter_lines():
+        async for chunk in response.aiter_raw(1 << 20):
             first_byte = first_byte or time.perf_counter() - started
-            lines += 1
-            size += len(line) + 1
-            if line.startswith('{"end"'):
-                trailer = json.loads(line)["end"]
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+            tail = (tail + chunk)[-(1 << 16):]  # the trailer is the last line, far shorter than this
     elapsed = time.perf_counter() - started
     done = True
     await sampler
+    trailer = json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])["end"]
     return {"records": trailer.get("records"), "lines": lines, "mb": round(size / 1e6, 1),
             "seconds": round(elapsed, 1), "records_per_s": round((trailer.get("records") or 0) / elapsed),
-            "first_line_ms": round((first_byte or 0) * 1000), "rss_before_mib": round(before / 1024, 1),
-            "rss_peak_mib": round(peak / 1024, 1), "rss_growth_mib": round((peak - before) / 1024, 1)}
+            "mb_per_s": round(size / 1e6 / elapsed, 1), "first_line_ms": round((first_byte or 0) * 1000),
+            "rss_before_mib": round(before / 1024, 1), "rss_peak_mib": round(peak / 1024, 1),
+            "rss_growth_mib": round((peak - before) / 1024, 1), "server_vmhwm_mib": round(
+                _vm_kib(server_pid, "VmHWM") / 1024, 1),
+            "client_rss_before_mib": round(client_before / 1024, 1),
+            "client_rss_peak_mib": round(client_peak / 1024, 1)}
 
 
-async def snapshot_part(base: str, db_url: str, server_pid: int, sizes: list[int]) -> list[dict[str, Any]]:
-    admin = {"Authorization": f"Bearer {mint_token(AuthSettings(), sub='bench-admin', roles=['admin'])}"}
-    organ = organ_code(900)
-    async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(600)) as client:
-        (await client.post(f"{API}/organs", headers=admin, json={"code": organ, "name": "快照基准测试局",
-                                                                 "kind": "department"})).raise_for_status()
-        publisher = Publisher(client, organ, "snap")
-        for _ in range(10):
-            await publisher.publish(100)
+async def snapshot_part(base: str, db_url: str, server_pid: int, sizes: list[int], workers: int
+                        ) -> list[dict[str, Any]]:
     results = []
-    for k, size in enumerate(sizes):
-        total = await multiply_to(db_url, "bench-snap", size, f"x{k}")
-        result = {"size": total, **await read_snapshot(base, server_pid)}
-        if result["records"] != total:
-            raise RuntimeError(f"snapshot has {result['records']} records, {total} are public")
+    have = 0
+    for size in sorted(sizes):
+        seeded = await seed_to(db_url, have, size, max(sizes), workers)
+        have = size
+        load = os.getloadavg()[0]
+        result = {"size": seeded["public"], **seeded, "load_avg_1m_before": round(load, 2),
+                  **await read_snapshot(base, server_pid)}
+        if result["records"] != seeded["public"]:
+            raise RuntimeError(f"snapshot has {result['records']} records, {seeded['public']} are public")
         results.append(result)
-        print(f"  snapshot of {total:,} records: {result['seconds']} s ({result['records_per_s']:,}/s, "
+        print(f"  {size:,} documents seeded in {seeded['seed_seconds']} s (not through the API); snapshot of "
+              f"{result['records']:,} public records: {result['seconds']} s ({result['records_per_s']:,}/s, "
               f"{result['mb']} MB), server RSS {result['rss_before_mib']} → peak {result['rss_peak_mib']} MiB "
-              f"(+{result['rss_growth_mib']} MiB)", flush=True)
+              f"(+{result['rss_growth_mib']} MiB), client RSS {result['client_rss_before_mib']} → "
+              f"{result['client_rss_peak_mib']} MiB, load {load:.1f}", flush=True)
     return results
 
 
@@ -352,11 +391,15 @@ def summary(result: dict[str, Any]) -> str:
                          f"{w['server_cpu_ms_per_delivery']} / {w['postgres_cpu_ms_per_delivery']} ms |")
         lines.append("")
     if result.get("snapshot"):
-        lines += ["| Snapshot records | Time | Records/s | MB | Server RSS before → peak (growth) |",
-                  "|---|---|---|---|---|"]
+        lines += ["Snapshot: documents seeded straight into PostgreSQL (generator of the search benchmark, not through "
+                  "the API), then GET /snapshot read through HTTP from the uvicorn process (1 worker).", "",
+                  "| Documents (public records) | Seeding | Snapshot time | Records/s | MB (MB/s) | Server RSS before → "
+                  "peak (growth), VmHWM | Client RSS before → peak | Load (1 min) |", "|---|---|---|---|---|---|---|---|"]
         for s in result["snapshot"]:
-            lines.append(f"| {s['size']:,} | {s['seconds']} s | {s['records_per_s']:,} | {s['mb']} | "
-                         f"{s['rss_before_mib']} → {s['rss_peak_mib']} MiB (+{s['rss_growth_mib']}) |")
+            lines.append(f"| {s['documents']:,} ({s['records']:,}) | {s['seed_seconds']} s | {s['seconds']} s | "
+                         f"**{s['records_per_s']:,}** | {s['mb']} ({s['mb_per_s']}) | {s['rss_before_mib']} → "
+                         f"{s['rss_peak_mib']} MiB (+{s['rss_growth_mib']}), {s['server_vmhwm_mib']} MiB | "
+                         f"{s['client_rss_before_mib']} → {s['client_rss_peak_mib']} MiB | {s['load_avg_1m_before']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -368,7 +411,9 @@ def main() -> int:
     parser.add_argument("--burst-docs", type=ints, default=[100, 10])
     parser.add_argument("--steady-seconds", type=ints, default=[20, 10])
     parser.add_argument("--steady-interval", type=float, default=2.0)
-    parser.add_argument("--snapshot-sizes", type=ints, default=[100_000, 300_000])
+    parser.add_argument("--snapshot-sizes", type=ints, default=[100_000, 1_000_000],
+                        help="documents in the catalogue at each snapshot (~92 %% of them public)")
+    parser.add_argument("--seed-workers", type=int, default=2, help="processes generating and COPYing documents")
     parser.add_argument("--port", type=int, default=18131)
     parser.add_argument("--pg-port", type=int, default=54351)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results/sync.jsonl")
@@ -403,7 +448,8 @@ def main() -> int:
         if "webhooks" in parts:
             result["webhooks"] = asyncio.run(webhooks_part(base, server.pid, pg_pid, args))
         if "snapshot" in parts:
-            result["snapshot"] = asyncio.run(snapshot_part(base, db_url, server.pid, args.snapshot_sizes))
+            result["snapshot"] = asyncio.run(snapshot_part(base, db_url, server.pid, args.snapshot_sizes,
+                                                           args.seed_workers))
     finally:
         if server is not None:
             server.terminate()  # our own child, by its PID
@@ -417,7 +463,7 @@ def main() -> int:
     with args.out.open("a", encoding="utf-8") as out:
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
     text = summary(result)
-    (args.out.parent / "sync.md").write_text(text, encoding="utf-8")
+    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
     print(text)
     return 0
 

@@ -2,7 +2,8 @@
 
 Snapshot (`GET /api/v1/catalog/snapshot`): NDJSON. Line 1 is a header naming the change-feed cursor the snapshot is
 consistent with; then one line per public record — exactly the public view `GET /documents/{id}` and the change
-feed serve (documents.public_reads, the one public projection; never a staff field) — in id order; the last line
+feed serve (documents.public_reads, the one public projection; never a staff field), byte for byte, built in bulk
+by documents.public_records_json — in id order; the last line
 is a trailer with the record count and the same cursor, so a cut-off stream is recognisable (no trailer). The head
 of the feed and every record are read in one snapshot transaction (Database.snapshot: PostgreSQL REPEATABLE READ,
 SQLite one read transaction), in keyset batches of `batch_size` records: memory stays flat however large the
@@ -38,15 +39,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain import feed_cursor
-from catalog_service.domain.documents import public_reads
+from catalog_service.domain.documents import public_records_json
 from catalog_service.domain.events import PUBLIC_CHANGE_TYPES
 from catalog_service.domain.organs import get_organ_by_code
 from catalog_service.domain.sync import _was_public
-from catalog_service.domain.visibility import visible_documents
 from catalog_service.errors import DigestPositionPassed
 from catalog_service.models import Document, Organ, outbox
-from catalog_service.schemas import DocumentPublicRead, SnapshotDigest
-from services.auth import ANONYMOUS
+from catalog_service.schemas import SnapshotDigest
 
 # Opens the snapshot transaction an export is read in: `Database.snapshot` of the primary, or a read replica's
 # (catalog_service/deps.public_snapshot) — both REPEATABLE READ, READ ONLY, always rolled back.
@@ -87,21 +86,18 @@ async def feed_head(session: AsyncSession) -> int:
 
 
 async def _public_batches(session: AsyncSession, batch_size: int, *conditions: Any
-                          ) -> AsyncIterator[list[DocumentPublicRead]]:
-    """The public views in id order, `batch_size` at a time (keyset: no OFFSET, each batch one index range)."""
+                          ) -> AsyncIterator[list[tuple[str, bytes]]]:
+    """The public records as (id, JSON) in id order, `batch_size` at a time (keyset: no OFFSET, each batch one index
+    range; nothing of a batch is kept once it is streamed, so memory stays flat)."""
     after = ""
     while True:
-        docs = (await session.execute(
-            visible_documents(ANONYMOUS).where(Document.id > after, *conditions)
-            .order_by(Document.id).limit(batch_size))).scalars().all()
-        if not docs:
+        batch = await public_records_json(session, *conditions, after=after, limit=batch_size)
+        if not batch:
             return
-        after = docs[-1].id
-        views = await public_reads(session, docs)
-        session.expunge_all()  # flat memory: nothing of a streamed batch stays in the identity map
-        yield views
-        if len(docs) < batch_size:
+        yield batch
+        if len(batch) < batch_size:
             return
+        after = batch[-1][0]
 
 
 def _line(value: Any) -> bytes:
@@ -116,9 +112,9 @@ async def snapshot_lines(open_snapshot: OpenSnapshot, cursor_key: bytes, batch_s
         yield _line({"snapshot": {"format": FORMAT, "cursor": cursor,
                                   "taken_at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}})
         count = 0
-        async for views in _public_batches(session, batch_size):
-            count += len(views)
-            yield b"".join(view.model_dump_json().encode() + b"\n" for view in views)
+        async for batch in _public_batches(session, batch_size):
+            count += len(batch)
+            yield b"".join(record + b"\n" for _, record in batch)
         yield _line({"end": {"records": count, "cursor": cursor}})
 
 
@@ -150,8 +146,9 @@ async def organ_digest(open_snapshot: OpenSnapshot, organ_code: str, as_of: int 
                 f"Public records of organ {organ.code} changed after the given position: follow /changes to its "
                 "end and ask again with the new cursor.")
         pairs: list[tuple[str, str]] = []  # (id, hash) only: flat in the records' size, linear in their number
-        async for views in _public_batches(session, batch_size, Document.organ_id == organ.id):
-            pairs += [(view.id, record_hash(view.model_dump(mode="json"))) for view in views]
+        async for batch in _public_batches(session, batch_size, Document.organ_id == organ.id):
+            # The record as a harvester holds it: parsed from exactly the JSON the snapshot and the feed send.
+            pairs += [(doc_id, record_hash(json.loads(record))) for doc_id, record in batch]
         position = as_of if as_of is not None else feed_cursor.encode(cursor_key, head)
         return SnapshotDigest(organ=organ.code, as_of=str(position),
                               records=len(pairs), algorithm="sha256", digest=digest_of(pairs))

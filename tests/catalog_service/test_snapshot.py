@@ -35,7 +35,9 @@ def parse_snapshot(r: httpx.Response) -> tuple[int, dict[str, dict[str, Any]]]:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/x-ndjson")
     assert r.headers["cache-control"] == "no-store"
-    lines = [json.loads(line) for line in r.text.splitlines()]
+    # Lines end at LF only (NDJSON): str.splitlines would also cut at U+2028, which JSON leaves unescaped in a string.
+    assert r.content.endswith(b"\n")
+    lines = [json.loads(line) for line in r.content.split(b"\n")[:-1]]
     header, *records, trailer = lines
     cursor = header["snapshot"]["cursor"]
     assert header["snapshot"]["format"] == "gongkai-catalog-snapshot/1"
@@ -278,17 +280,17 @@ async def test_the_stream_stays_consistent_when_records_change_between_batches(t
             etag = await staff_etag(client, staff, last)
             before = public_record((await client.get(f"{API}/documents/{last}")).json())
             later: list[str] = []
-            reads = domain.public_reads
+            reads = domain.public_records_json
 
-            async def reads_then_change(session, docs):
-                views = await reads(session, docs)
+            async def reads_then_change(session, *conditions, after, limit):
+                views = await reads(session, *conditions, after=after, limit=limit)
                 if not later:  # after the first batch, once
                     await act(client, staff.unit_head, last, "withdraw", etag, {"comment": "发布有误，撤回"})
                     later.extend(await imported(client, staff.organ,
                                                 *[record(n, review=REVIEW) for n in range(5, 10)]))
                 return views
 
-            monkeypatch.setattr(domain, "public_reads", reads_then_change)
+            monkeypatch.setattr(domain, "public_records_json", reads_then_change)
             cursor, records = parse_snapshot(await client.get(f"{API}/snapshot"))
             monkeypatch.undo()
             assert len(later) == 5
@@ -324,3 +326,56 @@ async def test_a_renamed_organ_reaches_the_harvesters_copy(catalog):
     # A cache holding the record under its old ETag revalidates to the new name, not a 304.
     assert (await catalog.get(f"{API}/documents/{ids[0]}", headers={"If-None-Match": cached})).status_code == 200
     await harvester.assert_in_sync(staff.organ)
+
+
+async def test_each_snapshot_line_is_the_public_record_exactly_as_the_feed_serialises_it(catalog_db, tmp_path):
+    """The snapshot builds its lines without a model per record (a million records stream); each line must still be
+    byte for byte the public record's JSON (`DocumentPublicRead`, as `/changes` and the webhooks carry it): labels
+    in order, attachments without the withheld one, a 解读's link only while its policy is public, nulls, escapes,
+    dates and times as the model writes them — and the digest of that copy is ours."""
+    from catalog_service.config import Settings
+    from catalog_service.schemas import DocumentPublicRead
+    from tests.catalog_service.helpers import draft, publish, with_etag
+
+    pdf = b"%PDF-1.7\n" + "附件".encode() * 20 + b"\n%%EOF\n"
+    settings = Settings(attachment_dir=str(tmp_path / "attachments"))
+    async with serve(create_app(settings, database=catalog_db)) as client:
+        staff = Staff(await make_organ(client, "示范市\"数据\"局"))
+        rich, etag = await draft(
+            client, staff, title='关于"政务公开"\\工作的通知 😀', summary="第一行\n第二行\t制表",
+            body="正文：<b>&amp;</b>\u2028\u00a0\U0001F4C4", doc_number="示政〔2026〕1号",
+            subject_category="economy", key_areas=["fiscal_budget", "education"], keywords=["预算", "公开"],
+            written_date="2026-01-05", effective_date="2026-02-01")
+        uploaded = []
+        for name, withheld in (("说明.pdf", "false"), ("内部.pdf", "true"), ("附表 \"2\".pdf", "false")):
+            r = await client.post(f"{API}/documents/{rich}/attachments", headers=with_etag(staff.drafter, etag),
+                                  files={"file": (name, pdf, "application/pdf")}, data={"withheld": withheld})
+            assert r.status_code == 201, r.text
+            etag = r.headers["etag"]
+            uploaded.append((r.json()["id"], withheld == "true"))
+        etag = (await act(client, staff.drafter, rich, "submit", etag)).headers["etag"]
+        etag = (await act(client, staff.division_head, rich, "approve", etag)).headers["etag"]
+        await act(client, staff.unit_head, rich, "decide", etag, {"attribute": "proactive"})
+        bare = await publish(client, staff, genre=None, summary=None)
+        shown = await publish(client, staff, genre="interpretation", title="解读一", interpretation_of=rich)
+        policy = await publish(client, staff, genre="normative_document", title="将撤回的政策")
+        orphan = await publish(client, staff, genre="interpretation", title="解读二", interpretation_of=policy)
+        await act(client, staff.unit_head, policy, "withdraw", await staff_etag(client, staff, policy),
+                  {"comment": "发布有误，撤回"})
+
+        r = await client.get(f"{API}/snapshot")
+        cursor, records = parse_snapshot(r)
+        lines = r.content.split(b"\n")[1:-2]  # the records' lines, between the header and the trailer
+        assert len(lines) == len(records) == 4
+        for line in lines:
+            assert line == DocumentPublicRead.model_validate_json(line).model_dump_json().encode()
+        feed = {item["document_id"]: item["record"] for item in (await client.get(
+            f"{API}/changes", params={"limit": 500})).json()["items"] if item["change"] == "upsert"}
+        assert records == {doc_id: feed[doc_id] for doc_id in records}
+        assert set(records) == {rich, bare, shown, orphan}
+        assert [a["id"] for a in records[rich]["attachments"]] == [i for i, withheld in uploaded if not withheld]
+        assert records[rich]["key_area_labels"][1]["code"] == "education"
+        assert records[bare]["genre_label"] is None and records[bare]["summary"] is None
+        assert records[shown]["interpretation_of"] == rich and records[orphan]["interpretation_of"] is None
+        digest = (await client.get(f"{API}/snapshot/digest", params={"organ": staff.organ, "as_of": cursor})).json()
+        assert digest["digest"] == own_digest(records, staff.organ) and digest["records"] == 4
