@@ -263,8 +263,8 @@ class ScorecardSheet(Base):
 
 
 class ProactiveTaskFact(Base):
-    """依申请转主动 · a "consider proactive disclosure" task of the request service (条例第四十四条), as its latest event
-    says: published (with the catalogue record, on `closed_on`), declined, or open. No applicant data."""
+    """依申请转主动 · a "consider proactive disclosure" task of the request service (条例第四十四条), as its
+    latest event says: published (with the catalogue record, on `closed_on`), declined, or open. No applicant data."""
 
     __tablename__ = "proactive_task_fact"
     __table_args__ = (Index("ix_proactive_task_fact_organ_info", "organ_code", "info_key"),)

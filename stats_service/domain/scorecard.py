@@ -24,8 +24,8 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.errors import Conflict, NotFound
 from stats_service.domain.report import organ_scope

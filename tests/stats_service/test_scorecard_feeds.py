@@ -1,7 +1,8 @@
 """考评 indicators of sheet gb-2019-19 version 3 (issue 16 item 6), on hand-scored fixtures fed as the producers
-publish: 依申请转主动率 (the share of granted replies whose information was later published proactively, 条例第四十四条)
-from the request service's application snapshots (`info_key`) and `proactive_task.*` events, and 附件无法打开 (attachments
-whose stored bytes are missing, changed or not of their type) from the catalogue's `attachment.checked` events.
+publish: 依申请转主动率 (the share of granted replies whose information was later published proactively,
+条例第四十四条) from the request service's application snapshots (`info_key`) and `proactive_task.*` events, and
+附件无法打开 (attachments whose stored bytes are missing, changed or not of their type) from the catalogue's
+`attachment.checked` events.
 
 Hand count, organ DEPT, period 2026-01-01 … D = 2026-06-30:
 - grants closed in the period: g1 (K1), g2 (K1, partially granted), g3 (K2), g4 (K3), g5 (no info key: an event from

@@ -20,9 +20,8 @@ Hand count, organ DEPT, period 2026-01-01 … D = 2026-06-30:
 - appeals decided by D: a1 corrected, a2 upheld → 1 / 2 = 0.5 (a3's corrected one is decided after D).
 Points (default sheet): 20−5×2=10 (veto: fails), 10−2×3=4, 20×0.8333=16.67, 20×0.5=10, 10−2×1=8, 10×0.5=5, 5−2×1=3,
 0 (0.5 > 0.2) → 56.67 / 100 on the sheet's version 1; version 2 adds 有效期届满未清理 (no record has a 有效期 here: 0,
-5 points) → 61.67 / 105; version 3 adds 依申请转主动率 (a1, a2 granted, not published later: 0 / 2, 0 points) and 附件无法打开 (0, 5) →
-66.67 / 115,
-vetoed by columns_updated.
+5 points) → 61.67 / 105; version 3 adds 依申请转主动率 (a1, a2 granted, not published later: 0 / 2, 0 points)
+and 附件无法打开 (0, 5) → 66.67 / 115, vetoed by columns_updated.
 """
 
 from datetime import UTC, datetime
