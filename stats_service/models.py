@@ -222,9 +222,14 @@ class DocumentColumnFact(Base):
     主题分类 rules is matched when scoring (ColumnFact.genres / subject_categories)."""
 
     __tablename__ = "document_column_fact"
+    # A column's last update is a backward probe of this index (migration stats_0008), not a join to every record.
+    __table_args__ = (Index("ix_document_column_fact_column_published", "column_id", "published_on"),)
 
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     column_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    # The record's public life, copied from its ScoreDocumentFact (kept in step by ingest).
+    published_on: Mapped[date | None] = mapped_column(Date)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ColumnFact(Base):

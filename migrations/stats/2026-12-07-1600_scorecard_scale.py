@@ -1,4 +1,5 @@
-"""Scorecard at scale and two indicators (issue 16 item 6): indexes for the grouped scorecard aggregates; the
+"""Scorecard at scale and two indicators (issue 16 item 6): indexes for the grouped scorecard aggregates and the
+placements' publication days (document_column_fact.published_on / withdrawn_on, backfilled); the
 依申请转主动 facts (application_fact.info_key, proactive_task_fact) and the attachment checks (attachment_check_fact)
 
 Revision ID: stats_0008
@@ -20,6 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column('application_fact', sa.Column('info_key', sa.String(length=64), nullable=True))
+    # A column's explicit placements carry their record's public life, so its last update is one index probe.
+    op.add_column('document_column_fact', sa.Column('published_on', sa.Date(), nullable=True))
+    op.add_column('document_column_fact', sa.Column('withdrawn_on', sa.Date(), nullable=True))
+    op.execute("UPDATE document_column_fact SET "
+               "published_on = (SELECT d.published_on FROM score_document_fact d "
+               "WHERE d.document_id = document_column_fact.document_id), "
+               "withdrawn_on = (SELECT d.withdrawn_on FROM score_document_fact d "
+               "WHERE d.document_id = document_column_fact.document_id)")
+    op.create_index('ix_document_column_fact_column_published', 'document_column_fact',
+                    ['column_id', 'published_on'])
     op.create_index('ix_score_document_fact_organ_genre_published', 'score_document_fact',
                     ['organ_code', 'genre', 'published_on'])
     op.create_index('ix_score_document_fact_organ_subject_published', 'score_document_fact',
@@ -64,4 +75,7 @@ def downgrade() -> None:
     op.drop_index('ix_score_document_fact_policies', table_name='score_document_fact')
     op.drop_index('ix_score_document_fact_organ_subject_published', table_name='score_document_fact')
     op.drop_index('ix_score_document_fact_organ_genre_published', table_name='score_document_fact')
+    op.drop_index('ix_document_column_fact_column_published', table_name='document_column_fact')
+    op.drop_column('document_column_fact', 'withdrawn_on')
+    op.drop_column('document_column_fact', 'published_on')
     op.drop_column('application_fact', 'info_key')

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Dialect, Table, TextClause, delete, insert, select, text, update
+from sqlalchemy import Dialect, Table, TextClause, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -375,6 +375,7 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
         select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(ids)))).scalars()}
     rows: dict[str, dict[str, Any]] = {}  # public snapshots of this batch, by document
     placed: dict[str, list[str]] = {}
+    withdrawn_stored: dict[str, date] = {}  # stored records withdrawn: their placements follow
     for event in events:
         doc_id, p = event.entity_id, event.payload
         current = rows.get(doc_id) or stored.get(doc_id)
@@ -388,6 +389,7 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
                     rows[doc_id].update(withdrawn_on=withdrawn, version=event.version)
             elif current is not None and current.withdrawn_on is None:
                 current.withdrawn_on, current.version = withdrawn, event.version
+                withdrawn_stored[doc_id] = withdrawn
             continue
         if not p.get("published_at") or not p.get("organ_code"):
             continue
@@ -403,8 +405,15 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
         placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
     await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])
+    if withdrawn_stored:  # the placements carry the record's public life (a column's last update reads them)
+        placements = DocumentColumnFact.__table__
+        await session.execute(
+            update(placements).where(placements.c.document_id == bindparam("b_document"))
+            .values(withdrawn_on=bindparam("b_withdrawn")),
+            [{"b_document": d, "b_withdrawn": day} for d, day in withdrawn_stored.items()])
     if placed:
         await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(list(placed))))
-        columns = [{"document_id": d, "column_id": c} for d, cs in placed.items() for c in cs]
+        columns = [{"document_id": d, "column_id": c, "published_on": rows[d]["published_on"],
+                    "withdrawn_on": rows[d]["withdrawn_on"]} for d, cs in placed.items() for c in cs]
         if columns:
             await session.execute(insert(DocumentColumnFact), columns)

@@ -179,16 +179,17 @@ async def _latest_days(session: AsyncSession, columns: list[ColumnFact], as_of: 
                        bound: date) -> dict[str, date | None]:
     """Each column's last publication day (≤ bound) among the records public on D placed in it — explicitly
     (DocumentColumnFact: one grouped statement) or by its 体裁 / 主题分类 rules (`_latest_by_rule`)."""
-    d = ScoreDocumentFact
+    p = DocumentColumnFact
     days: dict[str, date | None] = {c.column_id: None for c in columns}
     if not columns:
         return days
-    for column_id, day in await session.execute(
-            select(DocumentColumnFact.column_id, func.max(d.published_on))
-            .join(d, d.document_id == DocumentColumnFact.document_id)
-            .where(DocumentColumnFact.column_id.in_(list(days)), d.published_on <= bound,
-                   or_(d.withdrawn_on.is_(None), d.withdrawn_on > as_of))
-            .group_by(DocumentColumnFact.column_id)):
+    # Placements carry their record's publication and withdrawal days: one backward probe of (column_id,
+    # published_on) per column.
+    latest = select(func.max(p.published_on)).where(
+        p.column_id == ColumnFact.column_id, p.published_on <= bound,
+        or_(p.withdrawn_on.is_(None), p.withdrawn_on > as_of)).scalar_subquery()
+    for column_id, day in await session.execute(select(ColumnFact.column_id, latest)
+                                                .where(ColumnFact.column_id.in_(list(days)))):
         days[column_id] = day
     genres = await _latest_by_rule(session, {(c.organ_code, g) for c in columns for g in c.genres}, "genre",
                                    as_of, bound)
@@ -204,7 +205,15 @@ async def _latest_days(session: AsyncSession, columns: list[ColumnFact], as_of: 
 async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, date | None, date | None]]:
     """Active columns of the scope that existed on D, each with the last publication day (≤ D) of the records
     public on D placed in it, and for a column with a statutory date the last such day on or before its latest
-    statutory date (the window it is scored on). Aggregated in SQL: a column's records are never read one by one."""
+    statutory date (the window it is scored on). Aggregated in SQL: a column's records are never read one by one.
+    Kept on the session for the card (the stale- and empty-column metrics both read it)."""
+    key = ("scorecard_columns", tuple(scope.organs), scope.start, scope.as_of)
+    if key not in session.info:
+        session.info[key] = await _read_columns(session, scope)
+    return session.info[key]
+
+
+async def _read_columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, date | None, date | None]]:
     columns = (await session.execute(select(ColumnFact).where(
         ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
         .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).scalars().all()
