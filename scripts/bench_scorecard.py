@@ -201,7 +201,7 @@ async def seed(dsn: str, organs: Organs, documents: int, applications: int) -> d
                          published + timedelta(days=5) if needs else None, target, expires,
                          expires + timedelta(days=30) if expires and rng.random() < 0.5 else None))
             if code in explicit and rng.random() < 0.05:
-                placed.append((doc_id, rng.choice(explicit[code])))
+                placed.append((doc_id, rng.choice(explicit[code]), published, withdrawn))
             if rng.random() < 0.05:
                 failing = rng.random() < 0.1
                 since = published + timedelta(days=rng.randrange(1, 60)) if failing else None
@@ -211,7 +211,7 @@ async def seed(dsn: str, organs: Organs, documents: int, applications: int) -> d
                 await copy("score_document_fact", DOC_COLUMNS, docs)
                 docs = []
         await copy("score_document_fact", DOC_COLUMNS, docs)
-        await copy("document_column_fact", ["document_id", "column_id"], placed)
+        await copy("document_column_fact", ["document_id", "column_id", "published_on", "withdrawn_on"], placed)
         await copy("attachment_check_fact", ["attachment_id", "version", "document_id", "organ_code", "filename",
                                              "problem", "failing_since", "repaired_on"], checks)
         apps, breaches, appeals, tasks = [], [], [], {}

@@ -187,7 +187,9 @@ class ScoreDocumentFact(Base):
 
     __tablename__ = "score_document_fact"
     __table_args__ = (
-        Index("ix_score_document_fact_organ_published", "organ_code", "published_on"),
+        # Covering on PostgreSQL (stats_0008): publication timeliness over a period is an index-only scan.
+        Index("ix_score_document_fact_organ_published", "organ_code", "published_on",
+              postgresql_include=["publication_due_on", "withdrawn_on"]),
         # The scorecard's aggregates (migration stats_0008): a column's last update by its 体裁 / 主题分类 rule is a
         # backward index probe per (organ, kind) instead of a scan of the organ's records; policies needing a 解读
         # and records with a 有效期 are few, so partial indexes find them without reading the rest.

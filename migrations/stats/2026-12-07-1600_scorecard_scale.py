@@ -31,6 +31,9 @@ def upgrade() -> None:
                "WHERE d.document_id = document_column_fact.document_id)")
     op.create_index('ix_document_column_fact_column_published', 'document_column_fact',
                     ['column_id', 'published_on'])
+    op.drop_index('ix_score_document_fact_organ_published', table_name='score_document_fact')
+    op.create_index('ix_score_document_fact_organ_published', 'score_document_fact', ['organ_code', 'published_on'],
+                    postgresql_include=['publication_due_on', 'withdrawn_on'])
     op.create_index('ix_score_document_fact_organ_genre_published', 'score_document_fact',
                     ['organ_code', 'genre', 'published_on'])
     op.create_index('ix_score_document_fact_organ_subject_published', 'score_document_fact',
@@ -75,6 +78,8 @@ def downgrade() -> None:
     op.drop_index('ix_score_document_fact_policies', table_name='score_document_fact')
     op.drop_index('ix_score_document_fact_organ_subject_published', table_name='score_document_fact')
     op.drop_index('ix_score_document_fact_organ_genre_published', table_name='score_document_fact')
+    op.drop_index('ix_score_document_fact_organ_published', table_name='score_document_fact')
+    op.create_index('ix_score_document_fact_organ_published', 'score_document_fact', ['organ_code', 'published_on'])
     op.drop_index('ix_document_column_fact_column_published', table_name='document_column_fact')
     op.drop_column('document_column_fact', 'withdrawn_on')
     op.drop_column('document_column_fact', 'published_on')

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, union_all
+from sqlalchemy import ARRAY, String, and_, case, cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -165,7 +165,16 @@ async def _latest_by_rule(session: AsyncSession, pairs: set[tuple[str, str]], fi
     (PostgreSQL plans max() as ORDER BY … DESC LIMIT 1) rather than a read of the organ's records."""
     d = ScoreDocumentFact
     out: dict[tuple[str, str], date] = {}
-    for pairs_table in _pairs_chunks(sorted(pairs)):
+    if not pairs:
+        return out
+    if session.bind.dialect.name == "postgresql":  # one statement whatever the number of pairs: two arrays
+        ordered = sorted(pairs)
+        tables = [func.unnest(cast(literal([o for o, _ in ordered], ARRAY(String)), ARRAY(String)),
+                              cast(literal([v for _, v in ordered], ARRAY(String)), ARRAY(String)))
+                  .table_valued("organ", "value").render_derived(name="pairs")]
+    else:
+        tables = list(_pairs_chunks(sorted(pairs)))
+    for pairs_table in tables:
         latest = select(func.max(d.published_on)).where(
             d.organ_code == pairs_table.c.organ, getattr(d, field) == pairs_table.c.value, d.published_on <= bound,
             or_(d.withdrawn_on.is_(None), d.withdrawn_on > as_of)).scalar_subquery()
@@ -288,9 +297,8 @@ async def _interpretations(session: AsyncSession, scope: Scope, policy_ids: list
 
 async def _policies(session: AsyncSession, scope: Scope) -> list[ScoreDocumentFact]:
     d = ScoreDocumentFact
-    return list((await session.execute(select(d).where(
-        d.organ_code.in_(scope.organs), d.needs_interpretation.is_(True), d.published_on >= scope.start,
-        _public_on(d, scope.as_of)).order_by(d.published_on, d.document_id))).scalars())
+    return list((await session.execute(select(d).where(_policy_filter(d, scope))
+                                       .order_by(d.published_on, d.document_id))).scalars())
 
 
 async def interpretation_ratio(session: AsyncSession, scope: Scope) -> Records:
@@ -427,7 +435,9 @@ def _interpreted(d: Any, as_of: date) -> Any:
 
 
 def _policy_filter(d: Any, scope: Scope) -> Any:
-    return and_(d.organ_code.in_(scope.organs), d.needs_interpretation.is_(True), d.published_on >= scope.start,
+    # `needs_interpretation` as a bare predicate (not IS true): the partial index's own condition, so PostgreSQL
+    # uses ix_score_document_fact_policies.
+    return and_(d.organ_code.in_(scope.organs), d.needs_interpretation, d.published_on >= scope.start,
                 _public_on(d, scope.as_of))
 
 
