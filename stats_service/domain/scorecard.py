@@ -223,9 +223,10 @@ async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact
 
 
 async def _read_columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, date | None, date | None]]:
-    columns = (await session.execute(select(ColumnFact).where(
+    # Rows, not ORM objects (hundreds of columns for a city: the identity map cost more than the query).
+    columns = (await session.execute(select(*ColumnFact.__table__.c).where(
         ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
-        .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).scalars().all()
+        .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).all()
     last = await _latest_days(session, list(columns), scope.as_of, scope.as_of)
     by_deadline: dict[date, list[ColumnFact]] = {}
     for c in columns:
