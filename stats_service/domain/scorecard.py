@@ -480,9 +480,11 @@ async def _appeal_counts(session: AsyncSession, scope: Scope) -> Counts:
 
 
 async def _proactive_counts(session: AsyncSession, scope: Scope) -> Counts:
+    # An outer join (a hash join over the organ's few tasks), not a probe per grant: one task per organ and
+    # information (the request service's unique constraint), so no grant is counted twice.
     a, t = ApplicationFact, ProactiveTaskFact
-    published = exists().where(_published_task(a, t, scope.as_of))
-    return await _counts(session, select(_n(published), func.count()).where(_grants(a, scope)))
+    return await _counts(session, select(func.count(t.task_id), func.count()).select_from(a)
+                         .outerjoin(t, _published_task(a, t, scope.as_of)).where(_grants(a, scope)))
 
 
 async def _broken_attachment_counts(session: AsyncSession, scope: Scope) -> Counts:
