@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from catalog_service.api import router
 from catalog_service.config import Settings
+from catalog_service.domain.attachment_checks import check_attachments
+from catalog_service.domain.blobs import make_blob_store
 from catalog_service.domain.indexer import IndexReader, SearchEngine, prune_revocations
 from catalog_service.domain.query import warm_up
 from catalog_service.domain.synonyms import VocabularyCache
@@ -52,12 +54,18 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
                 indexer = asyncio.create_task(engine.run(stop, settings.search_index_interval_seconds))
         state["search_engine"] = engine
         state["readiness_probes"]["search_index"] = _search_probe(engine, settings.search_index_max_lag_seconds)
+        blob_store = make_blob_store(settings.attachment_store, settings.attachment_dir)
         try:
             # 定时发布: publish records whose scheduled time has come (idempotent per record).
             async with (periodic("scheduled publication", state["database"], partial(publish_due, settings=settings),
                                  settings.scheduler_interval_seconds, run=run_jobs),
                         periodic("search revocation pruning", state["database"], prune_revocations, 3600,
-                                 run=run_jobs)):
+                                 run=run_jobs),
+                        # 附件无法打开: re-read and hash the attachments of public records, a batch a round.
+                        periodic("attachment check", state["database"],
+                                 partial(check_attachments, store=blob_store, batch=settings.attachment_check_batch),
+                                 settings.attachment_check_interval_seconds,
+                                 run=run_jobs and settings.attachment_check_interval_seconds > 0)):
                 yield
         finally:
             stop.set()

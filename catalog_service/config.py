@@ -34,6 +34,10 @@ class Settings(ServiceSettings):
     attachment_store: Literal["filesystem", "database"] = "filesystem"
     max_attachment_bytes: int = 20 * 1024 * 1024
     scheduler_interval_seconds: float = 30.0  # 定时发布 check; 0 disables the job
+    # 附件无法打开 (domain/attachment_checks.py): every interval, the `batch` attachments of public records checked
+    # longest ago are re-read and hashed; 0 disables the check.
+    attachment_check_interval_seconds: float = Field(300.0, ge=0)
+    attachment_check_batch: int = Field(500, ge=1, le=100_000)
     max_bulk_body_bytes: int = 10 * 1024 * 1024  # one bulk-import call (≤ 1,000 records), as the gateway; → 413
     # One document (POST /documents, PATCH /documents/{id}): its schema admits a 500,000-character body, ~3 MB as
     # ASCII-escaped JSON of Chinese text; the general 1 MiB limit refused valid documents (tests/security/

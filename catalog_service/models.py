@@ -241,6 +241,11 @@ class Attachment(Base):
     withheld: Mapped[bool] = mapped_column(default=False)  # 不予公开 part of a partially disclosed record
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # 附件无法打开 (domain/attachment_checks.py): the latest check's finding (null: opens), when it ran, and the
+    # version of the `attachment.checked` events (one per change of finding) the statistics score.
+    check_problem: Mapped[str | None] = mapped_column(String(32))
+    checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    check_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AttachmentBlob(Base):

@@ -63,6 +63,10 @@ class ApplicationFact(Base):
     fee_noticed_on: Mapped[date | None] = mapped_column(Date)
     fee_paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     fee_paid_on: Mapped[date | None] = mapped_column(Date)
+    # 依申请转主动 (条例第四十四条): the request service's digest of the requested information's 名称 and 文号 (no
+    # applicant data); a granted application counts as published later when its organ's task for the same key was
+    # closed with a catalogue record (ProactiveTaskFact). Null on events from before the key was announced.
+    info_key: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
@@ -182,7 +186,20 @@ class ScoreDocumentFact(Base):
     catalogue's `interpretation_due_on`; a 解读 names its policy in `interpretation_of`."""
 
     __tablename__ = "score_document_fact"
-    __table_args__ = (Index("ix_score_document_fact_organ_published", "organ_code", "published_on"),)
+    __table_args__ = (
+        # Covering on PostgreSQL (stats_0008): publication timeliness over a period is an index-only scan.
+        Index("ix_score_document_fact_organ_published", "organ_code", "published_on",
+              postgresql_include=["publication_due_on", "withdrawn_on"]),
+        # The scorecard's aggregates (migration stats_0008): a column's last update by its 体裁 / 主题分类 rule is a
+        # backward index probe per (organ, kind) instead of a scan of the organ's records; policies needing a 解读
+        # and records with a 有效期 are few, so partial indexes find them without reading the rest.
+        Index("ix_score_document_fact_organ_genre_published", "organ_code", "genre", "published_on"),
+        Index("ix_score_document_fact_organ_subject_published", "organ_code", "subject_category", "published_on"),
+        Index("ix_score_document_fact_policies", "organ_code", "published_on",
+              postgresql_where=text("needs_interpretation"), sqlite_where=text("needs_interpretation")),
+        Index("ix_score_document_fact_organ_expires", "organ_code", "expires_on",
+              postgresql_where=text("expires_on IS NOT NULL"), sqlite_where=text("expires_on IS NOT NULL")),
+    )
 
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -207,9 +224,14 @@ class DocumentColumnFact(Base):
     主题分类 rules is matched when scoring (ColumnFact.genres / subject_categories)."""
 
     __tablename__ = "document_column_fact"
+    # A column's last update is a backward probe of this index (migration stats_0008), not a join to every record.
+    __table_args__ = (Index("ix_document_column_fact_column_published", "column_id", "published_on"),)
 
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     column_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    # The record's public life, copied from its ScoreDocumentFact (kept in step by ingest).
+    published_on: Mapped[date | None] = mapped_column(Date)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ColumnFact(Base):
@@ -245,3 +267,37 @@ class ScorecardSheet(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     loaded_by: Mapped[str] = mapped_column(String(100))
     loaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ProactiveTaskFact(Base):
+    """依申请转主动 · a "consider proactive disclosure" task of the request service (条例第四十四条), as its
+    latest event says: published (with the catalogue record, on `closed_on`), declined, or open. No applicant data."""
+
+    __tablename__ = "proactive_task_fact"
+    __table_args__ = (Index("ix_proactive_task_fact_organ_info", "organ_code", "info_key"),)
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    organ_code: Mapped[str] = mapped_column(String(18))
+    info_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # open | published | declined
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class AttachmentCheckFact(Base):
+    """附件无法打开 · the catalogue's latest check of one attachment of a public record: `problem` (missing |
+    sha256_mismatch | type_mismatch) since `failing_since` (the first check of the current failure), until
+    `repaired_on` (the first check that found it fine again). A scorecard for D counts it when it failed on D."""
+
+    __tablename__ = "attachment_check_fact"
+    __table_args__ = (Index("ix_attachment_check_fact_organ_failing", "organ_code", "failing_since"),)
+
+    attachment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document_id: Mapped[str] = mapped_column(String(36))
+    organ_code: Mapped[str] = mapped_column(String(18))
+    filename: Mapped[str] = mapped_column(String(255))
+    problem: Mapped[str | None] = mapped_column(String(32))
+    failing_since: Mapped[date | None] = mapped_column(Date)
+    repaired_on: Mapped[date | None] = mapped_column(Date)

@@ -354,7 +354,8 @@ class BreachRecordsRead(BaseModel):
 
 MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
                      "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
-                     "corrected_on_appeal_rate", "validity_reviews_overdue"]
+                     "corrected_on_appeal_rate", "validity_reviews_overdue", "proactive_publication_rate",
+                     "broken_attachments"]
 
 
 class PassRule(JsonTypes):
@@ -486,7 +487,8 @@ class ScoreRecord(BaseModel):
     id: str
     organ_code: str
     counted: bool = Field(description="in the figure's numerator (count metrics list counted records only)")
-    day: date | None = Field(description="publication, closure, act or decision day; a column's last update")
+    day: date | None = Field(description="publication, closure, act or decision day; a column's last update; an "
+                                         "attachment's first failing check")
     due_on: date | None
     detail: dict[str, Any]
 

@@ -132,3 +132,4 @@ class ScoreRecordType(LabeledEnum):
     APPLICATION = ("application", "依申请公开申请", "Application")
     BREACH = ("breach", "违规记录", "Statutory breach")
     APPEAL = ("appeal", "行政复议、行政诉讼", "Administrative reconsideration or litigation")
+    ATTACHMENT = ("attachment", "附件", "Attachment")

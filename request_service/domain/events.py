@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.domain.applications import SHANGHAI, is_unsaved
-from request_service.models import Appeal, Application, outbox
+from request_service.models import Appeal, Application, ProactiveTask, outbox
 from services.outbox import record_event
 
-__all__ = ["emit_application_event", "stats_projection"]
+__all__ = ["emit_application_event", "emit_proactive_task_event", "stats_projection"]
 
 
 async def stats_projection(session: AsyncSession, app: Application) -> dict:
@@ -36,6 +36,9 @@ async def stats_projection(session: AsyncSession, app: Application) -> dict:
         # reads the keys it needs).
         "breaches": [{"code": b["code"], "article": b["article"], "on": b["on"], "due_on": b.get("due_on")}
                      for b in app.breaches or []],
+        # 依申请转主动 (条例第四十四条): the digest of the requested information's 名称 and 文号 (domain/proactive.py;
+        # nothing about the applicant), so the statistics match a grant with the organ's task for that information.
+        "info_key": app.info_key,
         "appeals": [{"id": a.id, "kind": a.kind, "outcome": a.outcome, "filed_on": a.filed_on.isoformat(),
                      "decided_on": a.decided_on.isoformat() if a.decided_on else None} for a in appeals],
     }
@@ -44,3 +47,14 @@ async def stats_projection(session: AsyncSession, app: Application) -> dict:
 async def emit_application_event(session: AsyncSession, app: Application, type_: str) -> None:
     record_event(session, outbox, type_, entity_type="application", entity_id=app.id, version=app.version,
                  payload=await stats_projection(session, app))
+
+
+def emit_proactive_task_event(session: AsyncSession, task: ProactiveTask) -> None:
+    """依申请转主动 tasks on the feed (opened; closed as published with the catalogue record, or declined): the
+    statistics score the share of granted replies later published proactively. No applicant data, no title."""
+    record_event(session, outbox, f"proactive_task.{'opened' if task.status == 'open' else 'closed'}",
+                 entity_type="proactive_task", entity_id=task.id, version=task.version, payload={
+                     "organ_code": task.organ_code, "info_key": task.info_key, "status": task.status,
+                     "document_id": task.document_id, "opened_on": task.opened_on.isoformat(),
+                     "due_on": task.due_on.isoformat(),
+                     "closed_on": task.closed_on.isoformat() if task.closed_on else None})

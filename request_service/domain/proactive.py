@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from request_service.config import Settings
+from request_service.domain.events import emit_proactive_task_event
 from request_service.errors import InvalidTransition, ProactiveTaskNotFound
 from request_service.models import Application, ProactiveTask
 from request_service.schemas import DisclosureLogItem, ProactiveTaskClose, ProactiveTaskRead, labelled, term
@@ -66,10 +67,12 @@ async def consider(session: AsyncSession, app: Application, settings: Settings, 
     first = app if app.status == "replied" and app.outcome in GRANTED else await session.get(Application, granted)
     assert first is not None
     due_on = calendar.add_working_days(day, settings.proactive_due_working_days)[0]
-    session.add(ProactiveTask(organ_code=app.organ_code, info_key=app.info_key, info_title=first.info_title,
-                              info_doc_number=first.info_doc_number, granted_application_id=first.id,
-                              opened_on=day, due_on=due_on, status="open", version=1))
+    task = ProactiveTask(organ_code=app.organ_code, info_key=app.info_key, info_title=first.info_title,
+                         info_doc_number=first.info_doc_number, granted_application_id=first.id,
+                         opened_on=day, due_on=due_on, status="open", version=1)
+    session.add(task)
     await session.flush()
+    emit_proactive_task_event(session, task)
 
 
 async def _counts(session: AsyncSession, organ_code: str, keys: list[str]) -> dict[str, tuple[int, int]]:
@@ -124,6 +127,7 @@ async def close_task(session: AsyncSession, principal: Principal, task_id: str, 
     task.document_id, task.reason = body.document_id, body.reason
     task.closed_on, task.closed_by = today, principal.sub
     await session.flush()
+    emit_proactive_task_event(session, task)
     return await task_read(session, task, today)
 
 

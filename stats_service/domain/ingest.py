@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Dialect, Table, TextClause, delete, insert, select, text, update
+from sqlalchemy import Dialect, Table, TextClause, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,12 +31,14 @@ from services.outbox import EventRead
 from stats_service.models import (
     AppealFact,
     ApplicationFact,
+    AttachmentCheckFact,
     BreachFact,
     ColumnFact,
     ConsultationFact,
     DocumentColumnFact,
     DocumentFact,
     OrganFact,
+    ProactiveTaskFact,
     ReportCounter,
     ScoreDocumentFact,
 )
@@ -74,7 +76,7 @@ def _fact_from_payload(event: EventRead) -> dict[str, Any]:
         "fee_amount": Decimal(p["fee_amount"]) if p.get("fee_amount") else None,
         "fee_noticed_on": _date(p.get("fee_noticed_on")),
         "fee_paid_amount": Decimal(p["fee_paid_amount"]) if p.get("fee_paid_amount") else None,
-        "fee_paid_on": _date(p.get("fee_paid_on")),
+        "fee_paid_on": _date(p.get("fee_paid_on")), "info_key": p.get("info_key"),
     }
 
 
@@ -123,7 +125,13 @@ async def _add_counts(session: AsyncSession, deltas: dict[Key, int]) -> None:
 async def apply_request_events(session: AsyncSession, events: list[EventRead]) -> None:
     latest: dict[str, EventRead] = {}
     consultations: dict[str, dict[str, Any]] = {}  # by id: one upsert statement may not touch a row twice
+    tasks: dict[str, EventRead] = {}
     for event in events:
+        if event.entity_type == "proactive_task":
+            held_task = tasks.get(event.entity_id)
+            if held_task is None or event.version >= held_task.version:
+                tasks[event.entity_id] = event
+            continue
         if event.entity_type == "application":
             held = latest.get(event.entity_id)
             if held is None or event.version >= held.version:
@@ -133,6 +141,7 @@ async def apply_request_events(session: AsyncSession, events: list[EventRead]) -
             consultations[event.entity_id] = {"consultation_id": event.entity_id, "organ_code": p["organ_code"],
                                               "channel": p["channel"], "received_on": _date(p["received_on"])}
     await _upsert(session, ConsultationFact, list(consultations.values()), ["consultation_id"])
+    await _apply_proactive_tasks(session, tasks)
     if not latest:
         return
     # Only the columns a contribution needs, as rows rather than ORM objects (cheaper per batch).
@@ -166,6 +175,23 @@ async def apply_request_events(session: AsyncSession, events: list[EventRead]) -
     await _upsert(session, AppealFact, list(appeals.values()), ["appeal_id"])
     await _add_counts(session, deltas)
     await _replace_breaches(session, [f["application_id"] for f in facts], breaches)
+
+
+async def _apply_proactive_tasks(session: AsyncSession, tasks: dict[str, EventRead]) -> None:
+    """依申请转主动 tasks, newest version wins (a re-delivered older event changes nothing)."""
+    if not tasks:
+        return
+    stored = dict((await session.execute(select(ProactiveTaskFact.task_id, ProactiveTaskFact.version)
+                                          .where(ProactiveTaskFact.task_id.in_(list(tasks))))).all())
+    rows = []
+    for task_id, event in tasks.items():
+        if stored.get(task_id, -1) > event.version:
+            continue
+        p = event.payload
+        rows.append({"task_id": task_id, "version": event.version, "organ_code": p["organ_code"],
+                     "info_key": p["info_key"], "status": p["status"], "document_id": p.get("document_id"),
+                     "closed_on": _date(p.get("closed_on"))})
+    await _upsert(session, ProactiveTaskFact, rows, ["task_id"])
 
 
 async def _replace_breaches(session: AsyncSession, applied: list[str], rows: list[dict[str, Any]]) -> None:
@@ -230,8 +256,11 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
     documents: dict[str, EventRead] = {}
     columns: dict[str, EventRead] = {}
     document_events: list[EventRead] = []  # all of them, in feed order (the scorecard's event-time facts)
+    checks: list[EventRead] = []  # attachment checks, in feed order (a failure's first day is kept)
     for event in events:
-        if event.entity_type == "column":
+        if event.entity_type == "attachment" and event.type == "attachment.checked":
+            checks.append(event)
+        elif event.entity_type == "column":
             held_column = columns.get(event.entity_id)
             if held_column is None or event.version >= held_column.version:
                 columns[event.entity_id] = event
@@ -250,6 +279,8 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
         await _apply_organs(session, organs)
     if columns:
         await _apply_columns(session, columns)
+    if checks:
+        await _apply_attachment_checks(session, checks)
     if documents:
         await _apply_score_documents(session, document_events)
         stored = {d.document_id: d.version for d in (await session.execute(
@@ -300,6 +331,37 @@ async def _apply_columns(session: AsyncSession, columns: dict[str, EventRead]) -
             rows)
 
 
+async def _apply_attachment_checks(session: AsyncSession, events: list[EventRead]) -> None:
+    """附件无法打开: each check moves the attachment's state — a failure starts (`failing_since` = the check's day)
+    unless one is already running, a passing check ends a running one (`repaired_on`). Applied in feed order on the
+    stored state, older versions skipped, so re-deliveries and a rebuild from cursor 0 end in the same rows."""
+    ids = list({e.entity_id for e in events})
+    state = {r["attachment_id"]: r for r in (await session.execute(
+        select(AttachmentCheckFact.__table__).where(AttachmentCheckFact.attachment_id.in_(ids)))).mappings()}
+    rows: dict[str, dict[str, Any]] = {k: dict(v) for k, v in state.items()}
+    changed: set[str] = set()
+    for event in events:
+        p, current = event.payload, rows.get(event.entity_id)
+        if current is not None and current["version"] >= event.version:
+            continue
+        day = _date(p["checked_on"])
+        failing = current is not None and current["failing_since"] is not None and current["repaired_on"] is None
+        row = {"attachment_id": event.entity_id, "version": event.version, "document_id": p["document_id"],
+               "organ_code": p["organ_code"], "filename": p["filename"],
+               "problem": current["problem"] if current else None,
+               "failing_since": current["failing_since"] if current else None,
+               "repaired_on": current["repaired_on"] if current else None}
+        if p.get("problem"):
+            row["problem"] = p["problem"]
+            if not failing:
+                row["failing_since"], row["repaired_on"] = day, None
+        elif failing:
+            row["repaired_on"] = day
+        rows[event.entity_id] = row
+        changed.add(event.entity_id)
+    await _upsert(session, AttachmentCheckFact, [rows[k] for k in changed], ["attachment_id"])
+
+
 async def _apply_score_documents(session: AsyncSession, events: list[EventRead]) -> None:
     """The scorecard's event-time facts of documents (ScoreDocumentFact, DocumentColumnFact).
 
@@ -313,6 +375,7 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
         select(ScoreDocumentFact).where(ScoreDocumentFact.document_id.in_(ids)))).scalars()}
     rows: dict[str, dict[str, Any]] = {}  # public snapshots of this batch, by document
     placed: dict[str, list[str]] = {}
+    withdrawn_stored: dict[str, date] = {}  # stored records withdrawn: their placements follow
     for event in events:
         doc_id, p = event.entity_id, event.payload
         current = rows.get(doc_id) or stored.get(doc_id)
@@ -326,6 +389,7 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
                     rows[doc_id].update(withdrawn_on=withdrawn, version=event.version)
             elif current is not None and current.withdrawn_on is None:
                 current.withdrawn_on, current.version = withdrawn, event.version
+                withdrawn_stored[doc_id] = withdrawn
             continue
         if not p.get("published_at") or not p.get("organ_code"):
             continue
@@ -341,8 +405,15 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
         placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
     await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])
+    if withdrawn_stored:  # the placements carry the record's public life (a column's last update reads them)
+        placements = DocumentColumnFact.__table__
+        await session.execute(
+            update(placements).where(placements.c.document_id == bindparam("b_document"))
+            .values(withdrawn_on=bindparam("b_withdrawn")),
+            [{"b_document": d, "b_withdrawn": day} for d, day in withdrawn_stored.items()])
     if placed:
         await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(list(placed))))
-        columns = [{"document_id": d, "column_id": c} for d, cs in placed.items() for c in cs]
+        columns = [{"document_id": d, "column_id": c, "published_on": rows[d]["published_on"],
+                    "withdrawn_on": rows[d]["withdrawn_on"]} for d, cs in placed.items() for c in cs]
         if columns:
             await session.execute(insert(DocumentColumnFact), columns)

@@ -23,18 +23,21 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ARRAY, String, and_, case, cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from services.errors import Conflict, NotFound
 from stats_service.domain.report import organ_scope
 from stats_service.models import (
     AppealFact,
     ApplicationFact,
+    AttachmentCheckFact,
     BreachFact,
     ColumnFact,
     DocumentColumnFact,
     OrganFact,
+    ProactiveTaskFact,
     ScorecardSheet,
     ScoreDocumentFact,
 )
@@ -65,6 +68,7 @@ def _builtin() -> dict[str, dict[int, dict[str, Any]]]:
 BUILTIN_VERSIONS = _builtin()
 BUILTIN_SHEETS = {sheet_id: versions[max(versions)] for sheet_id, versions in BUILTIN_VERSIONS.items()}
 DEFAULT_SHEET = "gb-2019-19"
+GRANTED = ("granted", "partially_granted")  # 予以公开, 部分公开: as the request service's 依申请转主动 summary counts
 
 
 async def load_sheet(session: AsyncSession, sheet_id: str | None, version: int | None) -> dict[str, Any]:
@@ -147,32 +151,91 @@ def _statutory_deadline(mm_dd: str, as_of: date) -> date:
     raise AssertionError("unreachable")
 
 
-async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, list[date]]]:
-    """Active columns of the scope that existed on D, each with the publication days (≤ D) of the records public
-    on D placed in it, newest first."""
-    columns = (await session.execute(select(ColumnFact).where(
-        ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
-        .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).scalars().all()
-    days: dict[str, set[tuple[str, date]]] = {c.column_id: set() for c in columns}
+def _pairs_chunks(pairs: list[tuple[str, str]], size: int = 200):
+    """(organ, value) pairs as a literal derived table, in chunks (SQLite caps compound SELECTs at 500 terms)."""
+    for i in range(0, len(pairs), size):
+        yield union_all(*(select(cast(literal(organ), String).label("organ"), cast(literal(value), String)
+                                 .label("value")) for organ, value in pairs[i:i + size])).subquery("pairs")
+
+
+async def _latest_by_rule(session: AsyncSession, pairs: set[tuple[str, str]], field: str, as_of: date,
+                          bound: date) -> dict[tuple[str, str], date]:
+    """The last publication day (≤ bound) of the records public on D of each (organ, 体裁 or 主题分类) pair: one
+    correlated max() per pair, which the (organ, kind, published_on) indexes answer with a backward probe
+    (PostgreSQL plans max() as ORDER BY … DESC LIMIT 1) rather than a read of the organ's records."""
     d = ScoreDocumentFact
-    for column_id, doc_id, published_on in await session.execute(
-            select(DocumentColumnFact.column_id, d.document_id, d.published_on)
-            .join(d, d.document_id == DocumentColumnFact.document_id)
-            .where(DocumentColumnFact.column_id.in_(list(days)), _public_on(d, scope.as_of))):
-        days[column_id].add((doc_id, published_on))
-    # Placement by the columns' 体裁 / 主题分类 rules: the public records of the columns' organs of those kinds.
-    by_rule = [c for c in columns if c.genres or c.subject_categories]
-    if by_rule:
-        genres = {g for c in by_rule for g in c.genres}
-        subjects = {s for c in by_rule for s in c.subject_categories}
-        for organ, genre, subject, doc_id, published_on in await session.execute(
-                select(d.organ_code, d.genre, d.subject_category, d.document_id, d.published_on).where(
-                    d.organ_code.in_({c.organ_code for c in by_rule}), _public_on(d, scope.as_of),
-                    or_(d.genre.in_(genres), d.subject_category.in_(subjects)))):
-            for c in by_rule:
-                if c.organ_code == organ and (genre in c.genres or subject in c.subject_categories):
-                    days[c.column_id].add((doc_id, published_on))
-    return [(c, sorted((day for _, day in days[c.column_id]), reverse=True)) for c in columns]
+    out: dict[tuple[str, str], date] = {}
+    if not pairs:
+        return out
+    if session.bind.dialect.name == "postgresql":  # one statement whatever the number of pairs: two arrays
+        ordered = sorted(pairs)
+        tables = [func.unnest(cast(literal([o for o, _ in ordered], ARRAY(String)), ARRAY(String)),
+                              cast(literal([v for _, v in ordered], ARRAY(String)), ARRAY(String)))
+                  .table_valued("organ", "value").render_derived(name="pairs")]
+    else:
+        tables = list(_pairs_chunks(sorted(pairs)))
+    for pairs_table in tables:
+        latest = select(func.max(d.published_on)).where(
+            d.organ_code == pairs_table.c.organ, getattr(d, field) == pairs_table.c.value, d.published_on <= bound,
+            or_(d.withdrawn_on.is_(None), d.withdrawn_on > as_of)).scalar_subquery()
+        for organ, value, day in await session.execute(select(pairs_table.c.organ, pairs_table.c.value, latest)):
+            if day is not None:
+                out[(organ, value)] = day
+    return out
+
+
+async def _latest_days(session: AsyncSession, columns: list[ColumnFact], as_of: date,
+                       bound: date) -> dict[str, date | None]:
+    """Each column's last publication day (≤ bound) among the records public on D placed in it — explicitly
+    (DocumentColumnFact: one grouped statement) or by its 体裁 / 主题分类 rules (`_latest_by_rule`)."""
+    p = DocumentColumnFact
+    days: dict[str, date | None] = {c.column_id: None for c in columns}
+    if not columns:
+        return days
+    # Placements carry their record's publication and withdrawal days: one backward probe of (column_id,
+    # published_on) per column.
+    latest = select(func.max(p.published_on)).where(
+        p.column_id == ColumnFact.column_id, p.published_on <= bound,
+        or_(p.withdrawn_on.is_(None), p.withdrawn_on > as_of)).scalar_subquery()
+    for column_id, day in await session.execute(select(ColumnFact.column_id, latest)
+                                                .where(ColumnFact.column_id.in_(list(days)))):
+        days[column_id] = day
+    genres = await _latest_by_rule(session, {(c.organ_code, g) for c in columns for g in c.genres}, "genre",
+                                   as_of, bound)
+    subjects = await _latest_by_rule(session, {(c.organ_code, x) for c in columns for x in c.subject_categories},
+                                     "subject_category", as_of, bound)
+    for c in columns:
+        candidates = [days[c.column_id], *(genres.get((c.organ_code, g)) for g in c.genres),
+                      *(subjects.get((c.organ_code, x)) for x in c.subject_categories)]
+        days[c.column_id] = max((x for x in candidates if x is not None), default=None)
+    return days
+
+
+async def _columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, date | None, date | None]]:
+    """Active columns of the scope that existed on D, each with the last publication day (≤ D) of the records
+    public on D placed in it, and for a column with a statutory date the last such day on or before its latest
+    statutory date (the window it is scored on). Aggregated in SQL: a column's records are never read one by one.
+    Kept on the session for the card (the stale- and empty-column metrics both read it)."""
+    key = ("scorecard_columns", tuple(scope.organs), scope.start, scope.as_of)
+    if key not in session.info:
+        session.info[key] = await _read_columns(session, scope)
+    return session.info[key]
+
+
+async def _read_columns(session: AsyncSession, scope: Scope) -> list[tuple[ColumnFact, date | None, date | None]]:
+    # Rows, not ORM objects (hundreds of columns for a city: the identity map cost more than the query).
+    columns = (await session.execute(select(*ColumnFact.__table__.c).where(
+        ColumnFact.organ_code.in_(scope.organs), ColumnFact.active.is_(True), ColumnFact.created_on <= scope.as_of)
+        .order_by(ColumnFact.organ_code, ColumnFact.name, ColumnFact.column_id))).all()
+    last = await _latest_days(session, list(columns), scope.as_of, scope.as_of)
+    by_deadline: dict[date, list[ColumnFact]] = {}
+    for c in columns:
+        if c.rule == "statutory" and c.statutory_date:
+            by_deadline.setdefault(_statutory_deadline(c.statutory_date, scope.as_of), []).append(c)
+    before: dict[str, date | None] = {}
+    for deadline, group in by_deadline.items():
+        before.update(await _latest_days(session, group, scope.as_of, deadline))
+    return [(c, last[c.column_id], before.get(c.column_id)) for c in columns]
 
 
 def _column_item(c: ColumnFact, last: date | None, **extra: Any) -> dict[str, Any]:
@@ -188,8 +251,7 @@ async def stale_columns(session: AsyncSession, scope: Scope) -> Records:
     published in the year up to the latest statutory date on or before D. "Updated when changed" columns are
     never stale (they are scored by the empty-column indicator)."""
     out = []
-    for column, days in await _columns(session, scope):
-        last = days[0] if days else None
+    for column, last, before_deadline in await _columns(session, scope):
         if column.rule == "interval" and column.every and column.unit:
             due = _add_period(last or column.created_on, column.every, column.unit)
             if scope.as_of > due:
@@ -198,16 +260,15 @@ async def stale_columns(session: AsyncSession, scope: Scope) -> Records:
             deadline = _statutory_deadline(column.statutory_date, scope.as_of)
             if column.created_on > deadline:
                 continue  # created after its last statutory date: not due yet
-            window = [d for d in days if _add_period(deadline, -12, "month") < d <= deadline]
-            if not window:
+            if before_deadline is None or before_deadline <= _add_period(deadline, -12, "month"):
                 out.append(_column_item(column, last, due_on=deadline))
     return out
 
 
 async def empty_columns_without_note(session: AsyncSession, scope: Scope) -> Records:
     """空白栏目: a column with no record public on D and no 备注说明 saying why it is legitimately empty."""
-    return [_column_item(column, None) for column, days in await _columns(session, scope)
-            if not days and not (column.note or "").strip()]
+    return [_column_item(column, None) for column, last, _ in await _columns(session, scope)
+            if last is None and not (column.note or "").strip()]
 
 
 def _doc_item(d: ScoreDocumentFact, counted: bool, due: date | None, **detail: Any) -> dict[str, Any]:
@@ -237,9 +298,8 @@ async def _interpretations(session: AsyncSession, scope: Scope, policy_ids: list
 
 async def _policies(session: AsyncSession, scope: Scope) -> list[ScoreDocumentFact]:
     d = ScoreDocumentFact
-    return list((await session.execute(select(d).where(
-        d.organ_code.in_(scope.organs), d.needs_interpretation.is_(True), d.published_on >= scope.start,
-        _public_on(d, scope.as_of)).order_by(d.published_on, d.document_id))).scalars())
+    return list((await session.execute(select(d).where(_policy_filter(d, scope))
+                                       .order_by(d.published_on, d.document_id))).scalars())
 
 
 async def interpretation_ratio(session: AsyncSession, scope: Scope) -> Records:
@@ -305,38 +365,187 @@ async def corrected_on_appeal_rate(session: AsyncSession, scope: Scope) -> Recor
              "detail": {"application_id": x.application_id, "kind": x.kind, "outcome": x.outcome}} for x in rows]
 
 
+async def proactive_publication_rate(session: AsyncSession, scope: Scope) -> Records:
+    """依申请转主动率 (条例第四十四条): granted replies (予以公开, 部分公开) of the period; counted = the organ's
+    "consider proactive disclosure" task for the same information (`info_key`) was closed as published, with its
+    catalogue record, on or before D. The request service's own summary counts the same way."""
+    a, t = ApplicationFact, ProactiveTaskFact
+    rows = await session.execute(
+        select(a.application_id, a.organ_code, a.closed_on, a.outcome, t.document_id)
+        .outerjoin(t, _published_task(a, t, scope.as_of)).where(_grants(a, scope))
+        .order_by(a.closed_on, a.application_id))
+    return [{"record_type": "application", "id": app_id, "organ_code": organ, "counted": document_id is not None,
+             "day": closed_on, "due_on": None, "detail": {"outcome": outcome, "document_id": document_id}}
+            for app_id, organ, closed_on, outcome, document_id in rows]
+
+
+def _grants(a: type[ApplicationFact], scope: Scope):
+    return and_(a.organ_code.in_(scope.organs), a.status == "replied", a.outcome.in_(GRANTED),
+                a.closed_on.between(scope.start, scope.as_of))
+
+
+def _published_task(a: type[ApplicationFact], t: Any, as_of: date):
+    return and_(t.organ_code == a.organ_code, t.info_key == a.info_key, t.status == "published",
+                t.closed_on <= as_of)
+
+
+def _failing_on(c: type[AttachmentCheckFact], d: type[ScoreDocumentFact], scope: Scope):
+    return and_(c.organ_code.in_(scope.organs), c.failing_since <= scope.as_of,
+                or_(c.repaired_on.is_(None), c.repaired_on > scope.as_of), _public_on(d, scope.as_of))
+
+
+async def broken_attachments(session: AsyncSession, scope: Scope) -> Records:
+    """附件无法打开: attachments of records public on D that the catalogue's check found failing on D — the stored
+    bytes missing, their SHA-256 no longer the one recorded at upload, or the content not of the declared type (its
+    first bytes) — from the first check of that failure until the first check that found it fine again."""
+    c, d = AttachmentCheckFact, ScoreDocumentFact
+    rows = (await session.execute(select(c).join(d, d.document_id == c.document_id).where(_failing_on(c, d, scope))
+                                  .order_by(c.failing_since, c.attachment_id))).scalars()
+    return [{"record_type": "attachment", "id": x.attachment_id, "organ_code": x.organ_code, "counted": True,
+             "day": x.failing_since, "due_on": None,
+             "detail": {"document_id": x.document_id, "filename": x.filename, "problem": x.problem}} for x in rows]
+
+
+# --- figures: the same counts as the record lists above, each one aggregate statement over the scope ------------
+# The card reads these (a city with its subordinates holds a million records; reading them to count them was the
+# scorecard's cost); the drill-down reads the records. tests/stats_service/test_scorecards.py checks, indicator by
+# indicator, that the two agree.
+
+Counts = tuple[int, int]  # (numerator, denominator); a count metric's denominator is its numerator
+
+
+def _n(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+async def _counts(session: AsyncSession, stmt: Any) -> Counts:
+    numerator, denominator = (await session.execute(stmt)).one()
+    return int(numerator or 0), int(denominator or 0)
+
+
+async def _publication_counts(session: AsyncSession, scope: Scope) -> Counts:
+    d = ScoreDocumentFact
+    return await _counts(session, select(_n(d.published_on <= d.publication_due_on), func.count()).where(
+        d.organ_code.in_(scope.organs), d.published_on >= scope.start, _public_on(d, scope.as_of),
+        d.publication_due_on.is_not(None)))
+
+
+def _interpreted(d: Any, as_of: date) -> Any:
+    i = aliased(ScoreDocumentFact)
+    return exists().where(i.interpretation_of == d.document_id, _public_on(i, as_of))
+
+
+def _policy_filter(d: Any, scope: Scope) -> Any:
+    # `needs_interpretation` as a bare predicate (not IS true): the partial index's own condition, so PostgreSQL
+    # uses ix_score_document_fact_policies.
+    return and_(d.organ_code.in_(scope.organs), d.needs_interpretation, d.published_on >= scope.start,
+                _public_on(d, scope.as_of))
+
+
+async def _interpretation_counts(session: AsyncSession, scope: Scope) -> Counts:
+    d = ScoreDocumentFact
+    return await _counts(session, select(_n(_interpreted(d, scope.as_of)), func.count())
+                         .where(_policy_filter(d, scope)))
+
+
+async def _overdue_interpretation_counts(session: AsyncSession, scope: Scope) -> Counts:
+    d = ScoreDocumentFact
+    return await _counts(session, select(func.count(), func.count()).where(
+        _policy_filter(d, scope), d.interpretation_due_on < scope.as_of, ~_interpreted(d, scope.as_of)))
+
+
+async def _validity_counts(session: AsyncSession, scope: Scope) -> Counts:
+    d = ScoreDocumentFact
+    return await _counts(session, select(func.count(), func.count()).where(
+        d.organ_code.in_(scope.organs), _public_on(d, scope.as_of), d.expires_on < scope.as_of,
+        or_(d.repeal_date.is_(None), d.repeal_date > scope.as_of)))
+
+
+async def _reply_counts(session: AsyncSession, scope: Scope) -> Counts:
+    a = ApplicationFact
+    return await _counts(session, select(_n(a.closed_on <= a.due_on), func.count()).where(
+        a.organ_code.in_(scope.organs), a.closed_on.between(scope.start, scope.as_of), a.due_on.is_not(None)))
+
+
+async def _breach_counts(session: AsyncSession, scope: Scope) -> Counts:
+    b = BreachFact
+    return await _counts(session, select(func.count(), func.count()).where(
+        b.organ_code.in_(scope.organs), b.occurred_on.between(scope.start, scope.as_of)))
+
+
+async def _appeal_counts(session: AsyncSession, scope: Scope) -> Counts:
+    a = AppealFact
+    return await _counts(session, select(_n(a.outcome == "corrected"), func.count()).where(
+        a.organ_code.in_(scope.organs), a.decided_on.between(scope.start, scope.as_of)))
+
+
+async def _proactive_counts(session: AsyncSession, scope: Scope) -> Counts:
+    # An outer join (a hash join over the organ's few tasks), not a probe per grant: one task per organ and
+    # information (the request service's unique constraint), so no grant is counted twice.
+    a, t = ApplicationFact, ProactiveTaskFact
+    return await _counts(session, select(func.count(t.task_id), func.count()).select_from(a)
+                         .outerjoin(t, _published_task(a, t, scope.as_of)).where(_grants(a, scope)))
+
+
+async def _broken_attachment_counts(session: AsyncSession, scope: Scope) -> Counts:
+    c, d = AttachmentCheckFact, ScoreDocumentFact
+    return await _counts(session, select(func.count(), func.count()).select_from(c)
+                         .join(d, d.document_id == c.document_id).where(_failing_on(c, d, scope)))
+
+
+def _from_records(compute: Callable[[AsyncSession, Scope], Awaitable[Records]]):
+    """Columns are few (tens per organ): their figures are counted from their records (each column's last update
+    is itself aggregated in SQL, `_columns`)."""
+    async def counts(session: AsyncSession, scope: Scope) -> Counts:
+        records = await compute(session, scope)
+        return sum(1 for r in records if r["counted"]), len(records)
+
+    return counts
+
+
 @dataclass(frozen=True)
 class Metric:
     kind: str  # count | rate
-    compute: Callable[[AsyncSession, Scope], Awaitable[Records]]
+    compute: Callable[[AsyncSession, Scope], Awaitable[Records]]  # the records (drill-down)
+    counts: Callable[[AsyncSession, Scope], Awaitable[Counts]]  # the figure, aggregated in SQL
     zh: str
     en: str
 
 
 METRICS: dict[str, Metric] = {
-    "stale_columns": Metric("count", stale_columns, "超期未更新栏目数", "Columns past their update rule"),
-    "empty_columns_without_note": Metric("count", empty_columns_without_note, "无备注说明的空白栏目数",
+    "stale_columns": Metric("count", stale_columns, _from_records(stale_columns), "超期未更新栏目数",
+                            "Columns past their update rule"),
+    "empty_columns_without_note": Metric("count", empty_columns_without_note,
+                                         _from_records(empty_columns_without_note), "无备注说明的空白栏目数",
                                          "Empty columns without a note"),
-    "publication_on_time_rate": Metric("rate", publication_on_time_rate, "主动公开及时率",
+    "publication_on_time_rate": Metric("rate", publication_on_time_rate, _publication_counts, "主动公开及时率",
                                        "Share published within 20 working days"),
-    "reply_on_time_rate": Metric("rate", reply_on_time_rate, "按期答复率", "Share of replies on time"),
-    "statutory_breaches": Metric("count", statutory_breaches, "违规记录数", "Statutory breaches"),
-    "interpretation_ratio": Metric("rate", interpretation_ratio, "政策解读率", "Share of policies with a 解读"),
-    "overdue_interpretations": Metric("count", overdue_interpretations, "逾期未解读数",
-                                      "Policies past their 解读 deadline"),
-    "validity_reviews_overdue": Metric("count", validity_reviews_overdue, "有效期届满未清理文件数",
-                                       "Records past their validity period still in force"),
-    "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, "复议诉讼纠错率",
+    "reply_on_time_rate": Metric("rate", reply_on_time_rate, _reply_counts, "按期答复率",
+                                 "Share of replies on time"),
+    "statutory_breaches": Metric("count", statutory_breaches, _breach_counts, "违规记录数", "Statutory breaches"),
+    "interpretation_ratio": Metric("rate", interpretation_ratio, _interpretation_counts, "政策解读率",
+                                   "Share of policies with a 解读"),
+    "overdue_interpretations": Metric("count", overdue_interpretations, _overdue_interpretation_counts,
+                                      "逾期未解读数", "Policies past their 解读 deadline"),
+    "validity_reviews_overdue": Metric("count", validity_reviews_overdue, _validity_counts,
+                                       "有效期届满未清理文件数", "Records past their validity period still in force"),
+    "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, _appeal_counts, "复议诉讼纠错率",
                                        "Share of decided appeals that corrected the organ"),
+    "proactive_publication_rate": Metric("rate", proactive_publication_rate, _proactive_counts, "依申请转主动率",
+                                         "Share of granted replies later published proactively"),
+    "broken_attachments": Metric("count", broken_attachments, _broken_attachment_counts, "无法打开的附件数",
+                                 "Attachments that fail to open"),
 }
 
 
-def _figure(kind: str, records: Records) -> dict[str, Any]:
-    counted = sum(1 for r in records if r["counted"])
+def _figure_of(kind: str, counted: int, total: int) -> dict[str, Any]:
     if kind == "count":
         return {"value": counted, "numerator": counted, "denominator": None}
-    return {"value": round(counted / len(records), 4) if records else None, "numerator": counted,
-            "denominator": len(records)}
+    return {"value": round(counted / total, 4) if total else None, "numerator": counted, "denominator": total}
+
+
+def _figure(kind: str, records: Records) -> dict[str, Any]:
+    return _figure_of(kind, sum(1 for r in records if r["counted"]), len(records))
 
 
 def _score(indicator: dict[str, Any], kind: str, figure: dict[str, Any]) -> dict[str, Any]:
@@ -361,14 +570,14 @@ async def _scope(session: AsyncSession, organ_code: str, include_subordinates: b
 
 
 async def _card(session: AsyncSession, sheet: dict[str, Any], organ_code: str, include_subordinates: bool,
-                scope: Scope, cache: dict[str, Records] | None = None) -> dict[str, Any]:
-    """`cache`: filled with each metric's records (the reminders list the records of the failing ones)."""
-    indicators, cache = [], {} if cache is None else cache
+                scope: Scope) -> dict[str, Any]:
+    """Figures from the aggregates (`Metric.counts`), each metric once per card."""
+    indicators, counted = [], {}
     for ind in sheet["indicators"]:
         metric = METRICS[ind["metric"]]
-        if ind["metric"] not in cache:
-            cache[ind["metric"]] = await metric.compute(session, scope)
-        figure = _figure(metric.kind, cache[ind["metric"]])
+        if ind["metric"] not in counted:
+            counted[ind["metric"]] = await metric.counts(session, scope)
+        figure = _figure_of(metric.kind, *counted[ind["metric"]])
         score = _score(ind, metric.kind, figure)
         indicators.append({
             "key": ind["key"], "metric": ind["metric"], "kind": metric.kind, "name_zh": ind["name_zh"],
@@ -487,13 +696,14 @@ async def reminders(session: AsyncSession, organ_code: str, include_subordinates
     own records and order, so `records_url` lists the same and more)."""
     sheet = await load_sheet(session, sheet_id, sheet_version)
     scope = await _scope(session, organ_code, include_subordinates, start, as_of)
-    cache: dict[str, Records] = {}
-    card = await _card(session, sheet, organ_code, include_subordinates, scope, cache)
+    card = await _card(session, sheet, organ_code, include_subordinates, scope)
     order = {i["key"]: n for n, i in enumerate(card["indicators"])}
     failing = [i for i in card["indicators"] if i["status"] == "fail"]
     failing.sort(key=lambda i: (not i["vetoes"], -(i["max_points"] - i["points"]), order[i["key"]]))
-    items = []
+    items, cache = [], {}
     for i in failing:
+        if i["metric"] not in cache:  # the records of the failing indicators only
+            cache[i["metric"]] = await METRICS[i["metric"]].compute(session, scope)
         to_fix = [r for r in cache[i["metric"]] if _to_fix(i, r)]
         items.append({"key": i["key"], "metric": i["metric"], "name_zh": i["name_zh"], "name_en": i["name_en"],
                       "veto": i["veto"], "vetoes": i["vetoes"], "value": i["value"], "pass_if": i["pass_if"],

@@ -108,3 +108,38 @@ async def test_same_information_from_three_applicants_opens_a_task_and_the_log_i
     assert r.status_code == 200, r.text
     assert {k: r.json()[k] for k in ("granted", "published_later", "share", "open_tasks", "overdue_tasks")} == {
         "granted": 3, "published_later": 2, "share": 0.6667, "open_tasks": 0, "overdue_tasks": 0}
+
+
+async def test_the_scorecard_scores_the_share_from_the_feed(client, request_db, stats, stats_db, desk):
+    """考评 依申请转主动率: the statistics follow this service's feed (application snapshots with the information's
+    digest, proactive_task events) with their production consumer, and score the share the summary gives."""
+    from stats_service.config import Settings as StatsSettings
+    from stats_service.consumers import HttpFeed, make_consumers
+    from tests.stats_service.helpers import Feed, organ
+
+    budget = [await apply(client, desk, BUDGET, applicant(name=f"甲{i}")) for i in range(3)]
+    await grant(client, desk, budget[0])  # the third applicant is already in: the task opens at this reply
+    await grant(client, desk, budget[1])
+    await grant(client, desk, await apply(client, desk, "2026年重点项目计划"))  # one applicant: no task
+    catalog = Feed()
+    organ(catalog, desk.organ, "示例市财政局")
+    settings = StatsSettings()
+    consumers = make_consumers(stats_db, settings, catalog, HttpFeed(client, settings))
+
+    async def share() -> tuple:
+        for consumer in consumers:
+            await consumer.drain()
+        r = await stats.get(f"/api/v1/stats/scorecards/{desk.organ}", headers=desk.stats,
+                            params={"as_of": today().isoformat()})
+        assert r.status_code == 200, r.text
+        ind = next(i for i in r.json()["indicators"] if i["key"] == "proactive_publication")
+        return ind["value"], ind["numerator"], ind["denominator"]
+
+    assert await share() == (0.0, 0, 3)
+    task = (await worklist(client, desk))[0]
+    r = await client.post(f"{API}/proactive-tasks/{task['id']}/close", headers={**desk.handler, "If-Match": '"1"'},
+                          json={"document_id": "doc-budget"})
+    assert r.status_code == 200, r.text
+    assert await share() == (0.6667, 2, 3)
+    summary = (await client.get(f"{API}/proactive-disclosure/summary", headers=desk.handler)).json()
+    assert (summary["share"], summary["published_later"], summary["granted"]) == (0.6667, 2, 3)

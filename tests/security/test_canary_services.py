@@ -251,7 +251,7 @@ async def crawl_stats(crawl: Crawl, client: httpx.AsyncClient, who: Principal, w
             await get(f"{route}/{sub}", f"{card}/{sub}")
         await get(f"{route}/series", f"{card}/series", {"from": f"{YEAR}-01", "to": f"{YEAR}-03"})
         for metric in ("publication_on_time_rate", "overdue_interpretations", "empty_columns_without_note",
-                       "validity_reviews_overdue"):
+                       "validity_reviews_overdue", "proactive_publication_rate", "broken_attachments"):
             await get(f"{route}/metrics/{{metric}}/records", f"{card}/metrics/{metric}/records", {"limit": 100})
     await get("/scorecard-sheets", f"{STATS}/scorecard-sheets")
     await get("/scorecard-sheets/{sheet_id}", f"{STATS}/scorecard-sheets/gb-2019-19")
