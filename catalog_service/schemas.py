@@ -1250,3 +1250,214 @@ class InterpretationSummary(BaseModel):
     interpreted: int
     ratio: float | None = Field(description="interpreted / policies, 4 places; null without policies")
     overdue: int
+
+
+from pydantic import Discriminator, Tag  # noqa: E402
+
+# ---- 基层政务公开标准目录 (standard catalogues, issue 16 item 4) ------------------------------------------------
+# One area's 标准目录 (国办发〔2019〕54号 26 areas) as data: its items with the seven elements of the 标准指引
+# (公开事项, 公开内容(要素), 公开依据, 公开时限, 公开主体, 公开渠道和载体, 公开对象, 公开方式), the 公开时限 also
+# as a rule the platform computes with, and the rules that map an organ's records to an item.
+
+
+class OnChangeLimit(InputSchema):
+    """自信息形成或变更之日起N个工作日内: due per change; each mapped record has its own deadline."""
+
+    kind: Literal["on_change"]
+    working_days: int = Field(ge=1, le=250, description="N working days from the day the information is formed")
+
+
+class AfterEventLimit(InputSchema):
+    """N (calendar) days after an event, e.g. 本级人民代表大会或其常务委员会批准后20日内."""
+
+    kind: Literal["after_event"]
+    days: int = Field(ge=1, le=366)
+    event: str = Field(min_length=1, max_length=200, description="the event the days run from")
+
+
+class PeriodicLimit(InputSchema):
+    """Every period (month / quarter / year), within N working days after the period's end (e.g. 每季度结束后
+    10个工作日内); N = 0 means by the period's end."""
+
+    kind: Literal["periodic"]
+    every: int = Field(ge=1, le=12)
+    unit: Literal["month", "quarter", "year"]
+    working_days: int = Field(0, ge=0, le=250)
+
+
+class YearlyLimit(InputSchema):
+    """Every year by MM-DD (e.g. 每年3月31日前)."""
+
+    kind: Literal["yearly"]
+    by: str = Field(pattern=STATUTORY_DATE)
+
+
+class WhenChangedLimit(InputSchema):
+    """Kept current: 实时公开、及时公开、长期公开 — updated when it changes, no date to compute."""
+
+    kind: Literal["when_changed"]
+
+
+def _limit_kind(value: object) -> object:
+    return value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+
+
+# A callable discriminator: the input models' JSON-type checks are `before` validators, which pydantic refuses on a
+# field discriminator; errors still point at the one rule the `kind` names (…/time_limit/periodic/unit).
+TimeLimit = Annotated[Annotated[OnChangeLimit, Tag("on_change")] | Annotated[AfterEventLimit, Tag("after_event")]
+                      | Annotated[PeriodicLimit, Tag("periodic")] | Annotated[YearlyLimit, Tag("yearly")]
+                      | Annotated[WhenChangedLimit, Tag("when_changed")],
+                      Discriminator(_limit_kind, custom_error_type="invalid_time_limit",
+                                    custom_error_message="公开时限规则 kind 应为 on_change、after_event、periodic、"
+                                                         "yearly 或 when_changed")]
+
+
+class StandardMatch(InputSchema):
+    """Which of the adopting organ's public records are this item's (any rule matches; explicit mappings too)."""
+
+    genres: list[Genre] = Field(default_factory=list, max_length=20, description="体裁")
+    subject_categories: list[SubjectCategory] = Field(default_factory=list, max_length=30, description="主题分类")
+    keywords: list[str] = Field(default_factory=list, max_length=20,
+                                description="标题关键词: a record whose title contains one of them")
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() or len(k) > 50 for k in value):
+            raise ValueError("关键词不能为空，且不超过50个字")
+        return [k.strip() for k in value]
+
+
+class StandardItem(InputSchema):
+    """公开事项 · one item of the list."""
+
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z._-]+$", description="序号 / stable key")
+    level1: str = Field(min_length=1, max_length=200, description="一级事项")
+    title: str = Field(min_length=1, max_length=200, description="二级事项 (the item)")
+    content: str = Field(min_length=1, max_length=4000, description="公开内容（要素）")
+    basis: str = Field(min_length=1, max_length=4000, description="公开依据")
+    time_limit_text: str = Field(min_length=1, max_length=500, description="公开时限 as the source words it")
+    time_limit: TimeLimit = Field(description="公开时限 as a rule")
+    publisher: str = Field(min_length=1, max_length=200, description="公开主体")
+    channels: list[str] = Field(default_factory=list, max_length=20, description="公开渠道和载体")
+    audience: list[Literal["全社会", "特定群体"]] = Field(default_factory=list, description="公开对象")
+    modes: list[Literal["主动", "依申请"]] = Field(default_factory=list, description="公开方式")
+    match: StandardMatch = Field(default_factory=StandardMatch)
+
+
+class StandardSource(InputSchema):
+    """Where the list comes from (named: document title, issuing body, date, address, and what was transcribed)."""
+
+    title: str = Field(min_length=1, max_length=500)
+    issuer: str = Field(min_length=1, max_length=200)
+    date: str | None = Field(None, max_length=20)
+    url: str | None = Field(None, max_length=1000)
+    note: str | None = Field(None, max_length=2000)
+
+
+class StandardCatalogueImport(InputSchema):
+    """A standard catalogue (admin import); importing a code again stores its next version."""
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-z._-]+$")
+    area: str = Field(min_length=1, max_length=100, description="领域, e.g. 财政预决算")
+    title: str = Field(min_length=1, max_length=500)
+    source: StandardSource
+    items: list[StandardItem] = Field(min_length=1, max_length=500)
+
+    @field_validator("items")
+    @classmethod
+    def _unique_keys(cls, items: list[StandardItem]) -> list[StandardItem]:
+        keys = [i.key for i in items]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError("公开事项序号重复: " + ", ".join(duplicates))
+        return items
+
+
+class StandardCatalogueRead(Schema):
+    id: str
+    code: str
+    version: int
+    area: str
+    title: str
+    source: dict
+    items: list[dict]
+    imported_by: str
+    created_at: datetime
+
+
+class StandardAdoptionCreate(InputSchema):
+    """An organ adopts a catalogue, all of it or the items it names (admin)."""
+
+    organ_code: str = Field(min_length=9, max_length=18)
+    catalogue_id: str = Field(min_length=1, max_length=36)
+    item_keys: list[str] | None = Field(None, max_length=500, description="the adopted items; all when left out")
+    adopted_on: date | None = Field(None, description="采用日期 (default today, Beijing): items are due from it")
+
+    @field_validator("organ_code")
+    @classmethod
+    def _organ_code(cls, value: str) -> str:
+        return normalize_organ_code(value)
+
+
+class StandardAdoptionRead(Schema):
+    id: str
+    organ_code: str
+    catalogue_id: str
+    catalogue_code: str
+    catalogue_version: int
+    area: str
+    item_keys: list[str]
+    adopted_on: date
+    version: int
+    created_at: datetime
+
+
+class StandardMappingCreate(InputSchema):
+    """Staff map one of their organ's records to an adopted item explicitly."""
+
+    item_key: str = Field(min_length=1, max_length=40)
+    document_id: str = Field(min_length=1, max_length=36)
+
+
+class StandardMappingRead(Schema):
+    id: str
+    adoption_id: str
+    item_key: str
+    document_id: str
+    mapped_on: date
+    mapped_by: str
+
+
+class CoverageRecord(Schema):
+    id: str
+    index_no: str | None
+    title: str
+    published_on: date
+    mapped: Literal["rule", "explicit"] = Field(description="by the item's rules or by staff")
+
+
+class CoverageItem(Schema):
+    id: str = Field(description="<adoption id>:<item key> (the scorecard's drill-down id)")
+    adoption_id: str
+    catalogue_code: str
+    key: str
+    title: str
+    time_limit_text: str
+    time_limit: dict
+    covered: bool = Field(description="at least one mapped record public on the day")
+    last_published_on: date | None
+    next_due_on: date | None = Field(description="periodic / yearly items: on the working-day calendar; "
+                                                 "event-driven ones (on_change, after_event, when_changed): null")
+    next_due_provisional: bool
+    overdue: bool
+    records: list[CoverageRecord]
+
+
+class StandardCoverageReport(Schema):
+    organ_code: str
+    as_of: date
+    adopted: int = Field(description="adopted items (of adoptions made by the day)")
+    covered: int
+    coverage: float | None = Field(description="covered / adopted, 4 places; null with nothing adopted")
+    items: list[CoverageItem]

@@ -354,7 +354,7 @@ class BreachRecordsRead(BaseModel):
 
 MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
                      "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
-                     "corrected_on_appeal_rate", "validity_reviews_overdue"]
+                     "corrected_on_appeal_rate", "validity_reviews_overdue", "standard_catalogue_coverage"]
 
 
 class PassRule(JsonTypes):
@@ -467,7 +467,7 @@ class ScorecardRead(BaseModel):
 
 
 class ScoreRecord(BaseModel):
-    record_type: Literal["column", "document", "application", "breach", "appeal"]
+    record_type: Literal["column", "document", "application", "breach", "appeal", "standard_item"]
     id: str
     organ_code: str
     counted: bool = Field(description="in the figure's numerator (count metrics list counted records only)")

@@ -39,6 +39,8 @@ def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type
             # 有效期 (issue 16 item 3): the scorecard counts records past their expiry still marked in force.
             "effective_date": doc.effective_date.isoformat() if doc.effective_date else None,
             "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
+            # 标准目录 (issue 16 item 4): an adopted item's keyword rules match the public title.
+            "title": doc.title,
         }
     else:
         payload = {"public": False}
