@@ -516,7 +516,7 @@ class StandardCatalogue(Base):
     area: Mapped[str] = mapped_column(String(100))  # 领域
     title: Mapped[str] = mapped_column(String(500))
     source: Mapped[dict[str, Any]] = mapped_column(JSON)
-    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # 公开事项
     imported_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

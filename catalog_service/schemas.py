@@ -1362,9 +1362,9 @@ class StandardCatalogueImport(InputSchema):
     area: str = Field(min_length=1, max_length=100, description="领域, e.g. 财政预决算")
     title: str = Field(min_length=1, max_length=500)
     source: StandardSource
-    items: list[StandardItem] = Field(min_length=1, max_length=500)
+    entries: list[StandardItem] = Field(min_length=1, max_length=500, description="公开事项")
 
-    @field_validator("items")
+    @field_validator("entries")
     @classmethod
     def _unique_keys(cls, items: list[StandardItem]) -> list[StandardItem]:
         keys = [i.key for i in items]
@@ -1381,7 +1381,7 @@ class StandardCatalogueRead(Schema):
     area: str
     title: str
     source: dict
-    items: list[dict]
+    entries: list[dict] = Field(description="公开事项 (a catalogue, not a list page: hence not `items`)")
     imported_by: str
     created_at: datetime
 
@@ -1460,4 +1460,4 @@ class StandardCoverageReport(Schema):
     adopted: int = Field(description="adopted items (of adoptions made by the day)")
     covered: int
     coverage: float | None = Field(description="covered / adopted, 4 places; null with nothing adopted")
-    items: list[CoverageItem]
+    entries: list[CoverageItem] = Field(description="every adopted item (a report, not a list page)")

@@ -58,7 +58,7 @@ async def import_catalogue(session: AsyncSession, data: StandardCatalogueImport,
                                   .order_by(StandardCatalogue.version.desc()).limit(1))).scalar_one_or_none()
     body = data.model_dump(mode="json")
     row = StandardCatalogue(code=data.code, version=(last or 0) + 1, area=data.area, title=data.title,
-                            source=body["source"], items=body["items"], imported_by=principal.sub)
+                            source=body["source"], entries=body["entries"], imported_by=principal.sub)
     session.add(row)
     await session.flush()
     return StandardCatalogueRead.model_validate(row)
@@ -91,7 +91,7 @@ def _adoption_read(adoption: StandardAdoption, organ_code: str, catalogue: Stand
 async def _announce(session: AsyncSession, adoption: StandardAdoption, organ_code: str,
                     catalogue: StandardCatalogue) -> None:
     """The adoption with its items' rules and explicit mappings: all the statistics need to score coverage."""
-    items = {i["key"]: i for i in catalogue.items}
+    items = {i["key"]: i for i in catalogue.entries}
     mappings = (await session.execute(select(StandardMapping).where(StandardMapping.adoption_id == adoption.id)
                                       .order_by(StandardMapping.mapped_on, StandardMapping.id))).scalars()
     record_event(session, outbox, "standard_adoption.changed", entity_type="standard_adoption",
@@ -120,7 +120,7 @@ async def adopt(session: AsyncSession, data: StandardAdoptionCreate, today: date
     if catalogue is None:
         raise InvalidReference("标准目录不存在", errors=[
             {"loc": ["body", "catalogue_id"], "msg": "没有这个标准目录", "type": "invalid_reference"}])
-    keys = [i["key"] for i in catalogue.items]
+    keys = [i["key"] for i in catalogue.entries]
     wanted = keys if data.item_keys is None else list(dict.fromkeys(data.item_keys))
     unknown = [k for k in wanted if k not in keys]
     if unknown or not wanted:
@@ -255,13 +255,15 @@ async def coverage(session: AsyncSession, organ_code: str, as_of: date, calendar
         for m in (await session.execute(select(StandardMapping).where(
                 StandardMapping.adoption_id == adoption.id, StandardMapping.mapped_on <= as_of))).scalars():
             explicit.setdefault(m.item_key, set()).add(m.document_id)
-        for item in catalogue.items:
+        for item in catalogue.entries:
             if item["key"] not in adoption.item_keys:
                 continue
             rules, mine = _rules(item), explicit.get(item["key"], set())
-            records = [{"id": d.id, "index_no": d.index_no, "title": d.title, "published_on": day,
+            # The public projection of the title (区分处理): shown, and matched, never the redacted original.
+            records = [{"id": d.id, "index_no": d.index_no, "title": d.public_title, "published_on": day,
                         "mapped": "explicit" if d.id in mine else "rule"}
-                       for d, day in docs if d.id in mine or matches(rules, d.genre, d.subject_category, d.title)]
+                       for d, day in docs
+                       if d.id in mine or matches(rules, d.genre, d.subject_category, d.public_title)]
             last = max((r["published_on"] for r in records), default=None)
             due, provisional = next_due(item["time_limit"], last, adoption.adopted_on, calendar)
             covered += bool(records)
@@ -272,4 +274,4 @@ async def coverage(session: AsyncSession, organ_code: str, as_of: date, calendar
                           "next_due_provisional": provisional, "overdue": due is not None and due < as_of,
                           "records": records})
     return {"organ_code": organ.code, "as_of": as_of, "adopted": len(items), "covered": covered,
-            "coverage": round(covered / len(items), 4) if items else None, "items": items}
+            "coverage": round(covered / len(items), 4) if items else None, "entries": items}

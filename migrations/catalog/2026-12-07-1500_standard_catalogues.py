@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column('area', sa.String(length=100), nullable=False),
         sa.Column('title', sa.String(length=500), nullable=False),
         sa.Column('source', sa.JSON(), nullable=False),
-        sa.Column('items', sa.JSON(), nullable=False),
+        sa.Column('entries', sa.JSON(), nullable=False),
         sa.Column('imported_by', sa.String(length=100), nullable=False),
         sa.Column('created_at', services.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_standard_catalogue')),

@@ -38,7 +38,7 @@ def catalogue(code: str) -> dict[str, Any]:
     return {"code": code, "area": "财政预决算", "title": "财政预决算领域基层政务公开标准目录（测试）",
             "source": {"title": "测试用目录", "issuer": "测试", "date": "2026-01-01", "url": None,
                        "note": "illustrative, not an official list"},
-            "items": [
+            "entries": [
                 item("A", "预算公开", {"kind": "on_change", "working_days": 20}, genres=["report"]),
                 item("B", "决算公开", {"kind": "after_event", "days": 20, "event": "本级人大常委会批准"},
                      keywords=["决算"]),
@@ -57,7 +57,7 @@ async def test_import_list_get_and_a_bad_catalogue(catalog):
     r = await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=catalogue("test-finance"))
     assert r.status_code == 201, r.text
     first = r.json()
-    assert (first["code"], first["version"], len(first["items"]), first["items"][3]["time_limit"]["unit"]) == (
+    assert (first["code"], first["version"], len(first["entries"]), first["entries"][3]["time_limit"]["unit"]) == (
         "test-finance", 1, 5, "month")
     r = await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=catalogue("test-finance"))
     assert r.json()["version"] == 2  # a re-import is the next version; the first stays
@@ -65,7 +65,7 @@ async def test_import_list_get_and_a_bad_catalogue(catalog):
     assert r.status_code == 200, r.text
     assert len(r.json()["items"]) == 1 and r.json()["has_more"] is True
     r = await catalog.get(f"{API}/standard-catalogues/{first['id']}")
-    assert r.status_code == 200 and r.json()["items"][0]["title"] == "预算公开"
+    assert r.status_code == 200 and r.json()["entries"][0]["title"] == "预算公开"
     # The shipped demo catalogue imports as it is, with its source named.
     demo = json.loads(DEMO.read_text(encoding="utf-8"))
     r = await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=demo)
@@ -73,12 +73,12 @@ async def test_import_list_get_and_a_bad_catalogue(catalog):
     assert r.json()["source"]["url"].startswith("http") and r.json()["area"] == "财政预决算"
     # A bad catalogue: 422 problem pointing at the field; duplicate item keys; admins only.
     bad = catalogue("bad")
-    bad["items"][3]["time_limit"] = {"kind": "periodic", "every": 1}
+    bad["entries"][3]["time_limit"] = {"kind": "periodic", "every": 1}
     body = assert_problem(await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=bad), 422,
                           "validation_error")
-    assert any(e["loc"][:4] == ["body", "items", 3, "time_limit"] for e in body["errors"]), body
+    assert any(e["loc"][:4] == ["body", "entries", 3, "time_limit"] for e in body["errors"]), body
     bad = catalogue("bad")
-    bad["items"][1]["key"] = "A"
+    bad["entries"][1]["key"] = "A"
     body = assert_problem(await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=bad), 422)
     assert "重复" in json.dumps(body, ensure_ascii=False)
     organ = await make_organ(catalog, "标准目录测试局")
@@ -111,7 +111,7 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
 
     report = await coverage(catalog, organ, "2026-10-09")
     assert (report["adopted"], report["covered"], report["coverage"]) == (5, 3, 0.6)
-    by_key = {i["key"]: i for i in report["items"]}
+    by_key = {i["key"]: i for i in report["entries"]}
     assert [d["id"] for d in by_key["A"]["records"]] == [r1]
     assert [d["id"] for d in by_key["B"]["records"]] == [r2]
     assert by_key["C"]["records"] == [] and by_key["C"]["covered"] is False
@@ -133,7 +133,7 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
     today = beijing_today()
     report = await coverage(catalog, organ, today)
     assert (report["covered"], report["coverage"]) == (4, 0.8)
-    assert [d["id"] for d in {i["key"]: i for i in report["items"]}["C"]["records"]] == [r3]
+    assert [d["id"] for d in {i["key"]: i for i in report["entries"]}["C"]["records"]] == [r3]
     assert (await coverage(catalog, organ, "2026-10-09"))["coverage"] == 0.6  # a past day stays as it was
 
     # The scorecard's indicator (statistics, from the feed) equals the report, its drill-down the items.
@@ -149,7 +149,7 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
         r = await stats.get(card["records_url"] + "&limit=100", headers=who)
         assert r.status_code == 200, r.text
         assert [(x["id"], x["counted"]) for x in r.json()["items"]] == [
-            (f"{adoption['id']}:{i['key']}", i["covered"]) for i in expected["items"]]
+            (f"{adoption['id']}:{i['key']}", i["covered"]) for i in expected["entries"]]
         assert sum(x["counted"] for x in r.json()["items"]) == card["numerator"]
     assert report_then["covered"] == 3
     # The earlier sheet version stays loadable, without the indicator.
