@@ -61,6 +61,10 @@ class Organ(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # 标准目录 (issue 16 item 4): the title keywords of the items the organ adopted (derived, kept by
+    # domain/standards.adopt), so a document event can name the keywords its public title contains without a query
+    # and without carrying the title (the outbox keeps events after a record is withdrawn).
+    standard_keywords: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class IndexSerial(Base):

@@ -199,8 +199,9 @@ class ScoreDocumentFact(Base):
     # 有效期 (issue 16 item 3): the last day in force and the 废止日期, as the record's latest public event says.
     expires_on: Mapped[date | None] = mapped_column(Date)
     repeal_date: Mapped[date | None] = mapped_column(Date)
-    # 标准目录 (issue 16 item 4): an adopted item's keyword rules match the title of a public record.
-    title: Mapped[str | None] = mapped_column(String(500))
+    # 标准目录 (issue 16 item 4): the adopted title keywords its public title contains, as the catalogue announced
+    # them (one a line; never the title itself).
+    standard_keywords: Mapped[str | None] = mapped_column(Text)
 
 
 class DocumentColumnFact(Base):

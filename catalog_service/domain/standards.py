@@ -21,8 +21,9 @@ explicit mappings) so the statistics service scores the same coverage (stats_ser
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog_service.domain.calendar import WorkingCalendar, add_working_days
 from catalog_service.domain.visibility import public_condition, staff_condition
@@ -92,6 +93,11 @@ async def _announce(session: AsyncSession, adoption: StandardAdoption, organ_cod
                     catalogue: StandardCatalogue) -> None:
     """The adoption with its items' rules and explicit mappings: all the statistics need to score coverage."""
     items = {i["key"]: i for i in catalogue.entries}
+    # Records published before the adoption: their events named no keyword of it, so the adoption names those whose
+    # public title a keyword rule matches (ids only). Later records name their keywords in their own events.
+    keyworded = [k for k in adoption.item_keys if _rules(items[k])["keywords"]]
+    titles = [] if not keyworded else (await session.execute(select(Document.id, Document.public_title).where(
+        Document.organ_id == adoption.organ_id, public_condition()).order_by(Document.id))).all()
     mappings = (await session.execute(select(StandardMapping).where(StandardMapping.adoption_id == adoption.id)
                                       .order_by(StandardMapping.mapped_on, StandardMapping.id))).scalars()
     record_event(session, outbox, "standard_adoption.changed", entity_type="standard_adoption",
@@ -100,7 +106,10 @@ async def _announce(session: AsyncSession, adoption: StandardAdoption, organ_cod
                      "catalogue_version": catalogue.version, "area": catalogue.area,
                      "adopted_on": adoption.adopted_on.isoformat(),
                      "items": [{"key": k, "title": items[k]["title"], "time_limit": items[k]["time_limit"],
-                                **_rules(items[k])} for k in adoption.item_keys],
+                                **_rules(items[k]),
+                                "keyword_documents": [i for i, t in titles if any(
+                                    w in (t or "") for w in _rules(items[k])["keywords"])]}
+                               for k in adoption.item_keys],
                      "mappings": [{"item_key": m.item_key, "document_id": m.document_id,
                                    "mapped_on": m.mapped_on.isoformat()} for m in mappings]})
 
@@ -130,8 +139,25 @@ async def adopt(session: AsyncSession, data: StandardAdoptionCreate, today: date
                                 item_keys=[k for k in keys if k in wanted], adopted_on=data.adopted_on or today)
     session.add(adoption)
     await session.flush()
+    await _keep_keywords(session, organ)
     await _announce(session, adoption, organ.code, catalogue)
     return _adoption_read(adoption, organ.code, catalogue)
+
+
+async def _keep_keywords(session: AsyncSession, organ: Organ) -> None:
+    """Organ.standard_keywords = the title keywords of every item the organ adopted (derived data: neither the
+    organ's version nor its updated_at moves)."""
+    keywords: set[str] = set()
+    for keys, entries in await session.execute(
+            select(StandardAdoption.item_keys, StandardCatalogue.entries)
+            .join(StandardCatalogue, StandardCatalogue.id == StandardAdoption.catalogue_id)
+            .where(StandardAdoption.organ_id == organ.id)):
+        keywords.update(k for e in entries if e["key"] in keys for k in _rules(e)["keywords"])
+    # The organ's own row, keeping updated_at (its directory entry did not change); the loaded object learns the
+    # value without becoming dirty (a flush would move updated_at).
+    await session.execute(update(Organ).where(Organ.id == organ.id).values(
+        standard_keywords=sorted(keywords), updated_at=Organ.updated_at))
+    set_committed_value(organ, "standard_keywords", sorted(keywords))
 
 
 async def get_adoption(session: AsyncSession, adoption_id: str) -> StandardAdoptionRead:

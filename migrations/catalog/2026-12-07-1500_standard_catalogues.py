@@ -1,4 +1,4 @@
-"""基层政务公开标准目录: standard catalogues, organs' adoptions, explicit mappings of records to items
+"""基层政务公开标准目录: standard catalogues, organs' adoptions (and their title keywords), explicit mappings
 
 Revision ID: catalog_0014
 Revises: catalog_0013
@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column('organ', sa.Column('standard_keywords', sa.JSON(), server_default='[]', nullable=False))
     op.create_table(
         'standard_catalogue',
         sa.Column('id', sa.String(length=36), nullable=False),
@@ -76,3 +77,4 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_standard_adoption_catalogue_id'), table_name='standard_adoption')
     op.drop_table('standard_adoption')
     op.drop_table('standard_catalogue')
+    op.drop_column('organ', 'standard_keywords')

@@ -1,10 +1,10 @@
-"""standard_adoption_fact and score_document_fact.title (issue 16 item 4, standard-catalogue coverage)
+"""standard_adoption_fact and score_document_fact.standard_keywords (issue 16 item 4, standard-catalogue coverage)
 
 Revision ID: stats_0008
 Revises: stats_0007
 Create Date: 2026-12-07 15:00:00
 
-Titles of facts written before this revision stay null until the record's next event (or a rebuild from cursor 0).
+Keywords of facts written before this revision stay null until the record's next event (or a rebuild from cursor 0).
 """
 from collections.abc import Sequence
 
@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column('score_document_fact', sa.Column('title', sa.String(length=500), nullable=True))
+    op.add_column('score_document_fact', sa.Column('standard_keywords', sa.Text(), nullable=True))
     op.create_table(
         'standard_adoption_fact',
         sa.Column('adoption_id', sa.String(length=36), nullable=False),
@@ -39,4 +39,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_standard_adoption_fact_organ_code'), table_name='standard_adoption_fact')
     op.drop_table('standard_adoption_fact')
-    op.drop_column('score_document_fact', 'title')
+    op.drop_column('score_document_fact', 'standard_keywords')

@@ -345,7 +345,8 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
             "needs_interpretation": bool(p.get("needs_interpretation")),
             "interpretation_due_on": _date(p.get("interpretation_due_on")),
             "interpretation_of": p.get("interpretation_of"), "expires_on": _date(p.get("expires_on")),
-            "repeal_date": _date(p.get("repeal_date")), "title": p.get("title")}
+            "repeal_date": _date(p.get("repeal_date")),
+            "standard_keywords": "\n".join(p.get("standard_keywords") or []) or None}
         placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
     await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])

@@ -306,10 +306,14 @@ async def corrected_on_appeal_rate(session: AsyncSession, scope: Scope) -> Recor
              "detail": {"application_id": x.application_id, "kind": x.kind, "outcome": x.outcome}} for x in rows]
 
 
-def _standard_match(item: dict[str, Any], genre: str | None, subject: str | None, title: str | None) -> bool:
-    """The catalogue's rule (catalog_service/domain/standards.matches): 体裁, 主题分类, or a keyword in the title."""
-    return (genre in (item.get("genres") or []) or subject in (item.get("subject_categories") or [])
-            or any(k in (title or "") for k in item.get("keywords") or []))
+def _standard_match(item: dict[str, Any], doc: ScoreDocumentFact) -> bool:
+    """The catalogue's rule (catalog_service/domain/standards.matches): 体裁, 主题分类, or a keyword in the title —
+    known from the keywords the record's event named, or, for records published before the adoption, from the
+    adoption's own list of them (`keyword_documents`)."""
+    named = (doc.standard_keywords or "").split("\n")
+    return (doc.genre in (item.get("genres") or []) or doc.subject_category in (item.get("subject_categories") or [])
+            or any(k in named for k in item.get("keywords") or [])
+            or doc.document_id in (item.get("keyword_documents") or []))
 
 
 async def standard_catalogue_coverage(session: AsyncSession, scope: Scope) -> Records:
@@ -333,7 +337,7 @@ async def standard_catalogue_coverage(session: AsyncSession, scope: Scope) -> Re
             explicit = {m["document_id"] for m in a.mappings if m["item_key"] == item["key"]
                         and date.fromisoformat(m["mapped_on"]) <= scope.as_of}
             mapped = [x for x in docs.get(a.organ_code, []) if x.document_id in explicit
-                      or _standard_match(item, x.genre, x.subject_category, x.title)]
+                      or _standard_match(item, x)]
             out.append({"record_type": "standard_item", "id": f"{a.adoption_id}:{item['key']}",
                         "organ_code": a.organ_code, "counted": bool(mapped),
                         "day": max((x.published_on for x in mapped), default=None), "due_on": None,

@@ -8,10 +8,12 @@ Hand-scored fixture (adopted 2026-01-01; records imported with their historical 
   B 决算公开  rule 标题关键词 决算          ← r2 published 2026-08-20
   C 三公经费  explicit mapping (made today) ← r3 published 2026-09-15
   D 债务信息  rule 体裁 announcement, monthly, 10 working days after the month's end ← r4 published 2026-09-15
-  E 绩效评价  rule 标题关键词 绩效, every year by 03-31 ← nothing
-As of 2026-10-09: A, B, D covered (C's mapping did not exist yet) → 3/5 = 0.6. As of today: 4/5 = 0.8.
+  E 绩效评价  rule 标题关键词 绩效, every year by 03-31 ← r5 published 2026-09-20, imported before the adoption
+  F 债务限额  rule 标题关键词 限额, every year by 06-30 ← nothing
+As of 2026-10-09: A, B, D, E covered (C's mapping did not exist yet) → 4/6 = 0.6667. As of today: 5/6 = 0.8333.
 D's next due: 10 working days after 2026-09-30 across the National Day holiday (10-01…10-07 off, 10-10 a make-up
-working day) = 2026-10-20 (2026-10-14 without the holiday). E's: 2026-03-31, overdue on 2026-10-09.
+working day) = 2026-10-20 (2026-10-14 without the holiday). E's: 2027-03-31 (the first after its last
+publication); F's: 2026-06-30 (the first after the adoption), overdue on 2026-10-09.
 """
 
 import json
@@ -45,7 +47,8 @@ def catalogue(code: str) -> dict[str, Any]:
                 item("C", "三公经费", {"kind": "on_change", "working_days": 20}),
                 item("D", "债务信息", {"kind": "periodic", "every": 1, "unit": "month", "working_days": 10},
                      genres=["announcement"]),
-                item("E", "绩效评价", {"kind": "yearly", "by": "03-31"}, keywords=["绩效"])]}
+                item("E", "绩效评价", {"kind": "yearly", "by": "03-31"}, keywords=["绩效"]),
+                item("F", "债务限额", {"kind": "yearly", "by": "06-30"}, keywords=["限额"])]}
 
 
 def migrated(n: str, title: str, genre: str, published_at: str) -> dict[str, Any]:
@@ -58,7 +61,7 @@ async def test_import_list_get_and_a_bad_catalogue(catalog):
     assert r.status_code == 201, r.text
     first = r.json()
     assert (first["code"], first["version"], len(first["entries"]), first["entries"][3]["time_limit"]["unit"]) == (
-        "test-finance", 1, 5, "month")
+        "test-finance", 1, 6, "month")
     r = await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=catalogue("test-finance"))
     assert r.json()["version"] == 2  # a re-import is the next version; the first stays
     r = await catalog.get(f"{API}/standard-catalogues", params={"limit": 1})
@@ -93,11 +96,15 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
     other = await make_organ(catalog, "别的镇")
     staff = Staff(organ)
     cat = (await catalog.post(f"{API}/standard-catalogues", headers=ADMIN, json=catalogue("fixture"))).json()
+    # Published before the adoption: its event named no keyword; the adoption names it (by its public title).
+    body = (await bulk(catalog, integration(organ), [
+        migrated("5", "2025年度整体支出绩效自评报告", "notice", "2026-09-20T10:00:00+08:00")])).json()
+    r5 = body["results"][0]["document_id"]
     r = await catalog.post(f"{API}/standard-adoptions", headers=ADMIN,
                            json={"organ_code": organ, "catalogue_id": cat["id"], "adopted_on": "2026-01-01"})
     assert r.status_code == 201, r.text
     adoption = r.json()
-    assert adoption["item_keys"] == ["A", "B", "C", "D", "E"]
+    assert adoption["item_keys"] == ["A", "B", "C", "D", "E", "F"]
     assert_problem(await catalog.post(f"{API}/standard-adoptions", headers=ADMIN, json={
         "organ_code": organ, "catalogue_id": cat["id"], "item_keys": ["Z"]}), 422, "invalid_reference")
     body = (await bulk(catalog, integration(organ), [
@@ -110,15 +117,17 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
     await bulk(catalog, integration(other), [migrated("9", "别镇预算", "report", "2026-03-10T10:00:00+08:00")])
 
     report = await coverage(catalog, organ, "2026-10-09")
-    assert (report["adopted"], report["covered"], report["coverage"]) == (5, 3, 0.6)
+    assert (report["adopted"], report["covered"], report["coverage"]) == (6, 4, 0.6667)
     by_key = {i["key"]: i for i in report["entries"]}
     assert [d["id"] for d in by_key["A"]["records"]] == [r1]
     assert [d["id"] for d in by_key["B"]["records"]] == [r2]
     assert by_key["C"]["records"] == [] and by_key["C"]["covered"] is False
     assert (by_key["D"]["last_published_on"], by_key["D"]["next_due_on"], by_key["D"]["overdue"]) == (
         "2026-09-15", "2026-10-20", False)
-    assert (by_key["E"]["next_due_on"], by_key["E"]["overdue"], by_key["E"]["covered"]) == (
-        "2026-03-31", True, False)
+    assert ([d["id"] for d in by_key["E"]["records"]], by_key["E"]["next_due_on"], by_key["E"]["overdue"]) == (
+        [r5], "2027-03-31", False)
+    assert (by_key["F"]["next_due_on"], by_key["F"]["overdue"], by_key["F"]["covered"]) == (
+        "2026-06-30", True, False)
 
     # Explicit mapping by the organ's staff: their organ's records only; another organ's staff cannot.
     assert_problem(await catalog.post(f"{API}/standard-adoptions/{adoption['id']}/mappings",
@@ -132,9 +141,9 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
     assert r.status_code == 201, r.text
     today = beijing_today()
     report = await coverage(catalog, organ, today)
-    assert (report["covered"], report["coverage"]) == (4, 0.8)
+    assert (report["covered"], report["coverage"]) == (5, 0.8333)
     assert [d["id"] for d in {i["key"]: i for i in report["entries"]}["C"]["records"]] == [r3]
-    assert (await coverage(catalog, organ, "2026-10-09"))["coverage"] == 0.6  # a past day stays as it was
+    assert (await coverage(catalog, organ, "2026-10-09"))["coverage"] == 0.6667  # a past day stays as it was
 
     # The scorecard's indicator (statistics, from the feed) equals the report, its drill-down the items.
     await follow(catalog, stats_db)
@@ -151,7 +160,7 @@ async def test_adopt_map_coverage_next_due_and_the_scorecard(catalog, stats, sta
         assert [(x["id"], x["counted"]) for x in r.json()["items"]] == [
             (f"{adoption['id']}:{i['key']}", i["covered"]) for i in expected["entries"]]
         assert sum(x["counted"] for x in r.json()["items"]) == card["numerator"]
-    assert report_then["covered"] == 3
+    assert report_then["covered"] == 4
     # The earlier sheet version stays loadable, without the indicator.
     r = await stats.get(f"/api/v1/stats/scorecards/{organ}", headers=who, params={"sheet_version": 2})
     assert r.status_code == 200, r.text
