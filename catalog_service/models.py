@@ -64,7 +64,7 @@ class Organ(Base):
     # 标准目录 (issue 16 item 4): the title keywords of the items the organ adopted (derived, kept by
     # domain/standards.adopt), so a document event can name the keywords its public title contains without a query
     # and without carrying the title (the outbox keeps events after a record is withdrawn).
-    standard_keywords: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    standard_keywords: Mapped[list[str] | None] = mapped_column(JSON)  # None: adopted none
 
 
 class IndexSerial(Base):

@@ -1252,64 +1252,40 @@ class InterpretationSummary(BaseModel):
     overdue: int
 
 
-from pydantic import Discriminator, Tag  # noqa: E402
-
 # ---- 基层政务公开标准目录 (standard catalogues, issue 16 item 4) ------------------------------------------------
 # One area's 标准目录 (国办发〔2019〕54号 26 areas) as data: its items with the seven elements of the 标准指引
 # (公开事项, 公开内容(要素), 公开依据, 公开时限, 公开主体, 公开渠道和载体, 公开对象, 公开方式), the 公开时限 also
 # as a rule the platform computes with, and the rules that map an organ's records to an item.
 
 
-class OnChangeLimit(InputSchema):
-    """自信息形成或变更之日起N个工作日内: due per change; each mapped record has its own deadline."""
-
-    kind: Literal["on_change"]
-    working_days: int = Field(ge=1, le=250, description="N working days from the day the information is formed")
+TimeLimitKind = Literal["on_change", "after_event", "periodic", "yearly", "when_changed"]
+_LIMIT_NEEDS = {"on_change": ("working_days",), "after_event": ("days", "event"), "periodic": ("every", "unit"),
+                "yearly": ("by",), "when_changed": ()}
 
 
-class AfterEventLimit(InputSchema):
-    """N (calendar) days after an event, e.g. 本级人民代表大会或其常务委员会批准后20日内."""
+class TimeLimit(InputSchema):
+    """公开时限 as a rule (one flat object, as a column's update rule): `on_change` — 自信息形成或变更之日起
+    `working_days` 个工作日内 (due per change: each record has its own deadline); `after_event` — `days` calendar
+    days after `event` (e.g. 本级人民代表大会或其常务委员会批准后20日内); `periodic` — every `every` `unit`
+    (month / quarter / year, counted from January), within `working_days` working days after the period's end (0 or
+    none: by its end); `yearly` — every year by `by` (MM-DD); `when_changed` — 实时、及时、长期公开, no date."""
 
-    kind: Literal["after_event"]
-    days: int = Field(ge=1, le=366)
-    event: str = Field(min_length=1, max_length=200, description="the event the days run from")
+    kind: TimeLimitKind
+    working_days: int | None = Field(None, ge=0, le=250)
+    days: int | None = Field(None, ge=1, le=366)
+    event: str | None = Field(None, min_length=1, max_length=200)
+    every: int | None = Field(None, ge=1, le=12)
+    unit: Literal["month", "quarter", "year"] | None = None
+    by: str | None = Field(None, pattern=STATUTORY_DATE)
 
-
-class PeriodicLimit(InputSchema):
-    """Every period (month / quarter / year), within N working days after the period's end (e.g. 每季度结束后
-    10个工作日内); N = 0 means by the period's end."""
-
-    kind: Literal["periodic"]
-    every: int = Field(ge=1, le=12)
-    unit: Literal["month", "quarter", "year"]
-    working_days: int = Field(0, ge=0, le=250)
-
-
-class YearlyLimit(InputSchema):
-    """Every year by MM-DD (e.g. 每年3月31日前)."""
-
-    kind: Literal["yearly"]
-    by: str = Field(pattern=STATUTORY_DATE)
-
-
-class WhenChangedLimit(InputSchema):
-    """Kept current: 实时公开、及时公开、长期公开 — updated when it changes, no date to compute."""
-
-    kind: Literal["when_changed"]
-
-
-def _limit_kind(value: object) -> object:
-    return value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-
-
-# A callable discriminator: the input models' JSON-type checks are `before` validators, which pydantic refuses on a
-# field discriminator; errors still point at the one rule the `kind` names (…/time_limit/periodic/unit).
-TimeLimit = Annotated[Annotated[OnChangeLimit, Tag("on_change")] | Annotated[AfterEventLimit, Tag("after_event")]
-                      | Annotated[PeriodicLimit, Tag("periodic")] | Annotated[YearlyLimit, Tag("yearly")]
-                      | Annotated[WhenChangedLimit, Tag("when_changed")],
-                      Discriminator(_limit_kind, custom_error_type="invalid_time_limit",
-                                    custom_error_message="公开时限规则 kind 应为 on_change、after_event、periodic、"
-                                                         "yearly 或 when_changed")]
+    @model_validator(mode="after")
+    def _shape(self) -> "TimeLimit":
+        missing = [f for f in _LIMIT_NEEDS[self.kind] if getattr(self, f) is None]
+        if self.kind == "on_change" and not self.working_days:
+            missing = ["working_days"]
+        if missing:
+            raise ValueError(f"公开时限规则 {self.kind} 缺少 {', '.join(missing)}")
+        return self
 
 
 class StandardMatch(InputSchema):

@@ -18,7 +18,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column('organ', sa.Column('standard_keywords', sa.JSON(), server_default='[]', nullable=False))
+    op.add_column('organ', sa.Column('standard_keywords', sa.JSON(), nullable=True))
     op.create_table(
         'standard_catalogue',
         sa.Column('id', sa.String(length=36), nullable=False),
