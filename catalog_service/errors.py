@@ -134,3 +134,15 @@ class ColumnNotFound(NotFound):
 
 class ColumnNameTaken(Conflict):
     code = "column_name_taken"
+
+
+class StandardCatalogueNotFound(NotFound):
+    code = "standard_catalogue_not_found"
+
+
+class StandardAdoptionNotFound(NotFound):
+    code = "standard_adoption_not_found"
+
+
+class StandardMappingExists(Conflict):
+    code = "standard_mapping_exists"

@@ -61,6 +61,10 @@ class Organ(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+    # 标准目录 (issue 16 item 4): the title keywords of the items the organ adopted (derived, kept by
+    # domain/standards.adopt), so a document event can name the keywords its public title contains without a query
+    # and without carrying the title (the outbox keeps events after a record is withdrawn).
+    standard_keywords: Mapped[list[str] | None] = mapped_column(JSON)  # None: adopted none
 
 
 class IndexSerial(Base):
@@ -503,4 +507,54 @@ class CatalogColumn(Base):
     subject_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class StandardCatalogue(Base):
+    """基层政务公开标准目录 · one area's standard list (国办发〔2019〕54号 标准指引) as shared reference data: its items
+    (公开事项 with 公开内容(要素), 公开依据, 公开时限 — also as a rule —, 公开主体, 公开渠道和载体, 公开对象,
+    公开方式, and the rules that map records to it) and its named source. Importing a code again stores the next
+    version; adoptions keep the version they adopted."""
+
+    __tablename__ = "standard_catalogue"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_standard_catalogue_code_version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(100))  # 领域
+    title: Mapped[str] = mapped_column(String(500))
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # 公开事项
+    imported_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class StandardAdoption(Base):
+    """An organ's adoption of a standard catalogue (all items or some), from `adopted_on`. Announced on the outbox
+    (standard_adoption.changed) with its items, rules and explicit mappings for the scorecard."""
+
+    __tablename__ = "standard_adoption"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organ_id: Mapped[str] = mapped_column(ForeignKey("organ.id"), index=True)
+    catalogue_id: Mapped[str] = mapped_column(ForeignKey("standard_catalogue.id"), index=True)
+    item_keys: Mapped[list[str]] = mapped_column(JSON)
+    adopted_on: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class StandardMapping(Base):
+    """A record mapped to an adopted item explicitly by staff, from `mapped_on` (a past day's coverage stays)."""
+
+    __tablename__ = "standard_mapping"
+    __table_args__ = (UniqueConstraint("adoption_id", "item_key", "document_id", name="uq_standard_mapping"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    adoption_id: Mapped[str] = mapped_column(ForeignKey("standard_adoption.id"), index=True)
+    item_key: Mapped[str] = mapped_column(String(40))
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    mapped_on: Mapped[date] = mapped_column(Date)
+    mapped_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)

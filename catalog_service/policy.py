@@ -64,6 +64,15 @@ TABLE: dict[str, Rule] = {
     f"GET {P}/worklists/reevaluation": allow(*STAFF),
     # 公开目录栏目 (issue 16): the catalogue's structure is public; admins manage it.
     f"GET {P}/columns": public(),
+    # 基层政务公开标准目录 (issue 16 item 4): reference data and coverage public; import/adopt admin; mapping staff.
+    f"GET {P}/standard-catalogues": public(),
+    f"GET {P}/standard-catalogues/{{catalogue_id}}": public(),
+    f"POST {P}/standard-catalogues": allow("admin", scope=Scope.GLOBAL),
+    f"GET {P}/standard-adoptions": public(),
+    f"GET {P}/standard-adoptions/{{adoption_id}}": public(),
+    f"POST {P}/standard-adoptions": allow("admin", scope=Scope.GLOBAL),
+    f"POST {P}/standard-adoptions/{{adoption_id}}/mappings": allow("drafter", "division_head", "unit_head"),
+    f"GET {P}/standard-coverage/{{organ_code}}": public("Public records only."),
     f"GET {P}/columns/{{column_id}}": public(),
     f"POST {P}/columns": allow("admin", scope=Scope.GLOBAL),
     f"PATCH {P}/columns/{{column_id}}": allow("admin", scope=Scope.GLOBAL),

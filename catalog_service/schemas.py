@@ -21,6 +21,7 @@ from catalog_service.vocab import (
     Genre,
     IntervalUnit,
     KeyArea,
+    MappingBasis,
     OrganKind,
     RedactionState,
     SubjectCategory,
@@ -1289,3 +1290,195 @@ class InterpretationSummary(BaseModel):
     interpreted: int
     ratio: float | None = Field(description="interpreted / policies, 4 places; null without policies")
     overdue: int
+
+
+# ---- 基层政务公开标准目录 (standard catalogues, issue 16 item 4) ------------------------------------------------
+# One area's 标准目录 (国办发〔2019〕54号 26 areas) as data: its items with the seven elements of the 标准指引
+# (公开事项, 公开内容(要素), 公开依据, 公开时限, 公开主体, 公开渠道和载体, 公开对象, 公开方式), the 公开时限 also
+# as a rule the platform computes with, and the rules that map an organ's records to an item.
+
+
+TimeLimitKind = Literal["on_change", "after_event", "periodic", "yearly", "when_changed"]
+_LIMIT_NEEDS = {"on_change": ("working_days",), "after_event": ("days", "event"), "periodic": ("every", "unit"),
+                "yearly": ("by",), "when_changed": ()}
+
+
+class TimeLimit(InputSchema):
+    """公开时限 as a rule (one flat object, as a column's update rule): `on_change` — 自信息形成或变更之日起
+    `working_days` 个工作日内 (due per change: each record has its own deadline); `after_event` — `days` calendar
+    days after `event` (e.g. 本级人民代表大会或其常务委员会批准后20日内); `periodic` — every `every` `unit`
+    (month / quarter / year, counted from January), within `working_days` working days after the period's end (0 or
+    none: by its end); `yearly` — every year by `by` (MM-DD); `when_changed` — 实时、及时、长期公开, no date."""
+
+    kind: TimeLimitKind
+    working_days: int | None = Field(None, ge=0, le=250)
+    days: int | None = Field(None, ge=1, le=366)
+    event: str | None = Field(None, min_length=1, max_length=200)
+    every: int | None = Field(None, ge=1, le=12)
+    unit: Literal["month", "quarter", "year"] | None = None
+    by: str | None = Field(None, pattern=STATUTORY_DATE)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "TimeLimit":
+        missing = [f for f in _LIMIT_NEEDS[self.kind] if getattr(self, f) is None]
+        if self.kind == "on_change" and not self.working_days:
+            missing = ["working_days"]
+        if missing:
+            raise ValueError(f"公开时限规则 {self.kind} 缺少 {', '.join(missing)}")
+        return self
+
+
+class StandardMatch(InputSchema):
+    """Which of the adopting organ's public records are this item's (any rule matches; explicit mappings too)."""
+
+    genres: list[Genre] = Field(default_factory=list, max_length=20, description="体裁")
+    subject_categories: list[SubjectCategory] = Field(default_factory=list, max_length=30, description="主题分类")
+    keywords: list[str] = Field(default_factory=list, max_length=20,
+                                description="标题关键词: a record whose title contains one of them")
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        if any(not k.strip() or len(k) > 50 for k in value):
+            raise ValueError("关键词不能为空，且不超过50个字")
+        return [k.strip() for k in value]
+
+
+class StandardItem(InputSchema):
+    """公开事项 · one item of the list."""
+
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z._-]+$", description="序号 / stable key")
+    level1: str = Field(min_length=1, max_length=200, description="一级事项")
+    title: str = Field(min_length=1, max_length=200, description="二级事项 (the item)")
+    content: str = Field(min_length=1, max_length=4000, description="公开内容（要素）")
+    basis: str = Field(min_length=1, max_length=4000, description="公开依据")
+    time_limit_text: str = Field(min_length=1, max_length=500, description="公开时限 as the source words it")
+    time_limit: TimeLimit = Field(description="公开时限 as a rule")
+    publisher: str = Field(min_length=1, max_length=200, description="公开主体")
+    channels: list[str] = Field(default_factory=list, max_length=20, description="公开渠道和载体")
+    audience: list[Literal["全社会", "特定群体"]] = Field(default_factory=list, description="公开对象")
+    modes: list[Literal["主动", "依申请"]] = Field(default_factory=list, description="公开方式")
+    match: StandardMatch = Field(default_factory=StandardMatch)
+
+
+class StandardSource(InputSchema):
+    """Where the list comes from (named: document title, issuing body, date, address, and what was transcribed)."""
+
+    title: str = Field(min_length=1, max_length=500)
+    issuer: str = Field(min_length=1, max_length=200)
+    date: str | None = Field(None, max_length=20)
+    url: str | None = Field(None, max_length=1000)
+    note: str | None = Field(None, max_length=2000)
+
+
+class StandardCatalogueImport(InputSchema):
+    """A standard catalogue (admin import); importing a code again stores its next version."""
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-z._-]+$")
+    area: str = Field(min_length=1, max_length=100, description="领域, e.g. 财政预决算")
+    title: str = Field(min_length=1, max_length=500)
+    source: StandardSource
+    entries: list[StandardItem] = Field(min_length=1, max_length=500, description="公开事项")
+
+    @field_validator("entries")
+    @classmethod
+    def _unique_keys(cls, items: list[StandardItem]) -> list[StandardItem]:
+        keys = [i.key for i in items]
+        duplicates = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicates:
+            raise ValueError("公开事项序号重复: " + ", ".join(duplicates))
+        return items
+
+
+class StandardCatalogueRead(Schema):
+    id: str
+    code: str
+    version: int
+    area: str
+    title: str
+    source: dict
+    entries: list[dict] = Field(description="公开事项 (a catalogue, not a list page: hence not `items`)")
+    imported_by: str
+    created_at: datetime
+
+
+class StandardAdoptionCreate(InputSchema):
+    """An organ adopts a catalogue, all of it or the items it names (admin)."""
+
+    organ_code: str = Field(min_length=9, max_length=18)
+    catalogue_id: str = Field(min_length=1, max_length=36)
+    item_keys: list[str] | None = Field(None, max_length=500, description="the adopted items; all when left out")
+    adopted_on: date | None = Field(None, description="采用日期 (default today, Beijing): items are due from it")
+
+    @field_validator("organ_code")
+    @classmethod
+    def _organ_code(cls, value: str) -> str:
+        return normalize_organ_code(value)
+
+
+class StandardAdoptionRead(Schema):
+    id: str
+    organ_code: str
+    catalogue_id: str
+    catalogue_code: str
+    catalogue_version: int
+    area: str
+    item_keys: list[str]
+    adopted_on: date
+    version: int
+    created_at: datetime
+
+
+class StandardMappingCreate(InputSchema):
+    """Staff map one of their organ's records to an adopted item explicitly."""
+
+    item_key: str = Field(min_length=1, max_length=40)
+    document_id: str = Field(min_length=1, max_length=36)
+
+
+class StandardMappingRead(Schema):
+    id: str
+    adoption_id: str
+    item_key: str
+    document_id: str
+    mapped_on: date
+    mapped_by: str
+
+
+class CoverageRecord(Schema):
+    id: str
+    index_no: str | None
+    title: str
+    published_on: date
+    mapped: MappingBasis = Field(description="by the item's rules or by staff")
+
+    @computed_field(description="映射方式 · how the record is mapped, labelled")  # type: ignore[prop-decorator]
+    @property
+    def mapped_label(self) -> Term:
+        return label(self.mapped)  # type: ignore[return-value]
+
+
+class CoverageItem(Schema):
+    id: str = Field(description="<adoption id>:<item key> (the scorecard's drill-down id)")
+    adoption_id: str
+    catalogue_code: str
+    key: str
+    title: str
+    time_limit_text: str
+    time_limit: dict
+    covered: bool = Field(description="at least one mapped record public on the day")
+    last_published_on: date | None
+    next_due_on: date | None = Field(description="periodic / yearly items: on the working-day calendar; "
+                                                 "event-driven ones (on_change, after_event, when_changed): null")
+    next_due_provisional: bool
+    overdue: bool
+    records: list[CoverageRecord]
+
+
+class StandardCoverageReport(Schema):
+    organ_code: str
+    as_of: date
+    adopted: int = Field(description="adopted items (of adoptions made by the day)")
+    covered: int
+    coverage: float | None = Field(description="covered / adopted, 4 places; null with nothing adopted")
+    entries: list[CoverageItem] = Field(description="every adopted item (a report, not a list page)")

@@ -1,4 +1,6 @@
-"""Demo data for `make run`: demo organs and the 18 seed documents (Simplified and Traditional) published.
+"""Demo data for `make run`: demo organs and the 18 seed documents (Simplified and Traditional) published, and one
+area's 基层政务公开标准目录 (demo_data/standard_catalogue_finance.json, its source named in it) adopted by the demo
+street office.
 
 Idempotent: running it again changes nothing. `python -m catalog_service.seed`
 """
@@ -14,16 +16,19 @@ from sqlalchemy import select
 from catalog_service.codes import uscc_check_char
 from catalog_service.config import Settings
 from catalog_service.domain import organs as domain
+from catalog_service.domain import standards as standard_domain
 from catalog_service.domain import synonyms as synonym_domain
 from catalog_service.domain.calendar import CalendarCache
 from catalog_service.domain.documents import publication_due
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.projection import refresh_projection
-from catalog_service.models import Document, DocumentIssuer, Organ, ReviewStep, SearchSynonym
-from catalog_service.schemas import OrganCreate, SynonymCreate
+from catalog_service.models import Document, DocumentIssuer, Organ, ReviewStep, SearchSynonym, StandardCatalogue
+from catalog_service.schemas import OrganCreate, StandardAdoptionCreate, StandardCatalogueImport, SynonymCreate
+from services.auth import Principal
 from services.db import Database, make_engine
 
 SEED_FILE = Path(__file__).parent / "demo_data" / "seed_documents.jsonl"
+STANDARD_FILE = Path(__file__).parent / "demo_data" / "standard_catalogue_finance.json"
 GENRES = {"通知": "notice", "方案": "plan", "报告": "report", "意见": "opinion", "公告": "announcement"}
 
 
@@ -60,7 +65,7 @@ DEMO_SYNONYMS = [
 
 
 async def seed(database: Database, settings: Settings) -> dict[str, int]:
-    created = {"organs": 0, "documents": 0, "synonyms": 0}
+    created = {"organs": 0, "documents": 0, "synonyms": 0, "standard_catalogues": 0}
     async with database.transaction() as session:
         for base, name, short, kind, parent in DEMO_ORGANS:
             code = demo_code(base)
@@ -114,7 +119,20 @@ async def seed(database: Database, settings: Settings) -> dict[str, int]:
                                    attribute_after="proactive", at=doc.published_at))
             emit_document_event(session, doc, organ, "document.published")
             created["documents"] += 1
+    async with database.transaction() as session:
+        created["standard_catalogues"] = await seed_standard_catalogue(session)
     return created
+
+
+async def seed_standard_catalogue(session) -> int:
+    """The shipped area catalogue (财政预决算, partial: see its `source`), adopted by the street office (基层)."""
+    data = StandardCatalogueImport.model_validate_json(STANDARD_FILE.read_text(encoding="utf-8"))
+    if (await session.execute(select(StandardCatalogue.id).where(StandardCatalogue.code == data.code))).first():
+        return 0
+    catalogue = await standard_domain.import_catalogue(session, data, Principal(sub="demo-seed", name="演示数据"))
+    await standard_domain.adopt(session, StandardAdoptionCreate(organ_code=DEMO_ORGAN_CODES[4],
+                                                                catalogue_id=catalogue.id), date.today())
+    return 1
 
 
 async def main() -> None:
@@ -124,8 +142,8 @@ async def main() -> None:
         created = await seed(database, settings)
     finally:
         await database.dispose()
-    print(f"demo data: {created['organs']} organs, {created['documents']} documents and {created['synonyms']} "
-          "search synonym entries added "
+    print(f"demo data: {created['organs']} organs, {created['documents']} documents, {created['synonyms']} "
+          f"search synonym entries and {created['standard_catalogues']} standard catalogue added "
           f"(organs: {', '.join(DEMO_ORGAN_CODES)})")
 
 

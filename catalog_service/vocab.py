@@ -219,6 +219,13 @@ class IntervalUnit(LabeledEnum):
     MONTH = ("month", "月", "Month")
 
 
+class MappingBasis(LabeledEnum):
+    """映射方式 · how a record came to be under a standard-catalogue item (基层政务公开标准目录)"""
+
+    RULE = ("rule", "按事项规则匹配", "By the item's rules (体裁, 主题分类, title keyword)")
+    EXPLICIT = ("explicit", "工作人员指定", "Mapped by the organ's staff")
+
+
 ALL_ENUMS = (OrganKind, DisclosureAttribute, Validity, DocumentStatus, Genre, SubjectCategory, Article20Item,
              KeyArea, WithholdingGround, ClassificationLevel, RedactionState, WebhookStatus, DeliveryStatus,
-             ChangeKind, BulkStatus, BulkRejectReason, ColumnRule, IntervalUnit)
+             ChangeKind, BulkStatus, BulkRejectReason, ColumnRule, IntervalUnit, MappingBasis)

@@ -216,6 +216,9 @@ class ScoreDocumentFact(Base):
     # 有效期 (issue 16 item 3): the last day in force and the 废止日期, as the record's latest public event says.
     expires_on: Mapped[date | None] = mapped_column(Date)
     repeal_date: Mapped[date | None] = mapped_column(Date)
+    # 标准目录 (issue 16 item 4): the adopted title keywords its public title contains, as the catalogue announced
+    # them (one a line; never the title itself).
+    standard_keywords: Mapped[str | None] = mapped_column(Text)
 
 
 class DocumentColumnFact(Base):
@@ -301,3 +304,19 @@ class AttachmentCheckFact(Base):
     problem: Mapped[str | None] = mapped_column(String(32))
     failing_since: Mapped[date | None] = mapped_column(Date)
     repaired_on: Mapped[date | None] = mapped_column(Date)
+class StandardAdoptionFact(Base):
+    """基层政务公开标准目录 · an organ's adoption of a standard catalogue as the catalogue announced it (newest version
+    wins): from `adopted_on`, its items with their mapping rules (体裁, 主题分类, title keywords) and the records the
+    organ's staff mapped explicitly, each from its `mapped_on` (so a past day's coverage is reproducible)."""
+
+    __tablename__ = "standard_adoption_fact"
+
+    adoption_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    organ_code: Mapped[str] = mapped_column(String(18), index=True)
+    catalogue_code: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(100))
+    adopted_on: Mapped[date] = mapped_column(Date)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # key, title, time_limit, rules
+    mappings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # item_key, document_id, mapped_on

@@ -355,7 +355,7 @@ class BreachRecordsRead(BaseModel):
 MetricName = Literal["stale_columns", "empty_columns_without_note", "publication_on_time_rate", "reply_on_time_rate",
                      "statutory_breaches", "interpretation_ratio", "overdue_interpretations",
                      "corrected_on_appeal_rate", "validity_reviews_overdue", "proactive_publication_rate",
-                     "broken_attachments"]
+                     "broken_attachments", "standard_catalogue_coverage"]
 
 
 class PassRule(JsonTypes):

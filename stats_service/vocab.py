@@ -133,3 +133,4 @@ class ScoreRecordType(LabeledEnum):
     BREACH = ("breach", "违规记录", "Statutory breach")
     APPEAL = ("appeal", "行政复议、行政诉讼", "Administrative reconsideration or litigation")
     ATTACHMENT = ("attachment", "附件", "Attachment")
+    STANDARD_ITEM = ("standard_item", "标准目录公开事项", "Standard-catalogue item")

@@ -137,6 +137,15 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
         r = await catalog.post("/api/v1/catalog/columns", headers=admin,
                                json={"organ_code": parent, "name": name, "rule": "when_changed"})
         assert r.status_code == 201, r.text
+    # 基层政务公开标准目录 (issue 16 item 4): two catalogues, the organ adopts both.
+    from tests.catalog_service.test_standard_catalogue import catalogue
+
+    for code in ("page-a", "page-b"):
+        r = await catalog.post("/api/v1/catalog/standard-catalogues", headers=admin, json=catalogue(code))
+        assert r.status_code == 201, r.text
+        r = await catalog.post("/api/v1/catalog/standard-adoptions", headers=admin,
+                               json={"organ_code": parent, "catalogue_id": r.json()["id"]})
+        assert r.status_code == 201, r.text
     for term in ("分页", "游标"):
         r = await catalog.post("/api/v1/catalog/search/synonyms", headers=admin,
                                json={"words": [term, f"{term}同义{uuid.uuid4().hex[:4]}"]})
@@ -173,6 +182,8 @@ async def test_every_catalogue_list_follows_the_contract(catalog, catalog_db):
                                                       {}, 2),
         "/api/v1/catalog/registers/in-force": ("/api/v1/catalog/registers/in-force", staff.drafter, {}, 3),
         "/api/v1/catalog/search/synonyms": ("/api/v1/catalog/search/synonyms", admin, {}, 2),
+        "/api/v1/catalog/standard-catalogues": ("/api/v1/catalog/standard-catalogues", {}, {}, 2),
+        "/api/v1/catalog/standard-adoptions": ("/api/v1/catalog/standard-adoptions", {}, {"organ": parent}, 2),
         "/api/v1/catalog/worklists/publication": ("/api/v1/catalog/worklists/publication", staff.drafter, {}, 1),
         "/api/v1/catalog/worklists/reevaluation": ("/api/v1/catalog/worklists/reevaluation", staff.drafter, {}, 1),
         "/internal/v1/audit": ("/internal/v1/audit", auth("auditor"), {}, 3),

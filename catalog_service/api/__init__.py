@@ -32,3 +32,6 @@ router.include_router(exchange.router)
 from catalog_service.api import validity  # noqa: E402
 
 router.include_router(validity.router)
+from catalog_service.api import standards  # noqa: E402
+
+router.include_router(standards.router)

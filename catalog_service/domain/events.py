@@ -39,6 +39,9 @@ def emit_document_event(session: AsyncSession, doc: Document, organ: Organ, type
             # 有效期 (issue 16 item 3): the scorecard counts records past their expiry still marked in force.
             "effective_date": doc.effective_date.isoformat() if doc.effective_date else None,
             "expires_on": doc.expires_on.isoformat() if doc.expires_on else None,
+            # 标准目录 (issue 16 item 4): which of its organ's adopted title keywords the public title contains —
+            # never the title itself (the outbox keeps it after a withdrawal; a redacted part never leaves).
+            "standard_keywords": [k for k in (organ.standard_keywords or []) if k in (doc.public_title or "")],
         }
     else:
         payload = {"public": False}

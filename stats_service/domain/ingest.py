@@ -41,6 +41,7 @@ from stats_service.models import (
     ProactiveTaskFact,
     ReportCounter,
     ScoreDocumentFact,
+    StandardAdoptionFact,
 )
 
 __all__ = ["apply_catalog_events", "apply_request_events", "contribution", "organ_paths"]
@@ -255,11 +256,16 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
     organs: dict[str, dict[str, Any]] = {}
     documents: dict[str, EventRead] = {}
     columns: dict[str, EventRead] = {}
+    adoptions: dict[str, EventRead] = {}
     document_events: list[EventRead] = []  # all of them, in feed order (the scorecard's event-time facts)
     checks: list[EventRead] = []  # attachment checks, in feed order (a failure's first day is kept)
     for event in events:
         if event.entity_type == "attachment" and event.type == "attachment.checked":
             checks.append(event)
+        elif event.entity_type == "standard_adoption":
+            held_adoption = adoptions.get(event.entity_id)
+            if held_adoption is None or event.version >= held_adoption.version:
+                adoptions[event.entity_id] = event
         elif event.entity_type == "column":
             held_column = columns.get(event.entity_id)
             if held_column is None or event.version >= held_column.version:
@@ -281,6 +287,8 @@ async def apply_catalog_events(session: AsyncSession, events: list[EventRead]) -
         await _apply_columns(session, columns)
     if checks:
         await _apply_attachment_checks(session, checks)
+    if adoptions:
+        await _apply_adoptions(session, adoptions)
     if documents:
         await _apply_score_documents(session, document_events)
         stored = {d.document_id: d.version for d in (await session.execute(
@@ -401,7 +409,8 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
             "needs_interpretation": bool(p.get("needs_interpretation")),
             "interpretation_due_on": _date(p.get("interpretation_due_on")),
             "interpretation_of": p.get("interpretation_of"), "expires_on": _date(p.get("expires_on")),
-            "repeal_date": _date(p.get("repeal_date"))}
+            "repeal_date": _date(p.get("repeal_date")),
+            "standard_keywords": "\n".join(p.get("standard_keywords") or []) or None}
         placed[doc_id] = list(dict.fromkeys(p.get("columns") or []))
     await session.flush()
     await _upsert(session, ScoreDocumentFact, list(rows.values()), ["document_id"])
@@ -417,3 +426,24 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
                     "withdrawn_on": rows[d]["withdrawn_on"]} for d, cs in placed.items() for c in cs]
         if columns:
             await session.execute(insert(DocumentColumnFact), columns)
+
+
+async def _apply_adoptions(session: AsyncSession, adoptions: dict[str, EventRead]) -> None:
+    """基层政务公开标准目录 adoptions with their items' rules and explicit mappings, newest version wins."""
+    stored = dict((await session.execute(select(StandardAdoptionFact.adoption_id, StandardAdoptionFact.version)
+                                          .where(StandardAdoptionFact.adoption_id.in_(list(adoptions))))).all())
+    rows = []
+    for adoption_id, event in adoptions.items():
+        if stored.get(adoption_id, -1) > event.version:
+            continue
+        p = event.payload
+        rows.append({"adoption_id": adoption_id, "version": event.version, "organ_code": p["organ_code"],
+                     "catalogue_code": p["catalogue_code"], "catalogue_version": p["catalogue_version"],
+                     "area": p["area"], "adopted_on": _date(p["adopted_on"]), "items": list(p.get("items") or []),
+                     "mappings": list(p.get("mappings") or [])})
+    if rows:
+        stmt = _insert(session, StandardAdoptionFact)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["adoption_id"],
+            # By key, not attribute: `items` is also a method of the column collection.
+            set_={c: stmt.excluded[c] for c in rows[0] if c != "adoption_id"}), rows)

@@ -40,6 +40,7 @@ from stats_service.models import (
     ProactiveTaskFact,
     ScorecardSheet,
     ScoreDocumentFact,
+    StandardAdoptionFact,
 )
 
 __all__ = ["BUILTIN_SHEETS", "METRICS", "load_sheet", "metric_records", "ranking", "reminders", "scorecard", "series",
@@ -503,6 +504,47 @@ def _from_records(compute: Callable[[AsyncSession, Scope], Awaitable[Records]]):
     return counts
 
 
+def _standard_match(item: dict[str, Any], doc: ScoreDocumentFact) -> bool:
+    """The catalogue's rule (catalog_service/domain/standards.matches): 体裁, 主题分类, or a keyword in the title —
+    known from the keywords the record's event named, or, for records published before the adoption, from the
+    adoption's own list of them (`keyword_documents`)."""
+    named = (doc.standard_keywords or "").split("\n")
+    return (doc.genre in (item.get("genres") or []) or doc.subject_category in (item.get("subject_categories") or [])
+            or any(k in named for k in item.get("keywords") or [])
+            or doc.document_id in (item.get("keyword_documents") or []))
+
+
+async def standard_catalogue_coverage(session: AsyncSession, scope: Scope) -> Records:
+    """基层政务公开标准目录覆盖率: the items the scope's organs had adopted by D (adoptions in day order, items in the
+    catalogue's order); counted = at least one of the organ's records public on D maps to it, by the item's rules
+    or explicitly (a mapping made by D). The same figure as the catalogue's GET /standard-coverage/{organ}."""
+    adoptions = (await session.execute(select(StandardAdoptionFact).where(
+        StandardAdoptionFact.organ_code.in_(scope.organs), StandardAdoptionFact.adopted_on <= scope.as_of)
+        .order_by(StandardAdoptionFact.adopted_on, StandardAdoptionFact.adoption_id))).scalars().all()
+    if not adoptions:
+        return []
+    d = ScoreDocumentFact
+    docs: dict[str, list[ScoreDocumentFact]] = {}
+    for doc in (await session.execute(select(d).where(
+            d.organ_code.in_({a.organ_code for a in adoptions}), _public_on(d, scope.as_of))
+            .order_by(d.published_on, d.document_id))).scalars():
+        docs.setdefault(doc.organ_code, []).append(doc)
+    out = []
+    for a in adoptions:
+        for item in a.items:
+            explicit = {m["document_id"] for m in a.mappings if m["item_key"] == item["key"]
+                        and date.fromisoformat(m["mapped_on"]) <= scope.as_of}
+            mapped = [x for x in docs.get(a.organ_code, []) if x.document_id in explicit
+                      or _standard_match(item, x)]
+            out.append({"record_type": "standard_item", "id": f"{a.adoption_id}:{item['key']}",
+                        "organ_code": a.organ_code, "counted": bool(mapped),
+                        "day": max((x.published_on for x in mapped), default=None), "due_on": None,
+                        "detail": {"catalogue_code": a.catalogue_code, "catalogue_version": a.catalogue_version,
+                                   "area": a.area, "key": item["key"], "title": item["title"],
+                                   "documents": [x.document_id for x in mapped]}})
+    return out
+
+
 @dataclass(frozen=True)
 class Metric:
     kind: str  # count | rate
@@ -529,6 +571,9 @@ METRICS: dict[str, Metric] = {
                                       "逾期未解读数", "Policies past their 解读 deadline"),
     "validity_reviews_overdue": Metric("count", validity_reviews_overdue, _validity_counts,
                                        "有效期届满未清理文件数", "Records past their validity period still in force"),
+    "standard_catalogue_coverage": Metric("rate", standard_catalogue_coverage,
+                                          _from_records(standard_catalogue_coverage), "标准目录覆盖率",
+                                          "Share of adopted standard-catalogue items with a published record"),
     "corrected_on_appeal_rate": Metric("rate", corrected_on_appeal_rate, _appeal_counts, "复议诉讼纠错率",
                                        "Share of decided appeals that corrected the organ"),
     "proactive_publication_rate": Metric("rate", proactive_publication_rate, _proactive_counts, "依申请转主动率",

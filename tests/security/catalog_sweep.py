@@ -48,6 +48,26 @@ class Sweep:
                 f"LEAK: id/索引号 of hidden {doc.key} to {who.name} in {path} {params}: {r.text[:2000]}")
         return r
 
+    async def standard_catalogue(self) -> None:
+        """Once: a catalogue whose one item takes every 体裁, adopted by both organs of the world."""
+        if getattr(self, "_standard_adopted", False):
+            return
+        from catalog_service.vocab import Genre
+        from tests.support import auth
+
+        admin = auth("admin")
+        body = {"code": "sweep", "area": "测试", "title": "全体裁", "source": {"title": "sweep", "issuer": "tests"},
+                "entries": [{"key": "all", "level1": "全部", "title": "全部记录", "content": "全部", "basis": "无",
+                             "time_limit_text": "及时", "time_limit": {"kind": "when_changed"}, "publisher": "机关",
+                             "match": {"genres": [g.value for g in Genre]}}]}
+        r = await self.client.post(f"{API}/standard-catalogues", headers=admin, json=body)
+        assert r.status_code == 201, r.text
+        for code in (self.w.x, self.w.y):
+            a = await self.client.post(f"{API}/standard-adoptions", headers=admin,
+                                       json={"organ_code": code, "catalogue_id": r.json()["id"]})
+            assert a.status_code == 201, a.text
+        self._standard_adopted = True
+
     # --- the routes ----------------------------------------------------------------------------------------------
 
     async def directory(self, who: Principal) -> None:
@@ -63,6 +83,23 @@ class Sweep:
         for column_id in [c["id"] for c in r.json()["items"]][:3] + [str(uuid.uuid4())]:
             await self.get(who, "GET /api/v1/catalog/columns/{column_id}", f"{API}/columns/{column_id}",
                            staff_view=False)
+        # 基层政务公开标准目录: catalogues and adoptions (reference data, no record), and each organ's coverage report,
+        # which lists the records mapped to its items — public ones only. A catch-all item (every 体裁) maps every
+        # record of the world's organs, hidden ones included, so a leak would show.
+        await self.standard_catalogue()
+        r = await self.get(who, "GET /api/v1/catalog/standard-catalogues", f"{API}/standard-catalogues",
+                           staff_view=False, params={"limit": 100})
+        for catalogue_id in [c["id"] for c in r.json()["items"]][:2] + [str(uuid.uuid4())]:
+            await self.get(who, "GET /api/v1/catalog/standard-catalogues/{catalogue_id}",
+                           f"{API}/standard-catalogues/{catalogue_id}", staff_view=False)
+        r = await self.get(who, "GET /api/v1/catalog/standard-adoptions", f"{API}/standard-adoptions",
+                           staff_view=False, params={"limit": 100})
+        for adoption_id in [a["id"] for a in r.json()["items"]][:2] + [str(uuid.uuid4())]:
+            await self.get(who, "GET /api/v1/catalog/standard-adoptions/{adoption_id}",
+                           f"{API}/standard-adoptions/{adoption_id}", staff_view=False)
+        for code in (self.w.x, self.w.y, "000014349"):
+            await self.get(who, "GET /api/v1/catalog/standard-coverage/{organ_code}",
+                           f"{API}/standard-coverage/{code}", staff_view=False)
         # The search dictionary (admin only; others are refused): a synonym entry names no record.
         r = await self.get(who, "GET /api/v1/catalog/search/synonyms", f"{API}/search/synonyms", staff_view=False)
         entries = r.json()["items"] if r.status_code == 200 else []

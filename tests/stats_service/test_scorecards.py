@@ -20,8 +20,9 @@ Hand count, organ DEPT, period 2026-01-01 … D = 2026-06-30:
 - appeals decided by D: a1 corrected, a2 upheld → 1 / 2 = 0.5 (a3's corrected one is decided after D).
 Points (default sheet): 20−5×2=10 (veto: fails), 10−2×3=4, 20×0.8333=16.67, 20×0.5=10, 10−2×1=8, 10×0.5=5, 5−2×1=3,
 0 (0.5 > 0.2) → 56.67 / 100 on the sheet's version 1; version 2 adds 有效期届满未清理 (no record has a 有效期 here: 0,
-5 points) → 61.67 / 105; version 3 adds 依申请转主动率 (a1, a2 granted, not published later: 0 / 2, 0 points)
-and 附件无法打开 (0, 5) → 66.67 / 115, vetoed by columns_updated.
+5 points) → 61.67 / 105; version 3 adds 依申请转主动率 (a1, a2 granted, not published later: 0 / 2, 0 points),
+附件无法打开 (0, 5) and 标准目录覆盖率 (nothing adopted here: not applicable, 5 points) → 71.67 / 120, vetoed by
+columns_updated.
 """
 
 from datetime import UTC, datetime
@@ -140,13 +141,14 @@ HAND_SCORED = {
     "interpretation_ratio": (0.5, 2, 4, "fail", 5.0, False),
     "interpretation_overdue": (1, 1, None, "fail", 3.0, False),
     "validity_reviews": (0, 0, None, "pass", 5.0, False),
+    "standard_catalogue_coverage": (None, 0, 0, "not_applicable", 5.0, False),
     "appeal_correction": (0.5, 1, 2, "fail", 0.0, False),
     # Version 3 (test_scorecard_feeds.py scores them in detail): a1, a2 granted, neither published later; no
     # attachment found failing.
     "proactive_publication": (0.0, 0, 2, "fail", 0.0, False),
     "broken_attachments": (0, 0, None, "pass", 5.0, False),
 }
-V3 = ("proactive_publication", "broken_attachments")
+V3 = ("proactive_publication", "broken_attachments", "standard_catalogue_coverage")
 
 
 async def test_each_indicator_on_the_hand_scored_fixture(stats, fed):
@@ -156,7 +158,7 @@ async def test_each_indicator_on_the_hand_scored_fixture(stats, fed):
     assert body["sheet"]["id"] == "gb-2019-19" and body["sheet"]["builtin"] is True
     assert "国办秘函〔2019〕19号" in body["sheet"]["source"]
     assert figures(body) == HAND_SCORED
-    assert (body["total_points"], body["max_points"], body["pass_mark"]) == (66.67, 115.0, 60.0)
+    assert (body["total_points"], body["max_points"], body["pass_mark"]) == (71.67, 120.0, 60.0)
     second = await card(stats, sheet_version="2")
     assert (second["sheet"]["version"], second["total_points"], second["max_points"]) == (2, 61.67, 105.0)
     assert figures(second) == {k: v for k, v in HAND_SCORED.items() if k not in V3}
@@ -279,11 +281,11 @@ async def test_ranking_of_siblings_and_roll_up(stats, fed):
     rolled = await card(stats, CITY, CITY_STAFF, include_subordinates="true")
     assert figures(rolled) == HAND_SCORED  # the city has nothing of its own; 教育局 nothing at all
     own = await card(stats, CITY, CITY_STAFF)
-    assert (own["total_points"], own["verdict"]) == (115.0, "pass")  # nothing to score: full points
+    assert (own["total_points"], own["verdict"]) == (120.0, "pass")  # nothing to score: full points
     r = await stats.get(f"{API}/scorecards/{CITY}/ranking", headers=CITY_STAFF, params={"as_of": D})
     assert r.status_code == 200, r.text
     assert [(i["rank"], i["organ_code"], i["total_points"], i["verdict"]) for i in r.json()["organs"]] == [
-        (1, OTHER, 115.0, "pass"), (2, DEPT, 66.67, "vetoed")]
+        (1, OTHER, 120.0, "pass"), (2, DEPT, 71.67, "vetoed")]
 
 
 async def test_access_and_inputs(stats, fed):
@@ -314,12 +316,12 @@ async def test_xlsx_and_printable_html_carry_the_same_figures(stats, fed):
         (i["name_zh"], i["points"], i["max_points"]) for i in body["indicators"]]
     assert [row[2] for row in table][:3] == ["2", "3", "83.33%"]
     total = [c.value for c in ws[5 + len(body["indicators"])]]
-    assert (total[0], total[5], total[6], total[7]) == ("合计", 66.67, 115.0, "单项否决")
+    assert (total[0], total[5], total[6], total[7]) == ("合计", 71.67, 120.0, "单项否决")
 
     r = await stats.get(f"{API}/scorecards/{DEPT}/export.html", headers=STAFF, params={"as_of": D})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     html = r.text
-    assert "总分 66.67 / 115.0" in html and "单项否决" in html and "栏目更新（超期未更新栏目数）" in html
+    assert "总分 71.67 / 120.0" in html and "单项否决" in html and "栏目更新（超期未更新栏目数）" in html
     # The chart is drawn on the server: one scored bar per indicator, widths proportional to the points.
     bars = re.findall(r'<rect class="(ok|bad|veto)" x="200" y="[\d.]+" width="([\d.]+)"', html)
     maxima = re.findall(r'<rect class="max" x="200" y="[\d.]+" width="([\d.]+)"', html)
@@ -386,7 +388,7 @@ async def test_monthly_series_is_the_card_of_each_months_last_day(stats, fed):
         assert month["indicators"] == [{k: i[k] for k in ("key", "value", "status", "status_label", "points")}
                                        for i in same["indicators"]], month["month"]
     june = body["months"][-1]
-    assert (june["total_points"], june["verdict"]) == (66.67, "vetoed")
+    assert (june["total_points"], june["verdict"]) == (71.67, "vetoed")
     # 1 March: p1 published, not yet interpreted, its deadline (03-05) not passed; by 31 March p2 not yet published.
     march = {i["key"]: i["value"] for i in body["months"][2]["indicators"]}
     assert (march["interpretation_ratio"], march["interpretation_overdue"], march["reply_timeliness"]) == (1.0, 0, 0.5)
@@ -402,7 +404,7 @@ async def test_reminders_list_what_to_fix_first(stats, fed):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["verdict"], body["total_points"], body["as_of"], body["from"]) == (
-        "vetoed", 66.67, D, "2026-01-01")
+        "vetoed", 71.67, D, "2026-01-01")
     # 单项否决 first, then by points lost, ties in the sheet's order; passing indicators are not listed.
     assert [(i["key"], i["vetoes"], i["points_lost"], i["to_fix"]) for i in body["reminders"]] == [
         ("columns_updated", True, 10.0, 2), ("reply_timeliness", False, 10.0, 1),
