@@ -3,7 +3,7 @@
 lag from a publication in the catalogue to the moved indicator.
 
     .venv/bin/python scripts/bench_scorecard.py [--documents 1000000] [--applications 100000] [--reps 30]
-        [--lag-samples 5] [--dir /tmp/gk-bench-scorecard] [--port 54398] [--keep]
+        [--lag-samples 5] [--dir /tmp/gk-bench-scorecard] [--port 54398] [--keep] [--baseline main]
 
 Phases:
   1. a throwaway PostgreSQL 15 cluster (scripts/pg_cluster.sh: fsync off) with a stats and a catalogue database,
@@ -18,7 +18,10 @@ Phases:
      due dates, outcomes, 依申请转主动 information keys and tasks, breaches, appeals; attachment checks (0.5 %
      failing). Deterministic (seeded random);
   3. the scorecard endpoint under uvicorn (1 worker, consumers off): GET /scorecards/{city}?include_subordinates=
-     true, p50/p95 over --reps sequential requests after 3 warm-ups (and one department's own card); beside it,
+     true, p50/p95 over --reps sequential requests after 3 warm-ups (and one department's own card). With
+     --baseline REF, the same cards from REF's code (`git archive REF`, run with this venv) on a copy of the seeded
+     database (CREATE DATABASE … TEMPLATE) migrated down to REF's stats head, the requests to the two servers
+     alternating so both see the same machine (REF's migrations must be an ancestor of this tree's); beside it,
      in-process, the same card counted the pre-aggregate way (every metric's records read into Python, as the
      drill-down still does) for a ratio on the same data and machine;
   4. lag: a catalogue (uvicorn) on its own database and a stats server following it with its production
@@ -62,6 +65,7 @@ RUN = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 OUT_JSONL = ROOT / "bench-results" / "scorecard.jsonl"
 OUT_MD = ROOT / "bench-results" / "scorecard.md"
 STATS_DB, CATALOG_DB = "gk_bench_scorecard", "gk_bench_scorecard_catalog"
+BASELINE_DB = "gk_bench_scorecard_baseline"
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 EPOCH = date(2021, 1, 1)
 results: list[dict[str, Any]] = []
@@ -268,13 +272,14 @@ DOC_COLUMNS = ["document_id", "version", "organ_code", "index_no", "genre", "sub
 # ------------------------------------------------------------------------------------------------------ servers
 
 class Server:
-    def __init__(self, name: str, module: str, port: int, env: dict[str, str], tmp: Path) -> None:
+    def __init__(self, name: str, module: str, port: int, env: dict[str, str], tmp: Path,
+                 cwd: Path = ROOT) -> None:
         self.name, self.port = name, port
         self.log = (tmp / f"{name}.log").open("w")
         self.proc = subprocess.Popen(
             [str(ROOT / ".venv/bin/uvicorn"), module, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
              "--no-access-log", "--log-level", "warning"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=cwd, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{port}"
 
     def wait(self) -> None:
@@ -321,23 +326,67 @@ async def create_database(admin_dsn: str, name: str, service: str) -> str:
 # ------------------------------------------------------------------------------------------------------ phases
 
 async def time_card(client: httpx.AsyncClient, label: str, url: str, headers: dict[str, str], reps: int,
-                    params: dict[str, str]) -> dict[str, Any]:
+                    params: dict[str, str], baseline: tuple[str, str] | None = None) -> dict[str, Any]:
+    """`baseline` (its label, its server's URL for the same card): requests alternate between the two servers."""
+    targets = [(label, url), *([baseline] if baseline else [])]
     for _ in range(3):
-        r = await client.get(url, headers=headers, params=params)
-        r.raise_for_status()
+        for _, target in targets:
+            r = await client.get(target, headers=headers, params=params)
+            r.raise_for_status()
     busy = busy_pct()
-    samples = []
+    load = os.getloadavg()[0]
+    samples: dict[str, list[float]] = {name: [] for name, _ in targets}
+    bodies: dict[str, Any] = {}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        r = await client.get(url, headers=headers, params=params)
-        samples.append((time.perf_counter() - t0) * 1000)
-        r.raise_for_status()
-    body = r.json()
-    line = record("scorecard_http", case=label, busy_before_pct=busy, n=reps, p50_ms=pct(samples, 50),
-                  p95_ms=pct(samples, 95), mean_ms=round(statistics.fmean(samples), 1), max_ms=pct(samples, 100),
-                  figures={i["key"]: [i["numerator"], i["denominator"]] for i in body["indicators"]})
-    log(f"  {label}: p50 {line['p50_ms']} ms, p95 {line['p95_ms']} ms over {reps} (machine {busy}% busy before)")
-    return line
+        for name, target in targets:
+            t0 = time.perf_counter()
+            r = await client.get(target, headers=headers, params=params)
+            samples[name].append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+            bodies[name] = r.json()
+    lines = []
+    for name, _ in targets:
+        line = record("scorecard_http", case=name, busy_before_pct=busy, load_1min=round(load, 2), n=reps,
+                      p50_ms=pct(samples[name], 50), p95_ms=pct(samples[name], 95),
+                      mean_ms=round(statistics.fmean(samples[name]), 1), max_ms=pct(samples[name], 100),
+                      figures={i["key"]: [i["numerator"], i["denominator"]] for i in bodies[name]["indicators"]})
+        log(f"  {name}: p50 {line['p50_ms']} ms, p95 {line['p95_ms']} ms over {reps} (machine {busy}% busy before, "
+            f"load {load:.2f})")
+        lines.append(line)
+    if baseline and lines[0]["figures"] != lines[1]["figures"]:
+        raise RuntimeError(f"the baseline's figures differ: {lines[1]['figures']} vs {lines[0]['figures']}")
+    return lines[0]
+
+
+async def baseline_server(args: argparse.Namespace, admin_dsn: str, tmp: Path) -> "Server":
+    """REF's stats service on a copy of the seeded database at REF's stats head."""
+    tree = tmp / "baseline"
+    subprocess.run(["rm", "-rf", str(tree)], check=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", args.baseline], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    (tree / ".venv").symlink_to(ROOT / ".venv")
+    heads = subprocess.run([str(ROOT / ".venv/bin/alembic"), "-n", "stats", "heads"], cwd=tree, check=True,
+                           capture_output=True, text=True).stdout.split()[0]
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {BASELINE_DB}")
+        await conn.execute(f"CREATE DATABASE {BASELINE_DB} TEMPLATE {STATS_DB}")
+    finally:
+        await conn.close()
+    url = admin_dsn.rsplit("/", 1)[0] + f"/{BASELINE_DB}"
+    subprocess.run([str(ROOT / ".venv/bin/alembic"), "-n", "stats", "downgrade", heads], cwd=ROOT, check=True,
+                   env={**os.environ, "STATS_DATABASE_URL": async_url(url)}, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    log(f"  baseline {args.baseline} at stats head {heads} on a copy of the seeded database")
+    return Server("stats-baseline", "stats_service.app:app", args.port + 4, {
+        "STATS_DATABASE_URL": async_url(url), "STATS_CONSUME": "false", "STATS_LOG_LEVEL": "WARNING",
+        "STATS_ACCESS_LOG": "false"}, tmp, cwd=tree)
 
 
 async def time_in_process(dsn: str, organs: Organs, reps: int) -> None:
@@ -455,10 +504,11 @@ def markdown(args: argparse.Namespace) -> None:
              f"{args.documents:,} document facts, {args.applications:,} application facts, 100 organs in 3 levels "
              "(seeded straight into the stats fact tables with COPY: the feeds are bypassed for seeding). "
              "PostgreSQL 15 (fsync off), uvicorn 1 worker, on a shared 2-core machine.", "",
-             "| measure | n | p50 ms | p95 / p99 ms | machine busy before |", "|---|---|---|---|---|"]
+             "| measure | n | p50 ms | p95 / p99 ms | machine busy before, 1-min load |", "|---|---|---|---|---|"]
     for r in results:
         if r["kind"] == "scorecard_http":
-            lines.append(f"| {r['case']} | {r['n']} | {r['p50_ms']} | p95 {r['p95_ms']} | {r['busy_before_pct']} % |")
+            lines.append(f"| {r['case']} | {r['n']} | {r['p50_ms']} | p95 {r['p95_ms']} | {r['busy_before_pct']} %, "
+                         f"load {r['load_1min']} |")
         elif r["kind"] == "scorecard_records_way":
             lines.append(f"| {r['case']} | {r['n']} | {r['p50_ms']} | max {r['max_ms']} | |")
         elif r["kind"] == "publication_to_indicator_lag":
@@ -482,21 +532,23 @@ async def main(args: argparse.Namespace) -> None:
     server = Server("stats", "stats_service.app:app", args.port + 1, {
         "STATS_DATABASE_URL": async_url(stats_dsn), "STATS_CONSUME": "false", "STATS_LOG_LEVEL": "WARNING",
         "STATS_ACCESS_LOG": "false"}, tmp)
+    base = await baseline_server(args, admin_dsn, tmp) if args.baseline else None
     try:
         server.wait()
+        if base:
+            base.wait()
         async with httpx.AsyncClient(timeout=120) as client:
             params = {"as_of": TODAY.isoformat()}
-            await time_card(client, "city with all subordinates (100 organs)",
-                            f"{server.base}/api/v1/stats/scorecards/{organs.city}",
-                            bearer("stats_officer", organ=organs.city), args.reps,
-                            {**params, "include_subordinates": "true"})
-            department = organs.rows[1][0]
-            await time_card(client, "one department with its 10 sub-units",
-                            f"{server.base}/api/v1/stats/scorecards/{department}",
-                            bearer("stats_officer", organ=department), args.reps,
-                            {**params, "include_subordinates": "true"})
+            for label, organ in (("city with all subordinates (100 organs)", organs.city),
+                                 ("one department with its 10 sub-units", organs.rows[1][0])):
+                path = f"/api/v1/stats/scorecards/{organ}"
+                await time_card(client, label, server.base + path, bearer("stats_officer", organ=organ), args.reps,
+                                {**params, "include_subordinates": "true"},
+                                (f"{label}, baseline {args.baseline}", base.base + path) if base else None)
     finally:
         server.stop()
+        if base:
+            base.stop()
     await time_in_process(stats_dsn, organs, args.records_reps)
     if args.lag_samples:
         await lag_phase(args, admin_dsn, stats_dsn, organs, tmp)
@@ -514,6 +566,7 @@ if __name__ == "__main__":
     parser.add_argument("--dir", default="/tmp/gk-bench-scorecard")
     parser.add_argument("--port", type=int, default=54398)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--baseline", help="a git ref whose code is timed beside this tree's (e.g. main)")
     arguments = parser.parse_args()
     try:
         asyncio.run(main(arguments))
