@@ -210,14 +210,16 @@ async def seed(dsn: str, organs: Organs, documents: int, applications: int) -> d
                 failing = rng.random() < 0.1
                 since = published + timedelta(days=rng.randrange(1, 60)) if failing else None
                 checks.append((uid("a", n), 1, doc_id, code, f"附件{n}.pdf",
-                               rng.choice(["missing", "sha256_mismatch"]) if failing else None, since, None))
+                               rng.choice(["missing", "sha256_mismatch"]) if failing else None, since, None,
+                               published, withdrawn))
             if len(docs) >= 100_000:
                 await copy("score_document_fact", DOC_COLUMNS, docs)
                 docs = []
         await copy("score_document_fact", DOC_COLUMNS, docs)
         await copy("document_column_fact", ["document_id", "column_id", "published_on", "withdrawn_on"], placed)
         await copy("attachment_check_fact", ["attachment_id", "version", "document_id", "organ_code", "filename",
-                                             "problem", "failing_since", "repaired_on"], checks)
+                                             "problem", "failing_since", "repaired_on", "published_on",
+                                             "withdrawn_on"], checks)
         apps, breaches, appeals, tasks = [], [], [], {}
         outcome_names, outcome_weights = zip(*OUTCOMES, strict=True)
         outcome_weights = tuple(accumulate(outcome_weights))

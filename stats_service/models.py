@@ -316,6 +316,12 @@ class AttachmentCheckFact(Base):
     problem: Mapped[str | None] = mapped_column(String(32))
     failing_since: Mapped[date | None] = mapped_column(Date)
     repaired_on: Mapped[date | None] = mapped_column(Date)
+    # The record's public life (stats_0010), as placements carry it (null while the record is unknown here): the
+    # card counts a city's failing checks from this table alone instead of probing each record.
+    published_on: Mapped[date | None] = mapped_column(Date)
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+
+
 class StandardAdoptionFact(Base):
     """基层政务公开标准目录 · an organ's adoption of a standard catalogue as the catalogue announced it (newest version
     wins): from `adopted_on`, its items with their mapping rules (体裁, 主题分类, title keywords) and the records the

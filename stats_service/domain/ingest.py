@@ -367,6 +367,14 @@ async def _apply_attachment_checks(session: AsyncSession, events: list[EventRead
             row["repaired_on"] = day
         rows[event.entity_id] = row
         changed.add(event.entity_id)
+    # Each check carries its record's public life as stored now; a record that arrives (or is withdrawn) later sets
+    # it there (_apply_score_documents).
+    d = ScoreDocumentFact
+    life = {doc: (published, withdrawn) for doc, published, withdrawn in await session.execute(
+        select(d.document_id, d.published_on, d.withdrawn_on).where(
+            d.document_id.in_({rows[k]["document_id"] for k in changed})))} if changed else {}
+    for k in changed:
+        rows[k]["published_on"], rows[k]["withdrawn_on"] = life.get(rows[k]["document_id"], (None, None))
     await _upsert(session, AttachmentCheckFact, [rows[k] for k in changed], ["attachment_id"])
 
 
@@ -420,6 +428,16 @@ async def _apply_score_documents(session: AsyncSession, events: list[EventRead])
             update(placements).where(placements.c.document_id == bindparam("b_document"))
             .values(withdrawn_on=bindparam("b_withdrawn")),
             [{"b_document": d, "b_withdrawn": day} for d, day in withdrawn_stored.items()])
+    # The attachment checks of these records carry their public life too (the broken-attachment figure reads them).
+    life = {d: (r["published_on"], r["withdrawn_on"]) for d, r in rows.items()}
+    life.update({d: (stored[d].published_on, day) for d, day in withdrawn_stored.items() if d not in rows})
+    if life:
+        checks = AttachmentCheckFact.__table__
+        await session.execute(
+            update(checks).where(checks.c.document_id == bindparam("b_document"))
+            .values(published_on=bindparam("b_published"), withdrawn_on=bindparam("b_withdrawn")),
+            [{"b_document": d, "b_published": published, "b_withdrawn": withdrawn}
+             for d, (published, withdrawn) in life.items()])
     if placed:
         await session.execute(delete(DocumentColumnFact).where(DocumentColumnFact.document_id.in_(list(placed))))
         columns = [{"document_id": d, "column_id": c, "published_on": rows[d]["published_on"],

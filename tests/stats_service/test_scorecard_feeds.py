@@ -133,3 +133,35 @@ async def test_the_drill_down_equals_each_figure(stats, fed):
     reminders = {i["key"]: [rec["id"] for rec in i["records"]] for i in r.json()["reminders"]}
     assert reminders["broken_attachments"] == ["at7", "at1"]
     assert reminders["proactive_publication"] == ["g3", "g4", "g5"]
+
+
+async def test_a_check_counts_by_its_record_public_life_whatever_arrives_first(stats, stats_db):
+    """The figure reads the checks alone (their record's publication and withdrawal days are copied onto them,
+    stats_0010): a check that arrives before its record, and a withdrawal that arrives after the check, still move
+    it as the record's own life does — and the drill-down (which joins the records) agrees at every step."""
+    catalog, requests = Feed(), Feed()
+    organ(catalog, CITY, "示例市人民政府", "peoples_government")
+    organ(catalog, DEPT, "示例市财政局", parent=CITY)
+    checked(catalog, "at1", "d1", 1, "missing", "2026-05-01")  # d1 not yet known here
+    checked(catalog, "at2", "d2", 1, "type_mismatch", "2026-05-01")
+    await drain(stats_db, catalog, requests)
+
+    async def broken(as_of: str) -> tuple[int, list[str]]:
+        body = await card(stats, as_of=as_of)
+        figure = next(i for i in body["indicators"] if i["key"] == "broken_attachments")
+        items = (await drill(stats, figure["records_url"]))["items"]
+        assert figure["value"] == len(items), (as_of, figure, items)
+        return figure["value"], [r["id"] for r in items]
+
+    assert await broken(D) == (0, [])  # their records are not (yet) public here
+    doc(catalog, "d1", "2026-01-10", None)
+    doc(catalog, "d2", "2026-01-10", None)
+    await drain(stats_db, catalog, requests)
+    assert await broken(D) == (2, ["at1", "at2"])
+    withdraw(catalog, "d2", "2026-06-10")
+    await drain(stats_db, catalog, requests)
+    assert await broken(D) == (1, ["at1"])  # d2 withdrawn before D
+    assert await broken("2026-06-01") == (2, ["at1", "at2"])  # … but public on 06-01
+    doc(catalog, "d2", "2026-06-20", None, version=3)  # published again
+    await drain(stats_db, catalog, requests)
+    assert await broken(D) == (2, ["at1", "at2"])
