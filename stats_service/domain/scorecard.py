@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import ARRAY, String, and_, case, cast, exists, func, literal, or_, select, union_all
+from sqlalchemy import ARRAY, String, and_, any_, case, cast, exists, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -198,8 +198,11 @@ async def _latest_days(session: AsyncSession, columns: list[ColumnFact], as_of: 
     latest = select(func.max(p.published_on)).where(
         p.column_id == ColumnFact.column_id, p.published_on <= bound,
         or_(p.withdrawn_on.is_(None), p.withdrawn_on > as_of)).scalar_subquery()
-    for column_id, day in await session.execute(select(ColumnFact.column_id, latest)
-                                                .where(ColumnFact.column_id.in_(list(days)))):
+    if session.bind.dialect.name == "postgresql":  # one array parameter, not one per column (800 for a city)
+        chosen = ColumnFact.column_id == any_(cast(literal(list(days), ARRAY(String)), ARRAY(String)))
+    else:
+        chosen = ColumnFact.column_id.in_(list(days))
+    for column_id, day in await session.execute(select(ColumnFact.column_id, latest).where(chosen)):
         days[column_id] = day
     genres = await _latest_by_rule(session, {(c.organ_code, g) for c in columns for g in c.genres}, "genre",
                                    as_of, bound)
