@@ -23,7 +23,8 @@
 # scripts/bench_replicas.py, a few minutes), scorecard (issue 16: the city's 考评 card over 100 organs, 1 M document
 # facts and 100 k application facts seeded straight into the stats fact tables — the feeds are bypassed for seeding
 # — p50/p95 over 30 HTTP requests to uvicorn, and the lag from a publication in a real catalogue to the moved
-# indicator through the stats feed consumer; scripts/bench_scorecard.py).
+# indicator through the stats feed consumer; SCORECARD_BASELINE=main times main's code beside it in the same run;
+# scripts/bench_scorecard.py).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 ONLY=${ONLY:-"gateway search relevance bulk requests stats load fuzz sync replicas scorecard"}
@@ -56,7 +57,7 @@ for part in $ONLY; do
     sync)     run sync .venv/bin/python scripts/bench_sync.py --snapshot-sizes "${SNAPSHOT_SIZES:-100000,1000000}" ;;
     replicas) run replicas .venv/bin/python scripts/bench_replicas.py ;;
     scorecard) run scorecard .venv/bin/python scripts/bench_scorecard.py --documents "${SCORECARD_DOCS:-1000000}" \
-                 --applications "${SCORECARD_APPLICATIONS:-100000}" ;;
+                 --applications "${SCORECARD_APPLICATIONS:-100000}" ${SCORECARD_BASELINE:+--baseline "$SCORECARD_BASELINE"} ;;
     *) echo "unknown part $part" >&2; status=1 ;;
   esac
 done
