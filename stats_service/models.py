@@ -306,7 +306,9 @@ class AttachmentCheckFact(Base):
     `repaired_on` (the first check that found it fine again). A scorecard for D counts it when it failed on D."""
 
     __tablename__ = "attachment_check_fact"
-    __table_args__ = (Index("ix_attachment_check_fact_organ_failing", "organ_code", "failing_since"),)
+    # By record too: each document event sets its checks' public life (published_on / withdrawn_on), by document_id.
+    __table_args__ = (Index("ix_attachment_check_fact_organ_failing", "organ_code", "failing_since"),
+                      Index("ix_attachment_check_fact_document", "document_id"))
 
     attachment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)

@@ -27,6 +27,8 @@ def upgrade() -> None:
                "WHERE d.document_id = attachment_check_fact.document_id), "
                "withdrawn_on = (SELECT d.withdrawn_on FROM score_document_fact d "
                "WHERE d.document_id = attachment_check_fact.document_id)")
+    # Each document event updates its attachment checks by document_id: without an index, a scan per event.
+    op.create_index('ix_attachment_check_fact_document', 'attachment_check_fact', ['document_id'])
     op.drop_index('ix_application_fact_organ_closed', table_name='application_fact')
     op.create_index('ix_application_fact_organ_closed', 'application_fact', ['organ_code', 'closed_on'],
                     postgresql_include=['due_on', 'status', 'outcome', 'info_key'])
@@ -58,5 +60,6 @@ def downgrade() -> None:
                     postgresql_where=sa.text('needs_interpretation'), sqlite_where=sa.text('needs_interpretation'))
     op.drop_index('ix_application_fact_organ_closed', table_name='application_fact')
     op.create_index('ix_application_fact_organ_closed', 'application_fact', ['organ_code', 'closed_on'])
+    op.drop_index('ix_attachment_check_fact_document', table_name='attachment_check_fact')
     op.drop_column('attachment_check_fact', 'withdrawn_on')
     op.drop_column('attachment_check_fact', 'published_on')
