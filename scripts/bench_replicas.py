@@ -1,7 +1,7 @@
 """Read replicas on these two cores (issue 17, "Measured in make bench"): a primary and a streaming standby, the
 primary pinned to core 0 and the standby to core 1 (taskset), the catalogue and the request service under uvicorn.
 
-    python scripts/bench_replicas.py [--docs 4000] [--batch 500] [--phase-seconds 20] [--reps 2]
+    python scripts/bench_replicas.py [--docs 4000] [--batch 500] [--phase-seconds 60] [--reps 3]
                                      [--intake-rate 10] [--storm-concurrency 16] [--throughput-seconds 15] [--nice -5]
 
 1. Replica lag under a bulk import (批量导入): the catalogue's POST /documents/bulk (scripts/bench_bulk.py's records,
@@ -10,7 +10,8 @@ primary pinned to core 0 and the standby to core 1 (taskset), the catalogue and 
    import also fills the catalogue that the storms search.
 2. Intake p95 on the primary, quiet and under a search storm: POST /api/v1/requests/applications (online
    applications, open loop at --intake-rate per second) to the request service on the primary; three phases of
-   --phase-seconds each, --reps times in alternation: quiet; a storm of the public's reads (searches, documents,
+   --phase-seconds each (60: ~600 intakes, so a phase's p95 is not moved ±15 % by chance as at 20 s), --reps
+   times in alternation: quiet; a storm of the public's reads (searches, documents,
    change-feed pages; closed loop, --storm-concurrency in flight) sent to a catalogue instance whose public reads go to the standby
    (CATALOG_DATABASE_REPLICA_URLS); the same storm sent to a catalogue instance without the replica (it reads the
    primary). Ratio = storm p95 / quiet p95 (target with the replica ≤ 1.2). Placement: core 0 = primary, request
@@ -464,8 +465,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=int(os.environ.get("REPLICA_DOCS", 4000)))
     parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--phase-seconds", type=float, default=float(os.environ.get("REPLICA_PHASE_SECONDS", 20)))
-    parser.add_argument("--reps", type=int, default=int(os.environ.get("REPLICA_REPS", 2)))
+    parser.add_argument("--phase-seconds", type=float, default=float(os.environ.get("REPLICA_PHASE_SECONDS", 60)))
+    parser.add_argument("--reps", type=int, default=int(os.environ.get("REPLICA_REPS", 3)))
     parser.add_argument("--intake-rate", type=float, default=10.0, help="online applications per second")
     parser.add_argument("--nice", type=int, default=-5 if os.geteuid() == 0 else 0, help=(
         "priority of both clusters, the request service and the intake client (not of the catalogue or the storm): "
