@@ -1,10 +1,11 @@
 """Helpers shared by the tests: databases per backend, app clients, tokens."""
 
 import asyncio
+import logging
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -174,6 +175,45 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
             yield client
     wrong = undeclared_problems(app, seen)
     assert not wrong, "problems the OpenAPI document does not declare:\n" + "\n".join(wrong)
+
+
+@asynccontextmanager
+async def serve_instances(make_app: Callable[[], FastAPI], count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """`count` instances of one service started at the same moment (多实例), each from `make_app()` — an app without
+    a shared database opens its own engine and runs its own background loops, as a real process does. Each lifespan
+    is entered and left in a task of its own; one that fails at start-up raises here."""
+    clients: list[httpx.AsyncClient] = []
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        async with serve(make_app()) as client:
+            clients.append(client)
+            if len(clients) == count:
+                started.set()
+            await stop.wait()
+
+    tasks = [asyncio.create_task(run()) for _ in range(count)]
+    try:
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:  # one that ended already failed at start-up: say why
+            if task.done():
+                task.result()
+        yield clients
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+class WarningRecorder(logging.Handler):
+    """The warnings logged while attached (e.g. a background loop's failed round or poll)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 @asynccontextmanager

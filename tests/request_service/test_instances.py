@@ -13,8 +13,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,7 +24,7 @@ from request_service.config import Settings
 from services.db import Database, make_engine
 from tests.harness import drop_database, new_database
 from tests.request_service.helpers import API, Desk, accepted, act, organ_code
-from tests.support import auth, serve
+from tests.support import WarningRecorder, auth, serve_instances
 
 ADMIN = auth("admin")
 
@@ -41,42 +40,9 @@ def instance_settings(url: str, job_interval: float) -> Settings:
     return Settings(database_url=url, job_interval_seconds=job_interval, organ_feed_enabled=False)
 
 
-@asynccontextmanager
-async def instances(url: str, count: int, *, job_interval: float) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """`count` instances started at the same moment (database=None: each opens its own engine and runs its own
-    jobs, as a real process does). Each lifespan is entered and left in a task of its own."""
-    clients: list[httpx.AsyncClient] = []
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with serve(create_app(instance_settings(url, job_interval))) as client:
-            clients.append(client)
-            if len(clients) == count:
-                started.set()
-            await stop.wait()
-
-    tasks = [asyncio.create_task(run()) for _ in range(count)]
-    try:
-        waiting = asyncio.create_task(started.wait())
-        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:  # one that ended already failed at start-up: say why
-            if task.done():
-                task.result()
-        yield clients
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
-class Recorder(logging.Handler):
-    """The warnings of the jobs' loops (a failed round)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+def instances(url: str, count: int, *, job_interval: float):
+    """`count` request-service instances on one database, each with its own engine and its own jobs."""
+    return serve_instances(lambda: create_app(instance_settings(url, job_interval)), count)
 
 
 async def events(client: httpx.AsyncClient) -> list[dict]:
@@ -94,7 +60,7 @@ async def test_two_instances_close_each_overdue_application_once(request_url):
     desk = Desk(organ_code())
     database = Database(make_engine(request_url, null_pool=True))
     kinds: dict[str, str] = {}
-    failed_rounds = Recorder()
+    failed_rounds = WarningRecorder()
     logging.getLogger("gongkai.jobs").addHandler(failed_rounds)  # the apps' logging setup replaces root's handlers
     try:
         # Set up with the sweep off, so the overdue applications wait for both instances' first rounds.

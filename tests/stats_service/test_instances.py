@@ -27,7 +27,7 @@ from stats_service.app import create_app
 from stats_service.config import Settings
 from tests.harness import drop_database, new_database
 from tests.stats_service.helpers import Apps, Feed, organ
-from tests.support import auth, serve
+from tests.support import WarningRecorder, auth, serve_instances
 
 API = "/api/v1/stats/annual-reports"
 CITY, DEPT = "11440100MS0000001A", "11440100MS0000002B"
@@ -83,42 +83,9 @@ async def served(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
-@asynccontextmanager
-async def two_instances(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """Two instances started at the same moment (database=None: each opens its own engine and runs its own
-    consumers, as a real process does). Each lifespan is entered and left in a task of its own."""
-    clients: list[httpx.AsyncClient] = []
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with serve(create_app(settings)) as client:
-            clients.append(client)
-            if len(clients) == 2:
-                started.set()
-            await stop.wait()
-
-    tasks = [asyncio.create_task(run()) for _ in range(2)]
-    try:
-        waiting = asyncio.create_task(started.wait())
-        await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:  # one that ended already failed at start-up: say why
-            if task.done():
-                task.result()
-        yield clients
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
-class Recorder(logging.Handler):
-    """The warnings of the consumers' loops (a failed poll)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+def two_instances(settings: Settings):
+    """Two statistics-service instances, each with its own engine and its own feed consumers."""
+    return serve_instances(lambda: create_app(settings), 2)
 
 
 async def test_two_instances_apply_each_event_once(stats_url):
@@ -127,7 +94,7 @@ async def test_two_instances_apply_each_event_once(stats_url):
     organ(catalog, DEPT, "示例市财政局", parent=CITY)
     apps = Apps(requests)
     received: Counter[tuple[str, str]] = Counter()  # (row, applicant type) → applications: the truth
-    failed_polls = Recorder()
+    failed_polls = WarningRecorder()
     logging.getLogger("gongkai.outbox").addHandler(failed_polls)  # the apps' logging setup replaces root's handlers
     try:
         async with served(feed_app(catalog)) as catalog_url, served(feed_app(requests)) as request_url:
