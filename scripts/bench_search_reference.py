@@ -6,10 +6,10 @@ reference engine's" (issue 12) is measured against.
         --host 127.0.0.1 --port 8396 --no-access-log
 
 It opens the catalogue's own index directory read-only (the generation the service built: the same corpus, the same
-analysis — folding, CJK bigrams — the same BM25 and field boosts), so the two differ only in what is done per query.
-Per query the reference does what Lucene's `cjk` analyzer with the AND operator does (Elasticsearch
-`"operator": "and"`): every bigram of the folded query must occur in the record, in any text field, scored by BM25
-with the field boosts; a lone CJK character matches any bigram that starts or ends with it (as the service does, or a
+analysis — folding, CJK bigrams — the same field-weighted text, search_index.MATCH_FIELD), so the two differ only in
+what is done per query. Per query the reference does what Lucene's `cjk` analyzer with the AND operator does
+(Elasticsearch `"operator": "and"`): every bigram of the folded query must occur in the record's text, scored by
+BM25 (BM25F: the index repeats the short fields by their weight); a lone CJK character matches any bigram that starts or ends with it (as the service does, or a
 1-character query would find next to nothing in a bigram index); public records only; the top 20 ids by score and
 the exact count. No query understanding (words, 文号, synonyms), no revocation check, no facets, no database read,
 no snippets, no Pydantic: a raw ASGI app under uvicorn, one worker, like the service.
@@ -24,12 +24,11 @@ from typing import Any
 
 import tantivy
 
-from catalog_service.domain.search import FIELD_BOOSTS
-from catalog_service.domain.search_index import SCHEMA, TEXT_FIELDS, query_tokens
+from catalog_service.domain.search_index import MATCH_FIELD, SCHEMA, query_tokens
 from catalog_service.textfold import fold
 
 Q = tantivy.Query
-MUST, SHOULD = tantivy.Occur.Must, tantivy.Occur.Should
+MUST = tantivy.Occur.Must
 LIMIT = 20
 
 _index = tantivy.Index(SCHEMA, path=os.environ["BENCH_REFERENCE_INDEX"], reuse=True)
@@ -45,9 +44,7 @@ def search(q: str) -> dict[str, Any]:
     if not tokens:
         return {"total": 0, "ids": []}
     clauses = [(MUST, _public)]
-    for text, is_regex in tokens:
-        clauses.append((MUST, Q.boolean_query([(SHOULD, Q.boost_query(_token(f, text, is_regex), FIELD_BOOSTS[f]))
-                                                for f in TEXT_FIELDS])))
+    clauses += [(MUST, _token(MATCH_FIELD, text, is_regex)) for text, is_regex in tokens]
     searcher = _index.searcher()
     result = searcher.search(Q.boolean_query(clauses), LIMIT, count=True)
     return {"total": result.count, "ids": [searcher.doc(a)["id"][0] for _, a in result.hits]}

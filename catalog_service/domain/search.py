@@ -5,15 +5,22 @@ Understanding. The query is understood by domain/query.py (folded like the index
 then quoted phrases, 文号 and 索引号 recognised, Chinese cut into words with the catalogue's vocabulary, function
 words of questions dropped, synonyms of the search dictionary added) into terms, each with its alternatives.
 
-Matching. Each alternative is a phrase of the index's tokens (CJK bigrams; search_index.query_tokens), so a word
-matches where the text contains it, in any of the fields; a 文号 term also matches the record's canonical 文号 key,
-a 索引号 term its 索引号. Every term must match (AND). When no record has them all, the search is *relaxed*: records
-with any of the terms, still ranked — `understood.relaxed` says so ("没有同时包含全部检索词的结果").
+Matching. Each alternative of a term is matched in the record's text (search_index.MATCH_FIELD: every text field):
+a word when every one of its tokens (CJK bigrams; search_index.query_tokens) occurs there — Lucene's `cjk` analyzer
+with the AND operator, per word — a quoted phrase, 文号 or 索引号 as the phrase itself; a 文号 term also matches the
+record's canonical 文号 key, a 索引号 term its 索引号. Every term must match (AND). When no record has them all, the
+search is *relaxed*: records with any of the terms, still ranked — `understood.relaxed` says so
+("没有同时包含全部检索词的结果"). All of it in one field, so the engine intersects the words by skipping through
+their postings (a word as a union over five fields was read whole: a two-word query cost as much as its commonest
+word in every field).
 
 Ranking (the relevance function, `sort=relevance`):
-  1. BM25 (k1 1.2, b 0.75; tantivy) of every matched phrase, per field, times the field's boost (FIELD_BOOSTS:
-     title 4, 文号/索引号 3, keywords 2, summary 1.5, body 1), summed;
-  2. plus EXACT_BOOST for a record whose 文号 (canonical key) or 索引号 is one the query names — it comes first,
+  1. BM25F (k1 1.2, b 0.75; tantivy's BM25 over the field-weighted text): the sum over the matched tokens, a
+     token's frequency counting 4 times in the title, 3 times in the 文号/索引号, twice in the keywords, once in the
+     summary and body (search_index.FIELD_WEIGHTS: the index repeats each field by its weight);
+  2. plus, for each term also in the title, TITLE_BOOST × its BM25 in the title (a title match comes before
+     matches in the body only: BM25F's weight alone does not promise that for a long body), plus EXACT_BOOST for a
+     record whose 文号 (canonical key) or 索引号 is one the query names — it comes first,
      whatever the brackets — and TITLE_PHRASE_BOOST × BM25 when the title contains the whole query as typed
      (without dropped words);
   3. ties (scores equal to 4 significant digits) then in force before repealed/expired, then newest.
@@ -21,9 +28,11 @@ Ranking (the relevance function, `sort=relevance`):
 
 Counts are exact for any number of matches (`total_is_estimate` stays false; it is kept for clients of the earlier
 contract). Facets are exact up to FACET_CAP (10,000) matches: the engine aggregates the facet fields over all of
-them. Past the cap they are counted on a uniform sample of about FACET_CAP matches — the records whose sample
-bucket (CRC-32 of the id, 0–1023, search_index.sample_bucket) is below a bound — and scaled up; the response names
-the sample (`facets_estimated_from`). Aggregating every match of a broad query cost as much as the search itself.
+them. Past the cap they are counted on a uniform sample of FACET_CAP to 2 × FACET_CAP matches — the records whose
+sample bucket (CRC-32 of the id, 0–1023, search_index.sample_bucket) is below 1024 / 2^L, one indexed term per
+level L (search_index.sample_levels), so the sample's short postings lead the count — and scaled by 2^L; the
+response names the sample (`facets_estimated_from`). Aggregating every match of a broad query cost as much as the
+search itself.
 
 Visibility. Public scope matches entries of published, unclassified records; staff scope (scope=organ) their own
 organ's records in every state (classified only for those who may read them). The index may lag the database by a
@@ -50,7 +59,13 @@ from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
-from catalog_service.domain.search_index import SAMPLE_BUCKETS, SCHEMA, TEXT_FIELDS, query_tokens
+from catalog_service.domain.search_index import (
+    MATCH_FIELD,
+    SAMPLE_BUCKETS,
+    SAMPLE_LEVELS,
+    SCHEMA,
+    query_tokens,
+)
 from catalog_service.domain.visibility import CLASSIFIED_READERS, is_catalog_staff, visible_condition
 from catalog_service.errors import StaffOnlyFilter
 from catalog_service.models import Document, Organ, SearchDictionaryState, SearchRevocation, outbox
@@ -70,12 +85,13 @@ from services.auth import ANONYMOUS, Principal
 from services.errors import UnprocessableEntity
 from services.pagination import decode_cursor, encode_cursor, invalid_cursor
 
-__all__ = ["EXACT_BOOST", "FIELD_BOOSTS", "TITLE_PHRASE_BOOST", "SearchContext", "SearchSnapshot", "feed_query",
+__all__ = ["EXACT_BOOST", "TITLE_PHRASE_BOOST", "SearchContext", "SearchSnapshot", "feed_query",
            "feed_url", "newest_public_matches", "organs_query", "read_snapshot", "revoked_ids", "search_documents",
            "search_terms", "snippet"]
 
-FIELD_BOOSTS = {"title": 4.0, "docno": 3.0, "keywords": 2.0, "summary": 1.5, "body": 1.0}
+
 EXACT_BOOST = 1000.0  # 文号 / 索引号 named by the query: first, whatever BM25 says
+TITLE_BOOST = 4.0  # a term in the title: its BM25 there, times this, added (title matches first)
 TITLE_PHRASE_BOOST = 3.0
 TIE_DIGITS = 4  # scores equal to this many significant digits are ties, broken by validity then date
 TIE_EXTRA = 50  # hits fetched past the page so that ties at its edge are ordered like the rest
@@ -109,27 +125,40 @@ def _phrase(field: str, folded: str) -> tantivy.Query | None:
     return Q.phrase_query(SCHEMA, field, [t for t, _ in tokens])
 
 
-def _alternative(folded: str) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-    clauses = []
-    for field in TEXT_FIELDS:
-        phrase = _phrase(field, folded)
-        if phrase is not None:
-            clauses.append((SHOULD, Q.boost_query(phrase, FIELD_BOOSTS[field])))
-    return clauses
+def _one_of(clauses: list[tuple[tantivy.Occur, tantivy.Query]]) -> tantivy.Query | None:
+    if not clauses:
+        return None
+    return clauses[0][1] if len(clauses) == 1 else Q.boolean_query(clauses)
 
 
-def _term(term: Term) -> tantivy.Query | None:
-    """One term: any of its alternatives in any field, or its 文号 key / 索引号 exactly (boosted to come first)."""
-    clauses = [c for alt in term.alternatives for c in _alternative(alt)]
+def _word(field: str, folded: str) -> tantivy.Query | None:
+    """A word of the query: every one of its tokens (CJK bigrams) in the field, scored by BM25 each — as Lucene's
+    `cjk` analyzer with the AND operator does, per word. Not a phrase: a word's bigrams apart from each other are
+    rare (政务公开: 104,193 records with the phrase, 104,625 with its three bigrams), and a phrase costs the engine
+    every position of every bigram."""
+    tokens = list(dict.fromkeys(query_tokens(folded)))
+    queries = [Q.regex_query(SCHEMA, field, t) if r else Q.term_query(SCHEMA, field, t) for t, r in tokens]
+    return _one_of([(MUST, q) for q in queries])
+
+
+def _term(term: Term, exact: bool, field: str = MATCH_FIELD) -> tantivy.Query | None:
+    """What one term matches in the field: any of its alternatives — a word (_word), or for a quoted phrase or a
+    文号 / 索引号 (`exact`) the phrase itself — or in the record's text also its 文号 key / 索引号 exactly, boosted
+    to come first."""
+    clauses = [(SHOULD, q) for q in ((_phrase(field, alt) if exact else _word(field, alt))
+                                     for alt in term.alternatives) if q is not None]
+    if field != MATCH_FIELD:
+        return _one_of(clauses)
     if term.doc_number:
         clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "doc_number_key", term.doc_number), EXACT_BOOST)))
     if term.index_no:
         clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "index_no", term.index_no), EXACT_BOOST)))
-    return Q.boolean_query(clauses) if clauses else None
+    return _one_of(clauses)
 
 
 def _title_phrase(understood: UnderstoodQuery) -> tantivy.Query | None:
-    """The whole query as typed (folded, without the dropped function words) in the title: a boost, never needed."""
+    """The whole query as typed (folded, without the dropped function words) as a phrase of the title: a boost,
+    never needed."""
     core = understood.folded
     for word in understood.dropped:
         core = core.replace(word, "")
@@ -139,15 +168,22 @@ def _title_phrase(understood: UnderstoodQuery) -> tantivy.Query | None:
     return Q.boost_query(phrase, TITLE_PHRASE_BOOST) if phrase is not None else None
 
 
-def _text_query(understood: UnderstoodQuery, *, relaxed: bool) -> tantivy.Query | None:
-    terms = [q for q in (_term(t) for t in understood.terms) if q is not None]
+def _text_query(understood: UnderstoodQuery, *, relaxed: bool, ranked: bool = True) -> tantivy.Query | None:
+    """Every term (relaxed: any) in the record's text, scored by the relevance function: BM25F in the text, plus
+    the title-phrase boost (an optional clause: it ranks, it never matches; left out with ranked=False, for
+    counting)."""
+    exact = {*understood.phrases, *understood.doc_numbers, *understood.index_nos}
+    kinds = [(t, t.text in exact or bool(t.doc_number or t.index_no)) for t in understood.terms]
+    terms = [q for q in (_term(t, is_exact) for t, is_exact in kinds) if q is not None]
     if not terms:
         return None
     clauses = [(SHOULD if relaxed else MUST, q) for q in terms]
-    boost = _title_phrase(understood)
-    if boost is not None:
-        clauses.append((SHOULD, boost))
-    return Q.boolean_query(clauses)
+    if not ranked:
+        return _one_of(clauses)
+    boosts = [Q.boost_query(q, TITLE_BOOST) for q in (_term(t, is_exact, "title") for t, is_exact in kinds)
+              if q is not None]
+    title = _title_phrase(understood)
+    return Q.boolean_query([*clauses, *((SHOULD, q) for q in (*boosts, *([title] if title is not None else [])))])
 
 
 def _filter_query(clauses: list[tantivy.Query]) -> tantivy.Query:
@@ -261,8 +297,7 @@ def _scope(principal: Principal, staff: bool, own_organ_id: str | None) -> list[
 
 # ---------------------------------------------------------------------------------------------- the use case
 
-def _key(hit: tuple[float, Any], in_force: int, published: int) -> tuple[Any, ...]:
-    score = hit[0]
+def _key(score: float, in_force: int, published: int) -> tuple[Any, ...]:
     rounded = float(f"{score:.{TIE_DIGITS}g}") if score and math.isfinite(score) else 0.0
     return (-rounded, -in_force, -published)
 
@@ -307,11 +342,14 @@ def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, un
             clauses.append((MUST_NOT, Q.term_set_query(SCHEMA, "id", excluded)))
         return Q.boolean_query(clauses)
 
+    def text(relaxed: bool, ranked: bool = True) -> tantivy.Query | None:
+        if not understood.terms:
+            return None
+        found = _text_query(understood, relaxed=relaxed, ranked=ranked)
+        return Q.empty_query() if found is None else found  # only punctuation: nothing to match, never everything
+
     relaxed = False
-    text = _text_query(understood, relaxed=False)
-    if text is None and understood.terms:  # only punctuation: nothing to match, never everything
-        text = Q.empty_query()
-    query = build(text)
+    query = build(text(relaxed=False))
     wanted = params.offset + params.limit
     by_date = params.sort == "date" or not understood.terms
     if by_date:
@@ -320,14 +358,15 @@ def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, un
         result = searcher.search(query, wanted + TIE_EXTRA, count=True)
         if result.count == 0 and len(understood.terms) > 1:
             relaxed = True
-            query = build(_text_query(understood, relaxed=True))
+            query = build(text(relaxed=True))
             result = searcher.search(query, wanted + TIE_EXTRA, count=True)
+    counted = build(text(relaxed, ranked=False))  # the same matches, without the clauses that only rank
     hits = list(result.hits)
     addresses = [a for _, a in hits]
     if not by_date and hits:
         in_force = searcher.fast_field_values("in_force", addresses)
         published = searcher.fast_field_values("sort_ts", addresses)
-        order = sorted(range(len(hits)), key=lambda i: _key(hits[i], in_force[i] or 0, published[i] or 0))
+        order = sorted(range(len(hits)), key=lambda i: _key(hits[i][0], in_force[i] or 0, published[i] or 0))
         addresses = [addresses[i] for i in order]
     page = [searcher.doc(a)["id"][0] for a in addresses[params.offset:wanted]]
     matches = Matches(page, result.count, {}, relaxed)
@@ -336,13 +375,14 @@ def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, un
                  *(("attribute", "status") if staff else ()))
         spec = {n: {"terms": {"field": n, "size": FACET_BUCKETS}} for n in names}
         spec["year"] = {"terms": {"field": "staff_year" if staff else "pub_year", "size": FACET_BUCKETS}}
-        if result.count <= facet_cap:
-            matches.aggregations = searcher.aggregate(query, spec)
-        else:  # past the cap: count a uniform sample of about `facet_cap` matches, and scale (分面估算)
-            buckets = min(SAMPLE_BUCKETS, math.ceil(SAMPLE_BUCKETS * facet_cap / result.count))
-            sampled = Q.boolean_query([(MUST, query), (MUST, Q.range_query(
-                SCHEMA, "sample", tantivy.FieldType.Integer, 0, buckets - 1))])
-            matches.aggregations = _scaled(searcher.aggregate(sampled, spec), SAMPLE_BUCKETS / buckets)
+        # Past the cap: count the sample level that holds `facet_cap` matches or more (分面估算), and scale up.
+        level = min(SAMPLE_LEVELS, int(math.log2(result.count / facet_cap))) if result.count > facet_cap else 0
+        if level == 0:
+            matches.aggregations = searcher.aggregate(counted, spec)
+        else:
+            sampled = Q.boolean_query([(MUST, counted), (MUST, Q.term_query(SCHEMA, "sample_level", level))])
+            matches.aggregations = _scaled(searcher.aggregate(sampled, spec), 2 ** level)
+            buckets = SAMPLE_BUCKETS >> level
             matches.facet_sample = FacetSample(cap=facet_cap, share=round(buckets / SAMPLE_BUCKETS, 6),
                                                buckets=buckets)
     return matches

@@ -14,10 +14,18 @@ Analysis (the same for records and queries, so what matches is predictable):
     the query is a *phrase* of its bigrams: 政务公开 matches exactly where the text contains 政务公开 (CJK bigram
     indexing, as Lucene's `cjk` analyzer; words from the query's segmentation become phrases, Lucene-style).
 
-Fields: title, docno (文号 and 索引号), keywords, summary, body — each BM25-scored with its own boost (domain/search.py
-FIELD_BOOSTS); and exact-value fields for filters, facets and sorting (organ, genre, year, …). The record's
-`version` and `mark` (the newest search revocation the indexer had seen when it read the record, indexer.py) are
-stored, so that search can tell an entry older than a revocation.
+Fields:
+  - `text`: the tokens of every text field of the record — what a search matches and ranks on — with the short
+    fields repeated by their weight (FIELD_WEIGHTS: title 4, 文号 and 索引号 3, keywords 2, summary and body 1), one
+    value per repetition so that a phrase never spans two: BM25 over this one field is BM25F, the field-weighted
+    BM25 (a word's frequency in the title counts four times, and the title's length too). One field lets the engine
+    intersect the words of a query by skipping through their postings; a word as a union over five fields, as
+    before, was read whole, and a two-word query cost as much as its commonest word in every field.
+  - `title` (with positions): for the boost of a title containing the whole query;
+  - exact-value fields for filters, facets and sorting (organ, genre, year, …); the record's `version` and `mark`
+    (the newest search revocation the indexer had seen when it read the record, indexer.py) are stored, so that
+    search can tell an entry older than a revocation;
+  - `sample_level`: the nested uniform samples estimated facets are counted on (sample_levels).
 """
 
 import json
@@ -36,16 +44,19 @@ import tantivy
 
 from catalog_service.textfold import fold
 
-__all__ = ["SAMPLE_BUCKETS", "SCHEMA", "TEXT_FIELDS", "IndexEntry", "SearchIndex", "cjk_tokens", "is_cjk",
-           "query_tokens", "sample_bucket"]
+__all__ = ["FIELD_WEIGHTS", "MATCH_FIELD", "SAMPLE_BUCKETS", "SAMPLE_LEVELS", "SCHEMA", "TEXT_FIELDS", "IndexEntry",
+           "SearchIndex", "cjk_tokens", "is_cjk", "query_tokens", "sample_bucket", "sample_levels"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
-TEXT_FIELDS = ("title", "docno", "keywords", "summary", "body")
+MATCH_FIELD = "text"  # every text field's tokens, weighted: what a query's words are matched and ranked on
+FIELD_WEIGHTS = {"title": 4, "docno": 3, "keywords": 2, "summary": 1, "body": 1}  # BM25F weights, as repetitions
+TEXT_FIELDS = ("title", MATCH_FIELD)
 KEYWORD_FIELDS = ("id", "organ_id", "genre", "subject_category", "validity", "status", "attribute", "key_area",
                   "doc_number_key", "doc_number", "index_no")
 INT_FIELDS = ("public", "classified", "in_force", "pub_year", "staff_year", "sort_ts", "published_ts", "version",
-              "mark", "sample")
-SAMPLE_BUCKETS = 1024  # `sample`: a fixed, uniform bucket per record (hash of its id), for estimated facets
+              "mark")
+SAMPLE_BUCKETS = 1024  # a fixed, uniform bucket per record (hash of its id), for estimated facets
+SAMPLE_LEVELS = 10  # sample level L: the records whose bucket is below SAMPLE_BUCKETS >> L (a share of 2^-L)
 WRITER_HEAP_BYTES = 32_000_000  # one indexing thread; tantivy flushes a segment when the heap fills
 POSITION_FILE = "gongkai-position.json"
 
@@ -55,9 +66,10 @@ def _schema() -> tantivy.Schema:
     for name in KEYWORD_FIELDS:
         builder.add_text_field(name, stored=name == "id", fast=True, tokenizer_name="raw")
     for name in TEXT_FIELDS:
-        builder.add_text_field(name, tokenizer_name="whitespace")  # pre-split tokens (cjk_tokens)
+        builder.add_text_field(name, tokenizer_name="whitespace")  # pre-split tokens (cjk_tokens), with positions
     for name in INT_FIELDS:
         builder.add_integer_field(name, stored=name in ("version", "mark"), indexed=True, fast=True)
+    builder.add_integer_field("sample_level", indexed=True)  # several values per record: sample_levels
     return builder.build()
 
 
@@ -119,6 +131,16 @@ def sample_bucket(doc_id: str) -> int:
     return zlib.crc32(doc_id.encode()) % SAMPLE_BUCKETS
 
 
+def sample_levels(doc_id: str) -> range:
+    """The sample levels a record belongs to: level L holds the records whose bucket is below SAMPLE_BUCKETS >> L,
+    so each level is a uniform sample of half the one before. One indexed term per level: a search joins the level
+    it needs as a term, whose short postings lead the intersection (a range over buckets did not: it was checked
+    against every match)."""
+    bucket = sample_bucket(doc_id)
+    return range(next((level for level in range(SAMPLE_LEVELS + 1) if bucket >= SAMPLE_BUCKETS >> level),
+                      SAMPLE_LEVELS + 1))
+
+
 def _ts(value: datetime | None) -> int:
     return int(value.timestamp()) if value else 0
 
@@ -169,15 +191,20 @@ class IndexEntry:
         for name, value in texts.items():
             tokens = index_text(fold(value))
             if tokens:
-                doc.add_text(name, tokens)
+                if name == "title":
+                    doc.add_text(name, tokens)
+                for _ in range(FIELD_WEIGHTS[name]):
+                    doc.add_text(MATCH_FIELD, tokens)
         public = self.status == "published" and not self.classified
         staff_year = self.written_date.year if self.written_date else _year(self.created_at)
         for name, value in (("public", int(public)), ("classified", int(self.classified)),
                             ("in_force", int(self.validity == "in_force")), ("pub_year", _year(self.published_at)),
                             ("staff_year", staff_year), ("sort_ts", _ts(self.published_at or self.created_at)),
                             ("published_ts", _ts(self.published_at)), ("version", self.version),
-                            ("mark", self.mark), ("sample", sample_bucket(self.id))):
+                            ("mark", self.mark)):
             doc.add_integer(name, value)
+        for level in sample_levels(self.id):
+            doc.add_integer("sample_level", level)
         return doc
 
 
