@@ -9,9 +9,9 @@ It opens the catalogue's own index directory read-only (the generation the servi
 analysis — folding, CJK bigrams — the same field-weighted text, search_index.MATCH_FIELD), so the two differ only in
 what is done per query. Per query the reference does what Lucene's `cjk` analyzer with the AND operator does
 (Elasticsearch `"operator": "and"`): every bigram of the folded query must occur in the record's text, scored by
-BM25 (BM25F: the index repeats the short fields by their weight); a lone CJK character matches any bigram that starts or ends with it (as the service does, or a
-1-character query would find next to nothing in a bigram index); public records only; the top 20 ids by score and
-the exact count. No query understanding (words, 文号, synonyms), no revocation check, no facets, no database read,
+BM25 (BM25F: the index repeats the short fields by their weight); a lone CJK character matches itself in the
+index's character field (as the service does, or a 1-character query would find next to nothing in a bigram index);
+public records only; the top 20 ids by score and the exact count. No query understanding (words, 文号, synonyms), no revocation check, no facets, no database read,
 no snippets, no Pydantic: a raw ASGI app under uvicorn, one worker, like the service.
 
 GET /search?q=…  →  {"total": n, "ids": [...]}
@@ -24,7 +24,7 @@ from typing import Any
 
 import tantivy
 
-from catalog_service.domain.search_index import MATCH_FIELD, SCHEMA, query_tokens
+from catalog_service.domain.search_index import CHAR_FIELD, MATCH_FIELD, SCHEMA, query_tokens
 from catalog_service.textfold import fold
 
 Q = tantivy.Query
@@ -36,7 +36,8 @@ _public = Q.const_score_query(Q.term_query(SCHEMA, "public", 1), 0.0)
 
 
 def _token(field: str, text: str, is_regex: bool) -> tantivy.Query:
-    return Q.regex_query(SCHEMA, field, text) if is_regex else Q.term_query(SCHEMA, field, text)
+    """A bigram; a lone CJK character (is_regex) as itself in the index's character field, as the service does."""
+    return Q.term_query(SCHEMA, CHAR_FIELD, text.replace(".?", "")) if is_regex else Q.term_query(SCHEMA, field, text)
 
 
 def search(q: str) -> dict[str, Any]:

@@ -60,6 +60,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
 from catalog_service.domain.search_index import (
+    CHAR_FIELD,
     MATCH_FIELD,
     SAMPLE_BUCKETS,
     SAMPLE_LEVELS,
@@ -137,8 +138,17 @@ def _word(field: str, folded: str) -> tantivy.Query | None:
     rare (政务公开: 104,193 records with the phrase, 104,625 with its three bigrams), and a phrase costs the engine
     every position of every bigram."""
     tokens = list(dict.fromkeys(query_tokens(folded)))
-    queries = [Q.regex_query(SCHEMA, field, t) if r else Q.term_query(SCHEMA, field, t) for t, r in tokens]
-    return _one_of([(MUST, q) for q in queries])
+    return _one_of([(MUST, _token(field, t, r)) for t, r in tokens])
+
+
+def _token(field: str, token: str, is_regex: bool) -> tantivy.Query:
+    """One token of a word. A lone CJK character at the query's edge (is_regex: any bigram it starts or ends) is,
+    in the record's text, the character itself in CHAR_FIELD — a term, not a pattern run over the dictionary."""
+    if not is_regex:
+        return Q.term_query(SCHEMA, field, token)
+    if field == MATCH_FIELD:
+        return Q.term_query(SCHEMA, CHAR_FIELD, token.replace(".?", ""))
+    return Q.regex_query(SCHEMA, field, token)
 
 
 def _term(term: Term, exact: bool, field: str = MATCH_FIELD) -> tantivy.Query | None:

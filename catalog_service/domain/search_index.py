@@ -21,6 +21,9 @@ Fields:
     BM25 (a word's frequency in the title counts four times, and the title's length too). One field lets the engine
     intersect the words of a query by skipping through their postings; a word as a union over five fields, as
     before, was read whole, and a two-word query cost as much as its commonest word in every field.
+  - `chars`: the text's CJK characters one by one, weighted the same way, frequencies only — what a lone character
+    of a query matches (税 finds 税收 and 个税; as a pattern over the bigrams it was a regular expression run over
+    every segment's term dictionary, the slowest query there was);
   - `title` (with positions): for the boost of a title containing the whole query;
   - exact-value fields for filters, facets and sorting (organ, genre, year, …); the record's `version` and `mark`
     (the newest search revocation the indexer had seen when it read the record, indexer.py) are stored, so that
@@ -44,12 +47,14 @@ import tantivy
 
 from catalog_service.textfold import fold
 
-__all__ = ["FIELD_WEIGHTS", "MATCH_FIELD", "SAMPLE_BUCKETS", "SAMPLE_LEVELS", "SCHEMA", "TEXT_FIELDS", "IndexEntry",
-           "SearchIndex", "cjk_tokens", "is_cjk", "query_tokens", "sample_bucket", "sample_levels"]
+__all__ = ["CHAR_FIELD", "FIELD_WEIGHTS", "MATCH_FIELD", "SAMPLE_BUCKETS", "SAMPLE_LEVELS", "SCHEMA", "TEXT_FIELDS",
+           "IndexEntry", "SearchIndex", "cjk_tokens", "index_chars", "is_cjk", "query_tokens", "sample_bucket",
+           "sample_levels"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # years are Beijing-time years
 MATCH_FIELD = "text"  # every text field's tokens, weighted: what a query's words are matched and ranked on
 FIELD_WEIGHTS = {"title": 4, "docno": 3, "keywords": 2, "summary": 1, "body": 1}  # BM25F weights, as repetitions
+CHAR_FIELD = "chars"  # the text's CJK characters one by one (weighted the same way): what a lone character matches
 TEXT_FIELDS = ("title", MATCH_FIELD)
 KEYWORD_FIELDS = ("id", "organ_id", "genre", "subject_category", "validity", "status", "attribute", "key_area",
                   "doc_number_key", "doc_number", "index_no")
@@ -69,6 +74,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(name, tokenizer_name="whitespace")  # pre-split tokens (cjk_tokens), with positions
     for name in INT_FIELDS:
         builder.add_integer_field(name, stored=name in ("version", "mark"), indexed=True, fast=True)
+    builder.add_text_field(CHAR_FIELD, tokenizer_name="whitespace", index_option="freq")
     builder.add_integer_field("sample_level", indexed=True)  # several values per record: sample_levels
     return builder.build()
 
@@ -106,6 +112,11 @@ def index_text(folded: str) -> str:
         else:
             out.append(run)
     return " ".join(out)
+
+
+def index_chars(folded: str) -> str:
+    """The CJK characters of already folded text, space-separated (the `chars` field)."""
+    return " ".join(_CJK_CHAR.findall(folded))
 
 
 def query_tokens(folded: str) -> list[tuple[str, bool]]:
@@ -189,12 +200,15 @@ class IndexEntry:
         texts = {"title": self.title, "docno": f"{self.doc_number or ''} {self.index_no or ''}",
                  "keywords": " ".join(self.keywords or ()), "summary": self.summary or "", "body": self.body}
         for name, value in texts.items():
-            tokens = index_text(fold(value))
+            folded = fold(value)
+            tokens = index_text(folded)
             if tokens:
                 if name == "title":
                     doc.add_text(name, tokens)
+                chars = index_chars(folded)
                 for _ in range(FIELD_WEIGHTS[name]):
                     doc.add_text(MATCH_FIELD, tokens)
+                    doc.add_text(CHAR_FIELD, chars)
         public = self.status == "published" and not self.classified
         staff_year = self.written_date.year if self.written_date else _year(self.created_at)
         for name, value in (("public", int(public)), ("classified", int(self.classified)),
@@ -219,7 +233,12 @@ class SearchIndex:
         self.read_only = read_only
         if read_only:
             assert path is not None
-            self.index = tantivy.Index.open(str(path))
+            if not tantivy.Index.exists(str(path)):
+                raise ValueError(f"no search index in {path}")
+            # Opened with this code's schema, so a generation written with another one (before an upgrade) raises
+            # ValueError instead of being served — its fields are not the ones the queries ask for. The indexer
+            # process builds a new generation; until it swaps, the index is "not built".
+            self.index = tantivy.Index(SCHEMA, path=str(path), reuse=True)
             self.writer = None
         else:
             if path is not None:

@@ -3,18 +3,24 @@ ranking on a small judged set, visibility never eventual while the index lags, e
 reconciliation finding a dropped and a stale entry, a rebuild that keeps answering."""
 
 import asyncio
+import fcntl
+import json
 import os
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import tantivy
 from sqlalchemy import select, update
 
 from catalog_service.app import create_app
 from catalog_service.config import Settings
 from catalog_service.domain.events import emit_document_event
+from catalog_service.domain.indexer import CURRENT_FILE, LOCK_FILE
 from catalog_service.domain.projection import refresh_projection
+from catalog_service.domain.search_index import POSITION_FILE
 from catalog_service.models import Document, Organ
 from services.db import Database, make_engine
 from tests.catalog_service.helpers import (
@@ -355,3 +361,50 @@ async def test_web_processes_share_one_index_written_by_one_indexer_process(tmp_
 async def _ready(client) -> bool:
     status = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
     return status["location"] != "none" and status["lag_events"] == 0
+
+
+async def test_a_generation_of_another_schema_is_not_served_but_rebuilt(tmp_path):
+    """After an upgrade that changes the index's schema, the generation in CURRENT is one the new code cannot
+    query. The web processes must not serve it (a search failed with a 500 on a missing field): until the indexer
+    process has built a new generation they answer as before the first build — /readyz "not built", no matches —
+    then find what the table holds."""
+    url = await asyncio.to_thread(new_database, "catalog", tmp_path)
+    index_dir = tmp_path / "index"
+    old = index_dir / "gen-old-schema"
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("body", tokenizer_name="whitespace")
+    old.mkdir(parents=True)
+    legacy = tantivy.Index(builder.build(), path=str(old))
+    legacy.writer().commit()
+    (old / POSITION_FILE).write_text(json.dumps({"position": 0}))
+    (index_dir / CURRENT_FILE).write_text(old.name)
+    lock = _hold(index_dir / LOCK_FILE)  # the writer is held back: only the old generation is there
+    try:
+        settings = Settings(database_url=url, search_index_dir=str(index_dir), scheduler_interval_seconds=0,
+                            calendar_feed_enabled=False, webhooks_enabled=False)
+        async with serve(create_app(settings)) as client:
+            staff = Staff(await make_organ(client, "索引升级局"))
+            await publish(client, staff, title="索引升级测试文件", body="正文")
+            for _ in range(3):
+                r = await client.get(URL, params={"q": "索引升级测试"})
+                assert (r.status_code, r.json()["total"]) == (200, 0), r.text
+                await asyncio.sleep(0.3)
+            assert (await client.get("/readyz")).status_code == 503
+            fcntl.flock(lock, fcntl.LOCK_UN)  # the indexer process takes the lock and builds anew
+
+            async def found() -> bool:
+                r = await client.get(URL, params={"q": "索引升级测试"})
+                return r.status_code == 200 and r.json()["total"] == 1
+
+            assert await _until(found), "the index was never rebuilt"
+            assert (index_dir / CURRENT_FILE).read_text().strip() != old.name
+    finally:
+        lock.close()
+        await asyncio.to_thread(drop_database, url)
+
+
+def _hold(lock_file: Path) -> Any:
+    """Take an indexer directory's lock as the indexer process would (so it waits as a standby)."""
+    handle = lock_file.open("a+")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
