@@ -256,15 +256,21 @@ async def test_channels_that_need_confirmation_wait(client, desk, channel):
     assert body["channel"] == channel
 
 
+TOMORROW = object()  # a date in the future, resolved when the test runs
+
+
 @pytest.mark.parametrize("channel, extra", [
     ("mail_signed", {}),  # signed_for_on missing
     ("in_person", {"signed_for_on": "2026-01-05"}),
     ("email", {"submitted_on": "2026-01-05"}),
     ("online", {}),  # online comes through the form
-    ("in_person", {"submitted_on": (today() + timedelta(days=1)).isoformat()}),
-    ("mail_signed", {"signed_for_on": (today() + timedelta(days=1)).isoformat()}),
+    ("in_person", {"submitted_on": TOMORROW}),
+    ("mail_signed", {"signed_for_on": TOMORROW}),
 ])
 async def test_registration_checks_the_channel_facts(client, request_db, desk, channel, extra):
+    # Tomorrow is read when the test runs, not when it is collected: a run crossing Beijing's midnight made the
+    # collected "tomorrow" today, and the registration valid.
+    extra = {k: (today() + timedelta(days=1)).isoformat() if v is TOMORROW else v for k, v in extra.items()}
     r = await client.post(f"{API}/applications/register", headers=desk.clerk,
                           json=application_body(channel=channel, **extra))
     assert_problem(r, 422, "validation_error")

@@ -9,7 +9,7 @@ and URL escaping, and can be searched for as a query (3+ characters: the trigram
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,12 @@ from tests.catalog_service.helpers import Staff, act, make_organ, with_etag
 from tests.support import auth
 
 API = "/api/v1/catalog"
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # statutory dates are Beijing dates
+
+
+def today() -> date:
+    """The Beijing date now (statutory dates are Beijing dates) — read when used: a run that crosses Beijing's
+    midnight (16:00 UTC) would otherwise date a confirmation before its application's submission."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def core() -> str:
@@ -117,7 +122,7 @@ def _fields(doc: Doc, n: int, genre: str, *, redact_only: bool = False) -> dict[
     fields: dict[str, Any] = {
         "title": f"{title}{c['redacted_title']}", "summary": summary, "body": body, "genre": genre,
         "keywords": [f"词{c['keyword']}"], "doc_number": f"{c['doc_number']}〔2026〕{n}号",
-        "written_date": TODAY.isoformat(), "formed_on": TODAY.isoformat(), "subject_category": "finance",
+        "written_date": today().isoformat(), "formed_on": today().isoformat(), "subject_category": "finance",
         "key_areas": ["fiscal_budget"], "proposed_attribute": "proactive",
     }
     for f in ("redacted_title", "redacted_body"):
@@ -228,7 +233,7 @@ async def build_world(client: httpx.AsyncClient, before_reclassification: Any = 
         elif key == "withdrawn":
             await _step(client, s.unit_head, doc, "withdraw")
         elif key == "repealed_withdrawn":
-            await _step(client, s.unit_head, doc, "repeal", {"repeal_date": TODAY.isoformat()})
+            await _step(client, s.unit_head, doc, "repeal", {"repeal_date": today().isoformat()})
             await _step(client, s.unit_head, doc, "withdraw")
         elif key == "reclassified_after_publication":
             if before_reclassification is not None:
@@ -241,7 +246,7 @@ async def build_world(client: httpx.AsyncClient, before_reclassification: Any = 
     control = Doc("public_control", w.x, genre="normative_document", public=True, once_public=True)
     r = await client.post(f"{API}/documents", headers=staff[w.x].drafter, json={
         "title": f"{w.control_marker}通知", "body": f"公开内容{w.control_marker}", "genre": "normative_document",
-        "written_date": TODAY.isoformat(), "formed_on": TODAY.isoformat(), "proposed_attribute": "proactive",
+        "written_date": today().isoformat(), "formed_on": today().isoformat(), "proposed_attribute": "proactive",
         "key_areas": ["fiscal_budget"], "subject_category": "finance"})
     assert r.status_code == 201, r.text
     control.id, control.index_no, control.etag = r.json()["id"], r.json()["index_no"], r.headers["etag"]

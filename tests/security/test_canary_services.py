@@ -34,14 +34,14 @@ from stats_service.config import Settings as StatsSettings
 from stats_service.consumers import HttpFeed, make_consumers
 from tests.request_service.helpers import act
 from tests.request_service.intake_support import Desk
-from tests.security.canary_world import TODAY, Doc, Principal, World, build_world
+from tests.security.canary_world import Doc, Principal, World, build_world, today
 from tests.security.support import hits
 from tests.stats_service.helpers import Forward
 from tests.support import auth, serve
 
 REQ = "/api/v1/requests"
 STATS = "/api/v1/stats"
-YEAR = TODAY.year
+YEAR = today().year
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ async def test_no_canary_reaches_the_request_and_statistics_services(catalog_api
                 assert any(s["id"] == doc.id for s in r.json()["suggestions"]), r.json()  # it is public now
                 apps.append(r.json()["id"])
             # A reply drafted and sent citing the record as already published (条例第三十六条第一项).
-            await act(requests, desk.clerk, apps[0], "confirm", {"on": TODAY.isoformat(), "method": "电话确认"})
+            await act(requests, desk.clerk, apps[0], "confirm", {"on": today().isoformat(), "method": "电话确认"})
             await act(requests, desk.handler, apps[0], "draft-reply",
                       {"outcome": "granted", "published_document_id": doc.id, "comment": "已主动公开"})
             await act(requests, desk.approver, apps[0], "approve-reply", {"comment": "同意"})
@@ -177,7 +177,7 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
     for view in ("all", "due_soon", "awaiting_sign_off", "notices_not_delivered"):
         await get("/applications", f"{REQ}/applications", {"view": view, "limit": 100})
     await get("/applications/mine", f"{REQ}/applications/mine")
-    await get("/applicants/monthly-counts", f"{REQ}/applicants/monthly-counts", {"month": TODAY.strftime("%Y-%m")})
+    await get("/applicants/monthly-counts", f"{REQ}/applicants/monthly-counts", {"month": today().strftime("%Y-%m")})
     await get("/consultations", f"{REQ}/consultations")
     await get("/consultations/summary", f"{REQ}/consultations/summary", {"year": YEAR})
     await get("/vocabularies", f"{REQ}/vocabularies")
@@ -186,7 +186,7 @@ async def crawl_requests(crawl: Crawl, client: httpx.AsyncClient, who: Principal
     await get("/staff", f"{REQ}/staff")
     await get("/applications", f"{REQ}/applications", {"assigned_to": "me"})
     await get("/calendar/add-working-days", f"{REQ}/calendar/add-working-days",
-              {"start": TODAY.isoformat(), "days": 20})
+              {"start": today().isoformat(), "days": 20})
     await get("/calendar/years/{year}", f"{REQ}/calendar/years/{YEAR}")
     await get("/fees/calculate", f"{REQ}/fees/calculate", {"method": "per_volume", "quantity": 50})
     # 依申请转主动 (条例第四十四条): the tasks, the de-identified log and its summary.
