@@ -51,7 +51,8 @@ __all__ = ["REVOCATION_RETENTION", "IndexReader", "SearchEngine", "reconcile"]
 
 log = logging.getLogger("gongkai.catalog.indexer")
 
-BATCH_EVENTS = 500  # outbox events per catch-up round
+BATCH_EVENTS = 2_000  # outbox events per catch-up round, one commit each: commits (and the merges they start) were
+# most of the indexer's CPU during a bulk import at 500 (2.5 → 1.3 s per 1,000 records; freshness p99 18 → 3 s)
 BATCH_DOCUMENTS = 1_000  # records per round of a full build
 # Revocations are kept this long: an index lagging more is not ready (readiness) long before it could matter.
 REVOCATION_RETENTION = timedelta(days=1)
