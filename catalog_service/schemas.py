@@ -622,8 +622,8 @@ class DocumentSearchParams(DocumentFilterParams):
     sort: Literal["relevance", "date"] = Field("relevance", description=(
         "`relevance`: a record whose 文号 or 索引号 is the one asked for first, then BM25F over the words with field "
         "weights (title 4, 文号/索引号 3, keywords 2, summary and body 1), a boost for words in the title and one when "
-        "the title contains the whole query; ties in force before repealed, then newest. Without `q`: newest first. `date`: newest first "
-        "(publication date; with scope=organ, publication or else creation date)."))
+        "the title contains the whole query; ties in force before repealed, then newest. Without `q`: newest "
+        "first. `date`: newest first (publication date; with scope=organ, publication or else creation date)."))
     limit: int = Field(20, ge=1, le=100, description="Page size (at most 100; larger is a 422)")
     after: str | None = Field(None, max_length=512, description=(
         "The `next_cursor` of the previous page (opaque), as on every list; omit for the first page"))

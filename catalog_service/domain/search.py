@@ -157,11 +157,9 @@ def _term(term: Term, exact: bool, field: str = MATCH_FIELD) -> tantivy.Query | 
     to come first."""
     clauses = [(SHOULD, q) for q in ((_phrase(field, alt) if exact else _word(field, alt))
                                      for alt in term.alternatives) if q is not None]
-    if field != MATCH_FIELD:
-        return _one_of(clauses)
-    if term.doc_number:
+    if field == MATCH_FIELD and term.doc_number:
         clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "doc_number_key", term.doc_number), EXACT_BOOST)))
-    if term.index_no:
+    if field == MATCH_FIELD and term.index_no:
         clauses.append((SHOULD, Q.boost_query(Q.term_query(SCHEMA, "index_no", term.index_no), EXACT_BOOST)))
     return _one_of(clauses)
 
@@ -180,8 +178,8 @@ def _title_phrase(understood: UnderstoodQuery) -> tantivy.Query | None:
 
 def _text_query(understood: UnderstoodQuery, *, relaxed: bool, ranked: bool = True) -> tantivy.Query | None:
     """Every term (relaxed: any) in the record's text, scored by the relevance function: BM25F in the text, plus
-    the title-phrase boost (an optional clause: it ranks, it never matches; left out with ranked=False, for
-    counting)."""
+    the title boosts — each term in the title, the whole query as a title phrase — as optional clauses: they rank,
+    they never match, and are left out with ranked=False (for counting)."""
     exact = {*understood.phrases, *understood.doc_numbers, *understood.index_nos}
     kinds = [(t, t.text in exact or bool(t.doc_number or t.index_no)) for t in understood.terms]
     terms = [q for q in (_term(t, is_exact) for t, is_exact in kinds) if q is not None]
@@ -193,7 +191,9 @@ def _text_query(understood: UnderstoodQuery, *, relaxed: bool, ranked: bool = Tr
     boosts = [Q.boost_query(q, TITLE_BOOST) for q in (_term(t, is_exact, "title") for t, is_exact in kinds)
               if q is not None]
     title = _title_phrase(understood)
-    return Q.boolean_query([*clauses, *((SHOULD, q) for q in (*boosts, *([title] if title is not None else [])))])
+    if title is not None:
+        boosts.append(title)
+    return Q.boolean_query(clauses + [(SHOULD, q) for q in boosts])
 
 
 def _filter_query(clauses: list[tantivy.Query]) -> tantivy.Query:
@@ -370,7 +370,6 @@ def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, un
             relaxed = True
             query = build(text(relaxed=True))
             result = searcher.search(query, wanted + TIE_EXTRA, count=True)
-    counted = build(text(relaxed, ranked=False))  # the same matches, without the clauses that only rank
     hits = list(result.hits)
     addresses = [a for _, a in hits]
     if not by_date and hits:
@@ -385,6 +384,7 @@ def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, un
                  *(("attribute", "status") if staff else ()))
         spec = {n: {"terms": {"field": n, "size": FACET_BUCKETS}} for n in names}
         spec["year"] = {"terms": {"field": "staff_year" if staff else "pub_year", "size": FACET_BUCKETS}}
+        counted = build(text(relaxed, ranked=False))  # the same matches, without the clauses that only rank
         # Past the cap: count the sample level that holds `facet_cap` matches or more (分面估算), and scale up.
         level = min(SAMPLE_LEVELS, int(math.log2(result.count / facet_cap))) if result.count > facet_cap else 0
         if level == 0:

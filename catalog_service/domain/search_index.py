@@ -10,9 +10,9 @@ Analysis (the same for records and queries, so what matches is predictable):
   - text is folded (textfold.fold: NFKC, 繁→简, lower case);
   - a run of CJK characters becomes its overlapping bigrams (政务公开 → 政务 务公 公开), a run of one character that
     character; a run of Latin letters or digits is one token (2011, pm2);
-  - tokens are given to tantivy pre-split (its `whitespace` tokenizer), so positions are consecutive and a word of
-    the query is a *phrase* of its bigrams: 政务公开 matches exactly where the text contains 政务公开 (CJK bigram
-    indexing, as Lucene's `cjk` analyzer; words from the query's segmentation become phrases, Lucene-style).
+  - tokens are given to tantivy pre-split (its `whitespace` tokenizer), so positions are consecutive: a quoted
+    phrase, 文号 or 索引号 of a query is a phrase of its bigrams (an exact substring), a word the AND of its bigrams
+    (CJK bigram indexing, as Lucene's `cjk` analyzer; domain/search.py).
 
 Fields:
   - `text`: the tokens of every text field of the record — what a search matches and ranks on — with the short
