@@ -749,16 +749,8 @@ from typing import Annotated, Any, Literal  # noqa: E402
 
 from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator  # noqa: E402
 
-# Text a record may not carry: NUL and unpaired surrogates cannot be stored (PostgreSQL text, UTF-8).
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Text a record may not carry (NUL, unpaired surrogates) is refused field by field by InputSchema (services/inputs).
 MAX_BULK_RECORDS = 1000
-
-
-def _storable(value: object) -> object:
-    for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, str) and _UNSTORABLE.search(item):
-            raise ValueError("NUL characters and unpaired surrogates cannot be stored")
-    return value
 
 
 class ChangeItem(BaseModel):
@@ -806,11 +798,6 @@ class ImportReview(InputSchema):
     grounds: list[WithholdingGround] = Field(default_factory=list, max_length=8,
                                              description="不予公开/依申请公开 的依据")
     basis: str | None = Field(None, max_length=2000, description="审查依据或说明")
-
-    @field_validator("*")
-    @classmethod
-    def _storable(cls, value: object) -> object:
-        return _storable(value)
 
     @model_validator(mode="after")
     def _grounds_when_withholding(self) -> "ImportReview":
@@ -867,11 +854,6 @@ class BulkRecord(DocumentFields):
     review: ImportReview | None = Field(None, description="Review already done upstream; proactive → published")
     history: ImportHistory | None = Field(None, description="历史数据迁移: the record's real publication date and "
                                                             "validity from the system it comes from; marked migrated")
-
-    @field_validator("*")
-    @classmethod
-    def _storable(cls, value: object) -> object:
-        return _storable(value)
 
     @model_validator(mode="after")
     def _one_attribute(self) -> "BulkRecord":

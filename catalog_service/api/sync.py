@@ -171,11 +171,20 @@ async def get_atom_feed(
     return Response(content, media_type=ATOM, headers=headers)
 
 
+async def index_keeps_up(request: Request, principal: IntegrationDep, settings: SettingsDep) -> None:
+    """Back-pressure before a bulk import opens its transaction (Settings.bulk_max_index_lag): the import waits for
+    the search index instead of running ahead of it, so what it publishes is searchable within seconds. After the
+    caller is authenticated (no one else can make the server wait), before any database transaction (none is held
+    open while waiting)."""
+    await request.state.search_engine.keep_up(settings.bulk_max_index_lag, settings.bulk_index_wait_seconds)
+
+
 @router.post("/documents/bulk", summary="Bulk import from an organ's document system (批量导入)",
              response_model=BulkImportResult, description=BULK_DESCRIPTION,
              responses=problem_responses(401, 403, 404, 413, 422, 503))
 async def import_documents(
-    request: Request, body: BulkImportRequest, session: SessionDep, principal: IntegrationDep,
+    request: Request, body: BulkImportRequest, _keep_up: Annotated[None, Depends(index_keeps_up)],
+    session: SessionDep, principal: IntegrationDep,
     settings: SettingsDep, calendar: CalendarDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255,
                                                   pattern=r"^[\x21-\x7e]+$")] = None,

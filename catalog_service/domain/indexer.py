@@ -60,6 +60,9 @@ CURRENT_FILE = "CURRENT"  # in the index directory: the name of the generation i
 LOCK_FILE = "indexer.lock"  # held by the host's indexer process (the one writer)
 REBUILD_REQUEST_FILE = "rebuild-request"  # a web process asks the indexer process for a rebuild
 REBUILD_STATE_FILE = "rebuild.json"  # the indexer process's rebuild progress, for every web process's status
+# Back-pressure (keep_up): an indexer that has not moved for this long is not working (stopped, or rebuilding); a
+# bulk import then goes ahead instead of waiting for it — search is a projection, writes are not its hostage.
+STALLED_SECONDS = 5.0
 
 
 def _entry_columns() -> list[Any]:
@@ -190,6 +193,20 @@ class SearchEngine:
                 return 0  # caught up, or a bulk import is being indexed: answer from the index as it stands
         async with self.lock:
             return await self._apply_pending(target)
+
+    async def keep_up(self, max_lag: int, max_wait_seconds: float) -> int:
+        """Bulk import's back-pressure: bring the index within `max_lag` events of the outbox head before a batch
+        is written. This process owns its index, so it applies the pending events itself (as its background task
+        would). Returns the events that were pending."""
+        if self.index is None or max_lag <= 0:
+            return 0
+        async with self.database.session(write=False) as session:
+            pending = await outbox_head(session) - (self.index.position or 0)
+        if pending <= max_lag:
+            return 0
+        async with self.lock:  # after the background task's round, if one is running (no timeout: a cancelled
+            await self._apply_pending(self.index)  # wait would leave its thread writing without the lock)
+        return pending
 
     async def _apply_pending(self, target: SearchIndex) -> int:
         """Apply every event past the target's position, a batch at a time (the caller holds the lock)."""
@@ -371,6 +388,33 @@ class IndexReader:
             await asyncio.to_thread(self.refresh)
             if self.index is not None and (self.index.position or 0) >= head:
                 break
+        return pending
+
+    async def keep_up(self, max_lag: int, max_wait_seconds: float) -> int:
+        """Bulk import's back-pressure: wait until the host's indexer process is within `max_lag` events of the
+        outbox head seen now, at most `max_wait_seconds`, and not while it makes no progress (STALLED_SECONDS).
+        Returns the events that were pending."""
+        if max_lag <= 0:
+            return 0
+        async with self.database.session(write=False) as session:
+            head = await outbox_head(session)
+        await asyncio.to_thread(self.refresh)
+        position = (self.index.position or 0) if self.index else 0
+        pending = head - position
+        if pending <= max_lag:
+            return 0
+        started = moved = time.monotonic()
+        while head - position > max_lag:
+            now = time.monotonic()
+            if now - started > max_wait_seconds or now - moved > STALLED_SECONDS:
+                log.warning("bulk import going ahead with the search index %s events behind (%s)", head - position,
+                            "indexer not progressing" if now - moved > STALLED_SECONDS else "waited long enough")
+                break
+            await asyncio.sleep(self.poll_seconds * 5)
+            await asyncio.to_thread(self.refresh)
+            now_at = (self.index.position or 0) if self.index else 0
+            if now_at != position:
+                position, moved = now_at, time.monotonic()
         return pending
 
     @property

@@ -245,3 +245,23 @@ class TestValidation:
 
     async def test_blank_query_lists_everything_visible(self, catalog, fx):
         assert (await search(catalog, q="   "))["total"] == 19
+
+
+def test_folding_equals_nfkc_then_t2s_then_lower_case_for_every_character():
+    """textfold.fold replaces full-width forms by table before its NFKC check (cheaper than normalising a whole
+    document for its commas): the result must be exactly NFKC → OpenCC t2s → lower case, for every code point alone,
+    after a full-width letter, before a combining mark and between full-width punctuation."""
+    import unicodedata
+
+    from catalog_service.textfold import _t2s, fold
+
+    def reference(text: str) -> str:
+        return _t2s.convert(unicodedata.normalize("NFKC", text)).lower()
+
+    wrong = []
+    for code in [*range(0x20, 0xD800), *range(0xE000, 0x10000), *range(0x1D400, 0x1D800), *range(0x20000, 0x20100)]:
+        char = chr(code)
+        for text in (char, "Ａ" + char, char + "\u0301", "，" + char + "\u3000ｆ；", "政務" + char + "（１）"):
+            if fold(text) != reference(text):
+                wrong.append(text)
+    assert wrong == []

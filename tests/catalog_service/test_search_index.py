@@ -3,6 +3,7 @@ ranking on a small judged set, visibility never eventual while the index lags, e
 reconciliation finding a dropped and a stale entry, a rebuild that keeps answering."""
 
 import asyncio
+import dataclasses
 import fcntl
 import json
 import os
@@ -17,10 +18,11 @@ from sqlalchemy import select, update
 
 from catalog_service.app import create_app
 from catalog_service.config import Settings
+from catalog_service.domain import indexer
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.indexer import CURRENT_FILE, LOCK_FILE
 from catalog_service.domain.projection import refresh_projection
-from catalog_service.domain.search_index import POSITION_FILE
+from catalog_service.domain.search_index import POSITION_FILE, IndexEntry, SearchIndex
 from catalog_service.models import Document, Organ
 from services.db import Database, make_engine
 from tests.catalog_service.helpers import (
@@ -33,6 +35,7 @@ from tests.catalog_service.helpers import (
     publish,
     seed_search_fixture,
 )
+from tests.catalog_service.test_sync import REVIEW, bulk, integration, record
 from tests.harness import drop_database, new_database
 from tests.support import auth, serve
 
@@ -408,3 +411,82 @@ def _hold(lock_file: Path) -> Any:
     handle = lock_file.open("a+")
     fcntl.flock(handle, fcntl.LOCK_EX)
     return handle
+
+
+def test_an_entry_applied_again_unchanged_is_not_analysed_again(monkeypatch):
+    """A record's created and published events can fall into two catch-up rounds (a bulk import writes them in one
+    transaction, a round reads at most BATCH_EVENTS): the second round reads the same row again. Its entry is then
+    identical to the one just written and is not analysed and written a second time — a third of the indexer's
+    work when it catches up on an import. A changed entry is replaced as always."""
+    analysed: list[str] = []
+    document = IndexEntry.document
+
+    def counting(entry: IndexEntry) -> tantivy.Document:
+        analysed.append(entry.id)
+        return document(entry)
+
+    monkeypatch.setattr(IndexEntry, "document", counting)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    entry = IndexEntry(id="d1", organ_id="o1", status="published", classified=False, version=1, mark=0,
+                       title="关于推进政务公开的通知", doc_number=None, doc_number_key=None, index_no=None, keywords=[],
+                       summary=None, body="正文", genre="notice", subject_category=None, validity="in_force",
+                       attribute="proactive", key_areas=[], written_date=None, published_at=now, created_at=now)
+    index = SearchIndex(None)
+
+    def found(word: str) -> int:
+        query = tantivy.Query.term_query(index.index.schema, "text", word)
+        return index.searcher().search(query, 10).count
+
+    index.apply([entry], [], 1)
+    index.apply([entry], [], 2)
+    assert analysed == ["d1"] and index.position == 2 and index.searcher().num_docs == 1 and found("政务") == 1
+    changed = dataclasses.replace(entry, title="关于推进厂务公开的通知", version=2)
+    index.apply([changed], [], 3)
+    assert analysed == ["d1", "d1"] and index.searcher().num_docs == 1 and (found("政务"), found("厂务")) == (0, 1)
+    index.apply([], ["d1"], 4)  # removed (withdrawn, say), then published again as it was: written again
+    index.apply([changed], [], 5)
+    assert analysed == ["d1", "d1", "d1"] and found("厂务") == 1
+
+
+class TestBulkBackPressure:
+    """批量导入 back-pressure (Settings.bulk_max_index_lag): a batch is written only once the search index is within
+    that many change events of the outbox head, so an import cannot run ahead of search freshness."""
+
+    @staticmethod
+    async def _lag(client) -> int:
+        return (await client.get(f"{API}/search/index", headers=ADMIN)).json()["lag_events"]
+
+    @pytest.mark.parametrize("max_lag", [10, 0])
+    async def test_a_batch_waits_for_the_index_to_come_within_the_lag(self, catalog_db, max_lag):
+        settings = Settings(search_catch_up_on_read=0, bulk_max_index_lag=max_lag)
+        async with serve(create_app(settings, database=catalog_db)) as client:  # no background indexer here
+            organ = await make_organ(client, "背压测试局")
+            await catch_up(client)
+            first = [record(n, title=f"背压测试第一批文件{n}", review=REVIEW) for n in range(20)]
+            assert (await bulk(client, integration(organ), first)).json()["summary"]["published"] == 20
+            behind = await self._lag(client)
+            assert behind >= 40  # created and published, per record: more than the allowed lag
+            second = [record(n, title=f"背压测试第二批文件{n}", review=REVIEW) for n in range(20, 22)]
+            await bulk(client, integration(organ), second)
+            after = await self._lag(client)
+            if max_lag:  # the index caught up before the batch was written: only the batch's own 4 events pending
+                assert after == 4, (behind, after)
+                status = (await client.get(f"{API}/search/index", headers=ADMIN)).json()
+                assert status["entries"] >= 20
+            else:  # 0 turns back-pressure off: the import ran ahead
+                assert after == behind + 4
+
+    async def test_a_stalled_indexer_does_not_hold_the_import(self, catalog_db, tmp_path, monkeypatch):
+        """An indexer that makes no progress (here: none runs for the index directory) is not waited for beyond
+        STALLED_SECONDS — the catalogue keeps accepting records; search catches up when the indexer is back."""
+        monkeypatch.setattr(indexer, "STALLED_SECONDS", 0.3)
+        settings = Settings(search_index_dir=str(tmp_path / "index"), bulk_max_index_lag=1,
+                            bulk_index_wait_seconds=600)
+        async with serve(create_app(settings, database=catalog_db)) as client:
+            organ = await make_organ(client, "停滞测试局")
+            started = asyncio.get_running_loop().time()
+            for batch in range(2):  # the second finds the first's events pending, and the index not moving
+                body = (await bulk(client, integration(organ), [record(f"{batch}-{n}", review=REVIEW)
+                                                                 for n in range(3)])).json()
+                assert body["summary"]["created"] == 3
+            assert asyncio.get_running_loop().time() - started < 60  # not the 600 s the wait allows
