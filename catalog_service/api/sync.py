@@ -58,6 +58,9 @@ token's `organ`, and the token's `sub` is the source system.
 * `Idempotency-Key` (optional, ≤ 255 printable ASCII characters): a repeat with the same key and the identical
   body returns the first response verbatim (header `Idempotent-Replayed: true`); the same key with another body
   is a 422 `idempotency_key_reused`. A concurrent repeat waits for the first and replays it.
+* Back-pressure: a call is applied once the search index has caught up to within a round of the catalogue's
+  changes, so what you publish is searchable within seconds; while the index is behind (a large import, yours or
+  another organ's), the call takes longer to answer rather than failing. Send batches one after another.
 """
 
 
