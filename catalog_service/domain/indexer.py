@@ -394,11 +394,11 @@ class IndexReader:
         """Bulk import's back-pressure: wait until the host's indexer process is within `max_lag` events of the
         outbox head seen now, at most `max_wait_seconds`, and not while it makes no progress (STALLED_SECONDS).
         Returns the events that were pending."""
-        if max_lag <= 0:
-            return 0
+        await asyncio.to_thread(self.refresh)
+        if max_lag <= 0 or self.index is None or (self.rebuilding or {}).get("state") == "running":
+            return 0  # not built yet, or being rebuilt: the position does not move meanwhile, nothing to wait for
         async with self.database.session(write=False) as session:
             head = await outbox_head(session)
-        await asyncio.to_thread(self.refresh)
         position = (self.index.position or 0) if self.index else 0
         pending = head - position
         if pending <= max_lag:

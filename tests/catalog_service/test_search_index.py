@@ -476,12 +476,16 @@ class TestBulkBackPressure:
             else:  # 0 turns back-pressure off: the import ran ahead
                 assert after == behind + 4
 
-    async def test_a_stalled_indexer_does_not_hold_the_import(self, catalog_db, tmp_path, monkeypatch):
+    async def test_a_stalled_indexer_does_not_hold_the_import(self, catalog_db, tmp_path, monkeypatch, caplog):
         """An indexer that makes no progress (here: none runs for the index directory) is not waited for beyond
         STALLED_SECONDS — the catalogue keeps accepting records; search catches up when the indexer is back."""
         monkeypatch.setattr(indexer, "STALLED_SECONDS", 0.3)
+        generation = SearchIndex(tmp_path / "index" / "g1")  # an index at position 1, whose writer is gone
+        generation.apply([], [], 1)
+        del generation
+        (tmp_path / "index" / CURRENT_FILE).write_text("g1")
         settings = Settings(search_index_dir=str(tmp_path / "index"), bulk_max_index_lag=1,
-                            bulk_index_wait_seconds=600)
+                            bulk_index_wait_seconds=120)
         async with serve(create_app(settings, database=catalog_db)) as client:
             organ = await make_organ(client, "停滞测试局")
             started = asyncio.get_running_loop().time()
@@ -489,4 +493,6 @@ class TestBulkBackPressure:
                 body = (await bulk(client, integration(organ), [record(f"{batch}-{n}", review=REVIEW)
                                                                  for n in range(3)])).json()
                 assert body["summary"]["created"] == 3
-            assert asyncio.get_running_loop().time() - started < 60  # not the 600 s the wait allows
+            assert asyncio.get_running_loop().time() - started < 60  # not the 120 s the wait allows
+            assert (await client.get(f"{API}/search/index", headers=ADMIN)).json()["position"] == 1
+        assert "indexer not progressing" in caplog.text  # it did wait, and gave up on the stalled indexer
