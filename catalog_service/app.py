@@ -48,7 +48,8 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
                                  indexer_env={**os.environ, "CATALOG_DATABASE_URL": settings.database_url})
             await engine.start()
         else:
-            engine = SearchEngine(state["database"], None, background=run_indexer)
+            engine = SearchEngine(state["database"], None, background=run_indexer,
+                                  analysis_processes=settings.search_index_processes)
             await engine.start()
             if run_indexer:
                 indexer = asyncio.create_task(engine.run(stop, settings.search_index_interval_seconds))
@@ -80,6 +81,7 @@ def _indexer_command(settings: Settings) -> list[str]:
     assert settings.search_index_dir
     return [sys.executable, "-m", "catalog_service.indexer_process", "--index-dir", settings.search_index_dir,
             "--interval", str(settings.search_index_interval_seconds),
+            "--analysis-processes", str(settings.search_index_processes),
             "--parent", str(os.getpid()), "--log-level", settings.log_level, "--log-format", settings.log_format]
 
 

@@ -59,6 +59,9 @@ class Settings(ServiceSettings):
     # (the embedded default; fine for tens of thousands of records). Production: a directory per instance.
     search_index_dir: str | None = None
     search_index_interval_seconds: float = 0.5  # background catch-up; freshness of search after a commit
+    # Processes folding and cutting records into tokens for the indexer (its CPU; one Python process follows at
+    # most ~800 records/s). 1: in the indexer itself — right on 2 cores, where the web processes need the other.
+    search_index_processes: int = Field(1, ge=1, le=64)
     # Search first applies pending changes itself when at most this many are pending (read-your-writes for a
     # clerk); more (a bulk import) are left to the background indexer so no search waits for them. 0: never.
     search_catch_up_on_read: int = 50

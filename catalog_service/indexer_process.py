@@ -6,6 +6,7 @@ to take the directory's lock indexes, the others wait as standbys and take over 
 web process that started it is gone, so nothing outlives the service.
 
     CATALOG_DATABASE_URL=… python -m catalog_service.indexer_process --index-dir DIR [--interval 0.5] [--parent PID]
+                                                                     [--analysis-processes 1]
 """
 
 import argparse
@@ -47,9 +48,10 @@ def _take_lock(base: Path, parent: int | None) -> object | None:
     return None
 
 
-async def _index(base: Path, database_url: str, interval: float, parent: int | None) -> None:
+async def _index(base: Path, database_url: str, interval: float, parent: int | None,
+                 analysis_processes: int = 1) -> None:
     database = Database(make_engine(database_url, pool_size=2))
-    engine = SearchEngine(database, base)
+    engine = SearchEngine(database, base, analysis_processes=analysis_processes)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -78,6 +80,8 @@ def main() -> None:
     ap.add_argument("--index-dir", required=True)
     ap.add_argument("--interval", type=float, default=0.5)
     ap.add_argument("--parent", type=int, default=None, help="exit when this process is no longer our parent")
+    ap.add_argument("--analysis-processes", type=int, default=1,
+                    help="processes folding and cutting records into tokens (1: this one)")
     ap.add_argument("--log-level", default="INFO")
     ap.add_argument("--log-format", default="json", choices=("json", "console"))
     args = ap.parse_args()
@@ -90,7 +94,8 @@ def main() -> None:
     if lock is None:
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    asyncio.run(_index(Path(args.index_dir), os.environ["CATALOG_DATABASE_URL"], args.interval, args.parent))
+    asyncio.run(_index(Path(args.index_dir), os.environ["CATALOG_DATABASE_URL"], args.interval, args.parent,
+                       max(1, args.analysis_processes)))
 
 
 if __name__ == "__main__":

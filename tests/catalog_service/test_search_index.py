@@ -8,7 +8,9 @@ import fcntl
 import json
 import os
 import signal
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy import select, update
 
 from catalog_service.app import create_app
 from catalog_service.config import Settings
-from catalog_service.domain import indexer
+from catalog_service.domain import indexer, search_index
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.indexer import CURRENT_FILE, LOCK_FILE
 from catalog_service.domain.projection import refresh_projection
@@ -421,9 +423,9 @@ def test_an_entry_applied_again_unchanged_is_not_analysed_again(monkeypatch):
     analysed: list[str] = []
     document = IndexEntry.document
 
-    def counting(entry: IndexEntry) -> tantivy.Document:
+    def counting(entry: IndexEntry, analysis: Any = None) -> tantivy.Document:
         analysed.append(entry.id)
-        return document(entry)
+        return document(entry, analysis)
 
     monkeypatch.setattr(IndexEntry, "document", counting)
     now = datetime(2026, 3, 2, tzinfo=UTC)
@@ -496,3 +498,53 @@ class TestBulkBackPressure:
             assert asyncio.get_running_loop().time() - started < 60  # not the 120 s the wait allows
             assert (await client.get(f"{API}/search/index", headers=ADMIN)).json()["position"] == 1
         assert "indexer not progressing" in caplog.text  # it did wait, and gave up on the stalled indexer
+
+
+def test_an_analysis_pool_builds_the_same_entries(monkeypatch):
+    """SearchEngine.analysis_processes: records folded and cut in other processes make the same index as in place."""
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    entries = [IndexEntry(id=f"d{n}", organ_id="o1", status="published", classified=False, version=1, mark=0,
+                          title=f"關於做好第{n}批政務公開工作的通知", doc_number=f"穗府办〔2026〕{n}号",
+                          doc_number_key=None, index_no=None, keywords=["政务公开"], summary="对政务公开工作作出部署。",
+                          body="各区、各部门：现将有关事项通知如下。税" * (n % 7 + 1), genre="notice",
+                          subject_category=None, validity="in_force", attribute="proactive", key_areas=[],
+                          written_date=None, published_at=now, created_at=now) for n in range(12)]
+    monkeypatch.setattr(search_index, "ANALYSIS_POOL_MIN", 4)
+    in_place, pooled = SearchIndex(None), SearchIndex(None)
+    in_place.apply(entries, [], 1)
+    mapped: list[int] = []
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+
+        class Counting:  # the pool, and a record that it was asked
+            def map(self, fn, items, **kwargs):
+                mapped.append(len(items))
+                return pool.map(fn, items, **kwargs)
+
+        pooled.apply(entries, [], 1, analysers=Counting())
+    assert mapped == [12]
+    for word, field in (("政务", "text"), ("公开", "title"), ("2026", "text"), ("税", "chars"), ("部署", "text")):
+        query = tantivy.Query.term_query(in_place.index.schema, field, word)
+        ranked = [[(round(score, 6), index.searcher().doc(address)["id"][0])
+                   for score, address in index.searcher().search(query, 20).hits] for index in (in_place, pooled)]
+        assert ranked[0] == ranked[1] and ranked[0], word
+
+
+async def test_a_catalogue_with_analysis_processes_finds_the_same(catalog_db, fx, monkeypatch):
+    """Settings.search_index_processes > 1: the catalogue's indexer hands the analysis to its pool, and search
+    answers as with the analysis in place (the judged queries rank the meant record first)."""
+    monkeypatch.setattr(search_index, "ANALYSIS_POOL_MIN", 1)
+    pooled: list[int] = []
+    apply = SearchIndex.apply
+
+    def recording(self, entries, removed, position, *, analysers=None):
+        if analysers is not None:
+            pooled.append(len(entries))
+        return apply(self, entries, removed, position, analysers=analysers)
+
+    monkeypatch.setattr(SearchIndex, "apply", recording)
+    async with serve(create_app(Settings(search_index_processes=2), database=catalog_db)) as client:
+        await catch_up(client)
+        assert sum(pooled) >= len(fx.public)
+        for query, title in TestRanking.JUDGED:
+            body = await search(client, q=query)
+            assert body["items"] and body["items"][0]["title"].startswith(title), query
