@@ -2,6 +2,7 @@
 HTTP to a real catalog service on a throwaway PostgreSQL, then send every batch again (the retry: all "unchanged").
 
     python scripts/bench_bulk.py [--docs 100000] [--batch 1000] [--organs 1] [--concurrency 1] [--workers 1]
+                                 [--index-processes 1]
                                  [--published-share 0.8] [--fresh-samples 5] [--label NAME]
 
 Steps: scripts/pg_cluster.sh start (its own data directory and port), a database with a UTF-8 LC_CTYPE, the
@@ -326,6 +327,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    check=True, capture_output=True)
     # As in production: one index directory per host, written by one indexer process and read by every worker.
     env["CATALOG_SEARCH_INDEX_DIR"] = str(tmp / "search-index")
+    env["CATALOG_SEARCH_INDEX_PROCESSES"] = str(args.index_processes)
 
     codes = [c + uscc_check_char(c) for c in (f"11440100MB9{k:06d}" for k in range(args.organs))]
     tokens = [{"Authorization": "Bearer " + mint_token(AuthSettings(), sub=f"oa-bench-{k}", roles=["integration"],
@@ -365,7 +367,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "git": git.stdout.strip(), "nproc": os.cpu_count(), "load_avg_1m_at_start": load_at_start,
         "database": "postgresql",
         "search": f"tantivy index per process ({'directory' if args.workers == 1 else 'memory'}), background indexer",
-        "workers": args.workers,
+        "workers": args.workers, "index_processes": args.index_processes,
         "organs": args.organs, "concurrency": args.concurrency, "batch": args.batch, "docs": args.docs,
         "published_share": args.published_share, "payload_mb": round(sum(len(b) for _, b in batches) / 1e6, 1),
         "import_s": round(run["import_s"], 2), "docs_per_s": round(args.docs / run["import_s"]),
@@ -403,6 +405,8 @@ def main() -> int:
     parser.add_argument("--organs", type=int, default=1, help="organs (integration tokens) the batches go to")
     parser.add_argument("--concurrency", type=int, default=1, help="bulk calls in flight at once")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--index-processes", type=int, default=1,
+                        help="the indexer's analysis processes (CATALOG_SEARCH_INDEX_PROCESSES)")
     parser.add_argument("--published-share", type=float, default=0.8,
                         help="share of records with a review concluding proactive (published on import)")
     parser.add_argument("--fresh-samples", type=int, default=5,
