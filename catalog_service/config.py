@@ -66,10 +66,10 @@ class Settings(ServiceSettings):
     # clerk); more (a bulk import) are left to the background indexer so no search waits for them. 0: never.
     search_catch_up_on_read: int = 50
     search_index_max_lag_seconds: float = 60.0  # readiness: an index lagging more is not ready
-    # Bulk import's back-pressure (批量导入): a batch is written only once the index is at most this many change
-    # events behind (one indexer round), so an import never runs ahead of search freshness; it waits for the indexer
-    # up to `bulk_index_wait_seconds`, and not at all while the indexer makes no progress. 0: no back-pressure.
-    bulk_max_index_lag: int = Field(2_000, ge=0)
+    # Bulk import's back-pressure (批量导入): a batch is written only once no change has waited for the search index
+    # longer than this (seconds), so an import never runs ahead of search freshness (its target: 5 s); it waits for
+    # the indexer up to `bulk_index_wait_seconds`, and not at all while the indexer makes no progress. 0: off.
+    bulk_max_index_lag_seconds: float = Field(2.0, ge=0)
     bulk_index_wait_seconds: float = Field(30.0, ge=0)
     # Facets are exact up to this many matches, estimated from a uniform sample of about as many beyond it
     # (domain/search.py). The documented contract is 10,000; tests lower it to reach the estimate cheaply.

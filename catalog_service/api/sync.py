@@ -58,8 +58,8 @@ token's `organ`, and the token's `sub` is the source system.
 * `Idempotency-Key` (optional, ≤ 255 printable ASCII characters): a repeat with the same key and the identical
   body returns the first response verbatim (header `Idempotent-Replayed: true`); the same key with another body
   is a 422 `idempotency_key_reused`. A concurrent repeat waits for the first and replays it.
-* Back-pressure: a call is applied once the search index has caught up to within a round of the catalogue's
-  changes, so what you publish is searchable within seconds; while the index is behind (a large import, yours or
+* Back-pressure: a call is applied once no change has waited for the search index longer than a second or two,
+  so what you publish is searchable within seconds; while the index is behind (a large import, yours or
   another organ's), the call takes longer to answer rather than failing. Send batches one after another.
 """
 
@@ -175,11 +175,11 @@ async def get_atom_feed(
 
 
 async def index_keeps_up(request: Request, principal: IntegrationDep, settings: SettingsDep) -> None:
-    """Back-pressure before a bulk import opens its transaction (Settings.bulk_max_index_lag): the import waits for
-    the search index instead of running ahead of it, so what it publishes is searchable within seconds. After the
-    caller is authenticated (no one else can make the server wait), before any database transaction (none is held
-    open while waiting)."""
-    await request.state.search_engine.keep_up(settings.bulk_max_index_lag, settings.bulk_index_wait_seconds)
+    """Back-pressure before a bulk import opens its transaction (Settings.bulk_max_index_lag_seconds): the import
+    waits for the search index instead of running ahead of it, so what it publishes is searchable within seconds.
+    After the caller is authenticated (no one else can make the server wait), before any database transaction (none
+    is held open while waiting)."""
+    await request.state.search_engine.keep_up(settings.bulk_max_index_lag_seconds, settings.bulk_index_wait_seconds)
 
 
 @router.post("/documents/bulk", summary="Bulk import from an organ's document system (批量导入)",

@@ -210,19 +210,18 @@ class SearchEngine:
         async with self.lock:
             return await self._apply_pending(target)
 
-    async def keep_up(self, max_lag: int, max_wait_seconds: float) -> int:
-        """Bulk import's back-pressure: bring the index within `max_lag` events of the outbox head before a batch
-        is written. This process owns its index, so it applies the pending events itself (as its background task
-        would). Returns the events that were pending."""
-        if self.index is None or max_lag <= 0:
-            return 0
+    async def keep_up(self, max_lag_seconds: float, max_wait_seconds: float) -> float:
+        """Bulk import's back-pressure: before a batch is written, no change may have waited for the index longer
+        than `max_lag_seconds`. This process owns its index, so it applies the pending events itself (as its
+        background task would; `max_wait_seconds` does not apply). Returns the lag found, in seconds."""
+        if self.index is None or max_lag_seconds <= 0:
+            return 0.0
         async with self.database.session(write=False) as session:
-            pending = await outbox_head(session) - (self.index.position or 0)
-        if pending <= max_lag:
-            return 0
-        async with self.lock:  # after the background task's round, if one is running (no timeout: a cancelled
-            await self._apply_pending(self.index)  # wait would leave its thread writing without the lock)
-        return pending
+            lag = await lag_seconds(session, self.index.position or 0)
+        if lag > max_lag_seconds:
+            async with self.lock:  # after the background task's round, if one is running (no timeout: a cancelled
+                await self._apply_pending(self.index)  # wait would leave its thread writing without the lock)
+        return lag
 
     async def _apply_pending(self, target: SearchIndex) -> int:
         """Apply every event past the target's position, a batch at a time (the caller holds the lock)."""
@@ -407,32 +406,30 @@ class IndexReader:
                 break
         return pending
 
-    async def keep_up(self, max_lag: int, max_wait_seconds: float) -> int:
-        """Bulk import's back-pressure: wait until the host's indexer process is within `max_lag` events of the
-        outbox head seen now, at most `max_wait_seconds`, and not while it makes no progress (STALLED_SECONDS).
-        Returns the events that were pending."""
+    async def keep_up(self, max_lag_seconds: float, max_wait_seconds: float) -> float:
+        """Bulk import's back-pressure: wait until no change has waited for the host's indexer process longer than
+        `max_lag_seconds`, at most `max_wait_seconds`, and not while the indexer makes no progress
+        (STALLED_SECONDS). Returns the lag found first, in seconds."""
         await asyncio.to_thread(self.refresh)
-        if max_lag <= 0 or self.index is None or (self.rebuilding or {}).get("state") == "running":
-            return 0  # not built yet, or being rebuilt: the position does not move meanwhile, nothing to wait for
+        if max_lag_seconds <= 0 or self.index is None or (self.rebuilding or {}).get("state") == "running":
+            return 0.0  # not built yet, or being rebuilt: the position does not move meanwhile, nothing to wait for
+        position = self.index.position or 0
         async with self.database.session(write=False) as session:
-            head = await outbox_head(session)
-        position = (self.index.position or 0) if self.index else 0
-        pending = head - position
-        if pending <= max_lag:
-            return 0
+            first = lag = await lag_seconds(session, position)
         started = moved = time.monotonic()
-        while head - position > max_lag:
+        while lag > max_lag_seconds:
             now = time.monotonic()
             if now - started > max_wait_seconds or now - moved > STALLED_SECONDS:
-                log.warning("bulk import going ahead with the search index %s events behind (%s)", head - position,
+                log.warning("bulk import going ahead with the search index %.1f s behind (%s)", lag,
                             "indexer not progressing" if now - moved > STALLED_SECONDS else "waited long enough")
                 break
             await asyncio.sleep(self.poll_seconds * 5)
             await asyncio.to_thread(self.refresh)
-            now_at = (self.index.position or 0) if self.index else 0
-            if now_at != position:
-                position, moved = now_at, time.monotonic()
-        return pending
+            if (self.index.position or 0) != position:
+                position, moved = self.index.position or 0, time.monotonic()
+            async with self.database.session(write=False) as session:
+                lag = await lag_seconds(session, position)
+        return first
 
     @property
     def rebuilding(self) -> dict[str, Any] | None:
@@ -462,17 +459,22 @@ class IndexReader:
         return await index_status(self.database, self.index, rebuild)
 
 
+async def lag_seconds(session: AsyncSession, position: int) -> float:
+    """The index's lag in time: the age of the oldest change past `position` (0 when none is pending)."""
+    oldest = (await session.execute(select(func.min(outbox.events.c.occurred_at))
+                                    .where(outbox.events.c.id > position))).scalar_one()
+    return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+
+
 async def index_status(database: Database, index: SearchIndex | None,
                        rebuild: dict[str, Any] | None) -> dict[str, Any]:
     """Position, outbox head, lag in events and seconds (age of the oldest event not yet indexed)."""
     position = (index.position or 0) if index else 0
     async with database.session(write=False) as session:
         head = await outbox_head(session)
-        oldest = (await session.execute(select(func.min(outbox.events.c.occurred_at))
-                                        .where(outbox.events.c.id > position))).scalar_one()
-    lag_seconds = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+        lag = await lag_seconds(session, position)
     return {"position": position, "head": head, "lag_events": max(0, head - position),
-            "lag_seconds": round(lag_seconds, 3), "entries": index.searcher().num_docs if index else 0,
+            "lag_seconds": round(lag, 3), "entries": index.searcher().num_docs if index else 0,
             "location": ("none" if index is None else str(index.path) if index.path else "memory"),
             "rebuild": rebuild}
 
