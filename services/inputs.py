@@ -108,14 +108,14 @@ class JsonTypes(BaseModel):
     def _json_types_only(cls, value: Any, info: ValidationInfo) -> Any:
         is_list, admitted = cls._guards().get(info.field_name or "", (False, None))
         if isinstance(value, str):  # most values: the same checks as below, without building a list for one item
-            if UNSTORABLE.search(value):
+            if _unstorable(value):
                 raise PydanticCustomError("unstorable_text", UNSTORABLE_MESSAGE)
             if admitted is not None and "string" not in admitted:
                 raise _wrong_type(admitted, "string")
             return value
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if isinstance(item, str) and UNSTORABLE.search(item):
+            if _unstorable(item):
                 raise PydanticCustomError("unstorable_text", UNSTORABLE_MESSAGE)
             found = _json_type(item)
             if admitted is not None and (is_list or item is value) and found != "other" and found not in admitted:

@@ -208,7 +208,7 @@ class IndexEntry:
         return (self.title, f"{self.doc_number or ''} {self.index_no or ''}", " ".join(self.keywords or ()),
                 self.summary or "", self.body)
 
-    def document(self, analysis: "Analysis | None" = None) -> tantivy.Document:
+    def document(self, analysis: Analysis | None = None) -> tantivy.Document:
         """The tantivy document; `analysis` is `analyse(self.texts())` when an analysis process made it."""
         doc = tantivy.Document()
         doc.add_text("id", self.id)
