@@ -2,6 +2,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -33,6 +34,8 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
+        state["search_pool"] = ThreadPoolExecutor(max_workers=settings.search_threads or os.cpu_count() or 1,
+                                                  thread_name_prefix="search")
         await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
         # 检索索引 (domain/indexer.py). In a directory: the host's shared index, written by an indexer process
         # (started here, a standby if another holds the directory) — the web process serves at once. In memory:
@@ -73,6 +76,7 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
             if indexer is not None:
                 await indexer
             engine.close()
+            state["search_pool"].shutdown(wait=False, cancel_futures=True)
 
     return hook
 

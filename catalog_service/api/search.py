@@ -57,7 +57,8 @@ async def search_context(request: Request, session: AsyncSession, principal: Pri
         session, snapshot.dictionary_version)
     return domain.SearchContext(engine=engine, vocabulary=vocabulary,
                                 index_no_re=index_no_pattern(request.state.settings.index_no_template),
-                                revocations=snapshot.revocations, organ_labels=organ_labels)
+                                revocations=snapshot.revocations, organ_labels=organ_labels,
+                                pool=request.state.search_pool)
 
 
 # ---- 检索索引运维 · the search index, for operators (admin) -------------------------------------------------------

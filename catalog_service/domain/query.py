@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from catalog_service.textfold import fold, fold_query
+from catalog_service.vocab import KeyArea, SubjectCategory
 
 __all__ = ["DOMAIN_WORDS", "EMPTY_VOCABULARY", "FUNCTION_SEQUENCES", "FUNCTION_WORDS", "SUFFIX_CHARACTERS", "Term",
            "UnderstoodQuery", "Vocabulary", "canonical_doc_number", "index_no_pattern", "understand", "warm_up"]
@@ -51,10 +52,14 @@ FUNCTION_WORDS = frozenset({
 SUFFIX_CHARACTERS = frozenset("年月日号局委办厅处科室站所院市区县省镇乡村街费率等类")
 # Token sequences dropped together (`公租房申请的条件` → 公租房 申请): the condition is what every guide describes.
 FUNCTION_SEQUENCES = (("的", "条件"), ("有", "哪些"), ("需要", "什么"), ("要", "什么"))
-# Words of the domain jieba's general dictionary cuts in two (乡村振兴 → 乡村/振兴): kept whole, they find what the
-# words alone would find only among many others.
-DOMAIN_WORDS = ("政务公开", "信息公开", "政府信息公开", "依申请公开", "主动公开", "乡村振兴", "三公经费", "实施方案",
-                "工作要点", "年度报告", "营商环境", "放管服")
+# Words of the domain jieba's general dictionary cuts in two (乡村振兴 → 乡村/振兴, 安全生产 → 安全/生产): kept
+# whole, they find what the words alone would find only among many others — with the 主题 terms of the catalogue's
+# own classifications: the 重点领域 (KeyArea) and the parts of the 主题分类 (SubjectCategory) names.
+DOMAIN_WORDS = tuple(dict.fromkeys((
+    "政务公开", "信息公开", "政府信息公开", "依申请公开", "主动公开", "乡村振兴", "三公经费", "实施方案", "工作要点",
+    "年度报告", "营商环境", "放管服",
+    *(area.zh for area in KeyArea if len(area.zh) > 2),
+    *(part for category in SubjectCategory for part in category.zh.split("、") if len(part) > 2))))
 
 _BRACKETS_OPEN = "〔[【(（［〖"
 _BRACKETS_CLOSE = "〕]】)）］〗"

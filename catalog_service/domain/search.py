@@ -48,6 +48,7 @@ import html
 import math
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import lru_cache
@@ -60,7 +61,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.domain.query import EMPTY_VOCABULARY, Term, UnderstoodQuery, Vocabulary, understand
 from catalog_service.domain.search_index import (
-    CHAR_FIELD,
+    CHAR_FIELDS,
     MATCH_FIELD,
     SAMPLE_BUCKETS,
     SAMPLE_LEVELS,
@@ -110,7 +111,16 @@ MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur
 
 def search_terms(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> list[str]:
     """Every substring a term of the query may match (each alternative once): what snippets highlight."""
+    if vocabulary is EMPTY_VOCABULARY:
+        return list(_plain_terms(q))
     return understand(q, vocabulary).substrings
+
+
+@lru_cache(maxsize=4096)
+def _plain_terms(q: str | None) -> tuple[str, ...]:
+    """The terms of a query read without the catalogue's dictionary — what a saved search's feed URL names, built
+    for every public search: the same for the same text, so it is remembered, not cut again."""
+    return tuple(understand(q).substrings)
 
 
 def _phrase(field: str, folded: str) -> tantivy.Query | None:
@@ -119,8 +129,7 @@ def _phrase(field: str, folded: str) -> tantivy.Query | None:
     if not tokens:
         return None
     if len(tokens) == 1:
-        text, is_regex = tokens[0]
-        return Q.regex_query(SCHEMA, field, text) if is_regex else Q.term_query(SCHEMA, field, text)
+        return _token(field, *tokens[0])
     if any(is_regex for _, is_regex in tokens):
         return Q.regex_phrase_query(SCHEMA, field, [t if r else re.escape(t) for t, r in tokens])
     return Q.phrase_query(SCHEMA, field, [t for t, _ in tokens])
@@ -143,11 +152,12 @@ def _word(field: str, folded: str) -> tantivy.Query | None:
 
 def _token(field: str, token: str, is_regex: bool) -> tantivy.Query:
     """One token of a word. A lone CJK character at the query's edge (is_regex: any bigram it starts or ends) is,
-    in the record's text, the character itself in CHAR_FIELD — a term, not a pattern run over the dictionary."""
+    in the record's text or title, the character itself in their characters' field (CHAR_FIELDS) — a term, not a
+    pattern run over every segment's term dictionary."""
     if not is_regex:
         return Q.term_query(SCHEMA, field, token)
-    if field == MATCH_FIELD:
-        return Q.term_query(SCHEMA, CHAR_FIELD, token.replace(".?", ""))
+    if field in CHAR_FIELDS:
+        return Q.term_query(SCHEMA, CHAR_FIELDS[field], token.replace(".?", ""))
     return Q.regex_query(SCHEMA, field, token)
 
 
@@ -283,6 +293,7 @@ class SearchContext:
     index_no_re: re.Pattern[str] | None = None
     revocations: Mapping[str, int] = dataclass_field(default_factory=dict)
     organ_labels: Mapping[str, tuple[str, str]] = dataclass_field(default_factory=dict)  # organ id → (code, name)
+    pool: Executor | None = None  # the search thread pool (检索线程池, app.py); None: asyncio's default executor
 
 
 def revoked_ids(revocations: Mapping[str, int], searcher: tantivy.Searcher) -> list[str]:
@@ -323,8 +334,9 @@ class Matches:
 
 async def _matches(session: AsyncSession, context: SearchContext, principal: Principal, params: DocumentSearchParams,
                    understood: UnderstoodQuery, *, facets: bool, facet_cap: int = FACET_CAP) -> Matches:
-    """The database tells who may see what (organs of the filter, revocations); the engine does the rest, in a
-    worker thread — tantivy releases the GIL, so one search's engine work overlaps the others' Python."""
+    """The database tells who may see what (organs of the filter, revocations); the engine does the rest, in the
+    search thread pool — tantivy releases the GIL, so one search's engine work overlaps the others' Python, and
+    searches beyond the pool's threads wait their turn (FIFO) rather than share the cores."""
     staff = params.scope == "organ" and is_catalog_staff(principal)
     organs = organs_query(params)
     organ_ids = list((await session.execute(organs)).scalars()) if organs is not None else None
@@ -335,8 +347,9 @@ async def _matches(session: AsyncSession, context: SearchContext, principal: Pri
         return Matches([], 0, {})
     searcher = index.searcher()
     filters = [*_scope(principal, staff, own), *_filters(params, staff, organ_ids)]
-    return await asyncio.to_thread(_engine_matches, searcher, params, understood, filters, context.revocations,
-                                   staff, facets, facet_cap)
+    return await asyncio.get_running_loop().run_in_executor(
+        context.pool, _engine_matches, searcher, params, understood, filters, context.revocations, staff, facets,
+        facet_cap)
 
 
 def _engine_matches(searcher: tantivy.Searcher, params: DocumentSearchParams, understood: UnderstoodQuery,

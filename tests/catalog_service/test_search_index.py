@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -21,11 +22,13 @@ from sqlalchemy import select, update
 from catalog_service.app import create_app
 from catalog_service.config import Settings
 from catalog_service.domain import indexer, search_index
+from catalog_service.domain import search as search_domain
 from catalog_service.domain.events import emit_document_event
 from catalog_service.domain.indexer import CURRENT_FILE, LOCK_FILE
 from catalog_service.domain.projection import refresh_projection
 from catalog_service.domain.search_index import POSITION_FILE, IndexEntry, SearchIndex
 from catalog_service.models import Document, Organ
+from catalog_service.textfold import fold_query
 from services.db import Database, make_engine
 from tests.catalog_service.helpers import (
     API,
@@ -91,6 +94,15 @@ class TestRanking:
     async def test_title_matches_outrank_body_matches_and_ties_prefer_in_force(self, catalog, fx):
         ranked = (await search(catalog, q="广州", limit=50))["items"]
         in_title = ["广州" in i["title"] or "廣州" in i["title"] for i in ranked]
+        assert in_title == sorted(in_title, reverse=True) and any(in_title) and not all(in_title)
+
+    @pytest.mark.parametrize("char", ["州", "年"])
+    async def test_a_lone_character_ranks_title_matches_first(self, catalog, fx, char):
+        # Its title boost matches the title's characters (search_index.TITLE_CHAR_FIELD), as the search matches the
+        # text's: a record with the character anywhere in its title — 广州, 杭州 — before those with it in the body.
+        ranked = (await search(catalog, q=char, limit=50))["items"]
+        assert len(ranked) == fx.expected(char)
+        in_title = [char in fold_query(i["title"]) for i in ranked]
         assert in_title == sorted(in_title, reverse=True) and any(in_title) and not all(in_title)
 
     async def test_an_all_words_match_is_not_relaxed_and_a_partial_one_says_so(self, catalog, fx):
@@ -549,3 +561,25 @@ async def test_a_catalogue_with_analysis_processes_finds_the_same(catalog_db, fx
         for query, title in TestRanking.JUDGED:
             body = await search(client, q=query)
             assert body["items"] and body["items"][0]["title"].startswith(title), query
+
+
+async def test_searches_run_on_the_search_pool_threads(catalog_db, fx, monkeypatch):
+    """CATALOG_SEARCH_THREADS: the engine's part of every search — the list and its Atom feed — runs on the search
+    pool's threads (检索线程池), so searches beyond them queue instead of sharing the cores; with one thread every
+    search still answers what it answers on the default pool."""
+    threads: list[str] = []
+    matches = search_domain._engine_matches
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return matches(*args, **kwargs)
+
+    queries = [query for query, _ in TestRanking.JUDGED]
+    async with serve(create_app(database=catalog_db)) as client:
+        expected = [ids(await search(client, q=q)) for q in queries]
+    monkeypatch.setattr(search_domain, "_engine_matches", recording)
+    async with serve(create_app(Settings(search_threads=1), database=catalog_db)) as client:
+        assert [ids(await search(client, q=q)) for q in queries] == expected and all(expected)
+        feed = await client.get(f"{API}/feeds/atom.xml", params={"q": queries[0]})
+        assert feed.status_code == 200, feed.text
+    assert len(threads) == len(queries) + 1 and set(threads) == {"search_0"}
