@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from catalog_service.domain.search import snippet
 from catalog_service.textfold import fold_query
 from tests import support
 from tests.catalog_service.helpers import API, SearchFixture, seed_search_fixture
@@ -219,6 +220,16 @@ class TestSnippets:
         # Quoted: the whole title as one exact phrase (unquoted, its words 区分/处理/测试 also occur in the body).
         item = (await search(catalog, q='"区分处理测试文件"'))["items"][0]
         assert item["snippet"].startswith("区分处理测试")
+
+    def test_the_window_is_at_the_first_match_as_written_else_the_first_once_folded(self):
+        # Written as the query folds it, a match is found without folding the body (a page folded up to 20 bodies
+        # of 10,000 characters); only a text without one is folded (繁體, full-width), and then its first match shows.
+        body = "甲" * 300 + "政務公開" + "乙" * 300 + "政务公开" + "丙" * 300
+        assert snippet([None, body], ["政务公开"]) == f"…{'乙' * 30}<em>政务公开</em>{'丙' * 86}…"
+        traditional = "甲" * 300 + "政務公開" + "乙" * 300
+        assert snippet(["摘要", traditional], ["政务公开"]) == f"…{'甲' * 30}<em>政務公開</em>{'乙' * 86}…"
+        assert snippet(["摘要", "ＡＢＣ正文"], ["abc"]) == "<em>ＡＢＣ</em>正文"
+        assert snippet(["摘要", "正文"], ["无"]) == "摘要"
 
 
 @pytest.mark.postgres_only
