@@ -288,9 +288,14 @@ async def test_nothing_lost_nothing_out_of_order_when_the_receiver_and_dispatche
             assert seqs == sorted(seqs), seqs
         assert all(d["status"] == "delivered" for d in logs[everything])  # it wants every type: nothing skipped
         # Publications of records withdrawn before they went out became removals, which the publications-only
-        # subscription did not ask for: skipped, not sent.
-        skipped = {d["document_id"] for d in logs[published_only] if d["status"] == "skipped"}
-        assert skipped == set(withdrawn)
+        # subscription did not ask for: skipped, not sent. One sent before its withdrawal (batch 1's, while the
+        # receiver is up, on a fast machine) stays delivered as the publication it was; batch 3's cannot have gone
+        # out before its withdrawal (the receiver is down from batch 2), so some are always skipped.
+        status = {d["document_id"]: d["status"] for d in logs[published_only]}
+        skipped = {doc for doc, state in status.items() if state == "skipped"}
+        assert skipped and skipped <= set(withdrawn)
+        assert all(status[doc] in ("skipped", "delivered") for doc in withdrawn)
+        assert withdrawn[1] in skipped
         pub = [b for b in rx.bodies() if b["data"]["subscription_id"] == published_only]
         assert {b["type"] for b in pub} == {"document.published"}
         assert {r["path"] for r in rx.received} == {"/hook", "/pub"}
