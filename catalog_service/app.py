@@ -34,7 +34,7 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
     @asynccontextmanager
     async def hook(app: FastAPI, state: dict[str, Any]) -> AsyncIterator[None]:
         state["search_vocabulary"] = VocabularyCache()  # the search dictionary, per process (domain/synonyms.py)
-        state["search_pool"] = ThreadPoolExecutor(max_workers=settings.search_threads or os.cpu_count() or 1,
+        state["search_pool"] = ThreadPoolExecutor(max_workers=settings.search_threads or usable_cores(),
                                                   thread_name_prefix="search")
         await asyncio.to_thread(warm_up)  # the segmenter's dictionary, once per process, off the event loop
         # 检索索引 (domain/indexer.py). In a directory: the host's shared index, written by an indexer process
@@ -79,6 +79,14 @@ def make_lifespan_hook(settings: Settings, *, run_jobs: bool, run_indexer: bool)
             state["search_pool"].shutdown(wait=False, cancel_futures=True)
 
     return hook
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container pinned to 2 of a host's 64 sees 2), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _indexer_command(settings: Settings) -> list[str]:

@@ -73,7 +73,7 @@ class Settings(ServiceSettings):
     bulk_index_wait_seconds: float = Field(30.0, ge=0)
     # Threads running the engine's part of searches (检索线程池; tantivy releases the GIL). Searches beyond them queue
     # in arrival order instead of sharing the cores — a long search is then not stretched by every short one beside
-    # it (Elasticsearch's fixed `search` pool does the same). Unset: the machine's cores.
+    # it (Elasticsearch's fixed `search` pool does the same). Unset: the cores this process may run on.
     search_threads: int | None = Field(None, ge=1, le=256)
     # Facets are exact up to this many matches, estimated from a uniform sample of about as many beyond it
     # (domain/search.py). The documented contract is 10,000; tests lower it to reach the estimate cheaply.

@@ -19,6 +19,7 @@ import pytest
 import tantivy
 from sqlalchemy import select, update
 
+from catalog_service import app as catalog_app
 from catalog_service.app import create_app
 from catalog_service.config import Settings
 from catalog_service.domain import indexer, search_index
@@ -583,3 +584,12 @@ async def test_searches_run_on_the_search_pool_threads(catalog_db, fx, monkeypat
         feed = await client.get(f"{API}/feeds/atom.xml", params={"q": queries[0]})
         assert feed.status_code == 200, feed.text
     assert len(threads) == len(queries) + 1 and set(threads) == {"search_0"}
+
+
+def test_the_search_pool_defaults_to_the_cores_the_process_may_run_on(monkeypatch):
+    """A container pinned to one core of a larger host gets one search thread, not one per host core."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert catalog_app.usable_cores() == 1
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert catalog_app.usable_cores() == 64
