@@ -109,17 +109,11 @@ MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur
 
 # ---------------------------------------------------------------------------------------------- query building
 
-def search_terms(q: str | None, vocabulary: Vocabulary = EMPTY_VOCABULARY) -> list[str]:
-    """Every substring a term of the query may match (each alternative once): what snippets highlight."""
-    if vocabulary is EMPTY_VOCABULARY:
-        return list(_plain_terms(q))
-    return understand(q, vocabulary).substrings
-
-
 @lru_cache(maxsize=4096)
-def _plain_terms(q: str | None) -> tuple[str, ...]:
-    """The terms of a query read without the catalogue's dictionary — what a saved search's feed URL names, built
-    for every public search: the same for the same text, so it is remembered, not cut again."""
+def search_terms(q: str | None) -> tuple[str, ...]:
+    """Every substring a term of the query may match (each alternative once), read without the catalogue's
+    dictionary: what a saved search's feed URL and Atom id name. Built for every public search and the same for the
+    same text, so it is remembered, not cut again."""
     return tuple(understand(q).substrings)
 
 
@@ -435,7 +429,7 @@ async def search_documents(session: AsyncSession, context: SearchContext, princi
     page_ids, total = matches.page, matches.total
     items: list[DocumentSearchHit] = []
     if page_ids:
-        statement = _page_statement(principal if staff else None)
+        statement = _page_select(visible_condition(principal)) if staff else _public_page_statement()
         rows = (await session.execute(statement, {"ids": page_ids})).all()
         by_id = {r.id: r for r in rows}
         terms = understood.substrings
@@ -463,16 +457,9 @@ async def search_documents(session: AsyncSession, context: SearchContext, princi
                                 understood=_understanding(understood, matches.relaxed))
 
 
-def _page_statement(staff: Principal | None) -> Select[Any]:
-    """The page's rows (ids in the `ids` parameter) under the visibility rule: the public's statement is built once,
-    a staff member's (their organ) per search."""
-    if staff is None:
-        return _public_page_statement()
-    return _page_select(visible_condition(staff))
-
-
 @lru_cache(maxsize=1)
 def _public_page_statement() -> Select[Any]:
+    """The public's page statement, built once (a staff member's names their organ: built per search)."""
     return _page_select(visible_condition(ANONYMOUS, staff_view=False))
 
 
